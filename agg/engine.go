@@ -1,0 +1,505 @@
+// Package agg turns a stream of trades into event-time windows: OHLCV candles
+// per symbol, volume per sector, and live per-symbol statistics. It is pure:
+// no I/O, no goroutines, no clock. Time comes in with the trades, or as an
+// argument.
+package agg
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/tradetop/tradetop/trade"
+)
+
+// Config configures an Engine. The zero value of a field means its default.
+type Config struct {
+	// Intervals are the candle window sizes. Default: 1s and 1m.
+	Intervals []time.Duration
+	// SectorInterval is the sector volume window size. Default: 1m.
+	SectorInterval time.Duration
+	// AllowedLateness is how far behind the newest event time a trade may be
+	// and still count in its windows. Default: 2s. Negative is an error;
+	// use NoLateness for zero.
+	AllowedLateness time.Duration
+	// Sector maps a symbol to its sector. Default: every symbol is in "Other".
+	Sector func(symbol string) string
+}
+
+// NoLateness, as Config.AllowedLateness, closes a window as soon as a trade
+// at or after its end is seen.
+const NoLateness = time.Duration(-1 << 63)
+
+// Defaults returns the default configuration.
+func Defaults() Config {
+	return Config{
+		Intervals:       []time.Duration{time.Second, time.Minute},
+		SectorInterval:  time.Minute,
+		AllowedLateness: 2 * time.Second,
+		Sector:          func(string) string { return "Other" },
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := Defaults()
+	if len(c.Intervals) == 0 {
+		c.Intervals = d.Intervals
+	}
+	if c.SectorInterval == 0 {
+		c.SectorInterval = d.SectorInterval
+	}
+	switch c.AllowedLateness {
+	case 0:
+		c.AllowedLateness = d.AllowedLateness
+	case NoLateness:
+		c.AllowedLateness = 0
+	}
+	if c.Sector == nil {
+		c.Sector = d.Sector
+	}
+	return c
+}
+
+// ValidateInterval reports whether d can be a window size: a whole number of
+// seconds that divides a day, so that no window straddles midnight UTC.
+func ValidateInterval(d time.Duration) error {
+	switch {
+	case d <= 0:
+		return fmt.Errorf("window %s: must be positive", d)
+	case d%time.Second != 0:
+		return fmt.Errorf("window %s: must be a whole number of seconds", d)
+	case (24*time.Hour)%d != 0:
+		return fmt.Errorf("window %s: must divide a day evenly", d)
+	}
+	return nil
+}
+
+// Validate reports the first problem with the configuration, after defaults.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	seen := map[time.Duration]bool{}
+	for _, d := range c.Intervals {
+		if err := ValidateInterval(d); err != nil {
+			return err
+		}
+		if seen[d] {
+			return fmt.Errorf("window %s: listed twice", d)
+		}
+		seen[d] = true
+	}
+	if err := ValidateInterval(c.SectorInterval); err != nil {
+		return fmt.Errorf("sector %w", err)
+	}
+	if c.AllowedLateness < 0 {
+		return errors.New("allowed lateness must not be negative")
+	}
+	return nil
+}
+
+// SymbolStats are live statistics of one symbol since the engine started.
+type SymbolStats struct {
+	Symbol string
+	Sector string
+	// First is the first price seen: the session open.
+	First float64
+	// Last is the price of the trade with the latest event time.
+	Last     float64
+	High     float64
+	Low      float64
+	Volume   float64
+	Notional float64
+	Count    int64
+	LastTime time.Time
+}
+
+// SectorDay is a sector's volume on the current UTC day (the day of the
+// newest trade seen for the sector).
+type SectorDay struct {
+	Sector   string
+	Day      time.Time
+	Volume   float64
+	Notional float64
+	Count    int64
+}
+
+// Engine aggregates the trades of one Kafka partition. It is not safe for
+// concurrent use: one goroutine owns it.
+//
+// The watermark is the newest event time seen minus the allowed lateness. A
+// window closes when the watermark reaches its end; a trade whose window has
+// already closed is late: it is counted, and left out of that window.
+type Engine struct {
+	partition int32
+	sectorOf  func(string) string
+	intervals []int64 // candle window sizes, ns
+	sectorIv  int64
+	lateness  int64
+
+	symbols map[string]*symbolState
+	symList []*symbolState
+	sectors map[string]*sectorState
+	secList []*sectorState
+
+	hasWM     bool
+	wm        int64 // valid when hasWM
+	nextClose int64 // earliest end of an open window, math.MaxInt64 if none
+
+	closed   Closed
+	late     int64
+	accepted int64
+}
+
+type window struct {
+	start, end  int64
+	firstOffset int64
+	open, high  float64
+	low, close  float64
+	volume      float64
+	notional    float64
+	count       int64
+}
+
+func (w *window) add(price, volume float64, offset int64) {
+	if w.count == 0 {
+		w.open, w.high, w.low = price, price, price
+		w.firstOffset = offset
+	}
+	w.high = max(w.high, price)
+	w.low = min(w.low, price)
+	w.close = price
+	w.volume += volume
+	w.notional += price * volume
+	w.count++
+	w.firstOffset = min(w.firstOffset, offset)
+}
+
+type symbolState struct {
+	stats  SymbolStats
+	sector *sectorState
+	open   [][]window // per interval, ordered by start
+}
+
+type sectorState struct {
+	name string
+	open []window
+	day  SectorDay
+	dayN int64 // day number of day, or math.MinInt64 before the first trade
+}
+
+// New returns an engine for the trades of one Kafka partition. It returns an
+// error if cfg is invalid.
+func New(cfg Config, partition int32) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	e := &Engine{
+		partition: partition,
+		sectorOf:  cfg.Sector,
+		sectorIv:  int64(cfg.SectorInterval),
+		lateness:  int64(cfg.AllowedLateness),
+		symbols:   map[string]*symbolState{},
+		sectors:   map[string]*sectorState{},
+		nextClose: math.MaxInt64,
+	}
+	for _, d := range cfg.Intervals {
+		e.intervals = append(e.intervals, int64(d))
+	}
+	return e, nil
+}
+
+const dayNS = int64(24 * time.Hour)
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// Add aggregates one valid trade read at the given Kafka offset. It reports
+// whether the trade was late for at least one of its windows.
+func (e *Engine) Add(t *trade.Trade, offset int64) (late bool) {
+	ts := t.Time.UnixNano()
+	s := e.symbol(t.Symbol)
+	for i, iv := range e.intervals {
+		if !e.addTo(&s.open[i], ts, iv, t.Price, t.Volume, offset) {
+			late = true
+		}
+	}
+	sec := s.sector
+	if !e.addTo(&sec.open, ts, e.sectorIv, t.Price, t.Volume, offset) {
+		late = true
+	}
+	s.stats.observe(t, ts)
+	sec.observe(t, ts)
+	if late {
+		e.late++
+	} else {
+		e.accepted++
+	}
+	if wm := ts - e.lateness; !e.hasWM || wm > e.wm {
+		e.hasWM, e.wm = true, wm
+		if e.wm >= e.nextClose {
+			e.closeThrough(e.wm)
+		}
+	}
+	return late
+}
+
+// addTo adds a trade to the window of size iv containing ts in the ordered
+// list ws, creating the window if needed. It reports false if that window has
+// already closed.
+func (e *Engine) addTo(ws *[]window, ts, iv int64, price, volume float64, offset int64) bool {
+	start := floorDiv(ts, iv) * iv
+	end := start + iv
+	if e.hasWM && end <= e.wm {
+		return false
+	}
+	list := *ws
+	i := len(list)
+	for i > 0 && list[i-1].start >= start {
+		i--
+	}
+	if i == len(list) || list[i].start != start {
+		list = append(list, window{})
+		copy(list[i+1:], list[i:])
+		list[i] = window{start: start, end: end}
+		*ws = list
+		e.nextClose = min(e.nextClose, end)
+	}
+	list[i].add(price, volume, offset)
+	return true
+}
+
+func (st *SymbolStats) observe(t *trade.Trade, ts int64) {
+	if st.Count == 0 {
+		st.First, st.High, st.Low = t.Price, t.Price, t.Price
+	}
+	st.High = max(st.High, t.Price)
+	st.Low = min(st.Low, t.Price)
+	st.Volume += t.Volume
+	st.Notional += t.Price * t.Volume
+	st.Count++
+	if st.Count == 1 || ts >= st.LastTime.UnixNano() {
+		st.Last = t.Price
+		st.LastTime = t.Time
+	}
+}
+
+func (s *sectorState) observe(t *trade.Trade, ts int64) {
+	d := floorDiv(ts, dayNS)
+	switch {
+	case d < s.dayN:
+		return // an earlier day: stored, but not part of today's live total
+	case d > s.dayN:
+		s.dayN = d
+		s.day = SectorDay{Sector: s.name, Day: time.Unix(0, d*dayNS).UTC()}
+	}
+	s.day.Volume += t.Volume
+	s.day.Notional += t.Price * t.Volume
+	s.day.Count++
+}
+
+func (e *Engine) symbol(name string) *symbolState {
+	if s, ok := e.symbols[name]; ok {
+		return s
+	}
+	secName := e.sectorOf(name)
+	sec, ok := e.sectors[secName]
+	if !ok {
+		sec = &sectorState{name: secName, dayN: math.MinInt64}
+		e.sectors[secName] = sec
+		e.secList = append(e.secList, sec)
+	}
+	s := &symbolState{
+		stats:  SymbolStats{Symbol: name, Sector: secName},
+		sector: sec,
+		open:   make([][]window, len(e.intervals)),
+	}
+	e.symbols[name] = s
+	e.symList = append(e.symList, s)
+	return s
+}
+
+// closeThrough closes every open window that ends at or before wm.
+func (e *Engine) closeThrough(wm int64) {
+	next := int64(math.MaxInt64)
+	for _, s := range e.symList {
+		for i, iv := range e.intervals {
+			ws := s.open[i]
+			n := 0
+			for n < len(ws) && ws[n].end <= wm {
+				e.closed.Candles = append(e.closed.Candles, candle(s.stats.Symbol, iv, &ws[n]))
+				n++
+			}
+			s.open[i] = ws[:copy(ws, ws[n:])]
+			if len(s.open[i]) > 0 {
+				next = min(next, s.open[i][0].end)
+			}
+		}
+	}
+	for _, sec := range e.secList {
+		ws := sec.open
+		n := 0
+		for n < len(ws) && ws[n].end <= wm {
+			e.closed.Sectors = append(e.closed.Sectors, e.sectorVolume(sec.name, &ws[n]))
+			n++
+		}
+		sec.open = ws[:copy(ws, ws[n:])]
+		if len(sec.open) > 0 {
+			next = min(next, sec.open[0].end)
+		}
+	}
+	e.nextClose = next
+}
+
+func candle(symbol string, iv int64, w *window) Candle {
+	return Candle{
+		Symbol:   symbol,
+		Interval: time.Duration(iv),
+		Start:    time.Unix(0, w.start).UTC(),
+		Open:     w.open,
+		High:     w.high,
+		Low:      w.low,
+		Close:    w.close,
+		Volume:   w.volume,
+		Notional: w.notional,
+		Count:    w.count,
+	}
+}
+
+func (e *Engine) sectorVolume(name string, w *window) SectorVolume {
+	return SectorVolume{
+		Sector:    name,
+		Interval:  time.Duration(e.sectorIv),
+		Start:     time.Unix(0, w.start).UTC(),
+		Partition: e.partition,
+		Volume:    w.volume,
+		Notional:  w.notional,
+		Count:     w.count,
+	}
+}
+
+// AdvanceWatermark moves the watermark to t if t is later, closing the
+// windows that end at or before it. The pipeline calls it with the watermark
+// restored from a committed offset, and to let an idle partition's windows
+// close on a live feed.
+func (e *Engine) AdvanceWatermark(t time.Time) {
+	wm := t.UnixNano()
+	if e.hasWM && wm <= e.wm {
+		return
+	}
+	e.hasWM, e.wm = true, wm
+	if e.wm >= e.nextClose {
+		e.closeThrough(e.wm)
+	}
+}
+
+// Watermark returns the current watermark, and false before the first trade
+// or AdvanceWatermark.
+func (e *Engine) Watermark() (time.Time, bool) {
+	if !e.hasWM {
+		return time.Time{}, false
+	}
+	return time.Unix(0, e.wm).UTC(), true
+}
+
+// Flush closes every open window, as at a clean shutdown, and moves the
+// watermark to the latest end among them, so that a trade arriving later for
+// one of those windows counts as late instead of overwriting a stored window.
+// It returns the new watermark.
+func (e *Engine) Flush() time.Time {
+	end := int64(math.MinInt64)
+	for _, s := range e.symList {
+		for _, ws := range s.open {
+			if len(ws) > 0 {
+				end = max(end, ws[len(ws)-1].end)
+			}
+		}
+	}
+	for _, sec := range e.secList {
+		if len(sec.open) > 0 {
+			end = max(end, sec.open[len(sec.open)-1].end)
+		}
+	}
+	if end != math.MinInt64 {
+		e.AdvanceWatermark(time.Unix(0, end))
+	}
+	wm, _ := e.Watermark()
+	return wm
+}
+
+// CommitOffset returns the offset from which the partition must be read again
+// to rebuild every open window: the first offset that contributed to an open
+// window, or next when no window is open. Committing it (with the watermark)
+// after the closed windows are stored is what makes replay safe.
+func (e *Engine) CommitOffset(next int64) int64 {
+	off := next
+	for _, s := range e.symList {
+		for _, ws := range s.open {
+			for i := range ws {
+				off = min(off, ws[i].firstOffset)
+			}
+		}
+	}
+	for _, sec := range e.secList {
+		for i := range sec.open {
+			off = min(off, sec.open[i].firstOffset)
+		}
+	}
+	return off
+}
+
+// TakeClosed appends the windows closed since the last call to dst and
+// forgets them.
+func (e *Engine) TakeClosed(dst *Closed) {
+	dst.Candles = append(dst.Candles, e.closed.Candles...)
+	dst.Sectors = append(dst.Sectors, e.closed.Sectors...)
+	e.closed.Reset()
+}
+
+// AllowedLateness is how far behind the newest event time a trade may be
+// and still count.
+func (e *Engine) AllowedLateness() time.Duration { return time.Duration(e.lateness) }
+
+// Late is the number of trades that were late for at least one window.
+func (e *Engine) Late() int64 { return e.late }
+
+// Accepted is the number of trades counted in all their windows.
+func (e *Engine) Accepted() int64 { return e.accepted }
+
+// OpenWindows is the number of windows not yet closed.
+func (e *Engine) OpenWindows() int {
+	n := 0
+	for _, s := range e.symList {
+		for _, ws := range s.open {
+			n += len(ws)
+		}
+	}
+	for _, sec := range e.secList {
+		n += len(sec.open)
+	}
+	return n
+}
+
+// AppendStats appends the live statistics of every symbol seen, in order of
+// first appearance, to dst.
+func (e *Engine) AppendStats(dst []SymbolStats) []SymbolStats {
+	for _, s := range e.symList {
+		dst = append(dst, s.stats)
+	}
+	return dst
+}
+
+// AppendSectorDays appends each sector's volume on its current day to dst.
+func (e *Engine) AppendSectorDays(dst []SectorDay) []SectorDay {
+	for _, sec := range e.secList {
+		if sec.day.Count > 0 {
+			dst = append(dst, sec.day)
+		}
+	}
+	return dst
+}

@@ -1,0 +1,420 @@
+package agg
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tradetop/tradetop/trade"
+)
+
+var t0 = time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+
+func tr(sym string, at time.Duration, price, vol float64) trade.Trade {
+	return trade.Trade{ID: sym + "-" + at.String(), Symbol: sym, Price: price, Volume: vol, Time: t0.Add(at)}
+}
+
+func sectorOf(sym string) string {
+	switch sym {
+	case "AAPL", "MSFT":
+		return "Tech"
+	case "XOM":
+		return "Energy"
+	}
+	return "Other"
+}
+
+func newEngine(t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	if cfg.Sector == nil {
+		cfg.Sector = sectorOf
+	}
+	e, err := New(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func key(c Candle) string {
+	return fmt.Sprintf("%s/%s/%s", c.Symbol, c.Interval, c.Start.Format("15:04:05"))
+}
+
+func closedCandles(e *Engine) map[string]Candle {
+	var c Closed
+	e.TakeClosed(&c)
+	m := map[string]Candle{}
+	for _, cd := range c.Candles {
+		m[key(cd)] = cd
+	}
+	return m
+}
+
+func TestWindows(t *testing.T) {
+	second := Config{Intervals: []time.Duration{time.Second}, SectorInterval: time.Minute, AllowedLateness: NoLateness}
+	tests := []struct {
+		name   string
+		cfg    Config
+		trades []trade.Trade
+		flush  bool
+		want   map[string]Candle // closed candles of interval 1s, by key
+		late   int64
+	}{
+		{
+			name: "trade at a window's start belongs to it; one at its end to the next",
+			cfg:  second,
+			trades: []trade.Trade{
+				tr("AAPL", 0, 10, 1),
+				tr("AAPL", time.Second-1, 11, 2),
+				tr("AAPL", time.Second, 12, 3),
+				tr("AAPL", 2*time.Second, 13, 1),
+			},
+			want: map[string]Candle{
+				"AAPL/1s/15:00:00": {Symbol: "AAPL", Interval: time.Second, Start: t0, Open: 10, High: 11, Low: 10, Close: 11, Volume: 3, Notional: 32, Count: 2},
+				"AAPL/1s/15:00:01": {Symbol: "AAPL", Interval: time.Second, Start: t0.Add(time.Second), Open: 12, High: 12, Low: 12, Close: 12, Volume: 3, Notional: 36, Count: 1},
+			},
+		},
+		{
+			name: "empty windows produce no candle",
+			cfg:  second,
+			trades: []trade.Trade{
+				tr("AAPL", 0, 10, 1),
+				tr("AAPL", 5*time.Second, 11, 1),
+			},
+			want: map[string]Candle{
+				"AAPL/1s/15:00:00": {Symbol: "AAPL", Interval: time.Second, Start: t0, Open: 10, High: 10, Low: 10, Close: 10, Volume: 1, Notional: 10, Count: 1},
+			},
+		},
+		{
+			name: "out of order within lateness counts; open and close follow arrival",
+			cfg:  Config{Intervals: []time.Duration{time.Second}, AllowedLateness: 2 * time.Second},
+			trades: []trade.Trade{
+				tr("AAPL", 500*time.Millisecond, 10, 1),
+				tr("AAPL", 2500*time.Millisecond, 30, 1),
+				tr("AAPL", 100*time.Millisecond, 5, 1), // earlier in time, later in arrival
+				tr("AAPL", 5*time.Second, 50, 1),
+			},
+			want: map[string]Candle{
+				"AAPL/1s/15:00:00": {Symbol: "AAPL", Interval: time.Second, Start: t0, Open: 10, High: 10, Low: 5, Close: 5, Volume: 2, Notional: 15, Count: 2},
+				"AAPL/1s/15:00:02": {Symbol: "AAPL", Interval: time.Second, Start: t0.Add(2 * time.Second), Open: 30, High: 30, Low: 30, Close: 30, Volume: 1, Notional: 30, Count: 1},
+			},
+		},
+		{
+			name: "a trade behind the watermark is late and left out",
+			cfg:  Config{Intervals: []time.Duration{time.Second}, AllowedLateness: time.Second},
+			trades: []trade.Trade{
+				tr("AAPL", 0, 10, 1),
+				tr("AAPL", 3*time.Second, 30, 1), // watermark 2s closes [0s,1s)
+				tr("AAPL", 500*time.Millisecond, 99, 1),
+				tr("AAPL", 10*time.Second, 40, 1),
+			},
+			want: map[string]Candle{
+				"AAPL/1s/15:00:00": {Symbol: "AAPL", Interval: time.Second, Start: t0, Open: 10, High: 10, Low: 10, Close: 10, Volume: 1, Notional: 10, Count: 1},
+				"AAPL/1s/15:00:03": {Symbol: "AAPL", Interval: time.Second, Start: t0.Add(3 * time.Second), Open: 30, High: 30, Low: 30, Close: 30, Volume: 1, Notional: 30, Count: 1},
+			},
+			late: 1,
+		},
+		{
+			name: "symbols are windowed apart",
+			cfg:  second,
+			trades: []trade.Trade{
+				tr("AAPL", 0, 10, 1),
+				tr("XOM", 10*time.Millisecond, 100, 2),
+				tr("AAPL", 1500*time.Millisecond, 11, 1),
+			},
+			want: map[string]Candle{
+				"AAPL/1s/15:00:00": {Symbol: "AAPL", Interval: time.Second, Start: t0, Open: 10, High: 10, Low: 10, Close: 10, Volume: 1, Notional: 10, Count: 1},
+				"XOM/1s/15:00:00":  {Symbol: "XOM", Interval: time.Second, Start: t0, Open: 100, High: 100, Low: 100, Close: 100, Volume: 2, Notional: 200, Count: 1},
+			},
+		},
+		{
+			name:   "flush closes open windows",
+			cfg:    second,
+			trades: []trade.Trade{tr("AAPL", 200*time.Millisecond, 10, 1)},
+			flush:  true,
+			want: map[string]Candle{
+				"AAPL/1s/15:00:00": {Symbol: "AAPL", Interval: time.Second, Start: t0, Open: 10, High: 10, Low: 10, Close: 10, Volume: 1, Notional: 10, Count: 1},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEngine(t, tt.cfg)
+			for i := range tt.trades {
+				e.Add(&tt.trades[i], int64(i))
+			}
+			if tt.flush {
+				e.Flush()
+			}
+			got := closedCandles(e)
+			if len(got) != len(tt.want) {
+				t.Errorf("closed %d candles %v, want %d", len(got), got, len(tt.want))
+			}
+			for k, w := range tt.want {
+				if g, ok := got[k]; !ok || g != w {
+					t.Errorf("candle %s = %+v, want %+v", k, g, w)
+				}
+			}
+			if e.Late() != tt.late {
+				t.Errorf("late = %d, want %d", e.Late(), tt.late)
+			}
+		})
+	}
+}
+
+func TestSectorVolumeByPartition(t *testing.T) {
+	e := newEngine(t, Config{Intervals: []time.Duration{time.Minute}, SectorInterval: time.Minute, AllowedLateness: NoLateness})
+	for i, x := range []trade.Trade{
+		tr("AAPL", 0, 10, 1),
+		tr("MSFT", time.Second, 20, 2),
+		tr("XOM", 2*time.Second, 30, 3),
+		tr("ZZZ", 3*time.Second, 40, 4),
+		tr("AAPL", time.Minute, 10, 5),
+	} {
+		e.Add(&x, int64(i))
+	}
+	var c Closed
+	e.TakeClosed(&c)
+	got := map[string]SectorVolume{}
+	for _, s := range c.Sectors {
+		got[s.Sector] = s
+	}
+	want := map[string]SectorVolume{
+		"Tech":   {Sector: "Tech", Interval: time.Minute, Start: t0, Partition: 3, Volume: 3, Notional: 50, Count: 2},
+		"Energy": {Sector: "Energy", Interval: time.Minute, Start: t0, Partition: 3, Volume: 3, Notional: 90, Count: 1},
+		"Other":  {Sector: "Other", Interval: time.Minute, Start: t0, Partition: 3, Volume: 4, Notional: 160, Count: 1},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("sector rows %v, want %v", got, want)
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("sector %s = %+v, want %+v", k, got[k], w)
+		}
+	}
+	days := e.AppendSectorDays(nil)
+	var total float64
+	for _, d := range days {
+		total += d.Volume
+	}
+	if total != 15 {
+		t.Errorf("day volume over sectors = %v, want 15", total)
+	}
+}
+
+func TestCommitOffset(t *testing.T) {
+	e := newEngine(t, Config{Intervals: []time.Duration{time.Second}, SectorInterval: time.Second, AllowedLateness: NoLateness})
+	if got := e.CommitOffset(0); got != 0 {
+		t.Fatalf("empty engine commit offset = %d, want 0", got)
+	}
+	x := tr("AAPL", 100*time.Millisecond, 10, 1)
+	e.Add(&x, 40)
+	x = tr("MSFT", 200*time.Millisecond, 10, 1)
+	e.Add(&x, 41)
+	if got := e.CommitOffset(42); got != 40 {
+		t.Errorf("commit offset with open windows from 40 = %d, want 40", got)
+	}
+	x = tr("AAPL", 1500*time.Millisecond, 10, 1)
+	e.Add(&x, 42)
+	if got := e.CommitOffset(43); got != 42 {
+		t.Errorf("commit offset after the first second closed = %d, want 42", got)
+	}
+	e.Flush()
+	if got := e.CommitOffset(43); got != 43 {
+		t.Errorf("commit offset after flush = %d, want 43", got)
+	}
+	x = tr("AAPL", 1600*time.Millisecond, 10, 1)
+	if !e.Add(&x, 43) {
+		t.Error("a trade in a flushed window is not late")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"defaults", Config{}, true},
+		{"5s and 1h", Config{Intervals: []time.Duration{5 * time.Second, time.Hour}}, true},
+		{"negative window", Config{Intervals: []time.Duration{-time.Second}}, false},
+		{"sub-second window", Config{Intervals: []time.Duration{500 * time.Millisecond}}, false},
+		{"window not dividing a day", Config{Intervals: []time.Duration{7 * time.Second}}, false},
+		{"duplicate window", Config{Intervals: []time.Duration{time.Second, time.Second}}, false},
+		{"bad sector window", Config{SectorInterval: 13 * time.Hour}, false},
+		{"negative lateness", Config{AllowedLateness: -time.Second}, false},
+		{"zero lateness", Config{AllowedLateness: NoLateness}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if (err == nil) != tt.ok {
+				t.Errorf("Validate() = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
+
+// stream makes a partition's worth of trades with event times that wander
+// back and forth, some beyond the allowed lateness.
+func stream(r *rand.Rand, n int) []trade.Trade {
+	syms := []string{"AAPL", "MSFT", "XOM", "ZZZ"}
+	out := make([]trade.Trade, n)
+	at := time.Duration(0)
+	for i := range out {
+		at += time.Duration(r.IntN(40)) * time.Millisecond
+		jitter := time.Duration(r.IntN(3000)) * time.Millisecond
+		if r.IntN(50) == 0 {
+			jitter = time.Duration(r.IntN(90)) * time.Second
+		}
+		out[i] = tr(syms[r.IntN(len(syms))], at-jitter+time.Hour, float64(1+r.IntN(1000))/8, float64(1+r.IntN(9)))
+		out[i].ID = strconv.Itoa(i)
+	}
+	return out
+}
+
+// store applies closed windows as upserts, like the real stores.
+type store struct {
+	candles map[string]Candle
+	sectors map[string]SectorVolume
+}
+
+func (s *store) write(c *Closed) {
+	for _, cd := range c.Candles {
+		s.candles[key(cd)] = cd
+	}
+	for _, sv := range c.Sectors {
+		s.sectors[fmt.Sprintf("%s/%s", sv.Sector, sv.Start.Format("15:04:05"))] = sv
+	}
+	c.Reset()
+}
+
+// TestReplayFromCommitIsExact checks the commit protocol: processing a
+// partition, crashing at an arbitrary point, and resuming from the last
+// committed offset and watermark leaves the store exactly as one uninterrupted
+// run does.
+func TestReplayFromCommitIsExact(t *testing.T) {
+	cfg := Config{Intervals: []time.Duration{time.Second, time.Minute}, SectorInterval: time.Minute, AllowedLateness: 2 * time.Second}
+	for seed := range uint64(60) {
+		r := rand.New(rand.NewPCG(seed, 99))
+		in := stream(r, 3000)
+
+		want := store{map[string]Candle{}, map[string]SectorVolume{}}
+		e := newEngine(t, cfg)
+		var c Closed
+		for i := range in {
+			e.Add(&in[i], int64(i))
+		}
+		e.Flush()
+		e.TakeClosed(&c)
+		want.write(&c)
+
+		got := store{map[string]Candle{}, map[string]SectorVolume{}}
+		next := 0
+		var wm time.Time
+		hasWM := false
+		for run := 0; next < len(in); run++ {
+			e := newEngine(t, cfg)
+			if hasWM {
+				e.AdvanceWatermark(wm)
+			}
+			crash := len(in)
+			if run < 4 {
+				crash = next + r.IntN(len(in)-next+1)
+			}
+			for i := next; i < crash; i++ {
+				e.Add(&in[i], int64(i))
+				if r.IntN(25) == 0 { // a batch: store, then maybe commit
+					e.TakeClosed(&c)
+					got.write(&c)
+					if r.IntN(4) != 0 {
+						next = int(e.CommitOffset(int64(i + 1)))
+						wm, hasWM = e.Watermark()
+					}
+				}
+			}
+			if crash == len(in) {
+				e.Flush()
+				e.TakeClosed(&c)
+				got.write(&c)
+				next = len(in)
+			}
+		}
+		if len(got.candles) != len(want.candles) || len(got.sectors) != len(want.sectors) {
+			t.Fatalf("seed %d: %d candles, %d sector rows; want %d, %d", seed, len(got.candles), len(got.sectors), len(want.candles), len(want.sectors))
+		}
+		for k, w := range want.candles {
+			if got.candles[k] != w {
+				t.Fatalf("seed %d: candle %s = %+v, want %+v", seed, k, got.candles[k], w)
+			}
+		}
+		for k, w := range want.sectors {
+			if got.sectors[k] != w {
+				t.Fatalf("seed %d: sector %s = %+v, want %+v", seed, k, got.sectors[k], w)
+			}
+		}
+	}
+}
+
+func TestAddDoesNotAllocate(t *testing.T) {
+	e := newEngine(t, Config{})
+	in := benchTrades(10000)
+	for i := range in {
+		e.Add(&in[i], int64(i))
+	}
+	var c Closed
+	e.TakeClosed(&c)
+	i := 0
+	allocs := testing.AllocsPerRun(5000, func() {
+		x := in[i%len(in)]
+		x.Time = x.Time.Add(time.Duration(len(in)/1000+i/len(in)) * time.Second)
+		e.Add(&x, int64(len(in)+i))
+		if i%500 == 0 {
+			c.Reset()
+			e.TakeClosed(&c)
+		}
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("Add allocates %.2f times per trade in steady state, want 0", allocs)
+	}
+}
+
+func benchTrades(n int) []trade.Trade {
+	r := rand.New(rand.NewPCG(1, 2))
+	syms := make([]string, 50)
+	for i := range syms {
+		syms[i] = fmt.Sprintf("S%02d", i)
+	}
+	out := make([]trade.Trade, n)
+	at := time.Duration(0)
+	for i := range out {
+		at += time.Duration(r.IntN(20)) * time.Microsecond
+		out[i] = trade.Trade{ID: strconv.Itoa(i), Symbol: syms[r.IntN(len(syms))], Price: 100 + r.Float64(), Volume: 100, Time: t0.Add(at)}
+	}
+	return out
+}
+
+func BenchmarkEngineAdd(b *testing.B) {
+	in := benchTrades(1 << 16)
+	e, _ := New(Config{Sector: func(s string) string { return s[:2] }}, 0)
+	var c Closed
+	span := in[len(in)-1].Time.Sub(in[0].Time) + time.Second
+	shift := time.Duration(0)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		x := in[i]
+		x.Time = x.Time.Add(shift)
+		e.Add(&x, int64(i))
+		if i++; i == len(in) {
+			i = 0
+			shift += span
+			c.Reset()
+			e.TakeClosed(&c)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "trades/s")
+}
