@@ -1,0 +1,213 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Admin creates topics and reads offsets. Its methods may be called from any
+// goroutine; each is bounded by cfg.RequestTimeout.
+type Admin struct {
+	cfg    Config
+	client *kafka.Client
+}
+
+// NewAdmin returns an admin client for cfg.Brokers.
+func NewAdmin(cfg Config) *Admin {
+	cfg = cfg.WithDefaults()
+	return &Admin{cfg: cfg, client: newClient(cfg)}
+}
+
+// TopicInfo describes a topic tradetop uses.
+type TopicInfo struct {
+	Name       string
+	Partitions int
+	// Created is true if EnsureTopic created it.
+	Created bool
+}
+
+// EnsureTopic creates topic with cfg.Partitions partitions and
+// cfg.ReplicationFactor replicas if it does not exist. An existing topic is
+// used as it is, whatever its partition count.
+func (a *Admin) EnsureTopic(ctx context.Context, topic string) (TopicInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	parts, err := a.partitions(ctx, topic)
+	if err == nil {
+		return TopicInfo{Name: topic, Partitions: len(parts)}, nil
+	}
+	if !errors.Is(err, kafka.UnknownTopicOrPartition) {
+		return TopicInfo{}, err
+	}
+	resp, err := a.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{
+		Topics: []kafka.TopicConfig{{
+			Topic:             topic,
+			NumPartitions:     a.cfg.Partitions,
+			ReplicationFactor: a.cfg.ReplicationFactor,
+		}},
+	})
+	if err == nil {
+		err = resp.Errors[topic]
+	}
+	created := err == nil
+	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return TopicInfo{}, fmt.Errorf("creating topic %s: %w", topic, err)
+	}
+	// Metadata may lag a creation by a moment: ask until it answers.
+	for {
+		parts, err = a.partitions(ctx, topic)
+		if err == nil {
+			return TopicInfo{Name: topic, Partitions: len(parts), Created: created}, nil
+		}
+		if ctx.Err() != nil {
+			return TopicInfo{}, fmt.Errorf("waiting for topic %s: %w", topic, err)
+		}
+	}
+}
+
+// Partitions returns the partition IDs of topic, in order.
+func (a *Admin) Partitions(ctx context.Context, topic string) ([]int, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	return a.partitions(ctx, topic)
+}
+
+func (a *Admin) partitions(ctx context.Context, topic string) ([]int, error) {
+	md, err := a.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("reading metadata of %s: %w", topic, err)
+	}
+	for _, t := range md.Topics {
+		if t.Name != topic {
+			continue
+		}
+		if t.Error != nil {
+			return nil, fmt.Errorf("topic %s: %w", topic, t.Error)
+		}
+		ids := make([]int, 0, len(t.Partitions))
+		for _, p := range t.Partitions {
+			ids = append(ids, p.ID)
+		}
+		slices.Sort(ids)
+		if len(ids) == 0 {
+			return nil, fmt.Errorf("topic %s: %w", topic, kafka.UnknownTopicOrPartition)
+		}
+		return ids, nil
+	}
+	return nil, fmt.Errorf("topic %s: %w", topic, kafka.UnknownTopicOrPartition)
+}
+
+// EndOffsets returns the end offset (the offset of the next message) of each
+// partition of topic.
+func (a *Admin) EndOffsets(ctx context.Context, topic string) (map[int]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	parts, err := a.partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	return endOffsets(ctx, a.client, topic, parts)
+}
+
+func endOffsets(ctx context.Context, client *kafka.Client, topic string, parts []int) (map[int]int64, error) {
+	offs, err := listOffsets(ctx, client, topic, parts)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]int64, len(offs))
+	for p, o := range offs {
+		out[p] = o.LastOffset
+	}
+	return out, nil
+}
+
+// listOffsets returns the first and end offsets of each partition.
+func listOffsets(ctx context.Context, client *kafka.Client, topic string, parts []int) (map[int]kafka.PartitionOffsets, error) {
+	req := make([]kafka.OffsetRequest, 0, 2*len(parts))
+	for _, p := range parts {
+		req = append(req, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+	}
+	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics:         map[string][]kafka.OffsetRequest{topic: req},
+		IsolationLevel: kafka.ReadCommitted,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing offsets of %s: %w", topic, err)
+	}
+	out := make(map[int]kafka.PartitionOffsets, len(parts))
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("listing offsets of %s/%d: %w", topic, p.Partition, p.Error)
+		}
+		out[p.Partition] = p
+	}
+	return out, nil
+}
+
+// PartitionLag is one partition's position for a consumer group.
+type PartitionLag struct {
+	Partition int
+	// Start is the partition's first retained offset.
+	Start int64
+	// End is the partition's end offset.
+	End int64
+	// Committed is the group's committed offset, -1 when it has none.
+	Committed int64
+	// Lag is End - Committed, or End - Start when nothing was committed.
+	Lag int64
+}
+
+// Lag returns, per partition of topic, how far group's committed offset is
+// behind the end. It is computed from OffsetFetch and ListOffsets, so any
+// Kafka tool watching the group sees the same numbers.
+func (a *Admin) Lag(ctx context.Context, group, topic string) ([]PartitionLag, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	parts, err := a.partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	offs, err := listOffsets(ctx, a.client, topic, parts)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := a.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{
+		GroupID: group,
+		Topics:  map[string][]int{topic: parts},
+	})
+	if err == nil {
+		err = resp.Error
+	}
+	committed := map[int]int64{}
+	switch {
+	case errors.Is(err, kafka.GroupIdNotFound):
+		// A group that never committed: every partition is unconsumed.
+	case err != nil:
+		return nil, fmt.Errorf("fetching offsets of group %s: %w", group, err)
+	default:
+		for _, p := range resp.Topics[topic] {
+			if p.Error == nil {
+				committed[p.Partition] = p.CommittedOffset
+			}
+		}
+	}
+	out := make([]PartitionLag, 0, len(parts))
+	for _, p := range parts {
+		c, ok := committed[p]
+		if !ok {
+			c = -1
+		}
+		l := PartitionLag{Partition: p, Start: offs[p].FirstOffset, End: offs[p].LastOffset, Committed: c}
+		if c < 0 {
+			l.Lag = l.End - l.Start
+		} else {
+			l.Lag = max(l.End-max(c, l.Start), 0)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}

@@ -1,0 +1,183 @@
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+)
+
+// Config is how tradetop reaches Kafka. The zero value of a field means its
+// default; Defaults lists them all.
+type Config struct {
+	// Brokers are the bootstrap host:port addresses. No default: the
+	// pipeline fills it with the embedded broker's address when empty.
+	Brokers []string
+	// Topic carries the trades, keyed by symbol. Default "trades".
+	Topic string
+	// DLQTopic receives messages that cannot be decoded. Default Topic+".dlq".
+	DLQTopic string
+	// Group is the consumer group of the processing stage. Default "tradetop".
+	Group string
+	// Partitions is the partition count of a topic tradetop creates.
+	// Default 6.
+	Partitions int
+	// ReplicationFactor of a topic tradetop creates. Default 1.
+	ReplicationFactor int
+
+	// BatchSize is the most messages the producer sends to one partition in
+	// one request. Default 2000 (kafka-go's own default is 100).
+	BatchSize int
+	// BatchBytes is the most bytes in one produce request per partition.
+	// Default 4 MiB.
+	BatchBytes int64
+	// BatchTimeout is how long the producer waits to fill a partition batch.
+	// Default 2ms (kafka-go's own default is a full second).
+	BatchTimeout time.Duration
+	// WriteAttempts is how often the producer tries one batch before Send
+	// reports the error. Default 5.
+	WriteAttempts int
+
+	// FetchMaxWait is how long the broker may hold a fetch when a partition
+	// has no new data. Default 250ms.
+	FetchMaxWait time.Duration
+	// FetchMaxBytes is the most bytes one fetch returns. Default 8 MiB.
+	FetchMaxBytes int
+	// CommitInterval is how often processed offsets are committed to the
+	// group. Only offsets whose effects are stored are ever committed.
+	// Default 500ms (kafka-go's Reader would commit every message).
+	CommitInterval time.Duration
+	// SessionTimeout of the group member. Default 10s.
+	SessionTimeout time.Duration
+	// HeartbeatInterval of the group member. Default 1s.
+	HeartbeatInterval time.Duration
+	// RebalanceTimeout is how long a rebalance may take. Default 10s.
+	RebalanceTimeout time.Duration
+
+	// RequestTimeout bounds admin requests (metadata, offsets, lag).
+	// Default 5s.
+	RequestTimeout time.Duration
+}
+
+// Defaults returns the default configuration.
+func Defaults() Config {
+	return Config{
+		Topic:             "trades",
+		Group:             "tradetop",
+		Partitions:        6,
+		ReplicationFactor: 1,
+		BatchSize:         2000,
+		BatchBytes:        4 << 20,
+		BatchTimeout:      2 * time.Millisecond,
+		WriteAttempts:     5,
+		FetchMaxWait:      250 * time.Millisecond,
+		FetchMaxBytes:     8 << 20,
+		CommitInterval:    500 * time.Millisecond,
+		SessionTimeout:    10 * time.Second,
+		HeartbeatInterval: time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		RequestTimeout:    5 * time.Second,
+	}
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	d := Defaults()
+	set := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setD := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	if c.Topic == "" {
+		c.Topic = d.Topic
+	}
+	if c.DLQTopic == "" {
+		c.DLQTopic = c.Topic + ".dlq"
+	}
+	if c.Group == "" {
+		c.Group = d.Group
+	}
+	set(&c.Partitions, d.Partitions)
+	set(&c.ReplicationFactor, d.ReplicationFactor)
+	set(&c.BatchSize, d.BatchSize)
+	if c.BatchBytes == 0 {
+		c.BatchBytes = d.BatchBytes
+	}
+	set(&c.WriteAttempts, d.WriteAttempts)
+	set(&c.FetchMaxBytes, d.FetchMaxBytes)
+	setD(&c.BatchTimeout, d.BatchTimeout)
+	setD(&c.FetchMaxWait, d.FetchMaxWait)
+	setD(&c.CommitInterval, d.CommitInterval)
+	setD(&c.SessionTimeout, d.SessionTimeout)
+	setD(&c.HeartbeatInterval, d.HeartbeatInterval)
+	setD(&c.RebalanceTimeout, d.RebalanceTimeout)
+	setD(&c.RequestTimeout, d.RequestTimeout)
+	return c
+}
+
+// Validate reports the first problem with the configuration after defaults.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	for _, b := range c.Brokers {
+		if err := ValidateBroker(b); err != nil {
+			return err
+		}
+	}
+	if err := validateTopicName(c.Topic); err != nil {
+		return err
+	}
+	if err := validateTopicName(c.DLQTopic); err != nil {
+		return err
+	}
+	switch {
+	case c.Partitions < 1 || c.Partitions > 10000:
+		return fmt.Errorf("partitions %d: must be between 1 and 10000", c.Partitions)
+	case c.ReplicationFactor < 1 || c.ReplicationFactor > 32:
+		return fmt.Errorf("replication factor %d: must be between 1 and 32", c.ReplicationFactor)
+	case c.BatchSize < 1, c.BatchBytes < 1, c.WriteAttempts < 1, c.FetchMaxBytes < 1:
+		return errors.New("producer and fetch sizes must be positive")
+	case c.BatchTimeout < 0, c.FetchMaxWait < 0, c.CommitInterval < 0, c.SessionTimeout < 0,
+		c.HeartbeatInterval < 0, c.RebalanceTimeout < 0, c.RequestTimeout < 0:
+		return errors.New("kafka timeouts must not be negative")
+	}
+	return nil
+}
+
+// ValidateBroker reports whether addr is a usable host:port.
+func ValidateBroker(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("broker %q: want host:port", addr)
+	}
+	if host == "" {
+		return fmt.Errorf("broker %q: empty host", addr)
+	}
+	for _, r := range host {
+		if !(r == '.' || r == '-' || r == ':' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return fmt.Errorf("broker %q: bad character %q in host", addr, r)
+		}
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("broker %q: port must be a number from 1 to 65535", addr)
+	}
+	return nil
+}
+
+func validateTopicName(t string) error {
+	if t == "" || len(t) > 249 || t == "." || t == ".." {
+		return fmt.Errorf("topic %q: must be 1 to 249 characters and not . or ..", t)
+	}
+	for _, r := range t {
+		if !(r == '.' || r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return fmt.Errorf("topic %q: only letters, digits, '.', '_' and '-' are allowed", t)
+		}
+	}
+	return nil
+}
