@@ -1,6 +1,6 @@
 module github.com/tradetop/tradetop
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/segmentio/kafka-go v0.4.51

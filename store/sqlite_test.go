@@ -1,0 +1,1050 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/trade"
+)
+
+// day0 is the first day of the fixtures, a Friday.
+var day0 = time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+
+func openTestSQLite(t testing.TB) *SQLite {
+	t.Helper()
+	s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "tradetop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+func mustWrite(t testing.TB, s *SQLite, b *Batch) {
+	t.Helper()
+	if err := s.Write(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustCounts(t testing.TB, s *SQLite) Counts {
+	t.Helper()
+	c, err := s.Counts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// trades returns n trades of symbol, one a millisecond from start, with ids
+// prefix-0, prefix-1, and so on.
+func trades(symbol, prefix string, start time.Time, n int) []trade.Trade {
+	ts := make([]trade.Trade, n)
+	for i := range ts {
+		ts[i] = trade.Trade{
+			ID:     prefix + "-" + strconv.Itoa(i),
+			Symbol: symbol,
+			Price:  100 + float64(i%100)/8,
+			Volume: float64(1 + i%10),
+			Time:   start.Add(time.Duration(i) * time.Millisecond),
+		}
+	}
+	return ts
+}
+
+// candle returns a candle of symbol whose prices are all price.
+func candle(symbol string, interval time.Duration, start time.Time, price float64) agg.Candle {
+	return agg.Candle{
+		Symbol: symbol, Interval: interval, Start: start,
+		Open: price, High: price + 1, Low: price - 1, Close: price,
+		Volume: 10, Notional: 10 * price, Count: 3,
+	}
+}
+
+func sector(name string, start time.Time, partition int32, volume float64) agg.SectorVolume {
+	return agg.SectorVolume{
+		Sector: name, Interval: time.Minute, Start: start, Partition: partition,
+		Volume: volume, Notional: 100 * volume, Count: 1,
+	}
+}
+
+func TestSQLiteWriteTwiceStoresOnce(t *testing.T) {
+	tests := []struct {
+		name  string
+		batch Batch
+		want  Counts
+	}{
+		{
+			name:  "trades",
+			batch: Batch{Trades: trades("AAPL", "s1", day0.Add(time.Hour), 300)},
+			want:  Counts{Trades: 300},
+		},
+		{
+			name: "candles",
+			batch: Batch{Candles: []agg.Candle{
+				candle("AAPL", time.Second, day0, 1),
+				candle("AAPL", time.Minute, day0, 1),
+				candle("MSFT", time.Second, day0, 1),
+			}},
+			want: Counts{Candles: 3},
+		},
+		{
+			name: "sectors",
+			batch: Batch{Sectors: []agg.SectorVolume{
+				sector("Tech", day0, 0, 1),
+				sector("Tech", day0, 1, 1),
+				sector("Energy", day0, 0, 1),
+			}},
+			want: Counts{Sectors: 3},
+		},
+		{
+			name: "mixed",
+			batch: Batch{
+				Trades:  trades("AAPL", "s1", day0, 1000),
+				Candles: []agg.Candle{candle("AAPL", time.Second, day0, 1)},
+				Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 1)},
+			},
+			want: Counts{Trades: 1000, Candles: 1, Sectors: 1},
+		},
+		{
+			name: "duplicates within one batch",
+			batch: Batch{
+				Trades:  append(trades("AAPL", "s1", day0, 5), trades("AAPL", "s1", day0, 5)...),
+				Candles: []agg.Candle{candle("AAPL", time.Second, day0, 1), candle("AAPL", time.Second, day0, 2)},
+				Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 1), sector("Tech", day0, 0, 2)},
+			},
+			want: Counts{Trades: 5, Candles: 1, Sectors: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTestSQLite(t)
+			mustWrite(t, s, &tt.batch)
+			mustWrite(t, s, &tt.batch)
+			if got := mustCounts(t, s); got != tt.want {
+				t.Errorf("counts = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSQLiteLastWriteWins(t *testing.T) {
+	s := openTestSQLite(t)
+	ctx := t.Context()
+	first := candle("AAPL", time.Second, day0, 1)
+	last := candle("AAPL", time.Second, day0, 2)
+	last.Count = 7
+	mustWrite(t, s, &Batch{
+		Candles: []agg.Candle{first},
+		Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 1)},
+	})
+	mustWrite(t, s, &Batch{
+		Candles: []agg.Candle{last},
+		Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 5)},
+	})
+
+	cs, err := s.Candles(ctx, "AAPL", time.Second, day0, day0.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0] != last {
+		t.Errorf("candles = %+v, want [%+v]", cs, last)
+	}
+	var vwap float64
+	if err := s.reader.QueryRowContext(ctx, "SELECT vwap FROM candles").Scan(&vwap); err != nil {
+		t.Fatal(err)
+	}
+	if vwap != last.VWAP() {
+		t.Errorf("vwap = %v, want %v", vwap, last.VWAP())
+	}
+	st, err := s.SectorVolume(ctx, day0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SectorTotal{Sector: "Tech", Volume: 5, Notional: 500, Count: 1}
+	if len(st) != 1 || st[0] != want {
+		t.Errorf("sector volume = %+v, want [%+v]", st, want)
+	}
+}
+
+func TestSQLiteTradesRoundTrip(t *testing.T) {
+	s := openTestSQLite(t)
+	in := trade.Trade{
+		ID: "live-9f86d081-1", Symbol: "BINANCE:BTCUSDT", Price: 0.1 + 0.2, Volume: 1e-8,
+		Time: time.Date(2026, 1, 2, 23, 59, 59, 999999999, time.UTC),
+	}
+	mustWrite(t, s, &Batch{Trades: []trade.Trade{in}})
+	var (
+		out  trade.Trade
+		day  string
+		ns   int64
+		view string
+	)
+	err := s.reader.QueryRowContext(t.Context(),
+		"SELECT trade_id, symbol, price, volume, day, ts_ns FROM trades").
+		Scan(&out.ID, &out.Symbol, &out.Price, &out.Volume, &day, &ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Time = time.Unix(0, ns).UTC()
+	if out != in || day != "2026-01-02" {
+		t.Errorf("stored %+v on %s, want %+v on 2026-01-02", out, day, in)
+	}
+	if err := s.reader.QueryRowContext(t.Context(), "SELECT ts FROM trades_v").Scan(&view); err != nil {
+		t.Fatal(err)
+	}
+	if want := "2026-01-02T23:59:59.999999999Z"; view != want {
+		t.Errorf("trades_v.ts = %q, want %q", view, want)
+	}
+}
+
+func TestSQLiteViews(t *testing.T) {
+	s := openTestSQLite(t)
+	mustWrite(t, s, &Batch{
+		Trades:  trades("AAPL", "s1", day0.Add(90*time.Minute), 1),
+		Candles: []agg.Candle{candle("AAPL", time.Minute, day0.Add(90*time.Minute), 1)},
+		Sectors: []agg.SectorVolume{sector("Tech", day0.Add(90*time.Minute), 3, 2), sector("Tech", day0, 1, 1)},
+	})
+	tests := []struct {
+		name  string
+		query string
+		want  string
+	}{
+		{"trades_v", "SELECT symbol || ' ' || ts FROM trades_v", "AAPL 2026-01-02T01:30:00.000000000Z"},
+		{"candles_v", "SELECT symbol || ' ' || interval || ' ' || bucket_start FROM candles_v", "AAPL 1m 2026-01-02T01:30:00Z"},
+		{"sector_volume_v", "SELECT sector || ' ' || bucket_start || ' ' || kafka_partition FROM sector_volume_v WHERE kafka_partition = 3", "Tech 2026-01-02T01:30:00Z 3"},
+		{"sector_day_v", "SELECT day || ' ' || sector || ' ' || volume FROM sector_day_v", "2026-01-02 Tech 3.0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got string
+			if err := s.reader.QueryRowContext(t.Context(), tt.query).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSQLiteReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "nested", "dirs", "tradetop.db")
+	batch := &Batch{
+		Trades:  trades("AAPL", "s1", day0, 10),
+		Candles: []agg.Candle{candle("AAPL", time.Second, day0, 1)},
+		Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 1)},
+	}
+	want := Counts{Trades: 10, Candles: 1, Sectors: 1}
+
+	var firstSchema string
+	for i := range 3 {
+		s, err := OpenSQLite(ctx, path)
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		if i == 0 {
+			mustWrite(t, s, batch)
+		}
+		if got := mustCounts(t, s); got != want {
+			t.Errorf("open %d: counts = %+v, want %+v", i, got, want)
+		}
+		var version, objects int
+		var schema string
+		if err := s.reader.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*), group_concat(sql, ';')
+			FROM (SELECT sql FROM sqlite_master ORDER BY name)`).
+			Scan(&objects, &schema); err != nil {
+			t.Fatal(err)
+		}
+		if version != sqliteSchemaVersion || objects != 7 {
+			t.Errorf("open %d: user_version %d with %d schema objects, want %d with 7",
+				i, version, objects, sqliteSchemaVersion)
+		}
+		if i == 0 {
+			firstSchema = schema
+		} else if schema != firstSchema {
+			t.Errorf("open %d: schema changed:\n%s\nwas\n%s", i, schema, firstSchema)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSQLiteNewerSchema(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tradetop.db")
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.ExecContext(ctx, "PRAGMA user_version = 1000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := OpenSQLite(ctx, path); err == nil {
+		s.Close()
+		t.Fatal("opened a store with a newer schema")
+	} else if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("error %q does not say the schema is newer", err)
+	}
+}
+
+func TestSQLiteOpenPath(t *testing.T) {
+	tests := []struct {
+		name string
+		rel  string
+	}{
+		{"plain", "tradetop.db"},
+		{"missing parents", "a/b/c/tradetop.db"},
+		{"uri characters", "dir with space/what?#100%/trade top.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), tt.rel)
+			s, err := OpenSQLite(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if s.Path() != path {
+				t.Errorf("Path() = %q, want %q", s.Path(), path)
+			}
+			mustWrite(t, s, &Batch{Trades: trades("AAPL", "s1", day0, 1)})
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("database file: %v", err)
+			}
+		})
+	}
+}
+
+func TestSQLiteOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    SQLiteOptions
+		sync    int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+		wantErr bool
+	}{
+		{name: "defaults", opts: SQLiteOptions{}, sync: 1},
+		{name: "normal", opts: SQLiteOptions{Synchronous: SynchronousNormal}, sync: 1},
+		{name: "full", opts: SQLiteOptions{Synchronous: SynchronousFull, ReadConns: 1, BusyTimeout: time.Second}, sync: 2},
+		{name: "bad synchronous", opts: SQLiteOptions{Synchronous: "OFF"}, wantErr: true},
+		{name: "negative timeout", opts: SQLiteOptions{BusyTimeout: -1}, wantErr: true},
+		{name: "negative pool", opts: SQLiteOptions{ReadConns: -1}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := OpenSQLiteWith(t.Context(), filepath.Join(t.TempDir(), "tradetop.db"), tt.opts)
+			if tt.wantErr {
+				if err == nil {
+					s.Close()
+					t.Fatal("no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var sync, fk int
+			var mode string
+			if err := s.writer.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&sync); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.writer.QueryRowContext(t.Context(), "PRAGMA foreign_keys").Scan(&fk); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.reader.QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil {
+				t.Fatal(err)
+			}
+			if sync != tt.sync || fk != 0 || mode != "wal" {
+				t.Errorf("synchronous %d, foreign_keys %d, journal_mode %s; want %d, 0, wal", sync, fk, mode, tt.sync)
+			}
+			if _, err := s.reader.ExecContext(t.Context(), "DELETE FROM trades"); err == nil {
+				t.Error("a reader connection could write")
+			}
+		})
+	}
+}
+
+func TestSQLiteCandles(t *testing.T) {
+	s := openTestSQLite(t)
+	// AAPL 1m candles every minute from 23:57 on day0 to 00:03 the next
+	// day, written newest first; a 1s candle and an MSFT candle at 23:59.
+	var cs []agg.Candle
+	base := day0.Add(24*time.Hour - 3*time.Minute)
+	for i := 6; i >= 0; i-- {
+		cs = append(cs, candle("AAPL", time.Minute, base.Add(time.Duration(i)*time.Minute), float64(i)))
+	}
+	cs = append(cs,
+		candle("AAPL", time.Second, base.Add(2*time.Minute), 50),
+		candle("MSFT", time.Minute, base.Add(2*time.Minute), 60))
+	mustWrite(t, s, &Batch{Candles: cs})
+
+	minute := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
+	tests := []struct {
+		name     string
+		symbol   string
+		interval time.Duration
+		from, to time.Time
+		want     []float64 // Open of each candle, in order
+	}{
+		{"all", "AAPL", time.Minute, time.Time{}, minute(100), []float64{0, 1, 2, 3, 4, 5, 6}},
+		{"across midnight", "AAPL", time.Minute, minute(2), minute(5), []float64{2, 3, 4}},
+		{"from is inclusive, to exclusive", "AAPL", time.Minute, minute(1), minute(2), []float64{1}},
+		{"inside a window", "AAPL", time.Minute, minute(1).Add(time.Second), minute(2), nil},
+		{"next day only", "AAPL", time.Minute, day0.Add(24 * time.Hour), minute(100), []float64{3, 4, 5, 6}},
+		{"empty range", "AAPL", time.Minute, minute(3), minute(3), nil},
+		{"reversed range", "AAPL", time.Minute, minute(5), minute(1), nil},
+		{"other interval", "AAPL", time.Second, time.Time{}, minute(100), []float64{50}},
+		{"other symbol", "MSFT", time.Minute, time.Time{}, minute(100), []float64{60}},
+		{"unknown symbol", "IBM", time.Minute, time.Time{}, minute(100), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Candles(t.Context(), tt.symbol, tt.interval, tt.from, tt.to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if opens := candleOpens(got); !equalFloats(opens, tt.want) {
+				t.Errorf("opens = %v, want %v", opens, tt.want)
+			}
+			for _, c := range got {
+				if c.Symbol != tt.symbol || c.Interval != tt.interval || c.Start.Location() != time.UTC {
+					t.Errorf("candle %+v: want symbol %s, interval %s, UTC start", c, tt.symbol, tt.interval)
+				}
+			}
+		})
+	}
+
+	if _, err := s.Candles(t.Context(), "AAPL", 1500*time.Millisecond, time.Time{}, minute(100)); err == nil {
+		t.Error("Candles with a 1.5s interval: no error")
+	}
+}
+
+func TestSQLiteRecentCandles(t *testing.T) {
+	s := openTestSQLite(t)
+	var cs []agg.Candle
+	base := day0.Add(24*time.Hour - 2*time.Second)
+	for i := range 5 { // two seconds of day0, three of the next day
+		cs = append(cs, candle("AAPL", time.Second, base.Add(time.Duration(i)*time.Second), float64(i)))
+	}
+	cs = append(cs, candle("AAPL", time.Minute, base.Add(time.Hour), 99))
+	mustWrite(t, s, &Batch{Candles: cs})
+
+	tests := []struct {
+		name     string
+		interval time.Duration
+		n        int
+		want     []float64
+	}{
+		{"latest three", time.Second, 3, []float64{2, 3, 4}},
+		{"across midnight", time.Second, 4, []float64{1, 2, 3, 4}},
+		{"more than stored", time.Second, 100, []float64{0, 1, 2, 3, 4}},
+		{"one", time.Second, 1, []float64{4}},
+		{"zero", time.Second, 0, nil},
+		{"negative", time.Second, -1, nil},
+		{"other interval", time.Minute, 10, []float64{99}},
+		{"nothing stored", time.Hour, 10, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.RecentCandles(t.Context(), "AAPL", tt.interval, tt.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if opens := candleOpens(got); !equalFloats(opens, tt.want) {
+				t.Errorf("opens = %v, want %v", opens, tt.want)
+			}
+		})
+	}
+}
+
+func candleOpens(cs []agg.Candle) []float64 {
+	var opens []float64
+	for _, c := range cs {
+		opens = append(opens, c.Open)
+	}
+	return opens
+}
+
+func equalFloats(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSQLiteSectorVolume(t *testing.T) {
+	s := openTestSQLite(t)
+	day1 := day0.Add(24 * time.Hour)
+	mustWrite(t, s, &Batch{Sectors: []agg.SectorVolume{
+		// Tech on day0: two windows, three partitions.
+		sector("Tech", day0, 0, 10),
+		sector("Tech", day0, 1, 20),
+		sector("Tech", day0.Add(time.Minute), 2, 30),
+		sector("Tech", day0.Add(23*time.Hour+59*time.Minute), 0, 5),
+		// Energy on day0: one window, two partitions.
+		sector("Energy", day0.Add(time.Hour), 0, 40),
+		sector("Energy", day0.Add(time.Hour), 1, 50),
+		// Utilities ties Energy's volume.
+		sector("Utilities", day0, 3, 90),
+		// Only on the next day.
+		sector("Tech", day1, 0, 1000),
+		sector("Health", day1, 0, 7),
+	}})
+
+	tests := []struct {
+		name string
+		day  time.Time
+		want []SectorTotal
+	}{
+		{"day0", day0.Add(13 * time.Hour), []SectorTotal{
+			{Sector: "Energy", Volume: 90, Notional: 9000, Count: 2},
+			{Sector: "Utilities", Volume: 90, Notional: 9000, Count: 1},
+			{Sector: "Tech", Volume: 65, Notional: 6500, Count: 4},
+		}},
+		{"next day", day1, []SectorTotal{
+			{Sector: "Tech", Volume: 1000, Notional: 100000, Count: 1},
+			{Sector: "Health", Volume: 7, Notional: 700, Count: 1},
+		}},
+		{"day in another zone", time.Date(2026, 1, 2, 20, 0, 0, 0, time.FixedZone("EST", -5*3600)), []SectorTotal{
+			{Sector: "Tech", Volume: 1000, Notional: 100000, Count: 1},
+			{Sector: "Health", Volume: 7, Notional: 700, Count: 1},
+		}},
+		{"empty day", day0.Add(-time.Hour), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.SectorVolume(t.Context(), tt.day)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSQLiteTradeCount(t *testing.T) {
+	s := openTestSQLite(t)
+	late := day0.Add(24*time.Hour - 100*time.Millisecond)
+	mustWrite(t, s, &Batch{Trades: slicesConcat(
+		trades("AAPL", "a", late, 250), // 100 on day0, 150 on the next day
+		trades("MSFT", "m", day0, 40),
+		trades("MSFT", "m2", day0.Add(-time.Hour), 3),
+	)})
+	tests := []struct {
+		name   string
+		symbol string
+		day    time.Time
+		want   int64
+	}{
+		{"AAPL day0", "AAPL", day0, 100},
+		{"AAPL next day", "AAPL", day0.Add(24 * time.Hour), 150},
+		{"AAPL any time of the day", "AAPL", day0.Add(24*time.Hour + 23*time.Hour), 150},
+		{"MSFT day0", "MSFT", day0, 40},
+		{"MSFT day before", "MSFT", day0.Add(-time.Minute), 3},
+		{"unknown symbol", "IBM", day0, 0},
+		{"empty day", "AAPL", day0.Add(72 * time.Hour), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.TradeCount(t.Context(), tt.symbol, tt.day)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("TradeCount = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func slicesConcat(ts ...[]trade.Trade) []trade.Trade {
+	var all []trade.Trade
+	for _, t := range ts {
+		all = append(all, t...)
+	}
+	return all
+}
+
+func TestSortTrades(t *testing.T) {
+	at := func(ms int) time.Time { return day0.Add(time.Duration(ms) * time.Millisecond) }
+	tr := func(symbol, id string, ms int) trade.Trade {
+		return trade.Trade{ID: id, Symbol: symbol, Price: 1, Volume: 1, Time: at(ms)}
+	}
+	tests := []struct {
+		name   string
+		trades []trade.Trade
+	}{
+		{"empty", nil},
+		{"one", []trade.Trade{tr("A", "1", 0)}},
+		{"interleaved symbols in time order", []trade.Trade{tr("B", "1", 0), tr("A", "2", 1), tr("B", "3", 2), tr("A", "4", 3)}},
+		{"symbols out of order", []trade.Trade{tr("C", "1", 0), tr("A", "2", 1), tr("B", "3", 2), tr("A", "4", 3), tr("C", "5", 4)}},
+		{"times out of order", []trade.Trade{tr("A", "1", 5), tr("B", "2", 1), tr("A", "3", 2), tr("A", "4", 9), tr("B", "5", 0)}},
+		{"same time, ids out of order", []trade.Trade{tr("A", "z", 1), tr("A", "b", 1), tr("A", "a", 0), tr("A", "c", 1)}},
+		{"duplicates", []trade.Trade{tr("A", "1", 1), tr("B", "1", 1), tr("A", "1", 1)}},
+	}
+	var mixed []trade.Trade
+	for i := range 300 {
+		mixed = append(mixed, tr("S"+strconv.Itoa(i*7%13), strconv.Itoa(i), i*31%50))
+	}
+	tests = append(tests, struct {
+		name   string
+		trades []trade.Trade
+	}{"mixed", mixed})
+
+	var w writeState
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var keys []tradeKey
+			for i, tr := range tt.trades {
+				keys = append(keys, tradeKey{symbol: tr.Symbol, ns: tr.Time.UnixNano(), id: tr.ID, i: i})
+			}
+			want := slices.Clone(keys)
+			slices.SortStableFunc(want, func(a, b tradeKey) int {
+				if c := strings.Compare(a.symbol, b.symbol); c != 0 {
+					return c
+				}
+				return compareTimeID(a, b)
+			})
+			got := w.sortTrades(keys)
+			if len(got) != len(want) {
+				t.Fatalf("got %d keys, want %d", len(got), len(want))
+			}
+			for k := range want {
+				if got[k].symbol != want[k].symbol || got[k].ns != want[k].ns || got[k].id != want[k].id {
+					t.Fatalf("key %d = %+v, want %+v\ngot  %+v\nwant %+v", k, got[k], want[k], got, want)
+				}
+			}
+			seen := make(map[int]bool)
+			for _, k := range got {
+				seen[k.i] = true
+			}
+			if len(seen) != len(keys) {
+				t.Errorf("sorted keys are not a permutation of the input: %+v", got)
+			}
+		})
+	}
+}
+
+func TestSQLiteWriteIsAtomic(t *testing.T) {
+	tests := []struct {
+		name  string
+		batch Batch
+	}{
+		{"bad candle interval", Batch{
+			Trades:  trades("AAPL", "s1", day0, 500),
+			Candles: []agg.Candle{candle("AAPL", 1500*time.Millisecond, day0, 1)},
+		}},
+		{"bad sector interval", Batch{
+			Trades:  trades("AAPL", "s1", day0, 500),
+			Candles: []agg.Candle{candle("AAPL", time.Second, day0, 1)},
+			Sectors: []agg.SectorVolume{{Sector: "Tech", Start: day0}},
+		}},
+		{"trade time out of range", Batch{
+			Trades: append(trades("AAPL", "s1", day0, 500), trade.Trade{ID: "x", Symbol: "AAPL", Price: 1, Volume: 1}),
+		}},
+		{"NaN price", Batch{
+			Trades: append(trades("AAPL", "s1", day0, 500), trade.Trade{ID: "x", Symbol: "AAPL", Price: nan(), Volume: 1, Time: day0}),
+		}},
+		{"NaN candle", Batch{
+			Trades:  trades("AAPL", "s1", day0, 500),
+			Candles: []agg.Candle{candle("AAPL", time.Second, day0, nan())},
+		}},
+		{"NaN sector volume", Batch{
+			Trades:  trades("AAPL", "s1", day0, 500),
+			Sectors: []agg.SectorVolume{sector("Tech", day0, 0, nan())},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTestSQLite(t)
+			if err := s.Write(t.Context(), &tt.batch); err == nil {
+				t.Fatal("no error")
+			}
+			if got := mustCounts(t, s); got != (Counts{}) {
+				t.Errorf("counts after a failed write = %+v, want none", got)
+			}
+			// The store stays usable.
+			mustWrite(t, s, &Batch{Trades: trades("AAPL", "s2", day0, 3)})
+			if got := mustCounts(t, s); got.Trades != 3 {
+				t.Errorf("trades after a good write = %d, want 3", got.Trades)
+			}
+		})
+	}
+}
+
+func nan() float64 {
+	zero := 0.0
+	return zero / zero
+}
+
+func TestSQLiteCanceled(t *testing.T) {
+	s := openTestSQLite(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.Write(ctx, &Batch{Trades: trades("AAPL", "s1", day0, 10)}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Write with a canceled context: %v, want context.Canceled", err)
+	}
+	if got := mustCounts(t, s); got != (Counts{}) {
+		t.Errorf("counts = %+v, want none", got)
+	}
+	if _, err := s.Candles(ctx, "AAPL", time.Second, day0, day0.Add(time.Hour)); err == nil {
+		t.Error("Candles with a canceled context: no error")
+	}
+	if _, err := s.RecentCandles(ctx, "AAPL", time.Second, 10); err == nil {
+		t.Error("RecentCandles with a canceled context: no error")
+	}
+	if _, err := s.SectorVolume(ctx, day0); err == nil {
+		t.Error("SectorVolume with a canceled context: no error")
+	}
+	if _, err := s.TradeCount(ctx, "AAPL", day0); err == nil {
+		t.Error("TradeCount with a canceled context: no error")
+	}
+	if _, err := s.Counts(ctx); err == nil {
+		t.Error("Counts with a canceled context: no error")
+	}
+}
+
+func TestSQLiteClose(t *testing.T) {
+	s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "tradetop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, s, &Batch{Trades: trades("AAPL", "s1", day0, 10)})
+	if err := s.Close(); err != nil {
+		t.Fatalf("first Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := os.Stat(s.Path() + "-wal"); !os.IsNotExist(err) {
+		t.Errorf("WAL file after Close: %v, want it checkpointed and removed", err)
+	}
+
+	ctx := t.Context()
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Write", func() error { return s.Write(ctx, &Batch{Trades: trades("AAPL", "s2", day0, 1)}) }},
+		{"Write empty", func() error { return s.Write(ctx, &Batch{}) }},
+		{"Candles", func() error { _, err := s.Candles(ctx, "AAPL", time.Second, day0, day0.Add(time.Hour)); return err }},
+		{"RecentCandles", func() error { _, err := s.RecentCandles(ctx, "AAPL", time.Second, 1); return err }},
+		{"SectorVolume", func() error { _, err := s.SectorVolume(ctx, day0); return err }},
+		{"TradeCount", func() error { _, err := s.TradeCount(ctx, "AAPL", day0); return err }},
+		{"Counts", func() error { _, err := s.Counts(ctx); return err }},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.call(); !errors.Is(err, ErrClosed) {
+				t.Errorf("after Close: %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+// TestSQLiteConcurrentReads reads while a writer writes; run it with -race.
+// Each reader sees counts that never go down and always cover whole batches.
+func TestSQLiteConcurrentReads(t *testing.T) {
+	s := openTestSQLite(t)
+	ctx := t.Context()
+	const batches, perBatch = 40, 500
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(done)
+		for i := range batches {
+			start := day0.Add(time.Duration(i) * time.Second)
+			b := &Batch{
+				Trades:  trades("AAPL", "b"+strconv.Itoa(i), start, perBatch),
+				Candles: []agg.Candle{candle("AAPL", time.Second, start, float64(i))},
+				Sectors: []agg.SectorVolume{sector("Tech", start, 0, 1)},
+			}
+			if err := s.Write(ctx, b); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	for range 4 {
+		wg.Go(func() {
+			var last int64
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				n, err := s.TradeCount(ctx, "AAPL", day0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n < last || n%perBatch != 0 {
+					t.Errorf("trade count %d after %d", n, last)
+					return
+				}
+				last = n
+				if _, err := s.RecentCandles(ctx, "AAPL", time.Second, 10); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := s.SectorVolume(ctx, day0); err != nil {
+					t.Error(err)
+					return
+				}
+				c, err := s.Counts(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if c.Trades != c.Candles*perBatch || c.Candles != c.Sectors {
+					t.Errorf("counts %+v do not cover whole batches", c)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := mustCounts(t, s), (Counts{Trades: batches * perBatch, Candles: batches, Sectors: batches}); got != want {
+		t.Errorf("counts = %+v, want %+v", got, want)
+	}
+}
+
+// TestSQLiteQueryPlans checks that the reads walk the primary keys in order
+// rather than sort.
+func TestSQLiteQueryPlans(t *testing.T) {
+	s := openTestSQLite(t)
+	tests := []struct {
+		name  string
+		query string
+		args  []any
+	}{
+		{"candles", `SELECT bucket_start_ns FROM candles
+			WHERE symbol = ? AND interval = ? AND day >= ? AND day <= ?
+				AND bucket_start_ns >= ? AND bucket_start_ns < ?
+			ORDER BY day, bucket_start_ns`, []any{"AAPL", "1s", "2026-01-01", "2026-01-02", 0, 1}},
+		{"recent candles", `SELECT bucket_start_ns FROM candles WHERE symbol = ? AND interval = ?
+			ORDER BY day DESC, bucket_start_ns DESC LIMIT ?`, []any{"AAPL", "1s", 10}},
+		{"trade count", `SELECT COUNT(*) FROM trades WHERE symbol = ? AND day = ?`, []any{"AAPL", "2026-01-01"}},
+		{"sector volume", `SELECT sector, SUM(volume) FROM sector_volume WHERE day = ? GROUP BY sector`, []any{"2026-01-01"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			joined := strings.Join(plan, "; ")
+			if strings.Contains(joined, "TEMP B-TREE") || !strings.Contains(joined, "SEARCH") {
+				t.Errorf("plan %q: want a primary key search without a sort", joined)
+			}
+		})
+	}
+}
+
+// TestSQLiteSurvivesKill writes from a child process at SynchronousNormal,
+// kills it with SIGKILL after some writes have returned, and checks that
+// every one of them is in the file and that no batch is there in part.
+func TestSQLiteSurvivesKill(t *testing.T) {
+	if path := os.Getenv("TRADETOP_SQLITE_CRASH_CHILD"); path != "" {
+		crashChild(path)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	path := filepath.Join(t.TempDir(), "tradetop.db")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSQLiteSurvivesKill$")
+	cmd.Env = append(os.Environ(), "TRADETOP_SQLITE_CRASH_CHILD="+path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	const killAfter = 20
+	written := 0
+	lines := bufio.NewScanner(out)
+	for written < killAfter && lines.Scan() {
+		if n, err := strconv.Atoi(strings.TrimPrefix(lines.Text(), "written ")); err == nil {
+			written = n
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait() // killed
+	if written < killAfter {
+		t.Fatalf("child reported %d writes before it ended, want %d", written, killAfter)
+	}
+
+	s, err := OpenSQLite(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got := mustCounts(t, s)
+	if got.Trades < int64(written)*crashBatch || got.Candles < int64(written) {
+		t.Errorf("after kill -9: %+v, want at least %d trades and %d candles", got, written*crashBatch, written)
+	}
+	if got.Trades != got.Candles*crashBatch {
+		t.Errorf("after kill -9: %+v, a batch was stored in part", got)
+	}
+}
+
+const crashBatch = 1000
+
+// crashChild writes batches to the store at path, printing "written n" after
+// the n-th Write returns, until it is killed.
+func crashChild(path string) {
+	ctx := context.Background()
+	s, err := OpenSQLiteWith(ctx, path, SQLiteOptions{Synchronous: SynchronousNormal})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for i := 1; ; i++ {
+		start := day0.Add(time.Duration(i) * time.Second)
+		b := &Batch{
+			Trades:  trades("AAPL", "c"+strconv.Itoa(i), start, crashBatch),
+			Candles: []agg.Candle{candle("AAPL", time.Second, start, 1)},
+		}
+		if err := s.Write(ctx, b); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("written %d\n", i)
+	}
+}
+
+// benchBatch fills b with iteration i of a workload of n trades a batch, a
+// multiple of 2000: n/2000 seconds of 2000 trades a second over 50 symbols,
+// with a 1s and a 1m candle for each symbol and second and 20 sector rows (10
+// sectors, 2 partitions) a second, all with keys no other iteration uses.
+func benchBatch(b *Batch, i, n int) {
+	const symbols, sectors, perSecond = 50, 10, 2000
+	seconds := n / perSecond
+	start := day0.Add(time.Duration(i*seconds) * time.Second)
+	prefix := "s7-" + strconv.Itoa(i) + "-"
+	b.Trades, b.Candles, b.Sectors = b.Trades[:0], b.Candles[:0], b.Sectors[:0]
+	for j := range n {
+		b.Trades = append(b.Trades, trade.Trade{
+			ID:     prefix + strconv.Itoa(j),
+			Symbol: "SYM" + strconv.Itoa(j%symbols),
+			Price:  100 + float64(j%1000)/64,
+			Volume: float64(1 + j%500),
+			Time:   start.Add(time.Duration(j) * time.Second / perSecond),
+		})
+	}
+	for sec := range seconds {
+		at := start.Add(time.Duration(sec) * time.Second)
+		for j := range symbols {
+			sym := "SYM" + strconv.Itoa(j)
+			b.Candles = append(b.Candles,
+				candle(sym, time.Second, at, 100+float64(j)),
+				candle(sym, time.Minute, at, 100+float64(j))) // a start of its own, like a later minute
+		}
+		for j := range sectors * 2 {
+			b.Sectors = append(b.Sectors, sector("Sector"+strconv.Itoa(j/2), at, int32(j%2), float64(j)))
+		}
+	}
+}
+
+// BenchmarkSQLiteWrite measures Write for each synchronous level with
+// batches of 2000 trades, 100 candles and 20 sector rows, and with the
+// 20000-trade batches the pipeline merges when the store falls behind; with
+// new rows ("insert") and with a batch written again, as after a Kafka replay
+// ("replay"). trades/s is the write throughput, MB/s that of the trades'
+// wire form.
+func BenchmarkSQLiteWrite(b *testing.B) {
+	for _, sync := range []Synchronous{SynchronousFull, SynchronousNormal} {
+		for _, n := range []int{2000, 20000} {
+			for _, replay := range []bool{false, true} {
+				name := fmt.Sprintf("sync=%s/batch=%d/insert", sync, n)
+				if replay {
+					name = fmt.Sprintf("sync=%s/batch=%d/replay", sync, n)
+				}
+				b.Run(name, func(b *testing.B) { benchmarkWrite(b, sync, n, replay) })
+			}
+		}
+	}
+}
+
+func benchmarkWrite(b *testing.B, sync Synchronous, n int, replay bool) {
+	s, err := OpenSQLiteWith(b.Context(), filepath.Join(b.TempDir(), "bench.db"), SQLiteOptions{Synchronous: sync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var batch Batch
+	benchBatch(&batch, 0, n)
+	if replay {
+		mustWrite(b, s, &batch)
+	}
+	var wire []byte
+	for i := range batch.Trades {
+		wire = trade.AppendJSON(wire, &batch.Trades[i])
+	}
+	b.SetBytes(int64(len(wire)))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if !replay {
+			b.StopTimer()
+			i++
+			benchBatch(&batch, i, n)
+			b.StartTimer()
+		}
+		if err := s.Write(b.Context(), &batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "trades/s")
+}

@@ -1,0 +1,54 @@
+// Package store persists what the pipeline produces: raw trades, closed
+// candles and per-partition sector volume. Every write is an idempotent upsert,
+// so replaying a Kafka partition from an older offset rewrites identical rows.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/trade"
+)
+
+// Batch is one unit of durable work: when Write returns nil, every row in it
+// is durable and the Kafka offsets that produced it may be committed.
+type Batch struct {
+	Trades  []trade.Trade
+	Candles []agg.Candle
+	Sectors []agg.SectorVolume
+}
+
+// Len is the number of rows in the batch.
+func (b *Batch) Len() int { return len(b.Trades) + len(b.Candles) + len(b.Sectors) }
+
+// SectorTotal is a sector's volume over a day, summed over windows and Kafka
+// partitions.
+type SectorTotal struct {
+	Sector   string
+	Volume   float64
+	Notional float64
+	Count    int64
+}
+
+// Store is what the pipeline writes to and the UI and checks read from.
+// Write is called from one goroutine at a time; the read methods may be called
+// concurrently with Write and with each other.
+type Store interface {
+	// Write upserts every row of b and returns when they are durable.
+	Write(ctx context.Context, b *Batch) error
+	// Candles returns the symbol's candles of the interval whose start lies in
+	// [from, to), oldest first.
+	Candles(ctx context.Context, symbol string, interval time.Duration, from, to time.Time) ([]agg.Candle, error)
+	// RecentCandles returns at most n of the symbol's latest candles of the
+	// interval, oldest first.
+	RecentCandles(ctx context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error)
+	// SectorVolume returns each sector's totals for the UTC day containing
+	// day, largest volume first.
+	SectorVolume(ctx context.Context, day time.Time) ([]SectorTotal, error)
+	// TradeCount returns how many trades of the symbol are stored for the UTC
+	// day containing day.
+	TradeCount(ctx context.Context, symbol string, day time.Time) (int64, error)
+	// Close releases the store. It is safe to call twice.
+	Close() error
+}
