@@ -49,8 +49,10 @@ func UnmarshalJSON(data []byte, t *Trade) error {
 		return fmt.Errorf("%w: %d bytes, more than %d", ErrInvalid, len(data), MaxEncodedLen)
 	}
 	var w wire
-	if err := json.Unmarshal(data, &w); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	if !decodeCompact(data, &w) {
+		if err := json.Unmarshal(data, &w); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
 	}
 	*t = Trade{
 		ID:     w.ID,
@@ -83,4 +85,119 @@ func appendString(dst []byte, s string) []byte {
 		}
 	}
 	return append(dst, '"')
+}
+
+// decodeCompact decodes the exact form AppendJSON writes, with plain ASCII
+// strings, about ten times faster than encoding/json. It reports false for
+// anything else, which then goes through encoding/json; for what it accepts
+// both give the same result (FuzzCompactMatchesJSON).
+func decodeCompact(data []byte, w *wire) bool {
+	rest, ok := cutPrefix(data, `{"id":`)
+	if !ok {
+		return false
+	}
+	var id, sym []byte
+	var price, volume []byte
+	var ts []byte
+	if id, rest, ok = plainString(rest); !ok {
+		return false
+	}
+	if rest, ok = cutPrefix(rest, `,"s":`); !ok {
+		return false
+	}
+	if sym, rest, ok = plainString(rest); !ok {
+		return false
+	}
+	if rest, ok = cutPrefix(rest, `,"p":`); !ok {
+		return false
+	}
+	if price, rest, ok = number(rest); !ok {
+		return false
+	}
+	if rest, ok = cutPrefix(rest, `,"v":`); !ok {
+		return false
+	}
+	if volume, rest, ok = number(rest); !ok {
+		return false
+	}
+	if rest, ok = cutPrefix(rest, `,"t":`); !ok {
+		return false
+	}
+	if ts, rest, ok = number(rest); !ok || string(rest) != "}" {
+		return false
+	}
+	p, err := strconv.ParseFloat(string(price), 64)
+	if err != nil {
+		return false
+	}
+	v, err := strconv.ParseFloat(string(volume), 64)
+	if err != nil {
+		return false
+	}
+	t, err := strconv.ParseInt(string(ts), 10, 64)
+	if err != nil {
+		return false
+	}
+	*w = wire{ID: string(id), Symbol: string(sym), Price: p, Volume: v, Time: t}
+	return true
+}
+
+func cutPrefix(b []byte, prefix string) ([]byte, bool) {
+	if len(b) < len(prefix) || string(b[:len(prefix)]) != prefix {
+		return nil, false
+	}
+	return b[len(prefix):], true
+}
+
+// plainString reads a JSON string of printable ASCII without escapes.
+func plainString(b []byte) (s, rest []byte, ok bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return nil, nil, false
+	}
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return b[1:i], b[i+1:], true
+		case c == '\\' || c < 0x20 || c >= 0x7f:
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
+}
+
+// number reads a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func number(b []byte) (n, rest []byte, ok bool) {
+	i := 0
+	digits := func() int {
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case digits() == 0:
+		return nil, nil, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return nil, nil, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return nil, nil, false
+		}
+	}
+	return b[:i], b[i:], true
 }

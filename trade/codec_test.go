@@ -1,6 +1,7 @@
 package trade
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -121,6 +122,28 @@ func FuzzUnmarshal(f *testing.F) {
 		var again Trade
 		if err := UnmarshalJSON(AppendJSON(nil, &tr), &again); err != nil || again != tr {
 			t.Fatalf("round trip of %+v: %+v, %v", tr, again, err)
+		}
+	})
+}
+
+// FuzzCompactMatchesJSON checks that the fast decoder accepts only what
+// encoding/json decodes, and decodes it to the same values.
+func FuzzCompactMatchesJSON(f *testing.F) {
+	f.Add(string(AppendJSON(nil, &sample)))
+	f.Add(`{"id":"a","s":"A","p":01,"v":1,"t":1}`)
+	f.Add(`{"id":"a","s":"A","p":1e999,"v":-0.5e-3,"t":99999999999999999999}`)
+	f.Add(`{"id":"a","s":"A","p":.5,"v":1.,"t":+1}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		var fast wire
+		if !decodeCompact([]byte(in), &fast) {
+			return
+		}
+		var slow wire
+		if err := json.Unmarshal([]byte(in), &slow); err != nil {
+			t.Fatalf("fast path accepted %q, encoding/json says %v", in, err)
+		}
+		if fast != slow {
+			t.Fatalf("%q: fast %+v, encoding/json %+v", in, fast, slow)
 		}
 	})
 }
