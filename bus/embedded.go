@@ -7,6 +7,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,6 +29,9 @@ type Embedded struct {
 	once    sync.Once
 }
 
+// segmentBytes is the embedded broker's log segment size.
+const segmentBytes = 2 << 20
+
 // StartEmbedded starts a single-node broker on 127.0.0.1 with the topics
 // already created, each with the given number of partitions.
 func StartEmbedded(partitions int, topics ...string) (*Embedded, error) {
@@ -36,6 +40,10 @@ func StartEmbedded(partitions int, topics ...string) (*Embedded, error) {
 		kfake.Ports(0),
 		kfake.SeedTopics(int32(partitions), topics...),
 		kfake.ClusterID("tradetop-embedded"),
+		// Trim frees whole segments only: small segments keep what is
+		// held after a trim small (the broker's default is 100 MiB per
+		// partition).
+		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded broker: %w", err)
