@@ -1,0 +1,124 @@
+// Package pipeline wires the stages together: a feed into Kafka, a consumer
+// group that aggregates and stores, the commit protocol between them, and the
+// metrics and snapshots that the UI and the headless status line read.
+package pipeline
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/store"
+)
+
+// Config configures a Pipeline. The zero value of a field means its default.
+type Config struct {
+	// Source produces the trades. Required.
+	Source feed.Source
+	// Store receives trades, candles and sector volume. Required. The
+	// pipeline does not close it.
+	Store store.Store
+	// StoreName describes the store in status lines ("sqlite /path").
+	StoreName string
+	// Sector maps a symbol to its sector. Default: everything is "Other".
+	Sector func(symbol string) string
+
+	// Kafka says how to reach Kafka. With no brokers the pipeline starts an
+	// embedded broker on loopback.
+	Kafka bus.Config
+	// Agg configures the windows.
+	Agg agg.Config
+
+	// BatchTrades is the most trades one partition puts in one store batch.
+	// Default 5000.
+	BatchTrades int
+	// BatchInterval is how often a partition hands what it has to the store,
+	// full or not. Default 50ms.
+	BatchInterval time.Duration
+	// StoreQueue is how many batches may wait for the store before the
+	// partitions stop reading: the bound that makes a slow store visible as
+	// Kafka lag. Default 16.
+	StoreQueue int
+	// IngestQueue is how many trades may wait between the feed and the
+	// producer. Default 20000.
+	IngestQueue int
+	// MaxInFlight bounds how many trades may be produced but not yet
+	// stored. Past it the producer waits, so a generated feed slows to what
+	// the store sustains instead of piling up lag (and latency) in Kafka.
+	// Default 50000.
+	MaxInFlight int64
+	// IdleAdvance lets a partition that has been quiet for longer than the
+	// allowed lateness close its windows by the wall clock. Only for feeds
+	// whose event times follow the wall clock. Default false.
+	IdleAdvance bool
+	// DrainTimeout bounds the drain at shutdown. Default 10s.
+	DrainTimeout time.Duration
+	// SnapshotInterval is how often a Snapshot is published. Default 250ms.
+	SnapshotInterval time.Duration
+	// LagInterval is how often consumer lag is read from Kafka. Default 1s.
+	LagInterval time.Duration
+	// Log receives the pipeline's events. Default: discarded.
+	Log *slog.Logger
+	// Now is the clock for latency and rates. Default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.BatchTrades == 0 {
+		c.BatchTrades = 5000
+	}
+	if c.BatchInterval == 0 {
+		c.BatchInterval = 50 * time.Millisecond
+	}
+	if c.StoreQueue == 0 {
+		c.StoreQueue = 16
+	}
+	if c.IngestQueue == 0 {
+		c.IngestQueue = 20000
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 50000
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 10 * time.Second
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = 250 * time.Millisecond
+	}
+	if c.LagInterval == 0 {
+		c.LagInterval = time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Sector != nil && c.Agg.Sector == nil {
+		c.Agg.Sector = c.Sector
+	}
+	c.Kafka = c.Kafka.WithDefaults()
+	return c
+}
+
+// Validate reports the first problem with the configuration.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Source == nil:
+		return errors.New("pipeline: no source")
+	case c.Store == nil:
+		return errors.New("pipeline: no store")
+	case c.BatchTrades < 1, c.StoreQueue < 1, c.IngestQueue < 1, c.MaxInFlight < 1:
+		return errors.New("pipeline: batch and queue sizes must be positive")
+	case c.BatchInterval < 0, c.DrainTimeout < 0, c.SnapshotInterval < 0, c.LagInterval < 0:
+		return errors.New("pipeline: intervals must not be negative")
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		return err
+	}
+	return c.Agg.Validate()
+}

@@ -1,0 +1,265 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/trade"
+)
+
+// batch is what one partition hands to the store writer: rows to upsert, and
+// the offset (with the watermark as metadata) that may be committed once they
+// are durable.
+type batch struct {
+	claim  *bus.Claim
+	trades []trade.Trade
+	ingest []time.Time // Kafka timestamp (ingest time) of each trade
+	closed agg.Closed
+	commit int64 // offset to commit; -1 for none
+	meta   string
+	bad    int64 // messages skipped as bad since the last batch
+	late   int64
+	done   chan struct{} // closed when durable, for the final batch
+}
+
+func (b *batch) reset() {
+	*b = batch{trades: b.trades[:0], ingest: b.ingest[:0], closed: agg.Closed{Candles: b.closed.Candles[:0], Sectors: b.closed.Sectors[:0]}}
+}
+
+func (b *batch) rows() store.Batch {
+	return store.Batch{Trades: b.trades, Candles: b.closed.Candles, Sectors: b.closed.Sectors}
+}
+
+// The committed metadata carries the partition's watermark, so a consumer
+// that takes the partition over resumes with the same windows closed.
+const metaPrefix = "tradetop/1 wm="
+
+func encodeMeta(e *agg.Engine) string {
+	wm, ok := e.Watermark()
+	if !ok {
+		return ""
+	}
+	return metaPrefix + strconv.FormatInt(wm.UnixNano(), 10)
+}
+
+func decodeMeta(s string) (time.Time, bool) {
+	rest, ok := strings.CutPrefix(s, metaPrefix)
+	if !ok {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, n).UTC(), true
+}
+
+// handler returns the function that processes one claimed partition.
+func (p *Pipeline) handler(dlq *bus.DeadLetters, out chan<- *batch) bus.Handler {
+	return func(ctx context.Context, cl *bus.Claim) error {
+		eng, err := agg.New(p.cfg.Agg, int32(cl.Partition))
+		if err != nil {
+			return err
+		}
+		if wm, ok := decodeMeta(cl.Metadata); ok {
+			eng.AdvanceWatermark(wm)
+		}
+		w := &worker{p: p, cl: cl, eng: eng, dlq: dlq, out: out, next: cl.Start, target: -1, lastCommit: cl.Start}
+		w.cur = w.newBatch()
+		return w.run(ctx)
+	}
+}
+
+// worker processes one partition in one generation. It owns its engine.
+type worker struct {
+	p          *Pipeline
+	cl         *bus.Claim
+	eng        *agg.Engine
+	dlq        *bus.DeadLetters
+	out        chan<- *batch
+	cur        *batch
+	next       int64 // offset of the next message
+	target     int64 // drain target, -1 until draining
+	lastCommit int64
+	lastMsg    time.Time
+	lastView   time.Time
+}
+
+func (w *worker) newBatch() *batch {
+	b := w.p.pool.Get().(*batch)
+	b.reset()
+	b.claim = w.cl
+	return b
+}
+
+func (w *worker) run(ctx context.Context) error {
+	tick := time.NewTicker(w.p.cfg.BatchInterval)
+	defer tick.Stop()
+	drain := w.p.drain
+	msgs := w.cl.Messages()
+	w.lastMsg = w.p.cfg.Now()
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("partition %d: reader stopped", w.cl.Partition)
+			}
+			if err := w.handle(ctx, m); err != nil {
+				return err
+			}
+			if len(w.cur.trades) >= w.p.cfg.BatchTrades {
+				if err := w.cut(ctx, false); err != nil {
+					return err
+				}
+			}
+			if w.target >= 0 && w.next >= w.target {
+				return w.finish(ctx)
+			}
+		case <-tick.C:
+			w.idle()
+			if err := w.cut(ctx, false); err != nil {
+				return err
+			}
+		case <-drain:
+			drain = nil
+			end, err := w.endOffset(ctx)
+			if err != nil {
+				return err
+			}
+			w.target = end
+			if w.next >= w.target {
+				return w.finish(ctx)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (w *worker) endOffset(ctx context.Context) (int64, error) {
+	end, err := w.cl.EndOffset(ctx)
+	for b := newBackoff(); err != nil; end, err = w.cl.EndOffset(ctx) {
+		w.p.errs.note("kafka", err)
+		if !b.wait(ctx) {
+			return 0, ctx.Err()
+		}
+	}
+	return end, nil
+}
+
+func (w *worker) handle(ctx context.Context, m kafka.Message) error {
+	w.next = m.Offset + 1
+	w.lastMsg = w.p.cfg.Now()
+	var t trade.Trade
+	if err := trade.UnmarshalJSON(m.Value, &t); err != nil {
+		return w.deadLetter(ctx, m, err)
+	}
+	if w.eng.Add(&t, m.Offset) {
+		w.cur.late++
+	}
+	w.cur.trades = append(w.cur.trades, t)
+	w.cur.ingest = append(w.cur.ingest, m.Time)
+	return nil
+}
+
+// deadLetter moves a message that cannot be processed to the dead-letter
+// topic before its offset can be committed, so it is skipped, not lost.
+func (w *worker) deadLetter(ctx context.Context, m kafka.Message, reason error) error {
+	w.cur.bad++
+	w.p.errs.note("bad message", fmt.Errorf("partition %d offset %d: %w", m.Partition, m.Offset, reason))
+	err := w.dlq.Send(ctx, m, reason)
+	for b := newBackoff(); err != nil; err = w.dlq.Send(ctx, m, reason) {
+		w.p.errs.note("kafka dead letter", err)
+		if !b.wait(ctx) {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// idle lets a quiet partition's windows close by the wall clock, for feeds
+// whose event times follow it.
+func (w *worker) idle() {
+	if !w.p.cfg.IdleAdvance {
+		return
+	}
+	now := w.p.cfg.Now()
+	quiet := w.eng.AllowedLateness() + time.Second
+	if now.Sub(w.lastMsg) > quiet {
+		w.eng.AdvanceWatermark(now.Add(-quiet))
+	}
+}
+
+// cut hands the current batch to the store writer: the trades read since the
+// last cut, the windows closed since, and the offset that becomes safe to
+// commit once they are durable. A final cut waits until they are.
+func (w *worker) cut(ctx context.Context, final bool) error {
+	b := w.cur
+	w.eng.TakeClosed(&b.closed)
+	b.commit = -1
+	if c := w.eng.CommitOffset(w.next); c > w.lastCommit || final {
+		b.commit, b.meta = c, encodeMeta(w.eng)
+		w.lastCommit = c
+	}
+	w.publishView()
+	if len(b.trades) == 0 && b.closed.Len() == 0 && b.commit < 0 && b.bad == 0 && !final {
+		return nil
+	}
+	if final {
+		b.done = make(chan struct{})
+	}
+	w.p.m.consumed.Add(int64(len(b.trades)) + b.bad)
+	w.p.m.bad.Add(b.bad)
+	w.p.m.late.Add(b.late)
+	select {
+	case w.out <- b:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	w.cur = w.newBatch()
+	if !final {
+		return nil
+	}
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return w.cl.Flush(ctx)
+}
+
+// finish flushes every open window, stores it, and commits the end of the
+// partition: the drain of this partition is complete.
+func (w *worker) finish(ctx context.Context) error {
+	w.eng.Flush()
+	return w.cut(ctx, true)
+}
+
+// publishView shares the engine's live statistics with the snapshot, a few
+// times a second.
+func (w *worker) publishView() {
+	now := w.p.cfg.Now()
+	if now.Sub(w.lastView) < w.p.cfg.SnapshotInterval {
+		return
+	}
+	w.lastView = now
+	v := &partView{
+		next:    w.next,
+		symbols: w.eng.AppendStats(nil),
+		sectors: w.eng.AppendSectorDays(nil),
+		open:    w.eng.OpenWindows(),
+	}
+	v.watermark, _ = w.eng.Watermark()
+	w.p.parts.set(w.cl.Partition, v)
+}

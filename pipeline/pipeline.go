@@ -1,0 +1,335 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/trade"
+)
+
+// Pipeline runs feed → Kafka → aggregation → store, and publishes what it
+// does as snapshots. Run is called once; Snapshot and Abort may be called from
+// any goroutine.
+type Pipeline struct {
+	cfg Config
+
+	m       counters
+	lat     histogram
+	errs    errorLog
+	snap    atomic.Pointer[Snapshot]
+	lag     atomic.Pointer[[]bus.PartitionLag]
+	lagTime atomic.Pointer[time.Time]
+	parts   partStats
+	pool    sync.Pool // of *batch
+	drain   chan struct{}
+	stored  chan struct{} // signalled after each store write
+	broker  atomic.Pointer[string]
+
+	abortMu sync.Mutex
+	abort   context.CancelFunc
+	aborted atomic.Bool
+
+	started time.Time
+}
+
+// New returns a pipeline for cfg, or the first problem with cfg.
+func New(cfg Config) (*Pipeline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	p := &Pipeline{cfg: cfg, drain: make(chan struct{}), stored: make(chan struct{}, 1)}
+	p.errs.log = cfg.Log
+	p.pool.New = func() any { return new(batch) }
+	p.parts.m = map[int]*partView{}
+	return p, nil
+}
+
+// Abort stops the pipeline at once, without draining. Run then returns what
+// it has counted so far.
+func (p *Pipeline) Abort() {
+	p.aborted.Store(true)
+	p.abortMu.Lock()
+	defer p.abortMu.Unlock()
+	if p.abort != nil {
+		p.abort()
+	}
+}
+
+// ErrAborted is returned by Run when Abort or the drain timeout stopped it
+// before every produced trade was stored.
+var ErrAborted = errors.New("stopped before the drain finished")
+
+// Run runs the pipeline until the source is exhausted or ctx is done, then
+// drains: the feed stops, every trade it produced is consumed, aggregated and
+// stored, open windows are flushed and offsets committed. A drain that takes
+// longer than DrainTimeout after ctx is done is abandoned. Run returns the
+// summary of the run and, if it could not drain, an error.
+func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
+	cfg := p.cfg
+	hard, abort := context.WithCancel(context.Background())
+	defer abort()
+	p.abortMu.Lock()
+	p.abort = abort
+	p.abortMu.Unlock()
+	if p.aborted.Load() {
+		abort()
+	}
+	p.started = cfg.Now()
+
+	kcfg := cfg.Kafka
+	var emb *bus.Embedded
+	if len(kcfg.Brokers) == 0 {
+		var err error
+		emb, err = bus.StartEmbedded(kcfg.Partitions, kcfg.Topic, kcfg.DLQTopic)
+		if err != nil {
+			return p.summary(), err
+		}
+		defer emb.Close()
+		kcfg.Brokers = []string{emb.Addr()}
+		p.broker.Store(ptr("embedded " + emb.Addr()))
+	} else {
+		p.broker.Store(ptr(fmt.Sprint(kcfg.Brokers)))
+	}
+	admin := bus.NewAdmin(kcfg)
+	for _, topic := range []string{kcfg.Topic, kcfg.DLQTopic} {
+		info, err := admin.EnsureTopic(hard, topic)
+		if err != nil {
+			return p.summary(), err
+		}
+		if info.Created {
+			cfg.Log.Info("created topic", "topic", topic, "partitions", info.Partitions)
+		} else if topic == kcfg.Topic && info.Partitions < kcfg.Partitions {
+			cfg.Log.Warn("topic has fewer partitions than asked; using it as it is",
+				"topic", topic, "partitions", info.Partitions, "asked", kcfg.Partitions)
+		}
+	}
+
+	producer := bus.NewProducer(kcfg)
+	defer producer.Close()
+	dlq := bus.NewDeadLetters(kcfg)
+	defer dlq.Close()
+	consumer := bus.NewConsumer(kcfg, cfg.Log)
+	consumer.OnError = func(err error) { p.errs.note("kafka", err) }
+	trim := newTrimmer(emb, kcfg.Topic)
+	consumer.OnCommitted = trim.committed
+
+	// A soft stop stops the feed; the drain has DrainTimeout from then on.
+	feedCtx, stopFeed := context.WithCancel(hard)
+	defer stopFeed()
+	stopSoft := context.AfterFunc(ctx, func() {
+		stopFeed()
+		time.AfterFunc(cfg.DrainTimeout, abort)
+	})
+	defer stopSoft()
+
+	g, gctx := errgroup.WithContext(hard)
+	in := make(chan trade.Trade, cfg.IngestQueue)
+	batches := make(chan *batch, cfg.StoreQueue)
+	g.Go(func() error {
+		defer close(in)
+		err := cfg.Source.Run(feedCtx, func(t trade.Trade) error {
+			select {
+			case in <- t:
+				return nil
+			case <-feedCtx.Done():
+				return feedCtx.Err()
+			}
+		})
+		if err != nil && feedCtx.Err() == nil {
+			return fmt.Errorf("feed %s: %w", cfg.Source.Name(), err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		err := p.produce(gctx, producer, in)
+		if err == nil {
+			close(p.drain)
+		}
+		return err
+	})
+	g.Go(func() error {
+		defer close(batches)
+		return consumer.Run(gctx, p.handler(dlq, batches))
+	})
+	g.Go(func() error { return p.write(gctx, batches) })
+
+	monCtx, stopMon := context.WithCancel(hard)
+	var mon sync.WaitGroup
+	mon.Go(func() { p.monitor(monCtx, admin, kcfg) })
+	mon.Go(func() { trim.run(monCtx) })
+
+	err := g.Wait()
+	stopMon()
+	mon.Wait()
+	p.publish()
+	s := p.summary()
+	switch {
+	case hard.Err() != nil && s.Produced > s.StoredTrades:
+		return s, fmt.Errorf("%w: %d of %d produced trades not stored", ErrAborted, s.Produced-s.StoredTrades, s.Produced)
+	case hard.Err() != nil && err == nil:
+		return s, nil
+	}
+	return s, err
+}
+
+// produce sends what the feed emits to Kafka in batches, retrying until
+// every trade is acknowledged or ctx is done.
+func (p *Pipeline) produce(ctx context.Context, pr *bus.Producer, in <-chan trade.Trade) error {
+	buf := make([]trade.Trade, 0, p.cfg.Kafka.BatchSize)
+	for {
+		select {
+		case t, ok := <-in:
+			if !ok {
+				return nil
+			}
+			buf = append(buf[:0], t)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	fill:
+		for len(buf) < cap(buf) {
+			select {
+			case t, ok := <-in:
+				if !ok {
+					break fill
+				}
+				buf = append(buf, t)
+			default:
+				break fill
+			}
+		}
+		if err := p.waitInFlight(ctx, int64(len(buf))); err != nil {
+			return err
+		}
+		if err := p.send(ctx, pr, buf); err != nil {
+			return err
+		}
+		p.m.produced.Add(int64(len(buf)))
+	}
+}
+
+// waitInFlight waits until n more trades fit under MaxInFlight.
+func (p *Pipeline) waitInFlight(ctx context.Context, n int64) error {
+	for p.m.produced.Load()+n-p.m.stored.Load() > p.cfg.MaxInFlight {
+		select {
+		case <-p.stored:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) send(ctx context.Context, pr *bus.Producer, buf []trade.Trade) error {
+	err := pr.Send(ctx, buf)
+	for b := newBackoff(); err != nil; {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.errs.note("kafka produce", err)
+		p.m.produceRetries.Add(1)
+		if !b.wait(ctx) {
+			return ctx.Err()
+		}
+		if pe, ok := errors.AsType[*bus.PartialWriteError](err); ok {
+			err = pr.Retry(ctx, pe)
+		} else {
+			err = pr.Send(ctx, buf)
+		}
+	}
+	return nil
+}
+
+// backoff waits exponentially longer between retries, from 100ms to 5s.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
+
+func (b *backoff) wait(ctx context.Context) bool {
+	t := time.NewTimer(b.d)
+	defer t.Stop()
+	b.d = min(2*b.d, 5*time.Second)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// counters are the pipeline's running totals.
+type counters struct {
+	produced       atomic.Int64
+	produceRetries atomic.Int64
+	consumed       atomic.Int64
+	bad            atomic.Int64
+	late           atomic.Int64
+	stored         atomic.Int64
+	candles        atomic.Int64
+	sectors        atomic.Int64
+	storeRetries   atomic.Int64
+}
+
+// errorLog counts errors and logs them, at most one line per source every
+// few seconds, saying how many it held back.
+type errorLog struct {
+	log    *slog.Logger
+	total  atomic.Int64
+	mu     sync.Mutex
+	last   map[string]time.Time
+	held   map[string]int
+	recent []Event
+}
+
+// Event is a warning or error the pipeline reported.
+type Event struct {
+	Time    time.Time
+	Source  string
+	Message string
+	// Repeats is how many more like it were held back before it.
+	Repeats int
+}
+
+const errorLogEvery = 5 * time.Second
+const maxEvents = 50
+
+func (e *errorLog) note(source string, err error) {
+	e.total.Add(1)
+	now := time.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.last == nil {
+		e.last, e.held = map[string]time.Time{}, map[string]int{}
+	}
+	if now.Sub(e.last[source]) < errorLogEvery {
+		e.held[source]++
+		return
+	}
+	ev := Event{Time: now, Source: source, Message: err.Error(), Repeats: e.held[source]}
+	e.last[source], e.held[source] = now, 0
+	if len(e.recent) == maxEvents {
+		copy(e.recent, e.recent[1:])
+		e.recent = e.recent[:maxEvents-1]
+	}
+	e.recent = append(e.recent, ev)
+	if e.log != nil {
+		e.log.Warn(source, "error", err, "held_back", ev.Repeats)
+	}
+}
+
+func (e *errorLog) events() []Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Event(nil), e.recent...)
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,290 @@
+package pipeline
+
+import (
+	"cmp"
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/bus"
+)
+
+// Snapshot is the pipeline's state at one moment. It is immutable once
+// published: readers on any goroutine may keep and read it without locks.
+type Snapshot struct {
+	Time    time.Time
+	Started time.Time
+	Source  string
+	Broker  string
+	Store   string
+
+	Produced     int64
+	Consumed     int64
+	StoredTrades int64
+	Candles      int64
+	SectorRows   int64
+	Late         int64
+	Bad          int64
+	Errors       int64
+	// ProduceRetries and StoreRetries count retried Kafka writes and store
+	// writes; both are among Errors.
+	ProduceRetries int64
+	StoreRetries   int64
+
+	// InRate and StoredRate are trades per second since the previous
+	// snapshot.
+	InRate     float64
+	StoredRate float64
+	Latency    Latency
+
+	// Lag is each partition's end and committed offsets. Offsets are
+	// committed only once every window they feed is stored, so the
+	// committed offset trails the read position by up to the longest window
+	// plus the allowed lateness: TotalLag is the replay distance after a
+	// crash, Unread is what is really waiting.
+	Lag      []bus.PartitionLag
+	TotalLag int64
+	// Positions is the next offset to read of each partition this
+	// instance processes.
+	Positions map[int]int64
+	// Unread is how many messages of this instance's partitions are not
+	// read yet.
+	Unread int64
+	// LagTime is when Lag was read; zero before the first read.
+	LagTime time.Time
+
+	// Symbols are the live statistics of every symbol seen, by symbol.
+	Symbols []agg.SymbolStats
+	// Sectors are today's volumes per sector, largest first.
+	Sectors []agg.SectorDay
+	// OpenWindows is the number of windows not yet closed.
+	OpenWindows int
+	Events      []Event
+}
+
+// Snapshot returns the latest published snapshot, or nil before the first.
+func (p *Pipeline) Snapshot() *Snapshot { return p.snap.Load() }
+
+// partView is what one partition worker shares with the snapshot.
+type partView struct {
+	next      int64
+	symbols   []agg.SymbolStats
+	sectors   []agg.SectorDay
+	open      int
+	watermark time.Time
+}
+
+type partStats struct {
+	mu sync.Mutex
+	m  map[int]*partView
+}
+
+func (s *partStats) set(p int, v *partView) {
+	s.mu.Lock()
+	s.m[p] = v
+	s.mu.Unlock()
+}
+
+func (s *partStats) all() map[int]*partView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.m)
+}
+
+// monitor reads consumer lag and publishes snapshots until ctx is done.
+func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Config) {
+	snap := time.NewTicker(p.cfg.SnapshotInterval)
+	defer snap.Stop()
+	lag := time.NewTicker(p.cfg.LagInterval)
+	defer lag.Stop()
+	p.publish()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-snap.C:
+			p.publish()
+		case <-lag.C:
+			l, err := admin.Lag(ctx, kcfg.Group, kcfg.Topic)
+			if err != nil {
+				if ctx.Err() == nil {
+					p.errs.note("kafka lag", err)
+				}
+				continue
+			}
+			p.lag.Store(&l)
+			p.lagTime.Store(ptr(p.cfg.Now()))
+		}
+	}
+}
+
+// publish builds and publishes a snapshot.
+func (p *Pipeline) publish() {
+	now := p.cfg.Now()
+	s := &Snapshot{
+		Time:           now,
+		Started:        p.started,
+		Source:         p.cfg.Source.Name(),
+		Store:          p.cfg.StoreName,
+		Produced:       p.m.produced.Load(),
+		Consumed:       p.m.consumed.Load(),
+		StoredTrades:   p.m.stored.Load(),
+		Candles:        p.m.candles.Load(),
+		SectorRows:     p.m.sectors.Load(),
+		Late:           p.m.late.Load(),
+		Bad:            p.m.bad.Load(),
+		Errors:         p.errs.total.Load(),
+		ProduceRetries: p.m.produceRetries.Load(),
+		StoreRetries:   p.m.storeRetries.Load(),
+		Latency:        p.lat.summary(),
+		Events:         p.errs.events(),
+	}
+	if b := p.broker.Load(); b != nil {
+		s.Broker = *b
+	}
+	if prev := p.snap.Load(); prev != nil {
+		if dt := now.Sub(prev.Time).Seconds(); dt > 0 {
+			s.InRate = float64(s.Produced-prev.Produced) / dt
+			s.StoredRate = float64(s.StoredTrades-prev.StoredTrades) / dt
+		}
+	}
+	views := p.parts.all()
+	s.Positions = make(map[int]int64, len(views))
+	for part, v := range views {
+		s.Positions[part] = v.next
+	}
+	if l := p.lag.Load(); l != nil {
+		s.Lag = *l
+		for _, pl := range s.Lag {
+			s.TotalLag += pl.Lag
+			if next, ok := s.Positions[pl.Partition]; ok {
+				s.Unread += max(pl.End-next, 0)
+			}
+		}
+	}
+	if t := p.lagTime.Load(); t != nil {
+		s.LagTime = *t
+	}
+	sectors := map[string]agg.SectorDay{}
+	for _, v := range views {
+		s.Symbols = append(s.Symbols, v.symbols...)
+		s.OpenWindows += v.open
+		for _, d := range v.sectors {
+			acc, ok := sectors[d.Sector]
+			switch {
+			case !ok || d.Day.After(acc.Day):
+				acc = d
+			case d.Day.Equal(acc.Day):
+				acc.Volume += d.Volume
+				acc.Notional += d.Notional
+				acc.Count += d.Count
+			}
+			sectors[d.Sector] = acc
+		}
+	}
+	slices.SortFunc(s.Symbols, func(a, b agg.SymbolStats) int { return cmp.Compare(a.Symbol, b.Symbol) })
+	for _, d := range sectors {
+		s.Sectors = append(s.Sectors, d)
+	}
+	slices.SortFunc(s.Sectors, func(a, b agg.SectorDay) int {
+		return cmp.Or(cmp.Compare(b.Volume, a.Volume), cmp.Compare(a.Sector, b.Sector))
+	})
+	p.snap.Store(s)
+}
+
+// Summary is what a run did, as printed by --summary json.
+type Summary struct {
+	Produced      int64   `json:"produced"`
+	Consumed      int64   `json:"consumed"`
+	StoredTrades  int64   `json:"stored_trades"`
+	Candles       int64   `json:"candles"`
+	SectorRows    int64   `json:"sector_rows"`
+	Late          int64   `json:"late"`
+	Bad           int64   `json:"bad"`
+	Errors        int64   `json:"errors"`
+	DurationS     float64 `json:"duration_s"`
+	ThroughputTPS float64 `json:"throughput_tps"`
+	LatencyMS     struct {
+		P50 float64 `json:"p50"`
+		P99 float64 `json:"p99"`
+		Max float64 `json:"max"`
+	} `json:"latency_ms"`
+	Source string `json:"source"`
+	Broker string `json:"broker"`
+	Store  string `json:"store"`
+}
+
+func (p *Pipeline) summary() Summary {
+	s := p.snap.Load()
+	if s == nil {
+		p.publish()
+		s = p.snap.Load()
+	}
+	out := Summary{
+		Produced: s.Produced, Consumed: s.Consumed, StoredTrades: s.StoredTrades,
+		Candles: s.Candles, SectorRows: s.SectorRows, Late: s.Late, Bad: s.Bad, Errors: s.Errors,
+		Source: s.Source, Broker: s.Broker, Store: s.Store,
+	}
+	if !p.started.IsZero() {
+		out.DurationS = s.Time.Sub(p.started).Seconds()
+	}
+	if out.DurationS > 0 {
+		out.ThroughputTPS = float64(out.StoredTrades) / out.DurationS
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	out.LatencyMS.P50, out.LatencyMS.P99, out.LatencyMS.Max = ms(s.Latency.P50), ms(s.Latency.P99), ms(s.Latency.Max)
+	return out
+}
+
+// trimmer deletes from the embedded broker what the group has committed, so
+// the broker's memory stays flat on a long run. It does nothing for a real
+// cluster, whose retention is its operators' business.
+type trimmer struct {
+	emb   *bus.Embedded
+	topic string
+	mu    sync.Mutex
+	upTo  map[int]int64
+}
+
+func newTrimmer(emb *bus.Embedded, topic string) *trimmer {
+	return &trimmer{emb: emb, topic: topic, upTo: map[int]int64{}}
+}
+
+func (t *trimmer) committed(offsets map[int]int64) {
+	if t.emb == nil {
+		return
+	}
+	t.mu.Lock()
+	for p, o := range offsets {
+		t.upTo[p] = max(t.upTo[p], o)
+	}
+	t.mu.Unlock()
+}
+
+const trimEvery = 5 * time.Second
+
+func (t *trimmer) run(ctx context.Context) {
+	if t.emb == nil {
+		return
+	}
+	tick := time.NewTicker(trimEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			t.mu.Lock()
+			upTo := make(map[int]int64, len(t.upTo))
+			for p, o := range t.upTo {
+				upTo[p] = o
+			}
+			t.mu.Unlock()
+			// A failed trim is retried on the next tick; it costs memory only.
+			_ = t.emb.Trim(ctx, t.topic, upTo)
+		}
+	}
+}

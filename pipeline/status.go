@@ -1,0 +1,52 @@
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// LogStatus logs one status line from the latest snapshot every interval
+// until ctx is done: what each stage did, the rates, lag and latency. It is
+// the headless mode's view of the pipeline.
+func (p *Pipeline) LogStatus(ctx context.Context, log *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var prev *Snapshot
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s := p.Snapshot()
+		if s == nil {
+			continue
+		}
+		in, stored := s.InRate, s.StoredRate
+		if prev != nil {
+			if dt := s.Time.Sub(prev.Time).Seconds(); dt > 0 {
+				in = float64(s.Produced-prev.Produced) / dt
+				stored = float64(s.StoredTrades-prev.StoredTrades) / dt
+			}
+		}
+		prev = s
+		log.Info("status",
+			"produced", s.Produced,
+			"in_per_s", int64(in),
+			"consumed", s.Consumed,
+			"stored", s.StoredTrades,
+			"stored_per_s", int64(stored),
+			"candles", s.Candles,
+			"unread", s.Unread,
+			"commit_lag", s.TotalLag,
+			"p50_ms", ms(s.Latency.P50),
+			"p99_ms", ms(s.Latency.P99),
+			"late", s.Late,
+			"bad", s.Bad,
+			"errors", s.Errors,
+		)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

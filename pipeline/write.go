@@ -1,0 +1,102 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/tradetop/tradetop/store"
+)
+
+// maxWriteTrades bounds how many trades the writer merges into one store
+// transaction.
+const maxWriteTrades = 20000
+
+// write is the store stage: it merges the batches that are waiting into one
+// store write, retries it until it is durable, and only then lets their
+// offsets be committed. It returns when in is closed and empty.
+func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
+	var (
+		group  []*batch
+		merged store.Batch
+		lat    []time.Duration
+	)
+	for {
+		var b *batch
+		select {
+		case got, ok := <-in:
+			if !ok {
+				return nil
+			}
+			b = got
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		group = append(group[:0], b)
+		merged = store.Batch{Trades: merged.Trades[:0], Candles: merged.Candles[:0], Sectors: merged.Sectors[:0]}
+		merge(&merged, b)
+	more:
+		for len(merged.Trades) < maxWriteTrades {
+			select {
+			case got, ok := <-in:
+				if !ok {
+					break more
+				}
+				group = append(group, got)
+				merge(&merged, got)
+			default:
+				break more
+			}
+		}
+		if merged.Len() > 0 {
+			if err := p.writeDurable(ctx, &merged); err != nil {
+				return err
+			}
+		}
+		now := p.cfg.Now()
+		lat = lat[:0]
+		for _, b := range group {
+			for _, t := range b.ingest {
+				lat = append(lat, now.Sub(t))
+			}
+			p.m.stored.Add(int64(len(b.trades)))
+			p.m.candles.Add(int64(len(b.closed.Candles)))
+			p.m.sectors.Add(int64(len(b.closed.Sectors)))
+			if b.commit >= 0 {
+				b.claim.Commit(b.commit, b.meta)
+			}
+			if b.done != nil {
+				close(b.done)
+			} else {
+				p.pool.Put(b)
+			}
+		}
+		p.lat.recordAll(lat)
+		select {
+		case p.stored <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func merge(dst *store.Batch, b *batch) {
+	dst.Trades = append(dst.Trades, b.trades...)
+	dst.Candles = append(dst.Candles, b.closed.Candles...)
+	dst.Sectors = append(dst.Sectors, b.closed.Sectors...)
+}
+
+// writeDurable writes b, retrying with backoff until the store takes it or
+// ctx is done.
+func (p *Pipeline) writeDurable(ctx context.Context, b *store.Batch) error {
+	err := p.cfg.Store.Write(ctx, b)
+	for bo := newBackoff(); err != nil; err = p.cfg.Store.Write(ctx, b) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.m.storeRetries.Add(1)
+		p.errs.note("store", err)
+		if !bo.wait(ctx) {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
