@@ -1,0 +1,449 @@
+// Command tradetop is top for a market-data pipeline: it runs trades from a
+// feed through Kafka, windowed aggregation and a store, and shows the
+// pipeline live in the terminal, or headless with --no-ui.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/store"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitAborted  = 3
+	envPrefix    = "TRADETOP_"
+	storeFile    = "tradetop.db"
+	defaultRate  = 1000
+	usageHeading = `tradetop: top for a market-data pipeline.
+
+Runs trades from a feed through Kafka, windowed aggregation and a store, and
+shows the pipeline live. With no flags it runs everything embedded: a
+synthetic feed, a Kafka-protocol broker on loopback and a SQLite store.
+
+Every flag can also be set in the environment as TRADETOP_<NAME>, with dashes
+as underscores (TRADETOP_RATE=max); a flag on the command line wins.
+
+Usage: tradetop [flags]
+
+Flags:
+`
+)
+
+// options are the command line, after environment defaults.
+type options struct {
+	noUI           bool
+	seed           int64
+	rate           rateValue
+	start          timeValue
+	count          int64
+	duration       time.Duration
+	brokers        listValue
+	topic          string
+	group          string
+	partitions     int
+	replication    int
+	windows        durationsValue
+	sectorWindow   time.Duration
+	lateness       time.Duration
+	dataDir        string
+	statusInterval time.Duration
+	summary        string
+	drainTimeout   time.Duration
+	logLevel       string
+	cpuProfile     string
+}
+
+func flags(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("tradetop", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.rate = defaultRate
+	o.windows = durationsValue{time.Second, time.Minute}
+	fs.BoolVar(&o.noUI, "no-ui", false, "run headless: a status line every --status-interval, a summary at exit")
+	fs.Int64Var(&o.seed, "seed", 1, "seed of the synthetic feed")
+	fs.Var(&o.rate, "rate", "trades per second from the synthetic feed, or max")
+	fs.Var(&o.start, "start", "pin the synthetic feed's clock to this RFC 3339 time (same seed, same trades); default: the wall clock")
+	fs.Int64Var(&o.count, "count", 0, "stop the feed after this many trades, then drain and exit (0: no limit)")
+	fs.DurationVar(&o.duration, "duration", 0, "stop after this long, then drain and exit (0: run until interrupted)")
+	fs.Var(&o.brokers, "brokers", "Kafka bootstrap brokers, host:port,... (default: an embedded broker on loopback)")
+	fs.StringVar(&o.topic, "topic", "trades", "Kafka topic of the trades")
+	fs.StringVar(&o.group, "group", "tradetop", "Kafka consumer group of the processing stage")
+	fs.IntVar(&o.partitions, "partitions", 6, "partitions of the topic when tradetop creates it")
+	fs.IntVar(&o.replication, "replication-factor", 1, "replication factor of the topic when tradetop creates it")
+	fs.Var(&o.windows, "windows", "candle windows, comma separated: whole seconds dividing a day")
+	fs.DurationVar(&o.sectorWindow, "sector-window", time.Minute, "window of the per-sector volume")
+	fs.DurationVar(&o.lateness, "allowed-lateness", 2*time.Second, "how late a trade may arrive and still count in its windows")
+	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store and the log")
+	fs.DurationVar(&o.statusInterval, "status-interval", 5*time.Second, "how often --no-ui logs a status line")
+	fs.StringVar(&o.summary, "summary", "text", "summary at exit: text (a log line), json (one object on stdout) or none")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 10*time.Second, "how long a stop may take to drain before it gives up")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run to this file (for go tool pprof)")
+	return fs
+}
+
+// parse reads the environment, then args, and checks the result. Every error
+// is one line that names the flag or variable.
+func parse(args []string, getenv func(string) string) (options, *flag.FlagSet, error) {
+	var o options
+	fs := flags(&o)
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("invalid value %q for %s: %v", v, name, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return o, fs, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, fs, err
+	}
+	if fs.NArg() > 0 {
+		return o, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, fs, o.validate()
+}
+
+func (o *options) validate() error {
+	for _, w := range o.windows {
+		if err := agg.ValidateInterval(w); err != nil {
+			return fmt.Errorf("invalid value for flag -windows: %v", err)
+		}
+	}
+	if err := agg.ValidateInterval(o.sectorWindow); err != nil {
+		return fmt.Errorf("invalid value for flag -sector-window: %v", err)
+	}
+	for _, b := range o.brokers {
+		if err := bus.ValidateBroker(b); err != nil {
+			return fmt.Errorf("invalid value for flag -brokers: %v", err)
+		}
+	}
+	checks := []struct {
+		bad  bool
+		flag string
+		want string
+	}{
+		{o.count < 0, "count", "must not be negative"},
+		{o.duration < 0, "duration", "must not be negative"},
+		{o.partitions < 1 || o.partitions > 10000, "partitions", "must be between 1 and 10000"},
+		{o.replication < 1 || o.replication > 32, "replication-factor", "must be between 1 and 32"},
+		{o.lateness < 0, "allowed-lateness", "must not be negative"},
+		{o.statusInterval <= 0, "status-interval", "must be positive"},
+		{o.drainTimeout <= 0, "drain-timeout", "must be positive"},
+		{o.dataDir == "", "data-dir", "must not be empty"},
+		{o.summary != "text" && o.summary != "json" && o.summary != "none", "summary", "must be text, json or none"},
+		{parseLevel(o.logLevel) == nil, "log-level", "must be debug, info, warn or error"},
+	}
+	for _, c := range checks {
+		if c.bad {
+			return fmt.Errorf("invalid value for flag -%s: %s", c.flag, c.want)
+		}
+	}
+	return nil
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	o, fs, err := parse(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usageHeading)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tradetop: %v (see tradetop --help)\n", err)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(o.logLevel)}))
+	if !o.noUI {
+		log.Warn("the terminal UI is not built yet; running headless")
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "tradetop: %v\n", err)
+			return exitFailure
+		}
+		defer stop()
+	}
+	if err := runHeadless(o, log, stdout); err != nil {
+		fmt.Fprintf(stderr, "tradetop: %v\n", err)
+		if errors.Is(err, pipeline.ErrAborted) {
+			return exitAborted
+		}
+		return exitFailure
+	}
+	return exitOK
+}
+
+func runHeadless(o options, log *slog.Logger, stdout io.Writer) error {
+	// A first SIGINT or SIGTERM drains; a second one stops at once.
+	soft, stop := context.WithCancel(context.Background())
+	defer stop()
+	if o.duration > 0 {
+		var cancel context.CancelFunc
+		soft, cancel = context.WithTimeout(soft, o.duration)
+		defer cancel()
+	}
+
+	// With the embedded broker the offsets live in memory, so a write that
+	// survives the process is enough; offsets kept by a real cluster outlive
+	// the machine, so the store must outlive a power loss too.
+	sync := store.SynchronousNormal
+	if len(o.brokers) > 0 {
+		sync = store.SynchronousFull
+	}
+	st, err := store.OpenSQLiteWith(soft, filepath.Join(o.dataDir, storeFile), store.SQLiteOptions{Synchronous: sync})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "error", err)
+		}
+	}()
+	universe := feed.DefaultUniverse()
+	src, err := feed.NewSynthetic(feed.SyntheticConfig{
+		Universe: universe,
+		Seed:     o.seed,
+		Rate:     float64(o.rate),
+		Start:    time.Time(o.start),
+		Count:    o.count,
+	})
+	if err != nil {
+		return err
+	}
+	lateness := o.lateness
+	if lateness == 0 {
+		lateness = agg.NoLateness
+	}
+	p, err := pipeline.New(pipeline.Config{
+		Source:    src,
+		Store:     st,
+		StoreName: "sqlite " + st.Path(),
+		Sector:    universe.Sector,
+		Kafka: bus.Config{
+			Brokers:           o.brokers,
+			Topic:             o.topic,
+			Group:             o.group,
+			Partitions:        o.partitions,
+			ReplicationFactor: o.replication,
+		},
+		Agg: agg.Config{
+			Intervals:       o.windows,
+			SectorInterval:  o.sectorWindow,
+			AllowedLateness: lateness,
+		},
+		IdleAdvance:  time.Time(o.start).IsZero(),
+		DrainTimeout: o.drainTimeout,
+		Log:          log,
+	})
+	if err != nil {
+		return err
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for range sigs {
+			if n++; n == 1 {
+				log.Info("stopping: draining (a second signal stops at once)", "drain_timeout", o.drainTimeout)
+				stop()
+			} else {
+				p.Abort()
+			}
+		}
+	}()
+
+	statusCtx, stopStatus := context.WithCancel(context.Background())
+	defer stopStatus()
+	go p.LogStatus(statusCtx, log, o.statusInterval)
+	log.Info("starting", "source", src.Name(), "store", st.Path(), "rate", o.rate.String())
+
+	sum, runErr := p.Run(soft)
+	stopStatus()
+	switch o.summary {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		if err := enc.Encode(sum); err != nil {
+			return fmt.Errorf("writing summary: %w", err)
+		}
+	case "text":
+		log.Info("summary", "produced", sum.Produced, "consumed", sum.Consumed, "stored_trades", sum.StoredTrades,
+			"candles", sum.Candles, "sector_rows", sum.SectorRows, "late", sum.Late, "bad", sum.Bad,
+			"errors", sum.Errors, "duration_s", sum.DurationS, "throughput_tps", int64(sum.ThroughputTPS),
+			"p50_ms", sum.LatencyMS.P50, "p99_ms", sum.LatencyMS.P99, "max_ms", sum.LatencyMS.Max)
+	}
+	return runErr
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+func parseLevel(s string) *slog.LevelVar {
+	var l slog.LevelVar
+	switch strings.ToLower(s) {
+	case "debug":
+		l.Set(slog.LevelDebug)
+	case "info":
+		l.Set(slog.LevelInfo)
+	case "warn":
+		l.Set(slog.LevelWarn)
+	case "error":
+		l.Set(slog.LevelError)
+	default:
+		return nil
+	}
+	return &l
+}
+
+// defaultDataDir is $XDG_DATA_HOME/tradetop, or the platform's equivalent.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "tradetop")
+	}
+	if runtime.GOOS == "windows" {
+		if d := os.Getenv("LocalAppData"); d != "" {
+			return filepath.Join(d, "tradetop")
+		}
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "tradetop")
+	}
+	if runtime.GOOS == "darwin" {
+		return filepath.Join(home, "Library", "Application Support", "tradetop")
+	}
+	return filepath.Join(home, ".local", "share", "tradetop")
+}
+
+// rateValue is trades per second; 0 means as fast as the pipeline takes them.
+type rateValue float64
+
+func (r *rateValue) String() string {
+	if *r == 0 {
+		return "max"
+	}
+	return strconv.FormatFloat(float64(*r), 'f', -1, 64)
+}
+
+func (r *rateValue) Set(s string) error {
+	if strings.EqualFold(s, "max") {
+		*r = 0
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(f > 0) || f > feed.MaxRate {
+		return fmt.Errorf("want a number of trades per second above 0 and at most %g, or max", feed.MaxRate)
+	}
+	*r = rateValue(f)
+	return nil
+}
+
+// timeValue is an RFC 3339 time; zero means unset.
+type timeValue time.Time
+
+func (t *timeValue) String() string {
+	if time.Time(*t).IsZero() {
+		return ""
+	}
+	return time.Time(*t).Format(time.RFC3339Nano)
+}
+
+func (t *timeValue) Set(s string) error {
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return errors.New("want an RFC 3339 time such as 2026-01-02T15:00:00Z")
+	}
+	if v.Year() < 1971 || v.Year() > 2200 {
+		return errors.New("want a year from 1971 to 2200")
+	}
+	*t = timeValue(v.UTC())
+	return nil
+}
+
+// listValue is a comma-separated list.
+type listValue []string
+
+func (l *listValue) String() string { return strings.Join(*l, ",") }
+
+func (l *listValue) Set(s string) error {
+	*l = nil
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l = append(*l, part)
+		}
+	}
+	if len(*l) == 0 {
+		return errors.New("want at least one host:port")
+	}
+	return nil
+}
+
+// durationsValue is a comma-separated list of durations.
+type durationsValue []time.Duration
+
+func (d *durationsValue) String() string {
+	parts := make([]string, len(*d))
+	for i, v := range *d {
+		parts[i] = v.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (d *durationsValue) Set(s string) error {
+	var out durationsValue
+	for _, part := range strings.Split(s, ",") {
+		v, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil {
+			return fmt.Errorf("want durations such as 1s,1m: %q is not one", part)
+		}
+		out = append(out, v)
+	}
+	*d = out
+	return nil
+}
