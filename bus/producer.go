@@ -28,24 +28,27 @@ type Producer struct {
 // NewProducer returns a producer for cfg.Topic.
 func NewProducer(cfg Config) *Producer {
 	cfg = cfg.WithDefaults()
-	return &Producer{
-		w: &kafka.Writer{
-			Addr:                   kafka.TCP(cfg.Brokers...),
-			Topic:                  cfg.Topic,
-			Balancer:               &kafka.Murmur2Balancer{},
-			MaxAttempts:            cfg.WriteAttempts,
-			WriteBackoffMin:        50 * time.Millisecond,
-			WriteBackoffMax:        time.Second,
-			BatchSize:              cfg.BatchSize,
-			BatchBytes:             cfg.BatchBytes,
-			BatchTimeout:           cfg.BatchTimeout,
-			ReadTimeout:            10 * time.Second,
-			WriteTimeout:           10 * time.Second,
-			RequiredAcks:           kafka.RequireAll,
-			Async:                  false,
-			AllowAutoTopicCreation: false,
-		},
-		now: time.Now,
+	return &Producer{w: newWriter(cfg, cfg.Topic, cfg.BatchSize, cfg.BatchTimeout), now: time.Now}
+}
+
+// newWriter returns a synchronous kafka-go writer with every knob set: its
+// zero values would mean batches of 100 that wait up to a second.
+func newWriter(cfg Config, topic string, batchSize int, batchTimeout time.Duration) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(cfg.Brokers...),
+		Topic:                  topic,
+		Balancer:               &kafka.Murmur2Balancer{},
+		MaxAttempts:            cfg.WriteAttempts,
+		WriteBackoffMin:        50 * time.Millisecond,
+		WriteBackoffMax:        time.Second,
+		BatchSize:              batchSize,
+		BatchBytes:             cfg.BatchBytes,
+		BatchTimeout:           batchTimeout,
+		ReadTimeout:            10 * time.Second,
+		WriteTimeout:           10 * time.Second,
+		RequiredAcks:           kafka.RequireAll,
+		Async:                  false,
+		AllowAutoTopicCreation: false,
 	}
 }
 
@@ -136,21 +139,7 @@ const MaxDeadLetterBytes = 256 << 10
 // NewDeadLetters returns a writer for cfg.DLQTopic.
 func NewDeadLetters(cfg Config) *DeadLetters {
 	cfg = cfg.WithDefaults()
-	return &DeadLetters{w: &kafka.Writer{
-		Addr:                   kafka.TCP(cfg.Brokers...),
-		Topic:                  cfg.DLQTopic,
-		Balancer:               &kafka.Murmur2Balancer{},
-		MaxAttempts:            cfg.WriteAttempts,
-		WriteBackoffMin:        50 * time.Millisecond,
-		WriteBackoffMax:        time.Second,
-		BatchSize:              1,
-		BatchBytes:             cfg.BatchBytes,
-		BatchTimeout:           time.Millisecond,
-		ReadTimeout:            10 * time.Second,
-		WriteTimeout:           10 * time.Second,
-		RequiredAcks:           kafka.RequireAll,
-		AllowAutoTopicCreation: false,
-	}}
+	return &DeadLetters{w: newWriter(cfg, cfg.DLQTopic, 1, time.Millisecond)}
 }
 
 // Send writes m to the dead-letter topic with reason and its source topic,

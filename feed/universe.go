@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/tradetop/tradetop/trade"
 )
@@ -228,15 +227,15 @@ func (c columns) instrument(rec []string) (Instrument, error) {
 		return in, errors.New("empty symbol")
 	case len(in.Symbol) > trade.MaxSymbolLen:
 		return in, fmt.Errorf("symbol %q longer than %d bytes", in.Symbol, trade.MaxSymbolLen)
-	case !printable(in.Symbol) || strings.ContainsFunc(in.Symbol, unicode.IsSpace):
+	case !trade.Printable(in.Symbol) || strings.ContainsFunc(in.Symbol, unicode.IsSpace):
 		return in, fmt.Errorf("symbol %q has spaces or control characters", in.Symbol)
 	case in.Name == "":
 		return in, fmt.Errorf("empty name for %s", in.Symbol)
-	case !printable(in.Name):
+	case !trade.Printable(in.Name):
 		return in, fmt.Errorf("name of %s has control characters", in.Symbol)
 	case in.Sector == "":
 		return in, fmt.Errorf("empty sector for %s", in.Symbol)
-	case !printable(in.Sector):
+	case !trade.Printable(in.Sector):
 		return in, fmt.Errorf("sector of %s has control characters", in.Symbol)
 	}
 	shares, err := strconv.ParseInt(field(c.shares), 10, 64)
@@ -252,14 +251,6 @@ func (c columns) instrument(rec []string) (Instrument, error) {
 		in.Price = p
 	}
 	return in, nil
-}
-
-// printable reports whether s is valid UTF-8 without control characters.
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	return !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // Len is the number of instruments.

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -47,13 +49,13 @@ func (t *Trade) Validate() error {
 		return fmt.Errorf("%w: empty id", ErrInvalid)
 	case len(t.ID) > MaxIDLen:
 		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalid, MaxIDLen)
-	case !printable(t.ID):
+	case !Printable(t.ID):
 		return fmt.Errorf("%w: id is not printable UTF-8", ErrInvalid)
 	case t.Symbol == "":
 		return fmt.Errorf("%w: empty symbol", ErrInvalid)
 	case len(t.Symbol) > MaxSymbolLen:
 		return fmt.Errorf("%w: symbol longer than %d bytes", ErrInvalid, MaxSymbolLen)
-	case !printable(t.Symbol):
+	case !Printable(t.Symbol):
 		return fmt.Errorf("%w: symbol is not printable UTF-8", ErrInvalid)
 	case !(t.Price > 0) || t.Price > MaxPrice || math.IsInf(t.Price, 0):
 		return fmt.Errorf("%w: price %v out of range (0, %g]", ErrInvalid, t.Price, float64(MaxPrice))
@@ -70,14 +72,8 @@ func Day(t time.Time) string {
 	return t.UTC().Format(time.DateOnly)
 }
 
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
+// Printable reports whether s is valid UTF-8 without control characters, as
+// every text field of a trade, and of the universe it belongs to, must be.
+func Printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
