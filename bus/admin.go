@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -63,8 +64,10 @@ func (a *Admin) EnsureTopic(ctx context.Context, topic string) (TopicInfo, error
 		if err == nil {
 			return TopicInfo{Name: topic, Partitions: len(parts), Created: created}, nil
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
 			return TopicInfo{}, fmt.Errorf("waiting for topic %s: %w", topic, err)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

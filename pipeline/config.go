@@ -48,6 +48,8 @@ type Config struct {
 	// MaxInFlight bounds how many trades may be produced but not yet
 	// stored. Past it the producer waits, so a generated feed slows to what
 	// the store sustains instead of piling up lag (and latency) in Kafka.
+	// It counts this process's stored trades, so it assumes this process
+	// consumes every partition, as the single-process modes do.
 	// Default 50000.
 	MaxInFlight int64
 	// IdleAdvance lets a partition that has been quiet for longer than the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,9 +126,11 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	// A soft stop stops the feed; the drain has DrainTimeout from then on.
 	feedCtx, stopFeed := context.WithCancel(hard)
 	defer stopFeed()
+	deadline := time.AfterFunc(time.Duration(math.MaxInt64), abort)
+	defer deadline.Stop()
 	stopSoft := context.AfterFunc(ctx, func() {
 		stopFeed()
-		time.AfterFunc(cfg.DrainTimeout, abort)
+		deadline.Reset(cfg.DrainTimeout)
 	})
 	defer stopSoft()
 
