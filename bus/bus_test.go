@@ -281,3 +281,24 @@ func TestValidateBroker(t *testing.T) {
 		})
 	}
 }
+
+func TestTemporary(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"coordinator not available, wrapped", fmt.Errorf("group g: %w", kafka.GroupCoordinatorNotAvailable), true},
+		{"rebalance in progress", kafka.RebalanceInProgress, true},
+		{"authorization failed", kafka.TopicAuthorizationFailed, false},
+		{"not a kafka error", errors.New("disk full"), false},
+		{"nil", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Temporary(tt.err); got != tt.want {
+				t.Errorf("Temporary(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // Config is how tradetop reaches Kafka. The zero value of a field means its
@@ -180,4 +182,17 @@ func validateTopicName(t string) error {
 		}
 	}
 	return nil
+}
+
+// Temporary reports whether err is a Kafka condition that goes away by
+// itself (a coordinator loading, a leader moving, a rebalance), which the
+// caller retries rather than counts as a failure.
+func Temporary(err error) bool {
+	var ke kafka.Error
+	if !errors.As(err, &ke) {
+		return false
+	}
+	// A commit refused because the group is rebalancing is redone by the
+	// partition's next owner from the last committed offset.
+	return ke.Temporary() || ke == kafka.RebalanceInProgress || ke == kafka.IllegalGeneration
 }

@@ -119,7 +119,13 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	dlq := bus.NewDeadLetters(kcfg)
 	defer dlq.Close()
 	consumer := bus.NewConsumer(kcfg, cfg.Log)
-	consumer.OnError = func(err error) { p.errs.note("kafka", err) }
+	consumer.OnError = func(err error) {
+		if bus.Temporary(err) {
+			p.errs.warn("kafka", err)
+			return
+		}
+		p.errs.note("kafka", err)
+	}
 	trim := newTrimmer(emb, kcfg.Topic)
 	consumer.OnCommitted = trim.committed
 
@@ -307,6 +313,16 @@ const maxEvents = 50
 
 func (e *errorLog) note(source string, err error) {
 	e.total.Add(1)
+	e.record(source, err)
+}
+
+// warn records and logs a condition that is being retried and goes away by
+// itself, without counting it as an error.
+func (e *errorLog) warn(source string, err error) {
+	e.record(source, err)
+}
+
+func (e *errorLog) record(source string, err error) {
 	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
