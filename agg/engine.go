@@ -145,9 +145,8 @@ type Engine struct {
 	wm        int64 // valid when hasWM
 	nextClose int64 // earliest end of an open window, math.MaxInt64 if none
 
-	closed   Closed
-	late     int64
-	accepted int64
+	closed Closed
+	late   int64
 }
 
 type window struct {
@@ -237,8 +236,6 @@ func (e *Engine) Add(t *trade.Trade, offset int64) (late bool) {
 	sec.observe(t, ts)
 	if late {
 		e.late++
-	} else {
-		e.accepted++
 	}
 	if wm := ts - e.lateness; !e.hasWM || wm > e.wm {
 		e.hasWM, e.wm = true, wm
@@ -467,9 +464,6 @@ func (e *Engine) AllowedLateness() time.Duration { return time.Duration(e.latene
 
 // Late is the number of trades that were late for at least one window.
 func (e *Engine) Late() int64 { return e.late }
-
-// Accepted is the number of trades counted in all their windows.
-func (e *Engine) Accepted() int64 { return e.accepted }
 
 // OpenWindows is the number of windows not yet closed.
 func (e *Engine) OpenWindows() int {

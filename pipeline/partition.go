@@ -260,6 +260,5 @@ func (w *worker) publishView() {
 		sectors: w.eng.AppendSectorDays(nil),
 		open:    w.eng.OpenWindows(),
 	}
-	v.watermark, _ = w.eng.Watermark()
 	w.p.parts.set(w.cl.Partition, v)
 }

@@ -70,11 +70,10 @@ func (p *Pipeline) Snapshot() *Snapshot { return p.snap.Load() }
 
 // partView is what one partition worker shares with the snapshot.
 type partView struct {
-	next      int64
-	symbols   []agg.SymbolStats
-	sectors   []agg.SectorDay
-	open      int
-	watermark time.Time
+	next    int64
+	symbols []agg.SymbolStats
+	sectors []agg.SectorDay
+	open    int
 }
 
 type partStats struct {
@@ -234,7 +233,6 @@ func (p *Pipeline) summary() Summary {
 	if out.DurationS > 0 {
 		out.ThroughputTPS = float64(out.StoredTrades) / out.DurationS
 	}
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	out.LatencyMS.P50, out.LatencyMS.P99, out.LatencyMS.Max = ms(s.Latency.P50), ms(s.Latency.P99), ms(s.Latency.Max)
 	return out
 }

@@ -1,6 +1,7 @@
 package trade
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -92,7 +93,7 @@ func appendString(dst []byte, s string) []byte {
 // anything else, which then goes through encoding/json; for what it accepts
 // both give the same result (FuzzCompactMatchesJSON).
 func decodeCompact(data []byte, w *wire) bool {
-	rest, ok := cutPrefix(data, `{"id":`)
+	rest, ok := bytes.CutPrefix(data, []byte(`{"id":`))
 	if !ok {
 		return false
 	}
@@ -102,25 +103,25 @@ func decodeCompact(data []byte, w *wire) bool {
 	if id, rest, ok = plainString(rest); !ok {
 		return false
 	}
-	if rest, ok = cutPrefix(rest, `,"s":`); !ok {
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"s":`)); !ok {
 		return false
 	}
 	if sym, rest, ok = plainString(rest); !ok {
 		return false
 	}
-	if rest, ok = cutPrefix(rest, `,"p":`); !ok {
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"p":`)); !ok {
 		return false
 	}
 	if price, rest, ok = number(rest); !ok {
 		return false
 	}
-	if rest, ok = cutPrefix(rest, `,"v":`); !ok {
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"v":`)); !ok {
 		return false
 	}
 	if volume, rest, ok = number(rest); !ok {
 		return false
 	}
-	if rest, ok = cutPrefix(rest, `,"t":`); !ok {
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"t":`)); !ok {
 		return false
 	}
 	if ts, rest, ok = number(rest); !ok || string(rest) != "}" {
@@ -140,13 +141,6 @@ func decodeCompact(data []byte, w *wire) bool {
 	}
 	*w = wire{ID: string(id), Symbol: string(sym), Price: p, Volume: v, Time: t}
 	return true
-}
-
-func cutPrefix(b []byte, prefix string) ([]byte, bool) {
-	if len(b) < len(prefix) || string(b[:len(prefix)]) != prefix {
-		return nil, false
-	}
-	return b[len(prefix):], true
 }
 
 // plainString reads a JSON string of printable ASCII without escapes.
