@@ -40,6 +40,7 @@ const (
 	exitAborted  = 3
 	envPrefix    = "TRADETOP_"
 	storeFile    = "tradetop.db"
+	logFile      = "tradetop.log"
 	defaultRate  = 1000
 	usageHeading = `tradetop: top for a market-data pipeline.
 
@@ -184,10 +185,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "tradetop: %v (see tradetop --help)\n", err)
 		return exitUsage
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(o.logLevel)}))
+	// The terminal UI owns the terminal, so its log goes to a file.
+	logOut := stderr
 	if !o.noUI {
-		log.Warn("the terminal UI is not built yet; running headless")
+		f, err := openLog(o.dataDir)
+		if err != nil {
+			fmt.Fprintf(stderr, "tradetop: %v\n", err)
+			return exitFailure
+		}
+		defer f.Close()
+		logOut = f
 	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: parseLevel(o.logLevel)}))
 	if o.cpuProfile != "" {
 		stop, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
@@ -196,7 +205,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 		defer stop()
 	}
-	if err := runHeadless(o, log, stdout); err != nil {
+	if err := execute(o, log, stdout); err != nil {
 		fmt.Fprintf(stderr, "tradetop: %v\n", err)
 		if errors.Is(err, pipeline.ErrAborted) {
 			return exitAborted
@@ -206,7 +215,21 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	return exitOK
 }
 
-func runHeadless(o options, log *slog.Logger, stdout io.Writer) error {
+// openLog opens the log file of the terminal UI in dir, for appending.
+func openLog(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the data directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening the log: %w", err)
+	}
+	return f, nil
+}
+
+// execute builds the pipeline from o and runs it headless or under the
+// terminal UI until it is stopped and drained.
+func execute(o options, log *slog.Logger, stdout io.Writer) error {
 	// A first SIGINT or SIGTERM drains; a second one stops at once.
 	soft, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -287,17 +310,16 @@ func runHeadless(o options, log *slog.Logger, stdout io.Writer) error {
 		}
 	}()
 
-	statusCtx, stopStatus := context.WithCancel(context.Background())
-	defer stopStatus()
-	go p.LogStatus(statusCtx, log, o.statusInterval)
 	log.Info("starting", "source", src.Name(), "store", st.Path(), "rate", o.rate.String())
-
-	sum, runErr := p.Run(soft)
-	stopStatus()
+	var sum pipeline.Summary
+	if o.noUI {
+		sum, err = runHeadless(soft, o, p, log)
+	} else {
+		sum, err = runUI(soft, stop, o, p, log)
+	}
 	switch o.summary {
 	case "json":
-		enc := json.NewEncoder(stdout)
-		if err := enc.Encode(sum); err != nil {
+		if err := json.NewEncoder(stdout).Encode(sum); err != nil {
 			return fmt.Errorf("writing summary: %w", err)
 		}
 	case "text":
@@ -306,7 +328,16 @@ func runHeadless(o options, log *slog.Logger, stdout io.Writer) error {
 			"errors", sum.Errors, "duration_s", sum.DurationS, "throughput_tps", int64(sum.ThroughputTPS),
 			"p50_ms", sum.LatencyMS.P50, "p99_ms", sum.LatencyMS.P99, "max_ms", sum.LatencyMS.Max)
 	}
-	return runErr
+	return err
+}
+
+// runHeadless runs p until ctx is done or its source ends, logging a status
+// line every --status-interval.
+func runHeadless(ctx context.Context, o options, p *pipeline.Pipeline, log *slog.Logger) (pipeline.Summary, error) {
+	statusCtx, stopStatus := context.WithCancel(context.Background())
+	defer stopStatus()
+	go p.LogStatus(statusCtx, log, o.statusInterval)
+	return p.Run(ctx)
 }
 
 func startCPUProfile(path string) (stop func(), err error) {

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -33,6 +35,10 @@ type Pipeline struct {
 	drain   chan struct{}
 	stored  chan struct{} // signalled after each store write
 	broker  atomic.Pointer[string]
+	gate    gate
+	tape    tape
+	// intervals are the candle windows, shortest first.
+	intervals []time.Duration
 
 	abortMu sync.Mutex
 	abort   context.CancelFunc
@@ -51,6 +57,11 @@ func New(cfg Config) (*Pipeline, error) {
 	p.errs.log = cfg.Log
 	p.pool.New = func() any { return new(batch) }
 	p.parts.m = map[int]*partView{}
+	p.intervals = slices.Clone(cfg.Agg.Intervals)
+	if len(p.intervals) == 0 {
+		p.intervals = agg.Defaults().Intervals
+	}
+	slices.Sort(p.intervals)
 	return p, nil
 }
 
@@ -146,6 +157,9 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	g.Go(func() error {
 		defer close(in)
 		err := cfg.Source.Run(feedCtx, func(t trade.Trade) error {
+			if err := p.gate.wait(feedCtx); err != nil {
+				return err
+			}
 			select {
 			case in <- t:
 				return nil
@@ -223,6 +237,7 @@ func (p *Pipeline) produce(ctx context.Context, pr *bus.Producer, in <-chan trad
 			return err
 		}
 		p.m.produced.Add(int64(len(buf)))
+		p.tape.add(buf)
 	}
 }
 

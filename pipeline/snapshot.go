@@ -10,6 +10,7 @@ import (
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/trade"
 )
 
 // Snapshot is the pipeline's state at one moment. It is immutable once
@@ -20,6 +21,13 @@ type Snapshot struct {
 	Source  string
 	Broker  string
 	Store   string
+	// Topic and Group are the Kafka topic read and the consumer group.
+	Topic string
+	Group string
+	// Intervals are the candle windows, shortest first.
+	Intervals []time.Duration
+	// Paused says the feed is held by Pause.
+	Paused bool
 
 	Produced     int64
 	Consumed     int64
@@ -63,6 +71,8 @@ type Snapshot struct {
 	// OpenWindows is the number of windows not yet closed.
 	OpenWindows int
 	Events      []Event
+	// Tape is the latest trades acknowledged by Kafka, newest first.
+	Tape []trade.Trade
 }
 
 // Snapshot returns the latest published snapshot, or nil before the first.
@@ -140,6 +150,11 @@ func (p *Pipeline) publish() {
 		StoreRetries:   p.m.storeRetries.Load(),
 		Latency:        p.lat.summary(),
 		Events:         p.errs.events(),
+		Topic:          p.cfg.Kafka.Topic,
+		Group:          p.cfg.Kafka.Group,
+		Intervals:      p.intervals,
+		Paused:         p.gate.closed(),
+		Tape:           p.tape.latest(),
 	}
 	if b := p.broker.Load(); b != nil {
 		s.Broker = *b

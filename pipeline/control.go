@@ -1,0 +1,105 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/trade"
+)
+
+// Pause holds the feed: the source's next trade waits until Resume. What was
+// already produced keeps flowing through Kafka into the store, so a paused
+// pipeline drains. A rate-paced source resumes with a bounded burst. Pause,
+// Resume and Paused may be called from any goroutine.
+func (p *Pipeline) Pause() { p.gate.set(true) }
+
+// Resume lets the feed go on after Pause.
+func (p *Pipeline) Resume() { p.gate.set(false) }
+
+// Paused reports whether the feed is held by Pause.
+func (p *Pipeline) Paused() bool { return p.gate.closed() }
+
+// RecentCandles returns at most n of the symbol's latest stored candles of
+// the interval, oldest first. It reads the store and may be called from any
+// goroutine; callers that must not block call it from their own.
+func (p *Pipeline) RecentCandles(ctx context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error) {
+	return p.cfg.Store.RecentCandles(ctx, symbol, interval, n)
+}
+
+// gate is a door the feed passes through: closed, it waits.
+type gate struct {
+	mu   sync.Mutex
+	open chan struct{} // nil while open; closed by set(false)
+}
+
+func (g *gate) set(shut bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case shut && g.open == nil:
+		g.open = make(chan struct{})
+	case !shut && g.open != nil:
+		close(g.open)
+		g.open = nil
+	}
+}
+
+func (g *gate) closed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.open != nil
+}
+
+// wait returns at once when the gate is open, else when it opens or ctx is
+// done.
+func (g *gate) wait(ctx context.Context) error {
+	g.mu.Lock()
+	ch := g.open
+	g.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// tapeLen is how many of the latest trades a snapshot carries.
+const tapeLen = 64
+
+// tape keeps the latest acknowledged trades in a ring.
+type tape struct {
+	mu   sync.Mutex
+	ring [tapeLen]trade.Trade
+	n    int // trades ever added
+}
+
+// add records the trades of buf, oldest first.
+func (t *tape) add(buf []trade.Trade) {
+	if len(buf) > tapeLen {
+		buf = buf[len(buf)-tapeLen:]
+	}
+	t.mu.Lock()
+	for i := range buf {
+		t.ring[t.n%tapeLen] = buf[i]
+		t.n++
+	}
+	t.mu.Unlock()
+}
+
+// latest returns the recorded trades, newest first.
+func (t *tape) latest() []trade.Trade {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := min(t.n, tapeLen)
+	out := make([]trade.Trade, k)
+	for i := range k {
+		out[i] = t.ring[(t.n-1-i)%tapeLen]
+	}
+	return out
+}
