@@ -36,7 +36,9 @@ func openTestSQLite(t testing.TB) *SQLite {
 	return s
 }
 
-func mustWrite(t testing.TB, s *SQLite, b *Batch) {
+func openTestSQLiteStore(t testing.TB) Store { return openTestSQLite(t) }
+
+func mustWrite(t testing.TB, s Store, b *Batch) {
 	t.Helper()
 	if err := s.Write(t.Context(), b); err != nil {
 		t.Fatal(err)
@@ -389,8 +391,12 @@ func TestSQLiteOptions(t *testing.T) {
 	}
 }
 
-func TestSQLiteCandles(t *testing.T) {
-	s := openTestSQLite(t)
+func TestSQLiteCandles(t *testing.T) { testCandles(t, openTestSQLiteStore) }
+
+// testCandles checks a Store's Candles against fixtures written to the store
+// open returns.
+func testCandles(t *testing.T, open func(testing.TB) Store) {
+	s := open(t)
 	// AAPL 1m candles every minute from 23:57 on day0 to 00:03 the next
 	// day, written newest first; a 1s candle and an MSFT candle at 23:59.
 	var cs []agg.Candle
@@ -444,8 +450,12 @@ func TestSQLiteCandles(t *testing.T) {
 	}
 }
 
-func TestSQLiteRecentCandles(t *testing.T) {
-	s := openTestSQLite(t)
+func TestSQLiteRecentCandles(t *testing.T) { testRecentCandles(t, openTestSQLiteStore) }
+
+// testRecentCandles checks a Store's RecentCandles against fixtures written to the store
+// open returns.
+func testRecentCandles(t *testing.T, open func(testing.TB) Store) {
+	s := open(t)
 	var cs []agg.Candle
 	base := day0.Add(24*time.Hour - 2*time.Second)
 	for i := range 5 { // two seconds of day0, three of the next day
@@ -502,8 +512,12 @@ func equalFloats(a, b []float64) bool {
 	return true
 }
 
-func TestSQLiteSectorVolume(t *testing.T) {
-	s := openTestSQLite(t)
+func TestSQLiteSectorVolume(t *testing.T) { testSectorVolume(t, openTestSQLiteStore) }
+
+// testSectorVolume checks a Store's SectorVolume against fixtures written to the store
+// open returns.
+func testSectorVolume(t *testing.T, open func(testing.TB) Store) {
+	s := open(t)
 	day1 := day0.Add(24 * time.Hour)
 	mustWrite(t, s, &Batch{Sectors: []agg.SectorVolume{
 		// Tech on day0: two windows, three partitions.
@@ -554,8 +568,12 @@ func TestSQLiteSectorVolume(t *testing.T) {
 	}
 }
 
-func TestSQLiteTradeCount(t *testing.T) {
-	s := openTestSQLite(t)
+func TestSQLiteTradeCount(t *testing.T) { testTradeCount(t, openTestSQLiteStore) }
+
+// testTradeCount checks a Store's TradeCount against fixtures written to the store
+// open returns.
+func testTradeCount(t *testing.T, open func(testing.TB) Store) {
+	s := open(t)
 	late := day0.Add(24*time.Hour - 100*time.Millisecond)
 	mustWrite(t, s, &Batch{Trades: slicesConcat(
 		trades("AAPL", "a", late, 250), // 100 on day0, 150 on the next day

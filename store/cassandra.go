@@ -1,0 +1,459 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gocql/gocql"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tradetop/tradetop/agg"
+)
+
+// Cassandra is the Store on Apache Cassandra. Write is called from one
+// goroutine at a time; the reads may be called from any goroutine.
+type Cassandra struct {
+	cfg     CassandraConfig
+	session *gocql.Session
+	closed  atomic.Bool
+
+	// days are the candle_days rows known to be written. Only Write uses it.
+	days map[candleDay]struct{}
+}
+
+type candleDay struct {
+	symbol, interval string
+	day              int64 // days since the Unix epoch
+}
+
+// maxKnownDays bounds the candle_days rows Write remembers; past it, it
+// forgets them all and writes them again, which is harmless.
+const maxKnownDays = 100_000
+
+// OpenCassandra connects to the cluster cfg names, creates the keyspace and
+// tables when missing and migrates them to this program's schema version.
+func OpenCassandra(ctx context.Context, cfg CassandraConfig) (*Cassandra, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	cluster := gocql.NewCluster(cfg.Hosts...)
+	cluster.Consistency = cfg.Consistency
+	cluster.SerialConsistency = gocql.LocalSerial
+	cluster.Timeout = cfg.Timeout
+	cluster.WriteTimeout = cfg.Timeout
+	cluster.ConnectTimeout = cfg.ConnectTimeout
+	cluster.NumConns = 2
+	cluster.ProtoVersion = 4
+	cluster.DefaultTimestamp = true
+	cluster.ReconnectInterval = cfg.ReconnectInterval
+	cluster.ReconnectionPolicy = &gocql.ExponentialReconnectionPolicy{
+		MaxRetries: 8, InitialInterval: 200 * time.Millisecond, MaxInterval: cfg.ReconnectInterval,
+	}
+	cluster.MaxWaitSchemaAgreement = cfg.SchemaWait
+	cluster.WriteCoalesceWaitTime = max(cfg.WriteCoalesce, 0)
+	// Requests are retried per query, by retryPolicy, which knows the
+	// request's context; a cluster-wide policy would retry every error.
+	cluster.RetryPolicy = nil
+	fallback := gocql.RoundRobinHostPolicy()
+	if cfg.LocalDC != "" {
+		fallback = gocql.DCAwareRoundRobinPolicy(cfg.LocalDC)
+	}
+	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(fallback)
+	if cfg.Username != "" {
+		cluster.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Username, Password: cfg.Password}
+	}
+	if cfg.TLS != nil {
+		cluster.SslOpts = &gocql.SslOptions{Config: cfg.TLS, EnableHostVerification: !cfg.TLS.InsecureSkipVerify}
+	}
+	cluster.Logger = driverLog{cfg.Log}
+
+	session, err := cluster.CreateSession()
+	if err != nil {
+		return nil, fmt.Errorf("connecting to cassandra %s: %w", strings.Join(cfg.Hosts, ","), err)
+	}
+	c := &Cassandra{cfg: cfg, session: session, days: map[candleDay]struct{}{}}
+	if err := c.migrate(ctx); err != nil {
+		session.Close()
+		return nil, err
+	}
+	c.checkReplication(ctx)
+	return c, nil
+}
+
+// Name describes the store for status lines: hosts and keyspace.
+func (c *Cassandra) Name() string {
+	return "cassandra " + strings.Join(c.cfg.Hosts, ",") + "/" + c.cfg.Keyspace
+}
+
+// Close closes the session. It is safe to call twice.
+func (c *Cassandra) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.session.Close()
+	}
+	return nil
+}
+
+// Write upserts every row of b. Rows are grouped by partition into unlogged
+// batches of at most BatchRows, so each batch is one mutation of one
+// partition; Concurrency batches are in flight at once. Write returns nil
+// only when every batch was acknowledged at the configured consistency.
+func (c *Cassandra) Write(ctx context.Context, b *Batch) error {
+	if c.closed.Load() {
+		return fmt.Errorf("writing to cassandra: %w", ErrClosed)
+	}
+	jobs, days, err := c.plan(ctx, b)
+	if err != nil {
+		return fmt.Errorf("writing to cassandra: %w", err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.cfg.Concurrency)
+	for _, job := range jobs {
+		g.Go(func() error {
+			return c.session.ExecuteBatch(job.WithContext(gctx).RetryPolicy(c.retry(gctx)))
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("writing to cassandra: %w", err)
+	}
+	if len(c.days)+len(days) > maxKnownDays {
+		clear(c.days)
+	}
+	for _, d := range days {
+		c.days[d] = struct{}{}
+	}
+	return nil
+}
+
+// plan turns b into per-partition batches, and lists the candle_days rows
+// it writes.
+func (c *Cassandra) plan(ctx context.Context, b *Batch) ([]*gocql.Batch, []candleDay, error) {
+	var jobs []*gocql.Batch
+	var cur *gocql.Batch
+	flush := func() {
+		if cur != nil && cur.Size() > 0 {
+			jobs = append(jobs, cur)
+		}
+		cur = nil
+	}
+	// add puts a row in the batch of its partition; same says whether the
+	// row shares the partition of the one added before.
+	add := func(same bool, stmt string, args ...any) {
+		if !same || (cur != nil && cur.Size() >= c.cfg.BatchRows) {
+			flush()
+		}
+		if cur == nil {
+			cur = c.session.NewBatch(gocql.UnloggedBatch)
+			cur.SetConsistency(c.cfg.Consistency)
+		}
+		cur.Query(stmt, args...)
+	}
+
+	// Trades, grouped by (symbol, day).
+	idx := make([]int, len(b.Trades))
+	for i := range idx {
+		idx[i] = i
+	}
+	ts := b.Trades
+	slices.SortFunc(idx, func(i, j int) int {
+		return cmp.Or(strings.Compare(ts[i].Symbol, ts[j].Symbol), cmp.Compare(dayNumber(ts[i].Time), dayNumber(ts[j].Time)))
+	})
+	insTrade := c.stmt(`INSERT INTO {ks}.trades (symbol, day, ts, trade_id, ns, price, volume) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	for k, i := range idx {
+		t := &ts[i]
+		same := k > 0 && ts[idx[k-1]].Symbol == t.Symbol && dayNumber(ts[idx[k-1]].Time) == dayNumber(t.Time)
+		add(same, insTrade, t.Symbol, dayOf(t.Time), t.Time, t.ID, t.Time.Nanosecond()%int(time.Millisecond), t.Price, t.Volume)
+	}
+	flush()
+
+	// Candles, grouped by (symbol, interval, day), and the days they touch.
+	cs := slices.Clone(b.Candles)
+	slices.SortFunc(cs, func(a, b agg.Candle) int {
+		return cmp.Or(strings.Compare(a.Symbol, b.Symbol), cmp.Compare(a.Interval, b.Interval), a.Start.Compare(b.Start))
+	})
+	insCandle := c.stmt(`INSERT INTO {ks}.candles (symbol, interval, day, bucket_start, open, high, low, close, volume, notional, vwap, trades)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	insDay := c.stmt(`INSERT INTO {ks}.candle_days (symbol, interval, day) VALUES (?, ?, ?)`)
+	var days []candleDay
+	for k := range cs {
+		cd := &cs[k]
+		ivl, err := intervalName(cd.Interval)
+		if err != nil {
+			return nil, nil, err
+		}
+		d := candleDay{cd.Symbol, ivl, dayNumber(cd.Start)}
+		same := k > 0 && cs[k-1].Symbol == cd.Symbol && cs[k-1].Interval == cd.Interval && dayNumber(cs[k-1].Start) == d.day
+		add(same, insCandle, cd.Symbol, ivl, dayOf(cd.Start), cd.Start, cd.Open, cd.High, cd.Low, cd.Close,
+			cd.Volume, cd.Notional, cd.VWAP(), cd.Count)
+		if _, known := c.days[d]; !known && !slices.Contains(days, d) {
+			days = append(days, d)
+		}
+	}
+	flush()
+	for _, d := range days {
+		add(false, insDay, d.symbol, d.interval, time.Unix(d.day*86400, 0).UTC())
+	}
+	flush()
+
+	// Sector volume, grouped by day.
+	ss := slices.Clone(b.Sectors)
+	slices.SortFunc(ss, func(a, b agg.SectorVolume) int { return a.Start.Compare(b.Start) })
+	insSector := c.stmt(`INSERT INTO {ks}.sector_volume (day, sector, bucket_start, kafka_partition, interval, volume, notional, trades)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	for k := range ss {
+		s := &ss[k]
+		ivl, err := intervalName(s.Interval)
+		if err != nil {
+			return nil, nil, err
+		}
+		same := k > 0 && dayNumber(ss[k-1].Start) == dayNumber(s.Start)
+		add(same, insSector, dayOf(s.Start), s.Sector, s.Start, int(s.Partition), ivl, s.Volume, s.Notional, s.Count)
+	}
+	flush()
+	return jobs, days, ctx.Err()
+}
+
+// Candles returns the symbol's candles of the interval whose start lies in
+// [from, to), oldest first.
+func (c *Cassandra) Candles(ctx context.Context, symbol string, interval time.Duration, from, to time.Time) ([]agg.Candle, error) {
+	if c.closed.Load() {
+		return nil, fmt.Errorf("reading candles: %w", ErrClosed)
+	}
+	ivl, err := intervalName(interval)
+	if err != nil {
+		return nil, fmt.Errorf("reading candles: %w", err)
+	}
+	from, to = clampTime(from), clampTime(to)
+	if !from.Before(to) {
+		return nil, nil
+	}
+	days, err := c.candleDays(ctx, symbol, ivl)
+	if err != nil {
+		return nil, fmt.Errorf("reading candles: %w", err)
+	}
+	first, last := dayNumber(from), dayNumber(to.Add(-1))
+	q := c.stmt(`SELECT bucket_start, open, high, low, close, volume, notional, trades FROM {ks}.candles
+		WHERE symbol = ? AND interval = ? AND day = ? AND bucket_start >= ? AND bucket_start < ?`)
+	var out []agg.Candle
+	for _, d := range slices.Backward(days) { // oldest first
+		if d < first || d > last {
+			continue
+		}
+		iter := c.query(ctx, q, symbol, ivl, time.Unix(d*86400, 0).UTC(), from.Truncate(time.Millisecond), to).Iter()
+		cs, err := scanCassandraCandles(iter, symbol, interval)
+		if err != nil {
+			return nil, fmt.Errorf("reading candles: %w", err)
+		}
+		for _, cd := range cs {
+			if !cd.Start.Before(from) && cd.Start.Before(to) {
+				out = append(out, cd)
+			}
+		}
+	}
+	return out, nil
+}
+
+// RecentCandles returns at most n of the symbol's latest candles of the
+// interval, oldest first.
+func (c *Cassandra) RecentCandles(ctx context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error) {
+	if c.closed.Load() {
+		return nil, fmt.Errorf("reading recent candles: %w", ErrClosed)
+	}
+	ivl, err := intervalName(interval)
+	if err != nil {
+		return nil, fmt.Errorf("reading recent candles: %w", err)
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	days, err := c.candleDays(ctx, symbol, ivl)
+	if err != nil {
+		return nil, fmt.Errorf("reading recent candles: %w", err)
+	}
+	q := c.stmt(`SELECT bucket_start, open, high, low, close, volume, notional, trades FROM {ks}.candles
+		WHERE symbol = ? AND interval = ? AND day = ? ORDER BY bucket_start DESC LIMIT ?`)
+	var out []agg.Candle // newest first
+	for _, d := range days {
+		if len(out) >= n {
+			break
+		}
+		iter := c.query(ctx, q, symbol, ivl, time.Unix(d*86400, 0).UTC(), n-len(out)).Iter()
+		cs, err := scanCassandraCandles(iter, symbol, interval)
+		if err != nil {
+			return nil, fmt.Errorf("reading recent candles: %w", err)
+		}
+		out = append(out, cs...)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// candleDays lists the days holding candles of the symbol and interval,
+// newest first, as days since the Unix epoch.
+func (c *Cassandra) candleDays(ctx context.Context, symbol, ivl string) ([]int64, error) {
+	iter := c.query(ctx, c.stmt(`SELECT day FROM {ks}.candle_days WHERE symbol = ? AND interval = ?`), symbol, ivl).Iter()
+	var days []int64
+	var d time.Time
+	for iter.Scan(&d) {
+		days = append(days, dayNumber(d))
+	}
+	if err := iter.Close(); err != nil {
+		return nil, err
+	}
+	return days, nil
+}
+
+func scanCassandraCandles(iter *gocql.Iter, symbol string, interval time.Duration) ([]agg.Candle, error) {
+	var out []agg.Candle
+	for {
+		cd := agg.Candle{Symbol: symbol, Interval: interval}
+		if !iter.Scan(&cd.Start, &cd.Open, &cd.High, &cd.Low, &cd.Close, &cd.Volume, &cd.Notional, &cd.Count) {
+			break
+		}
+		cd.Start = cd.Start.UTC()
+		out = append(out, cd)
+	}
+	return out, iter.Close()
+}
+
+// SectorVolume returns each sector's totals for the UTC day containing day,
+// largest volume first: the per-window, per-partition rows summed by
+// Cassandra.
+func (c *Cassandra) SectorVolume(ctx context.Context, day time.Time) ([]SectorTotal, error) {
+	if c.closed.Load() {
+		return nil, fmt.Errorf("reading sector volume: %w", ErrClosed)
+	}
+	iter := c.query(ctx, c.stmt(`SELECT sector, sum(volume), sum(notional), sum(trades) FROM {ks}.sector_volume
+		WHERE day = ? GROUP BY sector`), dayOf(day)).Iter()
+	var out []SectorTotal
+	var t SectorTotal
+	for iter.Scan(&t.Sector, &t.Volume, &t.Notional, &t.Count) {
+		out = append(out, t)
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("reading sector volume: %w", err)
+	}
+	slices.SortFunc(out, func(a, b SectorTotal) int {
+		return cmp.Or(cmp.Compare(b.Volume, a.Volume), strings.Compare(a.Sector, b.Sector))
+	})
+	return out, nil
+}
+
+// TradeCount returns how many trades of the symbol are stored for the UTC
+// day containing day. It counts the whole partition, so it is meant for
+// checks, not for every frame.
+func (c *Cassandra) TradeCount(ctx context.Context, symbol string, day time.Time) (int64, error) {
+	if c.closed.Load() {
+		return 0, fmt.Errorf("counting trades: %w", ErrClosed)
+	}
+	var n int64
+	if err := c.query(ctx, c.stmt(`SELECT count(*) FROM {ks}.trades WHERE symbol = ? AND day = ?`), symbol, dayOf(day)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting trades: %w", err)
+	}
+	return n, nil
+}
+
+// query returns a query bound to ctx that retries temporary failures.
+func (c *Cassandra) query(ctx context.Context, stmt string, args ...any) *gocql.Query {
+	return c.session.Query(stmt, args...).WithContext(ctx).RetryPolicy(c.retry(ctx)).Idempotent(true)
+}
+
+// dayNumber is the UTC day of t, in days since the Unix epoch.
+func dayNumber(t time.Time) int64 {
+	s := t.Unix()
+	if s < 0 {
+		return (s+1)/86400 - 1
+	}
+	return s / 86400
+}
+
+// dayOf is the start of t's UTC day, which gocql writes as a CQL date.
+func dayOf(t time.Time) time.Time { return time.Unix(dayNumber(t)*86400, 0).UTC() }
+
+// retry returns the retry policy of one request made under ctx.
+func (c *Cassandra) retry(ctx context.Context) *retryPolicy {
+	return &retryPolicy{ctx: ctx, max: c.cfg.Retries, wait: c.cfg.RetryMin, cap: c.cfg.RetryMax}
+}
+
+// retryPolicy retries one request after temporary failures, waiting longer
+// each time, with jitter. It belongs to one request: gocql calls it from the
+// goroutine executing that request.
+type retryPolicy struct {
+	ctx   context.Context
+	max   int
+	wait  time.Duration
+	cap   time.Duration
+	tries int
+}
+
+// Attempt says whether another attempt is allowed. gocql asks it before it
+// looks at the error, so the waiting is done in GetRetryType.
+func (r *retryPolicy) Attempt(q gocql.RetryableQuery) bool { return q.Attempts() <= r.max }
+
+// GetRetryType waits before a retry of a temporary failure and rethrows
+// every other error at once.
+func (r *retryPolicy) GetRetryType(err error) gocql.RetryType {
+	if !temporary(err) || r.ctx.Err() != nil {
+		return gocql.Rethrow
+	}
+	r.tries++
+	d := min(r.wait<<(r.tries-1), r.cap)
+	d = d/2 + rand.N(d/2+1) // jitter over the upper half
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return gocql.RetryNextHost
+	case <-r.ctx.Done():
+		return gocql.Rethrow
+	}
+}
+
+// temporary reports whether err may go away by itself: a coordinator that
+// timed out, lacked replicas, was overloaded or starting, or a connection
+// that failed.
+func temporary(err error) bool {
+	var (
+		wt *gocql.RequestErrWriteTimeout
+		rt *gocql.RequestErrReadTimeout
+		un *gocql.RequestErrUnavailable
+		re gocql.RequestError
+		ne net.Error
+	)
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	case errors.As(err, &wt), errors.As(err, &rt), errors.As(err, &un):
+		return true
+	case errors.As(err, &re):
+		return re.Code() == gocql.ErrCodeOverloaded || re.Code() == gocql.ErrCodeBootstrapping
+	}
+	return errors.Is(err, gocql.ErrTimeoutNoResponse) || errors.Is(err, gocql.ErrConnectionClosed) ||
+		errors.Is(err, gocql.ErrNoConnections) || errors.Is(err, gocql.ErrUnavailable) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.As(err, &ne)
+}
+
+// driverLog sends gocql's messages to the log at debug level, never to the
+// terminal.
+type driverLog struct{ l *slog.Logger }
+
+func (d driverLog) Print(v ...any) { d.l.Debug(strings.TrimSpace(fmt.Sprint(v...)), "from", "gocql") }
+func (d driverLog) Printf(format string, v ...any) {
+	d.l.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)), "from", "gocql")
+}
+func (d driverLog) Println(v ...any) {
+	d.l.Debug(strings.TrimSpace(fmt.Sprintln(v...)), "from", "gocql")
+}

@@ -1,0 +1,395 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/tradetop/tradetop/agg"
+)
+
+func TestParseReplication(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string // String() of the result
+		cql     string
+		wantErr string
+	}{
+		{in: "SimpleStrategy:1", want: "SimpleStrategy:1", cql: "{'class': 'SimpleStrategy', 'replication_factor': 1}"},
+		{in: "simplestrategy:3", want: "SimpleStrategy:3"},
+		{in: "NetworkTopologyStrategy:dc2=2,dc1=3", want: "NetworkTopologyStrategy:dc1=3,dc2=2",
+			cql: "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}"},
+		{in: "networktopologystrategy:eu-west.1=0", want: "NetworkTopologyStrategy:eu-west.1=0"},
+		{in: "SimpleStrategy", wantErr: "want SimpleStrategy:<factor>"},
+		{in: "SimpleStrategy:", wantErr: "want SimpleStrategy:<factor>"},
+		{in: "SimpleStrategy:x", wantErr: "is not a number"},
+		{in: "SimpleStrategy:0", wantErr: "between 1 and 32"},
+		{in: "SimpleStrategy:33", wantErr: "between 1 and 32"},
+		{in: "LocalStrategy:1", wantErr: "class must be"},
+		{in: "NetworkTopologyStrategy:dc1", wantErr: "is not <dc>=<factor>"},
+		{in: "NetworkTopologyStrategy:dc1=3,dc1=2", wantErr: "named twice"},
+		{in: "NetworkTopologyStrategy:dc'1=3", wantErr: "letters, digits"},
+		{in: "NetworkTopologyStrategy:dc1=-1", wantErr: "between 0 and 32"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			r, err := ParseReplication(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.String() != tt.want {
+				t.Errorf("String() = %q, want %q", r.String(), tt.want)
+			}
+			if tt.cql != "" && r.cql() != tt.cql {
+				t.Errorf("cql() = %q, want %q", r.cql(), tt.cql)
+			}
+		})
+	}
+}
+
+func TestCassandraConfigValidate(t *testing.T) {
+	ok := CassandraConfig{Hosts: []string{"127.0.0.1", "db:9042", "[::1]:9142"}}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	tests := []struct {
+		name    string
+		edit    func(*CassandraConfig)
+		wantErr string
+	}{
+		{"no hosts", func(c *CassandraConfig) { c.Hosts = nil }, "no hosts"},
+		{"bad port", func(c *CassandraConfig) { c.Hosts = []string{"db:99999"} }, "port must be"},
+		{"empty host", func(c *CassandraConfig) { c.Hosts = []string{":9042"} }, "want host or host:port"},
+		{"url", func(c *CassandraConfig) { c.Hosts = []string{"cql://db"} }, "want host or host:port"},
+		{"keyspace with a quote", func(c *CassandraConfig) { c.Keyspace = `a"b` }, "keyspace"},
+		{"keyspace starting with a digit", func(c *CassandraConfig) { c.Keyspace = "1ks" }, "keyspace"},
+		{"keyspace too long", func(c *CassandraConfig) { c.Keyspace = strings.Repeat("k", 49) }, "keyspace"},
+		{"password without user", func(c *CassandraConfig) { c.Password = "x" }, "without a username"},
+		{"bad replication", func(c *CassandraConfig) { c.Replication = Replication{Class: "Nope"} }, "unknown replication class"},
+		{"negative timeout", func(c *CassandraConfig) { c.Timeout = -time.Second }, "must not be negative"},
+		{"retry max below min", func(c *CassandraConfig) { c.RetryMin, c.RetryMax = time.Second, time.Millisecond }, "below RetryMin"},
+		{"negative batch", func(c *CassandraConfig) { c.BatchRows = -1 }, "must be positive"},
+		{"negative coalesce", func(c *CassandraConfig) { c.WriteCoalesce = -2 }, "WriteCoalesce"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok
+			tt.edit(&c)
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseConsistency(t *testing.T) {
+	for in, want := range map[string]gocql.Consistency{
+		"local_quorum": gocql.LocalQuorum, "QUORUM": gocql.Quorum, "one": gocql.One, "EACH_QUORUM": gocql.EachQuorum,
+	} {
+		if got, err := ParseConsistency(in); err != nil || got != want {
+			t.Errorf("ParseConsistency(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "any", "most", "LOCAL_SERIAL"} {
+		if _, err := ParseConsistency(in); err == nil {
+			t.Errorf("ParseConsistency(%q): no error", in)
+		}
+	}
+}
+
+func TestDayNumber(t *testing.T) {
+	tests := []struct {
+		t    time.Time
+		want int64
+	}{
+		{time.Unix(0, 0), 0},
+		{time.Unix(86399, 999999999), 0},
+		{time.Unix(86400, 0), 1},
+		{time.Unix(-1, 0), -1},
+		{time.Unix(-86400, 0), -1},
+		{time.Unix(-86401, 0), -2},
+		{day0.Add(23 * time.Hour).In(time.FixedZone("X", 5*3600)), day0.Unix() / 86400},
+	}
+	for _, tt := range tests {
+		if got := dayNumber(tt.t); got != tt.want {
+			t.Errorf("dayNumber(%v) = %d, want %d", tt.t, got, tt.want)
+		}
+		if got := dayOf(tt.t); got.Unix() != tt.want*86400 || got.Location() != time.UTC {
+			t.Errorf("dayOf(%v) = %v", tt.t, got)
+		}
+	}
+}
+
+func TestTemporary(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{&gocql.RequestErrWriteTimeout{}, true},
+		{fmt.Errorf("wrapped: %w", &gocql.RequestErrUnavailable{}), true},
+		{&gocql.RequestErrReadTimeout{}, true},
+		{gocql.ErrNoConnections, true},
+		{gocql.ErrTimeoutNoResponse, true},
+		{gocql.ErrConnectionClosed, true},
+		{io.EOF, true},
+		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
+		{context.Canceled, false},
+		{context.DeadlineExceeded, false},
+		{errors.New("line 1:7 no viable alternative"), false},
+		{ErrClosed, false},
+	}
+	for _, tt := range tests {
+		if got := temporary(tt.err); got != tt.want {
+			t.Errorf("temporary(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+// cassandraHosts returns the hosts of the test cluster, or skips the test.
+func cassandraHosts(t testing.TB) []string {
+	t.Helper()
+	h := os.Getenv("TRADETOP_E2E_CASSANDRA")
+	if h == "" {
+		t.Skip("TRADETOP_E2E_CASSANDRA is not set (host:port of a Cassandra to test against, e.g. from scripts/devstack up)")
+	}
+	return strings.Split(h, ",")
+}
+
+// testKeyspace returns a fresh keyspace name, dropped when the test ends.
+func testKeyspace(t testing.TB, hosts []string) string {
+	t.Helper()
+	ks := "tt_test_" + strings.ToLower(rand.Text()[:12])
+	t.Cleanup(func() {
+		c := gocql.NewCluster(hosts...)
+		c.Timeout = 30 * time.Second
+		s, err := c.CreateSession()
+		if err != nil {
+			t.Logf("dropping %s: %v", ks, err)
+			return
+		}
+		defer s.Close()
+		if err := s.Query("DROP KEYSPACE IF EXISTS " + ks).Exec(); err != nil {
+			t.Logf("dropping %s: %v", ks, err)
+		}
+	})
+	return ks
+}
+
+func openTestCassandra(t testing.TB, hosts []string, ks string) *Cassandra {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := OpenCassandra(ctx, CassandraConfig{Hosts: hosts, Keyspace: ks, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// openTestCassandraStore opens a store on a fresh keyspace.
+func openTestCassandraStore(t testing.TB) Store {
+	hosts := cassandraHosts(t)
+	return openTestCassandra(t, hosts, testKeyspace(t, hosts))
+}
+
+func TestCassandraCandles(t *testing.T)       { testCandles(t, openTestCassandraStore) }
+func TestCassandraRecentCandles(t *testing.T) { testRecentCandles(t, openTestCassandraStore) }
+func TestCassandraSectorVolume(t *testing.T)  { testSectorVolume(t, openTestCassandraStore) }
+func TestCassandraTradeCount(t *testing.T)    { testTradeCount(t, openTestCassandraStore) }
+
+func TestCassandraWriteTwiceStoresOnce(t *testing.T) {
+	s := openTestCassandraStore(t).(*Cassandra)
+	// 300 trades of one partition (several batches), 2 of another day,
+	// duplicates inside the batch, candles and sectors.
+	b := &Batch{
+		Trades: slicesConcat(trades("AAPL", "a", day0.Add(time.Hour), 300), trades("AAPL", "a", day0.Add(time.Hour), 10),
+			trades("MSFT", "m", day0.Add(-time.Second), 2)),
+		Candles: []agg.Candle{candle("AAPL", time.Second, day0, 1), candle("AAPL", time.Second, day0, 2)},
+		Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 1), sector("Tech", day0, 1, 2)},
+	}
+	for range 2 {
+		mustWrite(t, s, b)
+	}
+	count := func(symbol string, day time.Time) int64 {
+		n, err := s.TradeCount(t.Context(), symbol, day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := count("AAPL", day0); got != 300 {
+		t.Errorf("AAPL trades = %d, want 300", got)
+	}
+	if got := count("MSFT", day0.Add(-time.Hour)); got != 2 {
+		t.Errorf("MSFT trades the day before = %d, want 2", got)
+	}
+	cs, err := s.RecentCandles(t.Context(), "AAPL", time.Second, 10)
+	if err != nil || len(cs) != 1 || cs[0].Open != 2 {
+		t.Errorf("candles = %+v, %v; want the last write's one candle", cs, err)
+	}
+	sv, err := s.SectorVolume(t.Context(), day0)
+	if err != nil || len(sv) != 1 || sv[0].Volume != 3 || sv[0].Count != 2 {
+		t.Errorf("sector volume = %+v, %v; want Tech 3 over 2 partitions", sv, err)
+	}
+
+	// The exact time of a trade survives: ts in milliseconds plus ns.
+	tr := trades("IBM", "i", day0.Add(1234567891*time.Nanosecond), 1)
+	mustWrite(t, s, &Batch{Trades: tr})
+	var ts time.Time
+	var ns int
+	if err := s.session.Query(s.stmt(`SELECT ts, ns FROM {ks}.trades WHERE symbol = 'IBM' AND day = ?`), dayOf(day0)).Scan(&ts, &ns); err != nil {
+		t.Fatal(err)
+	}
+	if got := ts.Add(time.Duration(ns)); !got.Equal(tr[0].Time) {
+		t.Errorf("stored time %v, want %v", got, tr[0].Time)
+	}
+
+	if err := s.Write(t.Context(), &Batch{Candles: []agg.Candle{candle("AAPL", 1500*time.Millisecond, day0, 1)}}); err == nil {
+		t.Error("a 1.5s candle was written")
+	}
+}
+
+func TestCassandraMigrationIsIdempotentAndConcurrent(t *testing.T) {
+	hosts := cassandraHosts(t)
+	ks := testKeyspace(t, hosts)
+	// Three processes' worth of stores open one fresh keyspace at once.
+	var wg sync.WaitGroup
+	stores := make([]*Cassandra, 3)
+	errs := make([]error, 3)
+	for i := range stores {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			stores[i], errs[i] = OpenCassandra(ctx, CassandraConfig{Hosts: hosts, Keyspace: ks, Timeout: 20 * time.Second})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("store %d: %v", i, err)
+		}
+		defer stores[i].Close()
+	}
+	versions := func() map[int]time.Time {
+		iter := stores[0].session.Query(stores[0].stmt(`SELECT version, applied_at FROM {ks}.schema_migrations`)).Iter()
+		out := map[int]time.Time{}
+		var v int
+		var at time.Time
+		for iter.Scan(&v, &at) {
+			out[v] = at
+		}
+		if err := iter.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	before := versions()
+	if len(before) != cassandraSchemaVersion {
+		t.Fatalf("schema_migrations = %v, want versions 1..%d once each", before, cassandraSchemaVersion)
+	}
+	// Opening again is a no-op: the same rows, the lock free.
+	again := openTestCassandra(t, hosts, ks)
+	if after := versions(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("reopening changed schema_migrations: %v, then %v", before, after)
+	}
+	var owner string
+	err := again.session.Query(again.stmt(`SELECT owner FROM {ks}.schema_lock WHERE id = 1`)).Scan(&owner)
+	if !errors.Is(err, gocql.ErrNotFound) {
+		t.Errorf("migration lock still held by %q (err %v)", owner, err)
+	}
+	// A newer schema than the program's is refused.
+	if err := again.session.Query(again.stmt(`INSERT INTO {ks}.schema_migrations (version) VALUES (?)`), cassandraSchemaVersion+1).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if c, err := OpenCassandra(ctx, CassandraConfig{Hosts: hosts, Keyspace: ks}); err == nil || !strings.Contains(err.Error(), "newer than this program") {
+		if c != nil {
+			c.Close()
+		}
+		t.Errorf("opening a newer schema: err = %v", err)
+	}
+}
+
+func TestCassandraClose(t *testing.T) {
+	s := openTestCassandraStore(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := s.Write(t.Context(), &Batch{Trades: trades("AAPL", "x", day0, 1)}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after Close: %v", err)
+	}
+	if _, err := s.TradeCount(t.Context(), "AAPL", day0); !errors.Is(err, ErrClosed) {
+		t.Errorf("TradeCount after Close: %v", err)
+	}
+}
+
+func TestCassandraUnreachable(t *testing.T) {
+	// A port nothing listens on: one clear error, quickly.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, err = OpenCassandra(t.Context(), CassandraConfig{Hosts: []string{addr}, ConnectTimeout: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "connecting to cassandra "+addr) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func BenchmarkCassandraWrite(b *testing.B) {
+	hosts := cassandraHosts(b)
+	ks := testKeyspace(b, hosts)
+	openTestCassandra(b, hosts, ks) // creates the schema once
+	for _, bc := range []struct {
+		name     string
+		coalesce time.Duration
+		rows     int
+	}{
+		{"coalesce=none/rows=40", NoWriteCoalesce, 40},
+		{"coalesce=none/rows=100", NoWriteCoalesce, 100},
+		{"coalesce=200us/rows=100", 200 * time.Microsecond, 100},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s, err := OpenCassandra(b.Context(), CassandraConfig{Hosts: hosts, Keyspace: ks, WriteCoalesce: bc.coalesce, BatchRows: bc.rows})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			const n = 5000
+			var batch Batch
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				benchBatch(&batch, i, n)
+				i++
+				if err := s.Write(context.Background(), &batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "trades/s")
+		})
+	}
+}
