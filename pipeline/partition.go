@@ -91,6 +91,8 @@ type worker struct {
 	lastCommit int64
 	lastMsg    time.Time
 	lastView   time.Time
+	// hwm is the partition's end offset when the last message was fetched.
+	hwm int64
 }
 
 func (w *worker) newBatch() *batch {
@@ -161,6 +163,7 @@ func (w *worker) endOffset(ctx context.Context) (int64, error) {
 func (w *worker) handle(ctx context.Context, m kafka.Message) error {
 	w.next = m.Offset + 1
 	w.lastMsg = w.p.cfg.Now()
+	w.hwm = m.HighWaterMark
 	var t trade.Trade
 	if err := trade.UnmarshalJSON(m.Value, &t); err != nil {
 		return w.deadLetter(ctx, m, err)
@@ -189,9 +192,12 @@ func (w *worker) deadLetter(ctx context.Context, m kafka.Message, reason error) 
 }
 
 // idle lets a quiet partition's windows close by the wall clock, for feeds
-// whose event times follow it.
+// whose event times follow it. A partition is quiet when it has read
+// everything Kafka had at its last fetch and nothing came for longer than
+// the allowed lateness; a partition that was held up (by the store, say)
+// is not, or its backlog would arrive late.
 func (w *worker) idle() {
-	if !w.p.cfg.IdleAdvance {
+	if !w.p.cfg.IdleAdvance || w.next < w.hwm {
 		return
 	}
 	now := w.p.cfg.Now()
@@ -224,8 +230,16 @@ func (w *worker) cut(ctx context.Context, final bool) error {
 	w.p.m.late.Add(b.late)
 	select {
 	case w.out <- b:
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		// The store is behind. While the worker waits here it reads
+		// nothing, so the partition is not quiet: its idle clock starts
+		// again once the store takes the batch.
+		select {
+		case w.out <- b:
+			w.lastMsg = w.p.cfg.Now()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	w.cur = w.newBatch()
 	if !final {

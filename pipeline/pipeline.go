@@ -350,14 +350,27 @@ func (e *errorLog) record(source string, err error) {
 	}
 	ev := Event{Time: now, Source: source, Message: err.Error(), Repeats: e.held[source]}
 	e.last[source], e.held[source] = now, 0
+	e.push(ev)
+	if e.log != nil {
+		e.log.Warn(source, "error", err, "held_back", ev.Repeats)
+	}
+}
+
+// event records a message for the Events pane without logging or counting
+// it, past the rate limit.
+func (e *errorLog) event(source, msg string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.push(Event{Time: time.Now(), Source: source, Message: msg})
+}
+
+// push appends ev to the recent events, dropping the oldest past maxEvents.
+func (e *errorLog) push(ev Event) {
 	if len(e.recent) == maxEvents {
 		copy(e.recent, e.recent[1:])
 		e.recent = e.recent[:maxEvents-1]
 	}
 	e.recent = append(e.recent, ev)
-	if e.log != nil {
-		e.log.Warn(source, "error", err, "held_back", ev.Repeats)
-	}
 }
 
 func (e *errorLog) events() []Event {
