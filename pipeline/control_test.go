@@ -1,13 +1,18 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -102,5 +107,97 @@ func TestTapeKeepsTheLatestNewestFirst(t *testing.T) {
 		if want := fmt.Sprint(199 - i); tr.ID != want {
 			t.Fatalf("tape[%d] = %s, want %s", i, tr.ID, want)
 		}
+	}
+}
+
+// downStore fails its first writes, like a store that is down for a while,
+// then writes to the store it wraps.
+type downStore struct {
+	store.Store
+	failures atomic.Int64
+}
+
+func (d *downStore) Write(ctx context.Context, b *store.Batch) error {
+	if d.failures.Add(-1) >= 0 {
+		return errors.New("no hosts available")
+	}
+	return d.Store.Write(ctx, b)
+}
+
+func TestStoreOutageIsOneLineAndNothingIsLost(t *testing.T) {
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	down := &downStore{Store: st}
+	down.failures.Store(4)
+	var logs bytes.Buffer
+	const n = 3000
+	p, err := New(Config{
+		Source: synthetic(t, 2, n), Store: down,
+		Log: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := p.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.StoredTrades != n {
+		t.Errorf("stored %d, want %d", sum.StoredTrades, n)
+	}
+	if sum.Errors != 4 {
+		t.Errorf("errors = %d, want the 4 failed writes", sum.Errors)
+	}
+	if s := p.Snapshot(); s.StoreRetries != 4 {
+		t.Errorf("store retries = %d, want 4", s.StoreRetries)
+	}
+	out := logs.String()
+	if got := strings.Count(out, "no hosts available"); got != 1 {
+		t.Errorf("the outage is logged %d times, want once:\n%s", got, out)
+	}
+	if got := strings.Count(out, "store is back"); got != 1 {
+		t.Errorf("the recovery is logged %d times, want once:\n%s", got, out)
+	}
+	var back bool
+	for _, ev := range p.Snapshot().Events {
+		back = back || strings.Contains(ev.Message, "store is back after")
+	}
+	if !back {
+		t.Error("no event says the store is back")
+	}
+}
+
+// A store outage holds the partitions up; their backlog is not late when
+// the store comes back, even with windows closing by the wall clock.
+func TestOutageBacklogIsNotLate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for about ten seconds")
+	}
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	down := &downStore{Store: st}
+	// Six failed writes: about six seconds of backoff, past the three
+	// seconds after which a partition counts as quiet.
+	down.failures.Store(6)
+	src, err := feed.NewSynthetic(feed.SyntheticConfig{Seed: 4, Rate: 2000, Count: 16000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Source: src, Store: down, IdleAdvance: true, StoreQueue: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := p.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.StoredTrades != 16000 || sum.Late != 0 {
+		t.Errorf("stored %d, late %d; want 16000 stored, none late", sum.StoredTrades, sum.Late)
 	}
 }
