@@ -23,6 +23,10 @@ func NewAdmin(cfg Config) *Admin {
 	return &Admin{cfg: cfg, client: newClient(cfg)}
 }
 
+// Close closes the admin's connections. It is safe to call twice, and a
+// later request opens new connections.
+func (a *Admin) Close() { closeClient(a.client) }
+
 // TopicInfo describes a topic tradetop uses.
 type TopicInfo struct {
 	Name       string
@@ -82,6 +86,7 @@ func (a *Admin) Partitions(ctx context.Context, topic string) ([]int, error) {
 func (a *Admin) partitions(ctx context.Context, topic string) ([]int, error) {
 	md, err := a.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
+		err = a.cfg.explain(ctx, err)
 		return nil, fmt.Errorf("reading metadata of %s: %w", topic, err)
 	}
 	for _, t := range md.Topics {

@@ -48,7 +48,11 @@ func consume(t *testing.T, cfg Config, want int) (got map[string]trade.Trade, st
 	got, starts = map[string]trade.Trade{}, map[int]*Claim{}
 	seen := make(chan trade.Trade)
 	c := NewConsumer(cfg, slog.New(slog.DiscardHandler))
-	c.OnError = func(err error) { t.Errorf("consumer: %v", err) }
+	// An error ends the run at once: a healthy run reports none.
+	c.OnError = func(err error) {
+		t.Errorf("consumer: %v", err)
+		cancel()
+	}
 	done := make(chan error, 1)
 	claims := make(chan *Claim, 100)
 	go func() {
@@ -96,7 +100,7 @@ func consume(t *testing.T, cfg Config, want int) (got map[string]trade.Trade, st
 			}
 			return got, starts
 		case <-ctx.Done():
-			t.Fatalf("timed out with %d of %d trades", len(got), want)
+			t.Fatalf("stopped with %d of %d trades: %v", len(got), want, ctx.Err())
 		}
 	}
 }
@@ -165,7 +169,7 @@ func TestSameSymbolSamePartition(t *testing.T) {
 	}
 	where := map[string]int{}
 	for part := range 6 {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topic, Partition: part, MaxWait: 100 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topic, Partition: part, Dialer: cfg.Dialer(), MaxWait: 100 * time.Millisecond})
 		end, err := NewAdmin(cfg).EndOffsets(ctx, cfg.Topic)
 		if err != nil {
 			t.Fatal(err)
@@ -218,7 +222,7 @@ func TestDeadLetterKeepsSourceAndReason(t *testing.T) {
 	if err := d.Send(ctx, src, errors.New("not json")); err != nil {
 		t.Fatal(err)
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.DLQTopic, Partition: 0, MaxWait: 100 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.DLQTopic, Partition: 0, Dialer: cfg.Dialer(), MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	m, err := r.FetchMessage(ctx)
 	if err != nil {

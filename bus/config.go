@@ -1,13 +1,17 @@
 package bus
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
 )
 
 // Config is how tradetop reaches Kafka. The zero value of a field means its
@@ -60,6 +64,19 @@ type Config struct {
 	// RequestTimeout bounds admin requests (metadata, offsets, lag).
 	// Default 5s.
 	RequestTimeout time.Duration
+
+	// TLS secures every connection to the brokers. Default nil: plain TCP.
+	// A config without ServerName verifies each broker under the host name
+	// it was dialed by or advertises.
+	TLS *tls.Config
+	// SASL authenticates every connection to the brokers, inside TLS when
+	// both are set. SASLMechanism builds one from a name and credentials.
+	// Default nil: no authentication.
+	SASL sasl.Mechanism
+	// DialTimeout bounds opening one connection to a broker: the TCP
+	// connect, the TLS handshake and the SASL exchange together.
+	// Default 10s.
+	DialTimeout time.Duration
 }
 
 // Defaults returns the default configuration.
@@ -80,6 +97,7 @@ func Defaults() Config {
 		HeartbeatInterval: time.Second,
 		RebalanceTimeout:  10 * time.Second,
 		RequestTimeout:    5 * time.Second,
+		DialTimeout:       10 * time.Second,
 	}
 }
 
@@ -120,12 +138,16 @@ func (c Config) WithDefaults() Config {
 	setD(&c.HeartbeatInterval, d.HeartbeatInterval)
 	setD(&c.RebalanceTimeout, d.RebalanceTimeout)
 	setD(&c.RequestTimeout, d.RequestTimeout)
+	setD(&c.DialTimeout, d.DialTimeout)
 	return c
 }
 
 // Validate reports the first problem with the configuration after defaults.
 func (c Config) Validate() error {
 	c = c.WithDefaults()
+	if len(c.Brokers) == 0 && (c.TLS != nil || c.SASL != nil) {
+		return errors.New("kafka TLS and SASL need brokers: the embedded broker uses neither")
+	}
 	for _, b := range c.Brokers {
 		if err := ValidateBroker(b); err != nil {
 			return err
@@ -145,10 +167,78 @@ func (c Config) Validate() error {
 	case c.BatchSize < 1, c.BatchBytes < 1, c.WriteAttempts < 1, c.FetchMaxBytes < 1:
 		return errors.New("producer and fetch sizes must be positive")
 	case c.BatchTimeout < 0, c.FetchMaxWait < 0, c.CommitInterval < 0, c.SessionTimeout < 0,
-		c.HeartbeatInterval < 0, c.RebalanceTimeout < 0, c.RequestTimeout < 0:
+		c.HeartbeatInterval < 0, c.RebalanceTimeout < 0, c.RequestTimeout < 0, c.DialTimeout < 0:
 		return errors.New("kafka timeouts must not be negative")
 	}
 	return nil
+}
+
+// ClientID is how tradetop names itself to the brokers, in their logs,
+// quotas and request metrics.
+const ClientID = "tradetop"
+
+// keepAlive is the TCP keep-alive period of broker connections: Go's own
+// default, written out so that it does not change under us.
+const keepAlive = 15 * time.Second
+
+// Dialer returns the dialer of every kafka.Conn that bus opens: the consumer
+// group's coordinator connections and the partition readers. It carries
+// c.TLS and c.SASL, so a connection made through it is secured like every
+// other.
+func (c Config) Dialer() *kafka.Dialer {
+	c = c.WithDefaults()
+	return &kafka.Dialer{
+		ClientID:      ClientID,
+		Timeout:       c.DialTimeout,
+		DualStack:     true,
+		KeepAlive:     keepAlive,
+		TLS:           c.TLS,
+		SASLMechanism: c.SASL,
+	}
+}
+
+// Transport returns a new connection pool for kafka.Writer and kafka.Client,
+// carrying c.TLS and c.SASL like Dialer. Each caller owns the transport it
+// gets and closes it with CloseIdleConnections when done: until then it
+// keeps connections and a metadata refresh per broker.
+func (c Config) Transport() *kafka.Transport {
+	c = c.WithDefaults()
+	return &kafka.Transport{
+		// The net.Dialer only connects; the transport runs TLS and SASL on
+		// the connection itself, all within DialTimeout.
+		Dial: (&net.Dialer{
+			Timeout:   c.DialTimeout,
+			KeepAlive: keepAlive,
+		}).DialContext,
+		DialTimeout: c.DialTimeout,
+		IdleTimeout: 30 * time.Second,
+		MetadataTTL: 6 * time.Second,
+		ClientID:    ClientID,
+		TLS:         c.TLS,
+		SASL:        c.SASL,
+	}
+}
+
+// explain adds to err, the error of a request to the brokers, why a new
+// connection to the first broker fails, when err is a connection the broker
+// closed and c secures its connections. Some brokers (Kafka before 1.0, the
+// embedded kfake) close a connection whose credentials they refuse instead
+// of answering with an error, which kafka-go's connection pool reports as a
+// bare EOF; a direct dial runs the same TLS handshake and SASL exchange and
+// says which of them failed. The dial is bounded by DialTimeout.
+func (c Config) explain(ctx context.Context, err error) error {
+	if err == nil || c.SASL == nil && c.TLS == nil || len(c.Brokers) == 0 ||
+		!errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.WithDefaults().DialTimeout)
+	defer cancel()
+	conn, derr := c.Dialer().DialContext(ctx, "tcp", c.Brokers[0])
+	if derr != nil {
+		return fmt.Errorf("%w: %w", err, derr)
+	}
+	conn.Close()
+	return err
 }
 
 // ValidateBroker reports whether addr is a usable host:port.

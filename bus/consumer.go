@@ -96,11 +96,13 @@ func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 		PartitionWatchInterval: 10 * time.Second,
 		StartOffset:            kafka.FirstOffset,
 		Timeout:                c.cfg.RequestTimeout,
+		Dialer:                 c.cfg.Dialer(),
 		ErrorLogger:            kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug(fmt.Sprintf(msg, args...)) }),
 	})
 	if err != nil {
 		return fmt.Errorf("joining group %s: %w", c.cfg.Group, err)
 	}
+	defer closeClient(c.client)
 	defer group.Close()
 	for {
 		gen, err := group.Next(ctx)
@@ -234,6 +236,7 @@ func (c *Consumer) relay(ctx context.Context, cl *Claim) {
 		Brokers:          c.cfg.Brokers,
 		Topic:            cl.Topic,
 		Partition:        cl.Partition,
+		Dialer:           c.cfg.Dialer(),
 		QueueCapacity:    4096,
 		MinBytes:         1,
 		MaxBytes:         c.cfg.FetchMaxBytes,
@@ -391,9 +394,20 @@ func (c *committer) flush(ctx context.Context) error {
 	return nil
 }
 
+// newClient returns a client for cfg.Brokers with its own cfg.Transport,
+// which closeClient closes.
 func newClient(cfg Config) *kafka.Client {
 	return &kafka.Client{
-		Addr:    kafka.TCP(cfg.Brokers...),
-		Timeout: cfg.RequestTimeout,
+		Addr:      kafka.TCP(cfg.Brokers...),
+		Timeout:   cfg.RequestTimeout,
+		Transport: cfg.Transport(),
+	}
+}
+
+// closeClient closes the connections of c's transport. A later request
+// opens new ones.
+func closeClient(c *kafka.Client) {
+	if t, ok := c.Transport.(*kafka.Transport); ok {
+		t.CloseIdleConnections()
 	}
 }

@@ -18,6 +18,7 @@ import (
 //
 // One goroutine at a time may call Send.
 type Producer struct {
+	cfg  Config
 	w    *kafka.Writer
 	buf  []byte // keys and values of the messages in flight
 	ends []int  // where each message ends in buf
@@ -28,14 +29,16 @@ type Producer struct {
 // NewProducer returns a producer for cfg.Topic.
 func NewProducer(cfg Config) *Producer {
 	cfg = cfg.WithDefaults()
-	return &Producer{w: newWriter(cfg, cfg.Topic, cfg.BatchSize, cfg.BatchTimeout), now: time.Now}
+	return &Producer{cfg: cfg, w: newWriter(cfg, cfg.Topic, cfg.BatchSize, cfg.BatchTimeout), now: time.Now}
 }
 
 // newWriter returns a synchronous kafka-go writer with every knob set: its
-// zero values would mean batches of 100 that wait up to a second.
+// zero values would mean batches of 100 that wait up to a second. It
+// connects through its own cfg.Transport, which closeWriter closes.
 func newWriter(cfg Config, topic string, batchSize int, batchTimeout time.Duration) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:                   kafka.TCP(cfg.Brokers...),
+		Transport:              cfg.Transport(),
 		Topic:                  topic,
 		Balancer:               &kafka.Murmur2Balancer{},
 		MaxAttempts:            cfg.WriteAttempts,
@@ -80,7 +83,7 @@ func (p *Producer) write(ctx context.Context, msgs []kafka.Message) error {
 	var werrs kafka.WriteErrors
 	if err == nil || !errors.As(err, &werrs) {
 		if err != nil {
-			return fmt.Errorf("producing %d trades: %w", len(msgs), err)
+			return fmt.Errorf("producing %d trades: %w", len(msgs), p.cfg.explain(ctx, err))
 		}
 		return nil
 	}
@@ -119,17 +122,27 @@ func (p *Producer) Stats() kafka.WriterStats { return p.w.Stats() }
 
 // Close flushes and closes the producer. It is safe to call twice.
 func (p *Producer) Close() error {
-	if err := p.w.Close(); err != nil {
+	if err := closeWriter(p.w); err != nil {
 		return fmt.Errorf("closing producer: %w", err)
 	}
 	return nil
+}
+
+// closeWriter flushes and closes w, then the connections of its transport.
+func closeWriter(w *kafka.Writer) error {
+	err := w.Close()
+	if t, ok := w.Transport.(*kafka.Transport); ok {
+		t.CloseIdleConnections()
+	}
+	return err
 }
 
 // DeadLetters writes messages that cannot be processed to the dead-letter
 // topic, with why and where they came from in headers, so the pipeline can
 // skip them without losing them. One goroutine at a time may call Send.
 type DeadLetters struct {
-	w *kafka.Writer
+	cfg Config
+	w   *kafka.Writer
 }
 
 // MaxDeadLetterBytes is the most of a poison message's value kept in the
@@ -139,7 +152,7 @@ const MaxDeadLetterBytes = 256 << 10
 // NewDeadLetters returns a writer for cfg.DLQTopic.
 func NewDeadLetters(cfg Config) *DeadLetters {
 	cfg = cfg.WithDefaults()
-	return &DeadLetters{w: newWriter(cfg, cfg.DLQTopic, 1, time.Millisecond)}
+	return &DeadLetters{cfg: cfg, w: newWriter(cfg, cfg.DLQTopic, 1, time.Millisecond)}
 }
 
 // Send writes m to the dead-letter topic with reason and its source topic,
@@ -158,10 +171,15 @@ func (d *DeadLetters) Send(ctx context.Context, m kafka.Message, reason error) e
 	}
 	err := d.w.WriteMessages(ctx, kafka.Message{Key: m.Key, Value: value, Headers: headers, Time: m.Time})
 	if err != nil {
-		return fmt.Errorf("writing dead letter for %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
+		return fmt.Errorf("writing dead letter for %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, d.cfg.explain(ctx, err))
 	}
 	return nil
 }
 
 // Close flushes and closes the writer. It is safe to call twice.
-func (d *DeadLetters) Close() error { return d.w.Close() }
+func (d *DeadLetters) Close() error {
+	if err := closeWriter(d.w); err != nil {
+		return fmt.Errorf("closing dead-letter writer: %w", err)
+	}
+	return nil
+}

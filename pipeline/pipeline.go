@@ -112,6 +112,7 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 		p.broker.Store(ptr(fmt.Sprint(kcfg.Brokers)))
 	}
 	admin := bus.NewAdmin(kcfg)
+	defer admin.Close()
 	for _, topic := range []string{kcfg.Topic, kcfg.DLQTopic} {
 		info, err := admin.EnsureTopic(hard, topic)
 		if err != nil {

@@ -1,0 +1,55 @@
+package bus
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+)
+
+// SASLMechanism returns the SASL mechanism called name that authenticates as
+// user with password, for Config.SASL. The name is "plain",
+// "scram-sha-256" or "scram-sha-512", in any case; "" and "none" mean no
+// authentication and return nil.
+//
+// The mechanism prints as its name and user, never its password, so a
+// Config may be logged.
+func SASLMechanism(name, user, password string) (sasl.Mechanism, error) {
+	var algo scram.Algorithm
+	switch strings.ToLower(name) {
+	case "", "none":
+		return nil, nil
+	case "plain":
+	case "scram-sha-256":
+		algo = scram.SHA256
+	case "scram-sha-512":
+		algo = scram.SHA512
+	default:
+		return nil, fmt.Errorf("sasl mechanism %q: want none, plain, scram-sha-256 or scram-sha-512", name)
+	}
+	if user == "" {
+		return nil, fmt.Errorf("sasl mechanism %s: no user given", strings.ToLower(name))
+	}
+	if algo == nil {
+		return mechanism{Mechanism: plain.Mechanism{Username: user, Password: password}, user: user}, nil
+	}
+	m, err := scram.Mechanism(algo, user, password)
+	if err != nil {
+		return nil, fmt.Errorf("sasl mechanism %s: %w", strings.ToLower(name), err)
+	}
+	return mechanism{Mechanism: m, user: user}, nil
+}
+
+// mechanism is a SASL mechanism that hides its password when printed.
+type mechanism struct {
+	sasl.Mechanism
+	user string
+}
+
+// String returns the mechanism's name and user.
+func (m mechanism) String() string { return m.Name() + " as " + m.user }
+
+// GoString returns what String does, so that %#v hides the password too.
+func (m mechanism) GoString() string { return m.String() }
