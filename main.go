@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,7 +22,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gocql/gocql"
+	"github.com/segmentio/kafka-go/sasl"
+
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
@@ -59,27 +64,56 @@ Flags:
 
 // options are the command line, after environment defaults.
 type options struct {
-	noUI           bool
-	seed           int64
-	rate           rateValue
-	start          timeValue
-	count          int64
-	duration       time.Duration
-	brokers        listValue
-	topic          string
-	group          string
-	partitions     int
-	replication    int
-	windows        durationsValue
-	sectorWindow   time.Duration
-	lateness       time.Duration
-	dataDir        string
-	statusInterval time.Duration
-	summary        string
-	drainTimeout   time.Duration
-	logLevel       string
-	cpuProfile     string
+	noUI              bool
+	seed              int64
+	rate              rateValue
+	start             timeValue
+	count             int64
+	duration          time.Duration
+	brokers           listValue
+	topic             string
+	group             string
+	partitions        int
+	replicationFactor int
+	windows           durationsValue
+	sectorWindow      time.Duration
+	lateness          time.Duration
+	dataDir           string
+	statusInterval    time.Duration
+	summary           string
+	drainTimeout      time.Duration
+	logLevel          string
+	cpuProfile        string
+
+	kafkaSASL         string
+	kafkaUser         string
+	kafkaPasswordFile string
+	kafkaTLSFiles     auth.TLS
+
+	cassandra             listValue
+	keyspace              string
+	replication           string
+	consistency           string
+	cassandraDC           string
+	cassandraUser         string
+	cassandraPasswordFile string
+	cassandraTLSFiles     auth.TLS
+
+	// Set by parse from the fields above and the environment.
+	kafkaSASLMech     sasl.Mechanism
+	kafkaTLS          *tls.Config
+	cassandraPassword string
+	cassandraRepl     store.Replication
+	cassandraCL       gocql.Consistency
+	cassandraTLS      *tls.Config
 }
+
+// Passwords are read from these variables, or from the --*-password-file
+// flags, never from a flag value.
+const (
+	kafkaPasswordEnv     = envPrefix + "KAFKA_PASSWORD"
+	cassandraPasswordEnv = envPrefix + "CASSANDRA_PASSWORD"
+)
 
 func flags(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("tradetop", flag.ContinueOnError)
@@ -96,7 +130,7 @@ func flags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.topic, "topic", "trades", "Kafka topic of the trades")
 	fs.StringVar(&o.group, "group", "tradetop", "Kafka consumer group of the processing stage")
 	fs.IntVar(&o.partitions, "partitions", 6, "partitions of the topic when tradetop creates it")
-	fs.IntVar(&o.replication, "replication-factor", 1, "replication factor of the topic when tradetop creates it")
+	fs.IntVar(&o.replicationFactor, "replication-factor", 1, "replication factor of the topic when tradetop creates it")
 	fs.Var(&o.windows, "windows", "candle windows, comma separated: whole seconds dividing a day")
 	fs.DurationVar(&o.sectorWindow, "sector-window", time.Minute, "window of the per-sector volume")
 	fs.DurationVar(&o.lateness, "allowed-lateness", 2*time.Second, "how late a trade may arrive and still count in its windows")
@@ -106,7 +140,30 @@ func flags(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 10*time.Second, "how long a stop may take to drain before it gives up")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run to this file (for go tool pprof)")
+
+	fs.StringVar(&o.kafkaSASL, "kafka-sasl", "none", "Kafka SASL mechanism: none, plain, scram-sha-256 or scram-sha-512")
+	fs.StringVar(&o.kafkaUser, "kafka-username", "", "Kafka SASL user; the password comes from "+kafkaPasswordEnv+" or --kafka-password-file")
+	fs.StringVar(&o.kafkaPasswordFile, "kafka-password-file", "", "file whose first line is the Kafka SASL password")
+	tlsFlags(fs, "kafka", &o.kafkaTLSFiles)
+
+	fs.Var(&o.cassandra, "cassandra", "Cassandra contact points, host[:port],... (default: the embedded SQLite store in --data-dir)")
+	fs.StringVar(&o.keyspace, "keyspace", "tradetop", "Cassandra keyspace, created when missing")
+	fs.StringVar(&o.replication, "cassandra-replication", "SimpleStrategy:1", "replication of a keyspace tradetop creates: SimpleStrategy:<factor> or NetworkTopologyStrategy:<dc>=<factor>,...")
+	fs.StringVar(&o.consistency, "consistency", "LOCAL_QUORUM", "Cassandra consistency level of reads and writes")
+	fs.StringVar(&o.cassandraDC, "cassandra-local-dc", "", "prefer the Cassandra nodes of this data centre")
+	fs.StringVar(&o.cassandraUser, "cassandra-username", "", "Cassandra user; the password comes from "+cassandraPasswordEnv+" or --cassandra-password-file")
+	fs.StringVar(&o.cassandraPasswordFile, "cassandra-password-file", "", "file whose first line is the Cassandra password")
+	tlsFlags(fs, "cassandra", &o.cassandraTLSFiles)
 	return fs
+}
+
+// tlsFlags adds the TLS flags of one system, named after it.
+func tlsFlags(fs *flag.FlagSet, system string, t *auth.TLS) {
+	fs.BoolVar(&t.Enable, system+"-tls", false, "connect to "+system+" with TLS (implied by the other -tls flags)")
+	fs.StringVar(&t.CAFile, system+"-tls-ca", "", "PEM file of the authorities that sign "+system+"'s certificates (default: the system's)")
+	fs.StringVar(&t.CertFile, system+"-tls-cert", "", "PEM client certificate for "+system)
+	fs.StringVar(&t.KeyFile, system+"-tls-key", "", "PEM key of the "+system+" client certificate")
+	fs.BoolVar(&t.InsecureSkipVerify, system+"-tls-insecure-skip-verify", false, "accept any "+system+" server certificate (tests only)")
 }
 
 // parse reads the environment, then args, and checks the result. Every error
@@ -132,7 +189,40 @@ func parse(args []string, getenv func(string) string) (options, *flag.FlagSet, e
 	if fs.NArg() > 0 {
 		return o, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	return o, fs, o.validate()
+	if err := o.validate(); err != nil {
+		return o, fs, err
+	}
+	return o, fs, o.secure(getenv)
+}
+
+// secure reads the passwords and TLS files the flags name.
+func (o *options) secure(getenv func(string) string) error {
+	kafkaPassword, err := auth.Password(getenv, kafkaPasswordEnv, o.kafkaPasswordFile)
+	if err != nil {
+		return fmt.Errorf("invalid value for flag -kafka-password-file: %v", err)
+	}
+	if o.kafkaSASLMech, err = bus.SASLMechanism(o.kafkaSASL, o.kafkaUser, kafkaPassword); err != nil {
+		return fmt.Errorf("invalid value for flag -kafka-sasl: %v", err)
+	}
+	if o.kafkaTLS, err = o.kafkaTLSFiles.Config(); err != nil {
+		return fmt.Errorf("invalid kafka TLS flags: %v", err)
+	}
+	if o.cassandraPassword, err = auth.Password(getenv, cassandraPasswordEnv, o.cassandraPasswordFile); err != nil {
+		return fmt.Errorf("invalid value for flag -cassandra-password-file: %v", err)
+	}
+	if o.cassandraPassword != "" && o.cassandraUser == "" {
+		return errors.New("invalid value for flag -cassandra-username: a Cassandra password is set but no user")
+	}
+	if o.cassandraTLS, err = o.cassandraTLSFiles.Config(); err != nil {
+		return fmt.Errorf("invalid cassandra TLS flags: %v", err)
+	}
+	if (o.kafkaSASLMech != nil || o.kafkaTLS != nil) && len(o.brokers) == 0 {
+		return errors.New("invalid value for flag -kafka-sasl: Kafka SASL and TLS need --brokers")
+	}
+	if (o.cassandraUser != "" || o.cassandraTLS != nil) && len(o.cassandra) == 0 {
+		return errors.New("invalid value for flag -cassandra-username: Cassandra credentials and TLS need --cassandra")
+	}
+	return nil
 }
 
 func (o *options) validate() error {
@@ -149,6 +239,21 @@ func (o *options) validate() error {
 			return fmt.Errorf("invalid value for flag -brokers: %v", err)
 		}
 	}
+	for _, h := range o.cassandra {
+		if err := store.ValidateCassandraHost(h); err != nil {
+			return fmt.Errorf("invalid value for flag -cassandra: %v", err)
+		}
+	}
+	var err error
+	if o.cassandraRepl, err = store.ParseReplication(o.replication); err != nil {
+		return fmt.Errorf("invalid value for flag -cassandra-replication: %v", err)
+	}
+	if o.cassandraCL, err = store.ParseConsistency(o.consistency); err != nil {
+		return fmt.Errorf("invalid value for flag -consistency: %v", err)
+	}
+	if err := (store.CassandraConfig{Hosts: []string{"h"}, Keyspace: o.keyspace}).Validate(); err != nil {
+		return fmt.Errorf("invalid value for flag -keyspace: %v", err)
+	}
 	checks := []struct {
 		bad  bool
 		flag string
@@ -157,7 +262,7 @@ func (o *options) validate() error {
 		{o.count < 0, "count", "must not be negative"},
 		{o.duration < 0, "duration", "must not be negative"},
 		{o.partitions < 1 || o.partitions > 10000, "partitions", "must be between 1 and 10000"},
-		{o.replication < 1 || o.replication > 32, "replication-factor", "must be between 1 and 32"},
+		{o.replicationFactor < 1 || o.replicationFactor > 32, "replication-factor", "must be between 1 and 32"},
 		{o.lateness < 0, "allowed-lateness", "must not be negative"},
 		{o.statusInterval <= 0, "status-interval", "must be positive"},
 		{o.drainTimeout <= 0, "drain-timeout", "must be positive"},
@@ -239,14 +344,7 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 		defer cancel()
 	}
 
-	// With the embedded broker the offsets live in memory, so a write that
-	// survives the process is enough; offsets kept by a real cluster outlive
-	// the machine, so the store must outlive a power loss too.
-	sync := store.SynchronousNormal
-	if len(o.brokers) > 0 {
-		sync = store.SynchronousFull
-	}
-	st, err := store.OpenSQLiteWith(soft, filepath.Join(o.dataDir, storeFile), store.SQLiteOptions{Synchronous: sync})
+	st, storeName, err := openStore(soft, o, log)
 	if err != nil {
 		return err
 	}
@@ -273,14 +371,16 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 	p, err := pipeline.New(pipeline.Config{
 		Source:    src,
 		Store:     st,
-		StoreName: "sqlite " + st.Path(),
+		StoreName: storeName,
 		Sector:    universe.Sector,
 		Kafka: bus.Config{
 			Brokers:           o.brokers,
 			Topic:             o.topic,
 			Group:             o.group,
 			Partitions:        o.partitions,
-			ReplicationFactor: o.replication,
+			ReplicationFactor: o.replicationFactor,
+			TLS:               o.kafkaTLS,
+			SASL:              o.kafkaSASLMech,
 		},
 		Agg: agg.Config{
 			Intervals:       o.windows,
@@ -310,7 +410,7 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 		}
 	}()
 
-	log.Info("starting", "source", src.Name(), "store", st.Path(), "rate", o.rate.String())
+	log.Info("starting", "source", src.Name(), "store", storeName, "rate", o.rate.String())
 	var sum pipeline.Summary
 	if o.noUI {
 		sum, err = runHeadless(soft, o, p, log)
@@ -329,6 +429,40 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 			"p50_ms", sum.LatencyMS.P50, "p99_ms", sum.LatencyMS.P99, "max_ms", sum.LatencyMS.Max)
 	}
 	return err
+}
+
+// openStore opens the store o names: Cassandra with --cassandra, else
+// SQLite in the data directory. It returns the store and its description.
+func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, string, error) {
+	if len(o.cassandra) > 0 {
+		c, err := store.OpenCassandra(ctx, store.CassandraConfig{
+			Hosts:       o.cassandra,
+			Keyspace:    o.keyspace,
+			Replication: o.cassandraRepl,
+			Consistency: o.cassandraCL,
+			LocalDC:     o.cassandraDC,
+			Username:    o.cassandraUser,
+			Password:    o.cassandraPassword,
+			TLS:         o.cassandraTLS,
+			Log:         log,
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return c, c.Name(), nil
+	}
+	// With the embedded broker the offsets live in memory, so a write that
+	// survives the process is enough; offsets kept by a real cluster outlive
+	// the machine, so the store must outlive a power loss too.
+	sync := store.SynchronousNormal
+	if len(o.brokers) > 0 {
+		sync = store.SynchronousFull
+	}
+	st, err := store.OpenSQLiteWith(ctx, filepath.Join(o.dataDir, storeFile), store.SQLiteOptions{Synchronous: sync})
+	if err != nil {
+		return nil, "", err
+	}
+	return st, "sqlite " + st.Path(), nil
 }
 
 // runHeadless runs p until ctx is done or its source ends, logging a status

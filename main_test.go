@@ -32,6 +32,21 @@ func TestBadInputIsOneLineAndExitTwo(t *testing.T) {
 		{"unknown flag", []string{"--frobnicate"}, nil, "frobnicate"},
 		{"stray argument", []string{"extra"}, nil, "extra"},
 		{"bad environment", nil, map[string]string{"TRADETOP_RATE": "-1"}, "TRADETOP_RATE"},
+		{"cassandra url", []string{"--cassandra", "cql://db"}, nil, "-cassandra"},
+		{"cassandra bad port", []string{"--cassandra", "db:0"}, nil, "-cassandra"},
+		{"bad replication", []string{"--cassandra-replication", "SimpleStrategy:x"}, nil, "-cassandra-replication"},
+		{"unknown consistency", []string{"--consistency", "most"}, nil, "-consistency"},
+		{"keyspace with a dash", []string{"--keyspace", "my-ks"}, nil, "-keyspace"},
+		{"unknown sasl", []string{"--brokers", "k:9092", "--kafka-sasl", "md5"}, nil, "-kafka-sasl"},
+		{"sasl without user", []string{"--brokers", "k:9092", "--kafka-sasl", "plain"}, nil, "-kafka-sasl"},
+		{"sasl without brokers", []string{"--kafka-sasl", "plain", "--kafka-username", "u"}, nil, "-kafka-sasl"},
+		{"missing password file", []string{"--cassandra", "db", "--cassandra-username", "u", "--cassandra-password-file", "/nonexistent/pw"}, nil, "-cassandra-password-file"},
+		{"password in both places", []string{"--brokers", "k:9092", "--kafka-sasl", "plain", "--kafka-username", "u", "--kafka-password-file", "main.go"},
+			map[string]string{"TRADETOP_KAFKA_PASSWORD": "x"}, "-kafka-password-file"},
+		{"cassandra password without user", []string{"--cassandra", "db"}, map[string]string{"TRADETOP_CASSANDRA_PASSWORD": "x"}, "-cassandra-username"},
+		{"cassandra credentials without cassandra", []string{"--cassandra-username", "u"}, nil, "-cassandra-username"},
+		{"missing CA file", []string{"--cassandra", "db", "--cassandra-tls-ca", "/nonexistent/ca.pem"}, nil, "cassandra TLS"},
+		{"client cert without key", []string{"--brokers", "k:9092", "--kafka-tls-cert", "main.go"}, nil, "kafka TLS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

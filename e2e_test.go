@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/tradetop/tradetop/pipeline"
+)
+
+// TestCommandOnRealClusters runs the command as a user would, headless
+// against real Kafka and Cassandra, and checks its summary against the rows
+// Cassandra holds.
+func TestCommandOnRealClusters(t *testing.T) {
+	brokers, hosts := os.Getenv("TRADETOP_E2E_KAFKA"), os.Getenv("TRADETOP_E2E_CASSANDRA")
+	if brokers == "" || hosts == "" {
+		t.Skip("TRADETOP_E2E_KAFKA and TRADETOP_E2E_CASSANDRA are not both set (see scripts/devstack)")
+	}
+	const n = 20000
+	name := "cli_" + strings.ToLower(rand.Text()[:10])
+	var out, errOut bytes.Buffer
+	code := run([]string{
+		"--no-ui", "--brokers", brokers, "--cassandra", hosts, "--keyspace", name,
+		"--topic", name, "--group", name, "--count", "20000", "--rate", "max", "--seed", "9",
+		"--start", "2026-03-02T14:30:00Z", "--summary", "json", "--data-dir", t.TempDir(),
+	}, env(nil), &out, &errOut)
+
+	c := gocql.NewCluster(strings.Split(hosts, ",")...)
+	c.Timeout = 30 * time.Second
+	s, err := c.CreateSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	defer func() {
+		if err := s.Query("DROP KEYSPACE IF EXISTS " + name).Exec(); err != nil {
+			t.Logf("dropping %s: %v", name, err)
+		}
+	}()
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var sum pipeline.Summary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("summary %q: %v", out.String(), err)
+	}
+	if sum.StoredTrades != n || sum.Produced != n || sum.Errors != 0 {
+		t.Errorf("summary %+v: want %d produced and stored, no errors", sum, n)
+	}
+	if !strings.HasPrefix(sum.Store, "cassandra ") || !strings.HasSuffix(sum.Store, "/"+name) {
+		t.Errorf("summary names the store %q", sum.Store)
+	}
+
+	// count(*) per symbol and day, as an operator would check it.
+	ctx := context.Background()
+	iter := s.Query("SELECT DISTINCT symbol, day FROM " + name + ".trades").WithContext(ctx).Iter()
+	var total int64
+	var symbol string
+	var day time.Time
+	for iter.Scan(&symbol, &day) {
+		var k int64
+		if err := s.Query("SELECT count(*) FROM "+name+".trades WHERE symbol = ? AND day = ?", symbol, day).WithContext(ctx).Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		total += k
+	}
+	if err := iter.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if total != n {
+		t.Errorf("count(*) over every symbol and day = %d, want %d", total, n)
+	}
+}
