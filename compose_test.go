@@ -1,0 +1,312 @@
+package main
+
+import (
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// There is no Docker engine to run docker-compose.yml in tests, so these
+// check what can go wrong without one noticing: services, images, ports,
+// health checks, the listeners tradetop is pointed at, and that every
+// TRADETOP_ variable is a flag tradetop has.
+
+type composeFile struct {
+	Services map[string]composeService `yaml:"services"`
+	Volumes  map[string]any            `yaml:"volumes"`
+}
+
+type composeService struct {
+	Image       string                       `yaml:"image"`
+	Build       any                          `yaml:"build"`
+	Ports       []string                     `yaml:"ports"`
+	Environment map[string]string            `yaml:"environment"`
+	Volumes     []string                     `yaml:"volumes"`
+	DependsOn   map[string]composeDependency `yaml:"depends_on"`
+	Healthcheck *struct {
+		Test        any    `yaml:"test"`
+		Interval    string `yaml:"interval"`
+		Timeout     string `yaml:"timeout"`
+		Retries     int    `yaml:"retries"`
+		StartPeriod string `yaml:"start_period"`
+	} `yaml:"healthcheck"`
+}
+
+type composeDependency struct {
+	Condition string `yaml:"condition"`
+}
+
+func readCompose(t *testing.T) (composeFile, string) {
+	t.Helper()
+	raw, err := os.ReadFile("docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f composeFile
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		t.Fatalf("parsing docker-compose.yml: %v", err)
+	}
+	return f, string(raw)
+}
+
+func TestComposeServices(t *testing.T) {
+	f, _ := readCompose(t)
+	for _, name := range []string{"kafka", "cassandra", "tradetop"} {
+		if _, ok := f.Services[name]; !ok {
+			t.Fatalf("no service %s", name)
+		}
+	}
+	kafka, cassandra, tradetop := f.Services["kafka"], f.Services["cassandra"], f.Services["tradetop"]
+
+	if kafka.Image != "apache/kafka:3.9.2" {
+		t.Errorf("kafka image %q, want apache/kafka:3.9.2", kafka.Image)
+	}
+	if !strings.HasPrefix(cassandra.Image, "cassandra:5.0") {
+		t.Errorf("cassandra image %q, want cassandra:5.0.x", cassandra.Image)
+	}
+	if tradetop.Build == nil {
+		t.Error("tradetop is not built from the Dockerfile")
+	}
+	if !publishes(kafka.Ports, "9092") {
+		t.Errorf("kafka ports %q do not publish 9092", kafka.Ports)
+	}
+	if !publishes(cassandra.Ports, "9042") {
+		t.Errorf("cassandra ports %q do not publish 9042", cassandra.Ports)
+	}
+
+	for name, s := range f.Services {
+		if name == "tradetop" {
+			continue
+		}
+		if s.Healthcheck == nil || !hasCommand(s.Healthcheck.Test) {
+			t.Errorf("service %s has no health check command", name)
+			continue
+		}
+		h := s.Healthcheck
+		if h.Interval == "" || h.Timeout == "" || h.StartPeriod == "" || h.Retries < 1 {
+			t.Errorf("service %s: health check %+v needs interval, timeout, retries and start_period", name, *h)
+		}
+	}
+	for _, dep := range []string{"kafka", "cassandra"} {
+		if c := tradetop.DependsOn[dep].Condition; c != "service_healthy" {
+			t.Errorf("tradetop depends on %s with condition %q, want service_healthy", dep, c)
+		}
+	}
+
+	for name, s := range f.Services {
+		for _, v := range s.Volumes {
+			src, _, ok := strings.Cut(v, ":")
+			if !ok || strings.ContainsAny(src, "./~") {
+				continue // a bind mount
+			}
+			if _, ok := f.Volumes[src]; !ok {
+				t.Errorf("service %s mounts volume %s, which is not declared", name, src)
+			}
+		}
+	}
+}
+
+// publishes reports whether ports, in the short syntax
+// [host_ip:]host_port:container_port, publish port on the same host port.
+func publishes(ports []string, port string) bool {
+	for _, p := range ports {
+		p, _, _ = strings.Cut(p, "/")
+		parts := strings.Split(p, ":")
+		if n := len(parts); n >= 2 && parts[n-1] == port && parts[n-2] == port {
+			return true
+		}
+	}
+	return false
+}
+
+// hasCommand reports whether a health check's test runs a command: a string,
+// or a list of CMD or CMD-SHELL and a non-empty command.
+func hasCommand(test any) bool {
+	switch v := test.(type) {
+	case string:
+		return strings.TrimSpace(v) != ""
+	case []any:
+		if len(v) < 2 || (v[0] != "CMD" && v[0] != "CMD-SHELL") {
+			return false
+		}
+		s, ok := v[1].(string)
+		return ok && strings.TrimSpace(s) != ""
+	}
+	return false
+}
+
+func TestComposeKafkaListeners(t *testing.T) {
+	f, _ := readCompose(t)
+	env := f.Services["kafka"].Environment
+	listeners := listenerMap(env["KAFKA_LISTENERS"])
+	advertised := listenerMap(env["KAFKA_ADVERTISED_LISTENERS"])
+	protocols := map[string]string{}
+	for _, kv := range strings.Split(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"], ",") {
+		name, proto, _ := strings.Cut(kv, ":")
+		protocols[name] = proto
+	}
+	roles := strings.Split(env["KAFKA_PROCESS_ROLES"], ",")
+	if !slices.Contains(roles, "broker") || !slices.Contains(roles, "controller") {
+		t.Errorf("KAFKA_PROCESS_ROLES %q, want broker and controller", env["KAFKA_PROCESS_ROLES"])
+	}
+	controller := env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+	if _, ok := listeners[controller]; !ok || controller == "" {
+		t.Errorf("controller listener %q is not among KAFKA_LISTENERS", controller)
+	}
+	if _, ok := advertised[controller]; ok {
+		t.Errorf("controller listener %q is advertised to clients", controller)
+	}
+	for name := range listeners {
+		if protocols[name] == "" {
+			t.Errorf("listener %s has no security protocol", name)
+		}
+	}
+	for _, k := range []string{"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"} {
+		if env[k] != "1" {
+			t.Errorf("%s = %q, want 1 on a single node", k, env[k])
+		}
+	}
+
+	// Every advertised address is one a listener binds, on its port.
+	for name, addr := range advertised {
+		_, port, err := net.SplitHostPort(addr)
+		_, bound, _ := net.SplitHostPort(listeners[name])
+		if err != nil || port != bound {
+			t.Errorf("listener %s advertises %q but binds %q", name, addr, listeners[name])
+		}
+	}
+	// The host reaches the published port on localhost; tradetop reaches
+	// the listener that advertises the kafka service's own name.
+	hostListener := ""
+	for name, addr := range advertised {
+		if addr == "localhost:9092" {
+			hostListener = name
+		}
+	}
+	if hostListener == "" {
+		t.Errorf("no listener advertises localhost:9092 for the host: %v", advertised)
+	}
+	brokers := f.Services["tradetop"].Environment["TRADETOP_BROKERS"]
+	inNetwork := ""
+	for name, addr := range advertised {
+		if host, _, _ := net.SplitHostPort(addr); host == "kafka" && addr == brokers {
+			inNetwork = name
+		}
+	}
+	if inNetwork == "" || inNetwork == hostListener {
+		t.Errorf("TRADETOP_BROKERS=%q is not the in-network listener Kafka advertises (%v)", brokers, advertised)
+	}
+}
+
+// listenerMap parses NAME://host:port,... into addresses by listener name.
+func listenerMap(s string) map[string]string {
+	out := map[string]string{}
+	for _, l := range strings.Split(s, ",") {
+		name, addr, ok := strings.Cut(strings.TrimSpace(l), "://")
+		if ok {
+			out[name] = addr
+		}
+	}
+	return out
+}
+
+func TestComposeTradetop(t *testing.T) {
+	f, raw := readCompose(t)
+	env := f.Services["tradetop"].Environment
+	if env["TRADETOP_NO_UI"] != "true" {
+		t.Errorf("TRADETOP_NO_UI = %q, want true: a container has no terminal", env["TRADETOP_NO_UI"])
+	}
+	host, port, err := net.SplitHostPort(env["TRADETOP_CASSANDRA"])
+	if err != nil || host != "cassandra" || port != "9042" {
+		t.Errorf("TRADETOP_CASSANDRA = %q, want cassandra:9042", env["TRADETOP_CASSANDRA"])
+	}
+	if env["TRADETOP_DATA_DIR"] == "" || !slices.ContainsFunc(f.Services["tradetop"].Volumes, func(v string) bool {
+		return strings.HasSuffix(v, ":"+env["TRADETOP_DATA_DIR"])
+	}) {
+		t.Errorf("TRADETOP_DATA_DIR %q is not on a volume", env["TRADETOP_DATA_DIR"])
+	}
+
+	// Every TRADETOP_ name in the file, comments included, is a flag.
+	fs := flags(&options{})
+	names := regexp.MustCompile(`TRADETOP_[A-Z0-9_]+`).FindAllString(raw, -1)
+	if len(names) == 0 {
+		t.Fatal("no TRADETOP_ variables")
+	}
+	for _, v := range names {
+		flag := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(v, envPrefix), "_", "-"))
+		if fs.Lookup(flag) == nil {
+			t.Errorf("%s names no flag (--%s)", v, flag)
+		}
+	}
+}
+
+// TestComposeVersionsMatchDevstack keeps the images on the versions the dev
+// stack without Docker runs, which the end-to-end tests are proven on.
+func TestComposeVersionsMatchDevstack(t *testing.T) {
+	f, _ := readCompose(t)
+	script, err := os.ReadFile("scripts/devstack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ service, image, variable string }{
+		{"kafka", "apache/kafka", "KAFKA_VERSION"},
+		{"cassandra", "cassandra", "CASSANDRA_VERSION"},
+	} {
+		m := regexp.MustCompile(`(?m)^` + c.variable + `=\$\{` + c.variable + `:-([^}]+)\}`).FindSubmatch(script)
+		if m == nil {
+			t.Errorf("scripts/devstack sets no default %s", c.variable)
+			continue
+		}
+		if want := c.image + ":" + string(m[1]); f.Services[c.service].Image != want {
+			t.Errorf("%s image %q, want %q as in scripts/devstack", c.service, f.Services[c.service].Image, want)
+		}
+	}
+}
+
+func TestDockerfile(t *testing.T) {
+	raw, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages []string // the FROM lines
+	var final []string  // the lines of the last stage
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(strings.ToUpper(line), "FROM ") {
+			stages = append(stages, line)
+			final = nil
+		}
+		final = append(final, line)
+	}
+	if len(stages) < 2 {
+		t.Fatalf("Dockerfile has %d stages, want a builder and a final stage", len(stages))
+	}
+	builder := stages[0]
+	if !strings.Contains(builder, "golang:1.26") || !strings.Contains(string(raw), "CGO_ENABLED=0") {
+		t.Errorf("the builder %q does not build with golang:1.26 and CGO_ENABLED=0", builder)
+	}
+	last := stages[len(stages)-1]
+	if !strings.Contains(last, "distroless/static") {
+		t.Errorf("final stage %q is not distroless static", last)
+	}
+	var copies, entry bool
+	for _, l := range final {
+		copies = copies || strings.HasPrefix(l, "COPY --from=")
+		entry = entry || strings.HasPrefix(l, "ENTRYPOINT ")
+	}
+	if !copies || !entry {
+		t.Errorf("final stage copies the binary: %v; has an ENTRYPOINT: %v", copies, entry)
+	}
+	ignore, err := os.ReadFile(".dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(strings.Split(string(ignore), "\n"), ".git") {
+		t.Error(".dockerignore does not leave out .git")
+	}
+}
