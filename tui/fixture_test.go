@@ -1,0 +1,233 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/trade"
+)
+
+// t0 is the fake clock's start: every fabricated snapshot is a fixed offset
+// from it, so rendered screens are the same on every run.
+var t0 = time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+
+// sectorsOf is the fabricated universe's sectors, by symbol index.
+var fixtureSectors = []string{"Information Technology", "Financials", "Health Care", "Energy", "Consumer Staples"}
+
+// fixture fabricates a pipeline's snapshots: n symbols whose prices follow
+// fixed waves, six partitions whose committed offsets jump once a minute as
+// tradetop's do, a tape and a few events.
+type fixture struct {
+	symbols  []string
+	base     []float64
+	rate     []float64 // trades per second
+	step     time.Duration
+	paused   bool
+	stopRead bool // the consumer stops reading (for stall verdicts)
+}
+
+func newFixture(n int) *fixture {
+	f := &fixture{step: 250 * time.Millisecond}
+	for i := range n {
+		f.symbols = append(f.symbols, fmt.Sprintf("S%02d", i))
+		f.base = append(f.base, 20+float64((i*37)%400)+float64(i)/7)
+		f.rate = append(f.rate, 2+float64((i*13)%17))
+	}
+	if n >= 4 {
+		copy(f.symbols, []string{"AAPL", "MSFT", "NVDA", "JPM"})
+	}
+	return f
+}
+
+func (f *fixture) price(i int, sec float64) float64 {
+	b := f.base[i]
+	return math.Round(b*(1+0.01*math.Sin(sec/17+float64(i))+0.003*math.Sin(sec/3.1*float64(i%5+1)))*100) / 100
+}
+
+const partitions = 6
+
+// snapshot returns the k-th snapshot since t0.
+func (f *fixture) snapshot(k int) *pipeline.Snapshot {
+	now := t0.Add(time.Duration(k) * f.step)
+	sec := now.Sub(t0).Seconds()
+	s := &pipeline.Snapshot{
+		Time: now, Started: t0,
+		Source: "synthetic seed=1", Broker: "embedded 127.0.0.1:9092", Store: "sqlite /data/tradetop.db",
+		Topic: "trades", Group: "tradetop",
+		Intervals: []time.Duration{time.Second, time.Minute},
+		Paused:    f.paused,
+		Latency:   pipeline.Latency{P50: 12 * time.Millisecond, P99: 48 * time.Millisecond, Max: 90 * time.Millisecond, N: 100},
+	}
+	var total float64
+	sectors := map[string]*agg.SectorDay{}
+	for i, sym := range f.symbols {
+		count := int64(f.rate[i] * sec)
+		vol := float64(count) * (50 + float64(i%7)*25)
+		total += float64(count)
+		sector := fixtureSectors[i%len(fixtureSectors)]
+		hi, lo := f.base[i]*1.013, f.base[i]*0.987
+		st := agg.SymbolStats{
+			Symbol: sym, Sector: sector, First: f.price(i, 0), Last: f.price(i, sec),
+			High: math.Round(hi*100) / 100, Low: math.Round(lo*100) / 100,
+			Volume: vol, Notional: vol * f.base[i], Count: count, LastTime: now.Add(-40 * time.Millisecond),
+		}
+		if count > 0 {
+			s.Symbols = append(s.Symbols, st)
+		}
+		d := sectors[sector]
+		if d == nil {
+			d = &agg.SectorDay{Sector: sector, Day: t0.Truncate(24 * time.Hour)}
+			sectors[sector] = d
+		}
+		d.Volume += vol
+		d.Notional += vol * f.base[i]
+		d.Count += count
+	}
+	for _, name := range fixtureSectors {
+		if d := sectors[name]; d != nil && d.Volume > 0 {
+			s.Sectors = append(s.Sectors, *d)
+		}
+	}
+	sortSectors(s.Sectors)
+	s.Produced = int64(total)
+	s.Consumed = s.Produced - 12
+	s.StoredTrades = s.Consumed - 3
+	s.InRate, s.StoredRate = 1000, 998
+	s.Late, s.Bad, s.Errors = 2, 0, 1
+
+	// Lag is read once a second; commits move at each minute plus lateness.
+	read := t0.Add(time.Duration(int64(sec)) * time.Second)
+	if sec >= 1 {
+		s.LagTime = read
+		rsec := read.Sub(t0).Seconds()
+		commitAt := math.Floor((rsec-2)/60) * 60
+		s.Positions = map[int]int64{}
+		for p := range partitions {
+			rate := 160 + float64(p)*10
+			end := int64(rate * rsec)
+			committed := int64(-1)
+			if commitAt >= 0 {
+				committed = int64(rate * commitAt)
+			}
+			pos := end - int64(p%3)
+			if f.stopRead && p == 0 {
+				pos = int64(rate * 5)
+				committed = min(committed, pos)
+				if committed < 0 {
+					committed = pos
+				}
+			}
+			lag := end - committed
+			if committed < 0 {
+				lag = end
+			}
+			s.Lag = append(s.Lag, bus.PartitionLag{Partition: p, End: end, Committed: committed, Lag: lag})
+			s.TotalLag += lag
+			s.Positions[p] = pos
+			s.Unread += end - pos
+		}
+	}
+	for j := range 64 {
+		i := (j * 7) % len(f.symbols)
+		at := now.Add(-time.Duration(j) * 13 * time.Millisecond)
+		p := f.price(i, at.Sub(t0).Seconds())
+		s.Tape = append(s.Tape, trade.Trade{ID: fmt.Sprintf("t%d-%d", k, j), Symbol: f.symbols[i], Price: p, Volume: float64(100 + j%5*50), Time: at})
+	}
+	if sec >= 20 {
+		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(20 * time.Second), Source: "kafka produce", Message: "write: broker not available\nretrying", Repeats: 3})
+	}
+	if sec >= 35 {
+		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(35 * time.Second), Source: "bad message", Message: "partition 2 offset 77: invalid trade: empty symbol"})
+	}
+	return s
+}
+
+func sortSectors(ds []agg.SectorDay) {
+	for i := 1; i < len(ds); i++ {
+		for j := i; j > 0 && ds[j].Volume > ds[j-1].Volume; j-- {
+			ds[j], ds[j-1] = ds[j-1], ds[j]
+		}
+	}
+}
+
+// candles fabricates n stored candles of symbol i ending before now.
+func (f *fixture) candles(symbol string, interval time.Duration, n int, now time.Time) []agg.Candle {
+	i := 0
+	for j, s := range f.symbols {
+		if s == symbol {
+			i = j
+		}
+	}
+	end := now.Truncate(interval)
+	var out []agg.Candle
+	for k := n; k >= 1; k-- {
+		start := end.Add(-time.Duration(k) * interval)
+		if start.Before(t0) {
+			continue
+		}
+		a, b := start.Sub(t0).Seconds(), start.Add(interval).Sub(t0).Seconds()
+		o, c := f.price(i, a), f.price(i, b)
+		hi := max(o, c) + f.base[i]*0.001*float64(1+k%3)
+		lo := min(o, c) - f.base[i]*0.001*float64(1+k%2)
+		vol := float64(100 * (1 + (k*7)%9))
+		out = append(out, agg.Candle{Symbol: symbol, Interval: interval, Start: start, Open: o, High: hi, Low: lo, Close: c,
+			Volume: vol, Notional: vol * (o + c) / 2, Count: int64(1 + k%5)})
+	}
+	return out
+}
+
+// fakeSource is a Source over a fixture; tests set its snapshot.
+type fakeSource struct {
+	f *fixture
+
+	mu      sync.Mutex
+	snap    *pipeline.Snapshot
+	pauses  int
+	resumes int
+	reads   int
+}
+
+// at makes the k-th snapshot the latest and returns it.
+func (s *fakeSource) at(k int) *pipeline.Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.snap = s.f.snapshot(k)
+	return s.snap
+}
+
+func (s *fakeSource) Snapshot() *pipeline.Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snap
+}
+
+func (s *fakeSource) Pause() {
+	s.mu.Lock()
+	s.pauses++
+	s.f.paused = true
+	s.mu.Unlock()
+}
+
+func (s *fakeSource) Resume() {
+	s.mu.Lock()
+	s.resumes++
+	s.f.paused = false
+	s.mu.Unlock()
+}
+
+func (s *fakeSource) RecentCandles(_ context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
+	now := t0
+	if s.snap != nil {
+		now = s.snap.Time
+	}
+	return s.f.candles(symbol, interval, n, now), nil
+}

@@ -1,0 +1,103 @@
+package tui
+
+import (
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/tradetop/tradetop/pipeline"
+)
+
+// headerHeight is the header's lines.
+const headerHeight = 2
+
+// header draws the top two lines: what runs where and since when, then each
+// stage's health and the rates. Items that do not fit are left out, least
+// important first.
+func header(st *Styles, w int, s *pipeline.Snapshot, stages [len(stageNames)]health, state string) string {
+	if w <= 0 {
+		return ""
+	}
+	app := st.App.Render("tradetop")
+	if s == nil {
+		return fit(app+" "+st.Dim.Render("starting the pipeline…"), w) + "\n" + spaces(w)
+	}
+
+	// Line 1: source, broker and store on the left; state and uptime right.
+	right := "up " + fmtUptime(s.Time.Sub(s.Started))
+	if s.Started.IsZero() {
+		right = "up 0:00:00"
+	}
+	if state != "" {
+		right = state + "  " + right
+	}
+	sep := st.Dim.Render(" │ ")
+	left := app + " " + s.Source
+	if s.Broker != "" {
+		left += sep + st.Dim.Render("kafka ") + s.Broker
+	}
+	if s.Store != "" {
+		left += sep + st.Dim.Render("store ") + s.Store
+	}
+	line1 := spread(left, right, w)
+
+	// Line 2: health dots, then rates and counters while they fit.
+	var dots []string
+	for i, h := range stages {
+		dots = append(dots, healthStyle(st, h).Render("●")+" "+stageNames[i]+" "+healthStyle(st, h).Render(h.String()))
+	}
+	items := []string{
+		strings.Join(dots, "  "),
+		st.Dim.Render("in ") + fmtRate(s.InRate) + st.Dim.Render("/s") + "  " + st.Dim.Render("stored ") + fmtRate(s.StoredRate) + st.Dim.Render("/s"),
+		st.Dim.Render("p50 ") + fmtLatency(s.Latency.P50) + st.Dim.Render(" p99 ") + fmtLatency(s.Latency.P99),
+		st.Dim.Render("stored ") + fmtInt(s.StoredTrades) + st.Dim.Render(" of ") + fmtInt(s.Produced),
+		st.Dim.Render("late ") + fmtInt(s.Late) + st.Dim.Render(" bad ") + fmtInt(s.Bad) + st.Dim.Render(" errors ") + fmtInt(s.Errors),
+	}
+	line2 := items[0]
+	used := ansi.StringWidth(line2)
+	for _, it := range items[1:] {
+		iw := ansi.StringWidth(it) + 3
+		if used+iw > w {
+			break
+		}
+		line2 += sep + it
+		used += iw
+	}
+	return fit(line1, w) + "\n" + fit(line2, w)
+}
+
+// spread puts left and right on one line of width w, cutting left first.
+func spread(left, right string, w int) string {
+	rw := ansi.StringWidth(right)
+	if rw+2 > w {
+		return fit(right, w)
+	}
+	left = fit(left, w-rw-1)
+	return left + " " + right
+}
+
+func healthStyle(st *Styles, h health) lipgloss.Style {
+	switch h {
+	case healthSlow:
+		return st.Warn
+	case healthDown:
+		return st.Bad
+	case healthPaused, healthStopped:
+		return st.Idle
+	}
+	return st.OK
+}
+
+// fmtLatency prints a latency in milliseconds, or seconds past ten.
+func fmtLatency(d time.Duration) string {
+	if d >= 10*time.Second {
+		return fmtAge(d)
+	}
+	ms := float64(d) / float64(time.Millisecond)
+	if ms < 10 {
+		return trimFloat(ms, 1) + "ms"
+	}
+	return trimFloat(ms, 0) + "ms"
+}

@@ -1,0 +1,325 @@
+package tui
+
+import (
+	"context"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// onKey routes a key: quitting first, then the filter being typed, the
+// help, pausing, and the screen shown.
+func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := &m.keys
+	switch {
+	case msg.String() == "ctrl+c" || (key.Matches(msg, k.Quit) && !m.filtering):
+		return m.onQuit(msg)
+	case m.filtering:
+		return m.onFilterKey(msg)
+	case m.showHelp:
+		if key.Matches(msg, k.Help, k.Back) {
+			m.showHelp = false
+		}
+		return m, nil
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+		return m, nil
+	case key.Matches(msg, k.Pause):
+		return m.onPause()
+	case m.screen == detail:
+		return m.onDetailKey(msg)
+	}
+	return m.onDashboardKey(msg)
+}
+
+// onQuit starts the drain on the first q or ctrl+c; a ctrl+c while
+// draining stops the pipeline at once.
+func (m Model) onQuit(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	if !m.draining {
+		m.draining = true
+		m.events.note(m.now(), "stopping: draining what was produced (ctrl+c again stops at once)")
+		return m, call(m.opts.Stop)
+	}
+	if msg.String() == "ctrl+c" && !m.aborting {
+		m.aborting = true
+		m.events.note(m.now(), "stopping at once, without draining")
+		return m, call(m.opts.Abort)
+	}
+	return m, nil
+}
+
+// onStopping shows the drain started by a signal or a time limit.
+func (m Model) onStopping() (tea.Model, tea.Cmd) {
+	if !m.draining {
+		m.draining = true
+		m.events.note(m.now(), "stopping: draining what was produced")
+	}
+	return m, nil
+}
+
+// call runs f off the program's goroutine.
+func call(f func()) tea.Cmd {
+	return func() tea.Msg {
+		f()
+		return nil
+	}
+}
+
+// onPause pauses or resumes the feed; the next snapshots confirm it.
+func (m Model) onPause() (tea.Model, tea.Cmd) {
+	if m.draining {
+		return m, nil
+	}
+	want := !m.paused()
+	m.pauseWant = &want
+	src := m.src
+	if want {
+		m.events.note(m.now(), "feed paused; the pipeline drains what was produced")
+		return m, call(src.Pause)
+	}
+	m.events.note(m.now(), "feed resumed")
+	return m, call(src.Resume)
+}
+
+// onFilterKey edits the filter; enter keeps it and esc clears it.
+func (m Model) onFilterKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := &m.keys
+	switch {
+	case key.Matches(msg, k.Apply):
+		m.filtering = false
+		m.filter.Blur()
+	case key.Matches(msg, k.Clear):
+		m.filtering = false
+		m.filter.Blur()
+		m.filter.SetValue("")
+	case msg.Type == tea.KeyUp:
+		m.symbols.move(-1)
+		return m, nil
+	case msg.Type == tea.KeyDown:
+		m.symbols.move(1)
+		return m, nil
+	default:
+		var cmd tea.Cmd
+		m.filter, cmd = m.filter.Update(msg)
+		m.setFilter(m.filter.Value())
+		return m, cmd
+	}
+	m.setFilter(m.filter.Value())
+	return m, nil
+}
+
+// setFilter applies the filter to the table.
+func (m *Model) setFilter(f string) {
+	m.symbols.filter = f
+	m.symbols.typing = m.filtering
+	m.symbols.order()
+}
+
+// onDashboardKey selects, sorts, filters, focuses and scrolls.
+func (m Model) onDashboardKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := &m.keys
+	switch {
+	case key.Matches(msg, k.Enter):
+		return m.openDetail()
+	case key.Matches(msg, k.Filter):
+		m.filtering = true
+		m.focus = focusSymbols
+		m.filter.SetValue(m.symbols.filter)
+		m.filter.CursorEnd()
+		m.setFilter(m.symbols.filter)
+		return m, m.filter.Focus()
+	case key.Matches(msg, k.Back):
+		if m.symbols.filter != "" {
+			m.filter.SetValue("")
+			m.setFilter("")
+		}
+	case key.Matches(msg, k.Sort):
+		m.symbols.sort = (m.symbols.sort + 1) % sortKeys
+		m.symbols.reverse = false
+		m.symbols.order()
+	case key.Matches(msg, k.Reverse):
+		m.symbols.reverse = !m.symbols.reverse
+		m.symbols.order()
+	case key.Matches(msg, k.Focus):
+		m.cycleFocus(1)
+	case key.Matches(msg, k.FocusBack):
+		m.cycleFocus(-1)
+	case key.Matches(msg, k.Up):
+		m.scrollFocused(-1)
+	case key.Matches(msg, k.Down):
+		m.scrollFocused(1)
+	case key.Matches(msg, k.PageUp):
+		m.scrollFocused(-m.symbols.pageRows())
+	case key.Matches(msg, k.PageDown):
+		m.scrollFocused(m.symbols.pageRows())
+	case key.Matches(msg, k.Top):
+		m.scrollFocused(-1 << 30)
+	case key.Matches(msg, k.Bottom):
+		m.scrollFocused(1 << 30)
+	}
+	return m, nil
+}
+
+// scrollFocused moves the selection or the view of the focused pane.
+func (m *Model) scrollFocused(d int) {
+	switch m.focus {
+	case focusSymbols:
+		m.symbols.move(d)
+	case focusLag:
+		m.lag.scroll(d)
+	case focusTape:
+		m.tape.scroll(d)
+	case focusEvents:
+		m.events.scroll(d)
+	}
+}
+
+// cycleFocus moves the focus to the next shown pane in direction d.
+func (m *Model) cycleFocus(d int) {
+	f := m.focus
+	for range focusCount {
+		f = (f + focus(d) + focusCount) % focusCount
+		if m.focusShown(f) {
+			m.focus = f
+			return
+		}
+	}
+}
+
+// focusShown reports whether pane f is on screen to take the focus.
+func (m *Model) focusShown(f focus) bool {
+	switch f {
+	case focusLag:
+		return m.lay.lag.shown()
+	case focusTape:
+		return m.lay.tape.shown()
+	case focusEvents:
+		return m.lay.events.shown()
+	}
+	return true
+}
+
+// openDetail shows the selected symbol up close.
+func (m Model) openDetail() (tea.Model, tea.Cmd) {
+	r, ok := m.symbols.selectedRow()
+	if !ok {
+		return m, nil
+	}
+	var intervals []time.Duration
+	if m.snap != nil {
+		intervals = m.snap.Intervals
+	}
+	m.screen = detail
+	m.detail.open(r.Symbol, intervals)
+	m.detail.update(m.symbols.rows, m.hist)
+	return m, m.candleCmd()
+}
+
+// onDetailKey goes back, changes the candle window or the symbol.
+func (m Model) onDetailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := &m.keys
+	switch {
+	case key.Matches(msg, k.Back):
+		m.screen = dashboard
+	case key.Matches(msg, k.Window):
+		if m.snap != nil {
+			m.detail.nextInterval(m.snap.Intervals)
+			m.detail.update(m.symbols.rows, m.hist)
+			return m, m.candleCmd()
+		}
+	case key.Matches(msg, k.Up):
+		m.symbols.move(-1)
+		return m.openDetail()
+	case key.Matches(msg, k.Down):
+		m.symbols.move(1)
+		return m.openDetail()
+	}
+	return m, nil
+}
+
+// candleCmd reads the detail symbol's candles when it is shown and they are
+// due: at once when it opens, then every candleRefresh of snapshot time.
+func (m *Model) candleCmd() tea.Cmd {
+	d := &m.detail
+	if m.screen != detail || d.loading || d.interval == 0 || m.width == 0 {
+		return nil
+	}
+	if !d.asked.IsZero() && m.now().Sub(d.asked) < candleRefresh {
+		return nil
+	}
+	n := d.wantCandles()
+	if n == 0 {
+		return nil
+	}
+	d.loading, d.asked = true, m.now()
+	if d.asked.IsZero() {
+		d.asked = time.Unix(0, 1)
+	}
+	src, sym, iv := m.src, d.symbol, d.interval
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		cs, err := src.RecentCandles(ctx, sym, iv, n)
+		return candlesMsg{symbol: sym, interval: iv, candles: cs, err: err}
+	}
+}
+
+// onCandles keeps candles read for the symbol and window shown, and asks
+// again when they were for another.
+func (m Model) onCandles(msg candlesMsg) (tea.Model, tea.Cmd) {
+	d := &m.detail
+	d.loading = false
+	if msg.symbol != d.symbol || msg.interval != d.interval {
+		d.asked = time.Time{}
+		return m, m.candleCmd()
+	}
+	d.candles, d.err = msg.candles, msg.err
+	d.update(m.symbols.rows, m.hist)
+	return m, nil
+}
+
+// onMouse scrolls the pane under the wheel; a click focuses a pane and
+// selects a symbol.
+func (m Model) onMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
+	if m.screen != dashboard || m.showHelp || msg.Action != tea.MouseActionPress {
+		return m, nil
+	}
+	d := 0
+	switch msg.Button {
+	case tea.MouseButtonWheelUp:
+		d = -1
+	case tea.MouseButtonWheelDown:
+		d = 1
+	case tea.MouseButtonLeft:
+	default:
+		return m, nil
+	}
+	targets := []struct {
+		f focus
+		r rect
+	}{{focusSymbols, m.lay.symbols}, {focusLag, m.lay.lag}, {focusTape, m.lay.tape}, {focusEvents, m.lay.events}}
+	for _, t := range targets {
+		if !t.r.contains(msg.X, msg.Y) {
+			continue
+		}
+		if d == 0 {
+			// A click focuses the pane, and on a symbol selects it.
+			m.focus = t.f
+			if t.f == focusSymbols {
+				m.symbols.selectRow(msg.Y - t.r.y - 2)
+			}
+			return m, nil
+		}
+		if t.f == focusSymbols {
+			m.symbols.move(d)
+		} else {
+			prev := m.focus
+			m.focus = t.f
+			m.scrollFocused(d)
+			m.focus = prev
+		}
+		return m, nil
+	}
+	return m, nil
+}

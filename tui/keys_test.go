@@ -1,0 +1,326 @@
+package tui
+
+import (
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+)
+
+func TestSelectionMovesAndFollowsTheSymbol(t *testing.T) {
+	m, _ := newTestModel(t, 12, 100, 30, 40)
+	if got := m.symbols.selected; got != "AAPL" {
+		t.Fatalf("first selection %q, want the top row AAPL", got)
+	}
+	m, _ = step(t, m, press("down"))
+	m, _ = step(t, m, press("j"))
+	if got := m.symbols.selected; got != "MSFT" {
+		t.Fatalf("after down, j: %q, want MSFT", got)
+	}
+	m, _ = step(t, m, press("k"))
+	if got := m.symbols.selected; got != "JPM" {
+		t.Fatalf("after k: %q, want JPM", got)
+	}
+	// A new order keeps the selected symbol, wherever its row goes.
+	m, _ = step(t, m, press("s"))
+	if got := m.symbols.selected; got != "JPM" {
+		t.Errorf("after sorting: %q, want JPM still", got)
+	}
+	m, _ = step(t, m, press("G"))
+	if r, _ := m.symbols.selectedRow(); r.Symbol != m.symbols.rows[m.symbols.shown[len(m.symbols.shown)-1]].Symbol {
+		t.Errorf("G selected %q, not the last row", r.Symbol)
+	}
+	m, _ = step(t, m, press("g"))
+	if m.symbols.cursor() != 0 {
+		t.Errorf("g left the cursor at %d", m.symbols.cursor())
+	}
+}
+
+func TestSortCycles(t *testing.T) {
+	m, _ := newTestModel(t, 12, 100, 30, 120)
+	want := []sortKey{byChange, byVolume, byRate, bySector, bySymbol}
+	for _, k := range want {
+		m, _ = step(t, m, press("s"))
+		if m.symbols.sort != k {
+			t.Fatalf("sort %v, want %v", sortNames[m.symbols.sort], sortNames[k])
+		}
+		rows := m.symbols.rows
+		for i := 1; i < len(rows); i++ {
+			a, b := rows[i-1], rows[i]
+			var bad bool
+			switch k {
+			case byChange:
+				bad = a.change < b.change
+			case byVolume:
+				bad = a.vol1m < b.vol1m
+			case byRate:
+				bad = a.rate < b.rate
+			case bySector:
+				bad = a.Sector > b.Sector
+			case bySymbol:
+				bad = a.Symbol > b.Symbol
+			}
+			if bad {
+				t.Fatalf("sorted by %s: %s before %s", sortNames[k], a.Symbol, b.Symbol)
+			}
+		}
+		if !strings.Contains(ansi.Strip(m.View()), "sort "+sortNames[k]) {
+			t.Errorf("the title does not say sort %s", sortNames[k])
+		}
+	}
+	m, _ = step(t, m, press("S"))
+	if first := m.symbols.rows[0].Symbol; first != "S11" {
+		t.Errorf("reversed symbol order starts with %s, want S11", first)
+	}
+}
+
+func TestFilter(t *testing.T) {
+	m, _ := newTestModel(t, 12, 100, 30, 40)
+	for _, k := range []string{"/", "s", "1"} {
+		m, _ = step(t, m, press(k))
+	}
+	if !m.filtering || m.symbols.filter != "s1" {
+		t.Fatalf("filtering %v with %q, want s1 typed", m.filtering, m.symbols.filter)
+	}
+	if len(m.symbols.shown) != 2 { // S10, S11
+		t.Fatalf("%d rows shown for s1, want 2", len(m.symbols.shown))
+	}
+	if m.symbols.sort != bySymbol {
+		t.Errorf("typing s in the filter changed the sort")
+	}
+	m, _ = step(t, m, press("enter"))
+	if m.filtering || m.symbols.filter != "s1" || m.screen != dashboard {
+		t.Fatalf("enter: filtering %v filter %q screen %v; want the filter kept", m.filtering, m.symbols.filter, m.screen)
+	}
+	if !strings.Contains(ansi.Strip(m.View()), "filter “s1”") {
+		t.Errorf("the kept filter is not shown")
+	}
+	// The sector matches too.
+	for _, k := range []string{"/", "backspace", "backspace"} {
+		if k == "backspace" {
+			m, _ = step(t, m, tea.KeyMsg{Type: tea.KeyBackspace})
+			continue
+		}
+		m, _ = step(t, m, press(k))
+	}
+	for _, r := range "energy" {
+		m, _ = step(t, m, press(string(r)))
+	}
+	for _, i := range m.symbols.shown {
+		if m.symbols.rows[i].Sector != "Energy" {
+			t.Errorf("filter energy shows %s of %s", m.symbols.rows[i].Symbol, m.symbols.rows[i].Sector)
+		}
+	}
+	m, _ = step(t, m, press("esc"))
+	if m.filtering || m.symbols.filter != "" || len(m.symbols.shown) != 12 {
+		t.Errorf("esc: filtering %v filter %q shown %d; want everything back", m.filtering, m.symbols.filter, len(m.symbols.shown))
+	}
+}
+
+func TestDetailOpensReadsCandlesAndCloses(t *testing.T) {
+	m, src := newTestModel(t, 12, 120, 40, 240)
+	m, _ = step(t, m, press("down"))
+	m, cmd := step(t, m, press("enter"))
+	if m.screen != detail || m.detail.symbol != "JPM" {
+		t.Fatalf("enter: screen %v symbol %q, want the detail of JPM", m.screen, m.detail.symbol)
+	}
+	if cmd == nil {
+		t.Fatal("no candle read asked for")
+	}
+	m, _ = step(t, m, cmd())
+	if len(m.detail.candles) == 0 || m.detail.candles[0].Symbol != "JPM" || m.detail.interval.Seconds() != 1 {
+		t.Fatalf("candles %d of %v", len(m.detail.candles), m.detail.interval)
+	}
+	view := ansi.Strip(m.View())
+	for _, want := range []string{"JPM", "Candles", "1s candles", "VWAP", "last trade"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("detail lacks %q", want)
+		}
+	}
+	// w changes the window and reads again; a late answer for the old
+	// window is dropped.
+	m, cmd = step(t, m, press("w"))
+	if m.detail.interval.Minutes() != 1 || cmd == nil {
+		t.Fatalf("w: window %v, read %v", m.detail.interval, cmd != nil)
+	}
+	m, _ = step(t, m, candlesMsg{symbol: "JPM", interval: 1e9})
+	if m.detail.interval.Minutes() != 1 {
+		t.Errorf("a stale answer changed the window")
+	}
+	m, _ = step(t, m, cmd())
+	if reads := src.reads; reads != 2 {
+		t.Errorf("%d candle reads, want 2", reads)
+	}
+	// Down shows the next symbol.
+	m, _ = step(t, m, press("down"))
+	if m.detail.symbol != "MSFT" {
+		t.Errorf("down in the detail shows %q, want MSFT", m.detail.symbol)
+	}
+	m, _ = step(t, m, press("esc"))
+	if m.screen != dashboard {
+		t.Errorf("esc left screen %v", m.screen)
+	}
+}
+
+func TestCandlesAreReadAgainOnlyWhenDue(t *testing.T) {
+	m, src := newTestModel(t, 12, 120, 40, 40)
+	m, cmd := step(t, m, press("enter"))
+	m, _ = step(t, m, cmd())
+	// The next snapshot is 250ms later: not due. Four later: due.
+	m, _ = step(t, m, snapshotMsg{src.at(41)})
+	if m.detail.loading {
+		t.Errorf("reread after 250ms")
+	}
+	m, _ = step(t, m, snapshotMsg{src.at(45)})
+	if !m.detail.loading {
+		t.Errorf("no reread after a second")
+	}
+}
+
+func TestPauseAndResume(t *testing.T) {
+	m, src := newTestModel(t, 12, 160, 48, 40)
+	m, cmd := step(t, m, press("p"))
+	if !m.paused() || cmd == nil {
+		t.Fatalf("p: paused %v", m.paused())
+	}
+	cmd()
+	if src.pauses != 1 {
+		t.Fatalf("Pause called %d times", src.pauses)
+	}
+	if !strings.Contains(m.View(), "PAUSED") {
+		t.Errorf("the header does not say PAUSED")
+	}
+	m, _ = step(t, m, snapshotMsg{src.at(41)})
+	if m.pauseWant != nil || !m.paused() || m.health.stages[0] != healthPaused {
+		t.Errorf("after the paused snapshot: want %v paused %v feed %v", m.pauseWant, m.paused(), m.health.stages[0])
+	}
+	m, cmd = step(t, m, press("p"))
+	cmd()
+	m, _ = step(t, m, snapshotMsg{src.at(42)})
+	if src.resumes != 1 || m.paused() || strings.Contains(m.View(), "PAUSED") {
+		t.Errorf("resume: calls %d paused %v", src.resumes, m.paused())
+	}
+	if !strings.Contains(m.View(), "feed resumed") {
+		t.Errorf("the events do not note the resume")
+	}
+}
+
+func TestQuitDrainsThenForces(t *testing.T) {
+	var stops, aborts atomic.Int32
+	src := &fakeSource{f: newFixture(6)}
+	m := New(src, Options{Styles: asciiStyles(), Stop: func() { stops.Add(1) }, Abort: func() { aborts.Add(1) }})
+	m, _ = step(t, m, tea.WindowSizeMsg{Width: 100, Height: 30})
+	m, _ = step(t, m, snapshotMsg{src.at(8)})
+
+	m, cmd := step(t, m, press("q"))
+	cmd()
+	if !m.draining || stops.Load() != 1 {
+		t.Fatalf("q: draining %v, Stop called %d times", m.draining, stops.Load())
+	}
+	if v := m.View(); !strings.Contains(v, "DRAINING") || !strings.Contains(v, "draining: storing") {
+		t.Errorf("the drain does not show")
+	}
+	// A second q does not force; ctrl+c does, once.
+	m, cmd = step(t, m, press("q"))
+	if cmd != nil || aborts.Load() != 0 {
+		t.Errorf("a second q aborted")
+	}
+	m, cmd = step(t, m, press("ctrl+c"))
+	cmd()
+	m, cmd = step(t, m, press("ctrl+c"))
+	if aborts.Load() != 1 || cmd != nil {
+		t.Errorf("Abort called %d times", aborts.Load())
+	}
+	// The feed's health is judged at the next snapshot.
+	m, _ = step(t, m, snapshotMsg{src.at(9)})
+	if m.health.stages[0] != healthStopped {
+		t.Errorf("feed %v while draining, want stopped", m.health.stages[0])
+	}
+	_, cmd = step(t, m, doneMsg{})
+	if cmd == nil {
+		t.Fatal("no quit when the pipeline is done")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Errorf("done does not quit")
+	}
+}
+
+func TestStopFromOutsideShowsTheDrain(t *testing.T) {
+	m, _ := newTestModel(t, 6, 100, 30, 8)
+	m, _ = step(t, m, stoppingMsg{})
+	if !m.draining || !strings.Contains(m.View(), "DRAINING") {
+		t.Errorf("a signal's stop does not show the drain")
+	}
+	m, _ = step(t, m, press("p"))
+	if m.paused() {
+		t.Errorf("p paused while draining")
+	}
+}
+
+func TestHelpToggles(t *testing.T) {
+	m, _ := newTestModel(t, 6, 100, 30, 8)
+	m, _ = step(t, m, press("?"))
+	if !m.showHelp || !strings.Contains(m.View(), "Partition verdicts") {
+		t.Fatal("? does not open the full help")
+	}
+	m, _ = step(t, m, press("down"))
+	if m.symbols.cursor() != 0 {
+		t.Errorf("keys under the help moved the table")
+	}
+	m, _ = step(t, m, press("esc"))
+	if m.showHelp {
+		t.Errorf("esc does not close the help")
+	}
+	m, _ = step(t, m, press("?"))
+	m, _ = step(t, m, press("?"))
+	if m.showHelp {
+		t.Errorf("? does not close the help")
+	}
+}
+
+func TestTabCyclesTheShownPanes(t *testing.T) {
+	// At 80x24 the tape and the events are folded away.
+	m, _ := newTestModel(t, 12, 80, 24, 8)
+	seen := []focus{m.focus}
+	for range 3 {
+		m, _ = step(t, m, press("tab"))
+		seen = append(seen, m.focus)
+	}
+	want := []focus{focusSymbols, focusLag, focusSymbols, focusLag}
+	for i := range want {
+		if seen[i] != want[i] {
+			t.Fatalf("focus went %v, want %v", seen, want)
+		}
+	}
+	m, _ = newTestModel(t, 12, 200, 60, 8)
+	for _, f := range []focus{focusLag, focusTape, focusEvents, focusSymbols} {
+		m, _ = step(t, m, press("tab"))
+		if m.focus != f {
+			t.Fatalf("focus %v, want %v", m.focus, f)
+		}
+	}
+	m, _ = step(t, m, tea.KeyMsg{Type: tea.KeyShiftTab})
+	if m.focus != focusEvents {
+		t.Errorf("shift+tab went to %v", m.focus)
+	}
+}
+
+func TestMouseWheelAndClick(t *testing.T) {
+	m, _ := newTestModel(t, 50, 200, 60, 40)
+	r := m.lay.symbols
+	m, _ = step(t, m, tea.MouseMsg{X: r.x + 5, Y: r.y + 5, Button: tea.MouseButtonWheelDown, Action: tea.MouseActionPress})
+	if m.symbols.cursor() != 1 {
+		t.Errorf("the wheel moved the selection to %d", m.symbols.cursor())
+	}
+	m, _ = step(t, m, tea.MouseMsg{X: r.x + 5, Y: r.y + 2 + 4, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	if m.symbols.cursor() != 4 {
+		t.Errorf("a click on the fifth row selected %d", m.symbols.cursor())
+	}
+	tp := m.lay.tape
+	m, _ = step(t, m, tea.MouseMsg{X: tp.x + 3, Y: tp.y + 3, Button: tea.MouseButtonWheelDown, Action: tea.MouseActionPress})
+	if m.tape.offset != 1 || m.focus != focusSymbols {
+		t.Errorf("the wheel over the tape: offset %d focus %v", m.tape.offset, m.focus)
+	}
+}

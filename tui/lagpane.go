@@ -1,0 +1,293 @@
+package tui
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/NimbleMarkets/ntcharts/sparkline"
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/tradetop/tradetop/pipeline"
+)
+
+// lagPane shows the topic's consumer lag: per partition the end and
+// committed offsets, the committed lag, what is not read yet, the rates and
+// a Burrow-like verdict; then the total committed lag as a sparkline over
+// time, the age of the oldest unread trade and an estimated time to drain.
+type lagPane struct {
+	st     *Styles
+	lt     *lagTracker
+	w, h   int
+	offset int // first partition row on screen
+	topic  string
+	group  string
+	unread int64
+	total  int64
+	known  bool // a lag read has arrived
+	read   string
+	sum    lagSummary
+	rows   []lagRow
+	spark  sparkline.Model
+	graph  string // the drawn sparkline
+	drawn  int    // the lag read the graph shows
+	sparkH int
+	vals   []float64
+}
+
+type lagRow struct {
+	p        *partLag
+	verdict  verdict
+	in, read float64
+}
+
+// SetSize gives the pane its outer size.
+func (p *lagPane) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.offset = min(p.offset, max(len(p.rows)-p.partRows(), 0))
+	p.drawGraph()
+}
+
+// need is the height that shows every partition and a one-line graph.
+func (p *lagPane) need() int { return max(len(p.rows), 1) + 3 + 2 }
+
+// partRows is how many partition rows fit, leaving the heading, the graph
+// and the summary line, and a note of which rows show when not all fit.
+func (p *lagPane) partRows() int {
+	room := max(p.h-2-1-2, 1)
+	if len(p.rows) > room {
+		room = max(room-1, 1)
+	}
+	return room
+}
+
+// noteRows is 1 when not every partition fits.
+func (p *lagPane) noteRows() int {
+	if len(p.rows) > p.partRows() {
+		return 1
+	}
+	return 0
+}
+
+// update takes the snapshot and the tracker's judgement of it.
+func (p *lagPane) update(s *pipeline.Snapshot) {
+	lt := p.lt
+	p.topic, p.group = s.Topic, s.Group
+	p.unread, p.total = s.Unread, s.TotalLag
+	p.known = !s.LagTime.IsZero()
+	if p.known {
+		p.read = fmtAge(s.Time.Sub(s.LagTime))
+	}
+	p.sum = lt.summary(s.Unread)
+	p.rows = p.rows[:0]
+	for _, id := range lt.ids {
+		pl := lt.parts[id]
+		in, read := lt.rates(pl)
+		p.rows = append(p.rows, lagRow{p: pl, verdict: lt.verdict(pl), in: in, read: read})
+	}
+	p.offset = min(p.offset, max(len(p.rows)-p.partRows(), 0))
+	if lt.reads != p.drawn {
+		p.drawGraph()
+	}
+}
+
+// drawGraph draws the total-lag sparkline into the rows left over.
+func (p *lagPane) drawGraph() {
+	p.drawn = p.lt.reads
+	cw := p.w - 4
+	shown := min(len(p.rows), p.partRows())
+	p.sparkH = max(p.h-2-1-shown-p.noteRows()-1, 1)
+	if p.sparkH >= 4 {
+		p.sparkH -= 2 // room for the summary spelt out
+	}
+	p.sparkH = min(p.sparkH, 16)
+	gw := cw - 12
+	if gw < 4 {
+		p.graph = ""
+		return
+	}
+	if p.spark.Width() != gw || p.spark.Height() != p.sparkH {
+		p.spark = sparkline.New(gw, p.sparkH)
+	}
+	p.vals = p.lt.total.last(p.vals[:0], gw)
+	p.spark.Clear()
+	if len(p.vals) > 0 {
+		hi := 1.0
+		for _, v := range p.vals {
+			hi = max(hi, v)
+		}
+		p.spark.SetMax(hi)
+		p.spark.PushAll(p.vals)
+	}
+	p.spark.DrawColumnsOnly()
+	p.graph = p.st.Graph.Render(plainView(&p.spark.Canvas))
+}
+
+// scroll moves the partition rows by d.
+func (p *lagPane) scroll(d int) {
+	p.offset = min(max(p.offset+d, 0), max(len(p.rows)-p.partRows(), 0))
+}
+
+// View draws the pane.
+func (p *lagPane) View(focused bool) string {
+	st := p.st
+	cw := p.w - 4
+	info := p.topic + " · group " + p.group
+	body := make([]string, 0, p.h)
+	if !p.known {
+		body = append(body, st.Dim.Render("waiting for the first offsets read…"))
+		return st.box(p.w, p.h, focused, "Topic lag", info, body)
+	}
+
+	// Column plan: offsets get commas when there is room.
+	wide := cw >= 3+3*12+8+16+7
+	numW, committed := 8, "COMMIT"
+	if wide {
+		numW, committed = 12, "COMMITTED"
+	}
+	base := 3 + 3*numW + 7
+	withUnread := cw >= base+8
+	withRates := cw >= base+8+16
+	var h strings.Builder
+	h.WriteString(padLeft("P", 3))
+	h.WriteString(padLeft("END", numW))
+	h.WriteString(padLeft(committed, numW))
+	h.WriteString(padLeft("LAG", numW))
+	if withUnread {
+		h.WriteString(padLeft("UNREAD", 8))
+	}
+	if withRates {
+		h.WriteString(padLeft("IN/s", 8))
+		h.WriteString(padLeft("READ/s", 8))
+	}
+	h.WriteString("  STATE")
+	body = append(body, st.Head.Render(h.String()))
+
+	num := strconv.FormatInt
+	if wide {
+		num = func(n int64, _ int) string { return fmtInt(n) }
+	}
+	shown := p.partRows()
+	for i := p.offset; i < len(p.rows) && i < p.offset+shown; i++ {
+		r := p.rows[i]
+		l := r.p.latest
+		var b strings.Builder
+		b.WriteString(padLeft(strconv.Itoa(r.p.id), 3))
+		b.WriteString(padLeft(num(l.end, 10), numW))
+		if l.committed < 0 {
+			b.WriteString(padLeft("none", numW))
+		} else {
+			b.WriteString(padLeft(num(l.committed, 10), numW))
+		}
+		b.WriteString(padLeft(num(l.lag, 10), numW))
+		if withUnread {
+			if l.pos >= 0 {
+				b.WriteString(padLeft(num(max(l.end-l.pos, 0), 10), 8))
+			} else {
+				b.WriteString(padLeft("—", 8))
+			}
+		}
+		if withRates {
+			b.WriteString(padLeft(fmtRate(r.in), 8))
+			if r.read >= 0 {
+				b.WriteString(padLeft(fmtRate(r.read), 8))
+			} else {
+				b.WriteString(padLeft("—", 8))
+			}
+		}
+		b.WriteString("  ")
+		b.WriteString(p.verdictStyle(r.verdict).Render(r.verdict.String()))
+		body = append(body, b.String())
+	}
+	if p.noteRows() > 0 {
+		// Say where the hidden rows are, and whether any needs a look.
+		bad := 0
+		for _, r := range p.rows {
+			if r.verdict != verdictOK {
+				bad++
+			}
+		}
+		note := strconv.Itoa(p.offset+1) + "–" + strconv.Itoa(min(p.offset+shown, len(p.rows))) + " of " + strconv.Itoa(len(p.rows)) + " partitions"
+		if bad > 0 {
+			note += " · " + strconv.Itoa(bad) + " not OK"
+		}
+		body = append(body, st.Dim.Render(note))
+	}
+
+	// The total lag graph, its label on its first line.
+	graph := strings.Split(p.graph, "\n")
+	for i := range p.sparkH {
+		label := spaces(11)
+		switch i {
+		case 0:
+			label = fit("total lag", 11)
+		case 1:
+			label = st.Bold.Render(fit(fmtInt(p.total), 11))
+		}
+		line := label + " "
+		if i < len(graph) {
+			line += graph[i]
+		}
+		if p.sparkH == 1 {
+			line = fit("lag "+fmtCompact(float64(p.total)), 11) + " "
+			if i < len(graph) {
+				line += graph[i]
+			}
+		}
+		body = append(body, line)
+	}
+	body = append(body, p.summaryLines(p.h-2-len(body))...)
+	return st.box(p.w, p.h, focused, "Topic lag", info, body)
+}
+
+// summaryLines say what is unread, how old it is and whether it drains,
+// and how far the commits trail: on one line, or spelt out on three when
+// there is room.
+func (p *lagPane) summaryLines(room int) []string {
+	st, s := p.st, p.sum
+	read := []string{"unread " + fmtInt(p.unread)}
+	if s.reading {
+		age := fmtAge(s.oldest)
+		if !s.oldestKnown {
+			age = ">" + age
+		}
+		read = append(read, "oldest "+age)
+		switch {
+		case p.unread <= 0:
+			read = append(read, "caught up")
+		case s.drain > 0:
+			read = append(read, "drains in ~"+fmtAge(s.drain))
+		case s.oldestKnown && s.oldest <= behindAfter:
+			read = append(read, "keeping up")
+		default:
+			read = append(read, st.Warn.Render("falling behind"))
+		}
+	}
+	behind := fmtAge(s.commitBehind)
+	if !s.commitKnown {
+		behind = ">" + behind
+	}
+	commits := "commits " + behind + " behind"
+	why := " (they wait for their windows to be stored)"
+	if !s.committed {
+		commits, why = "no commits yet", " (the first comes when a window is stored)"
+	}
+	when := "read " + p.read + " ago"
+	if room < 3 {
+		return []string{strings.Join(append(read, commits, when), " · ")}
+	}
+	return []string{
+		strings.Join(read, " · "),
+		commits + st.Dim.Render(why),
+		st.Dim.Render("offsets " + when + " · verdicts over " + fmtSpan(p.lt.window)),
+	}
+}
+
+func (p *lagPane) verdictStyle(v verdict) lipgloss.Style {
+	switch v {
+	case verdictWarn:
+		return p.st.Warn
+	case verdictStall, verdictStop:
+		return p.st.Bad
+	}
+	return p.st.OK
+}

@@ -1,0 +1,353 @@
+package tui
+
+import (
+	"slices"
+	"time"
+
+	"github.com/tradetop/tradetop/pipeline"
+)
+
+// verdict is a partition's health in the spirit of Burrow, judged from the
+// group's committed offsets (OffsetFetch) against the end offsets
+// (ListOffsets), as any Kafka tool watching the group would see them.
+type verdict int
+
+const (
+	verdictOK verdict = iota
+	verdictWarn
+	verdictStall
+	verdictStop
+)
+
+func (v verdict) String() string {
+	return [...]string{"OK", "WARN", "STALL", "STOP"}[v]
+}
+
+// lagWindow is the window verdicts are judged over: twice the longest
+// candle window plus 20 seconds, and at least 30 seconds.
+//
+// tradetop commits an offset only once every window holding the messages
+// before it is closed and stored, so in a healthy pipeline the committed
+// offset stands still for the longest window plus the allowed lateness,
+// then jumps, and the committed lag is a sawtooth whose peaks are a window's
+// worth of messages. Each half of the window is the longest candle window
+// and ten seconds more, so it always holds one of those jumps; then:
+//
+//   - STOP: no commit for longer than the window while lag > 0, and this
+//     instance is not reading the partition either (or does not own it).
+//   - STALL: no commit for longer than the window while lag > 0, although
+//     this instance keeps reading it: the commits are stuck, not the reads.
+//   - WARN: the lag grows over the window: its lowest point in the newer
+//     half, right after a commit, is more than 10% (and 10 messages) above
+//     its lowest point in the older half. Comparing the low points keeps
+//     the sawtooth itself from counting as growth. A partition this
+//     instance has read to the end is not behind: its lag is the windows
+//     still open.
+//   - OK otherwise, and also when lag > 0 only because the last windows wait
+//     for later trades to close them: everything is read and nothing new has
+//     arrived for half the window.
+//
+// Until the committed offset has moved and a whole window has passed since,
+// WARN is not judged; STALL and STOP need a window of watching too.
+func lagWindow(intervals []time.Duration) time.Duration {
+	var longest time.Duration
+	for _, d := range intervals {
+		longest = max(longest, d)
+	}
+	return max(2*longest+20*time.Second, 30*time.Second)
+}
+
+// lagSamples is how many spaced samples a partition keeps: enough to span
+// the window.
+const lagSamples = 64
+
+// lagBuckets is how many slices of the window keep the lowest lag read in
+// them, for WARN: fine enough that each half is measured to within 1/64 of
+// the window, and a few more as the window slides.
+const lagBuckets = 72
+
+// minBucket is the lowest lag read in one slice of time.
+type minBucket struct {
+	idx int64 // the slice: time / slice length; 0 for none
+	min int64
+}
+
+// maxPartitions bounds how many partitions are tracked, so memory stays
+// bounded on a topic with thousands; the rest are summed but not judged.
+const maxPartitions = 1024
+
+// lagSample is one partition at one lag read. pos is the next offset this
+// instance reads, or -1 if it does not read the partition.
+type lagSample struct {
+	t                        time.Time
+	end, committed, lag, pos int64
+}
+
+// partLag is the history of one partition.
+type partLag struct {
+	id     int
+	ring   [lagSamples]lagSample // spaced samples, oldest overwritten
+	n      int
+	head   int       // next write
+	latest lagSample // the newest read
+	seen   time.Time // first read
+
+	commitMoved, posMoved, endMoved time.Time
+	committing                      time.Time // when the committed offset first moved
+
+	lows  [lagBuckets]minBucket
+	slice time.Duration // the length of a bucket's slice
+}
+
+// noteLow keeps lag as the lowest of its slice of time.
+func (p *partLag) noteLow(t time.Time, lag int64, window time.Duration) {
+	slice := max(window/64, time.Second)
+	if slice != p.slice {
+		p.slice, p.lows = slice, [lagBuckets]minBucket{}
+	}
+	idx := t.UnixNano() / int64(slice)
+	b := &p.lows[idx%lagBuckets]
+	if b.idx != idx {
+		*b = minBucket{idx: idx, min: lag}
+		return
+	}
+	b.min = min(b.min, lag)
+}
+
+// lowest returns the lowest lag read in the slices [from, to], and whether
+// any was.
+func (p *partLag) lowest(from, to int64) (int64, bool) {
+	low, ok := int64(0), false
+	for _, b := range p.lows {
+		if b.idx >= from && b.idx <= to && (!ok || b.min < low) {
+			low, ok = b.min, true
+		}
+	}
+	return low, ok
+}
+
+func (p *partLag) push(s lagSample) {
+	p.ring[p.head] = s
+	p.head = (p.head + 1) % lagSamples
+	p.n = min(p.n+1, lagSamples)
+}
+
+// sample returns the i-th spaced sample, oldest first.
+func (p *partLag) sample(i int) lagSample {
+	return p.ring[(p.head-p.n+i+lagSamples)%lagSamples]
+}
+
+// lagTracker follows the committed and end offsets of every partition across
+// lag reads, and the topic's total lag for the sparkline. It is owned by the
+// model's goroutine.
+type lagTracker struct {
+	window time.Duration
+	read   time.Time // LagTime of the newest read
+	parts  map[int]*partLag
+	ids    []int // tracked partitions, in order
+	total  ring  // total committed lag at each read
+	reads  int   // lag reads recorded
+}
+
+func newLagTracker() *lagTracker {
+	return &lagTracker{window: lagWindow(nil), parts: map[int]*partLag{}, total: newRing(512)}
+}
+
+// record takes the snapshot's lag read, if it is a new one.
+func (l *lagTracker) record(s *pipeline.Snapshot) {
+	l.window = lagWindow(s.Intervals)
+	if s.LagTime.IsZero() || !s.LagTime.After(l.read) {
+		return
+	}
+	l.read = s.LagTime
+	t := s.LagTime
+	spacing := l.window / (lagSamples - 8)
+	for _, pl := range s.Lag {
+		p := l.parts[pl.Partition]
+		if p == nil {
+			if len(l.parts) >= maxPartitions {
+				continue
+			}
+			p = &partLag{id: pl.Partition, seen: t, commitMoved: t, posMoved: t, endMoved: t}
+			l.parts[pl.Partition] = p
+			l.ids = append(l.ids, pl.Partition)
+			slices.Sort(l.ids)
+		}
+		pos := int64(-1)
+		if v, ok := s.Positions[pl.Partition]; ok {
+			pos = v
+		}
+		cur := lagSample{t: t, end: pl.End, committed: pl.Committed, lag: pl.Lag, pos: pos}
+		if p.n > 0 || !p.latest.t.IsZero() {
+			if cur.committed != p.latest.committed {
+				p.commitMoved = t
+				if p.committing.IsZero() {
+					p.committing = t
+				}
+			}
+			if cur.pos != p.latest.pos {
+				p.posMoved = t
+			}
+			if cur.end != p.latest.end {
+				p.endMoved = t
+			}
+		}
+		p.latest = cur
+		if !p.committing.IsZero() {
+			p.noteLow(t, cur.lag, l.window)
+		}
+		if p.n == 0 || t.Sub(p.sample(p.n-1).t) >= spacing {
+			p.push(cur)
+		}
+	}
+	l.total.push(float64(s.TotalLag))
+	l.reads++
+}
+
+// verdict judges partition p at the newest read; see lagWindow.
+func (l *lagTracker) verdict(p *partLag) verdict {
+	now, cur, w := p.latest.t, p.latest, l.window
+	if cur.lag <= 0 {
+		return verdictOK
+	}
+	waiting := cur.pos >= 0 && cur.pos >= cur.end && now.Sub(p.endMoved) >= w/2
+	if now.Sub(p.commitMoved) > w {
+		switch {
+		case waiting:
+			return verdictOK
+		case cur.pos >= 0 && now.Sub(p.posMoved) <= w:
+			return verdictStall
+		default:
+			return verdictStop
+		}
+	}
+	if p.committing.IsZero() || now.Sub(p.committing) < w || (cur.pos >= 0 && cur.pos >= cur.end) {
+		return verdictOK
+	}
+	cur2 := now.UnixNano() / int64(p.slice)
+	half := int64(w/2) / int64(p.slice)
+	older, ok1 := p.lowest(cur2-2*half, cur2-half-1)
+	newer, ok2 := p.lowest(cur2-half, cur2)
+	if ok1 && ok2 && newer > older+max(10, older/10) {
+		return verdictWarn
+	}
+	return verdictOK
+}
+
+// rates returns a partition's messages per second arriving (end offset) and
+// read by this instance (-1 when it does not read it), over the last few
+// seconds.
+func (l *lagTracker) rates(p *partLag) (in, read float64) {
+	cur := p.latest
+	ref := cur
+	for i := p.n - 1; i >= 0; i-- {
+		s := p.sample(i)
+		if cur.t.Sub(s.t) >= 3*time.Second {
+			ref = s
+			break
+		}
+		ref = s
+	}
+	dt := cur.t.Sub(ref.t).Seconds()
+	if dt <= 0 {
+		return 0, -1
+	}
+	in = float64(cur.end-ref.end) / dt
+	read = -1
+	if cur.pos >= 0 && ref.pos >= 0 {
+		read = float64(cur.pos-ref.pos) / dt
+	}
+	return max(in, 0), read
+}
+
+// offsetAge estimates how long ago the message at offset arrived, by when
+// the end offset passed it, taking arrivals between two reads as evenly
+// spread. ok is false if that was before the oldest sample kept.
+func (p *partLag) offsetAge(offset int64) (time.Duration, bool) {
+	cur := p.latest
+	if offset >= cur.end {
+		return 0, true
+	}
+	newer := cur
+	for i := p.n - 1; i >= 0; i-- {
+		s := p.sample(i)
+		if !s.t.Before(newer.t) {
+			continue
+		}
+		if s.end <= offset {
+			// It arrived after s and by newer, whose end is past it.
+			frac := float64(offset-s.end+1) / float64(newer.end-s.end)
+			at := s.t.Add(time.Duration(frac * float64(newer.t.Sub(s.t))))
+			return cur.t.Sub(at), true
+		}
+		newer = s
+	}
+	return cur.t.Sub(newer.t), false
+}
+
+// lagSummary is what the lag pane shows under the partitions.
+type lagSummary struct {
+	in, read     float64       // messages per second, all tracked partitions
+	reading      bool          // this instance reads some partition
+	oldest       time.Duration // age of the oldest unread message
+	oldestKnown  bool          // false: older than the history
+	commitBehind time.Duration // age of the oldest uncommitted message
+	commitKnown  bool          // false: older than the history
+	committed    bool          // some partition has a committed offset
+	drain        time.Duration // estimated time to read what is unread; -1: not draining
+	verdicts     [4]int        // partitions per verdict
+}
+
+func (l *lagTracker) summary(unread int64) lagSummary {
+	sum := lagSummary{oldestKnown: true, commitKnown: true, drain: -1}
+	for _, id := range l.ids {
+		p := l.parts[id]
+		in, read := l.rates(p)
+		sum.in += in
+		if read >= 0 {
+			sum.read += read
+			sum.reading = true
+			age, ok := p.offsetAge(p.latest.pos)
+			sum.oldest = max(sum.oldest, age)
+			sum.oldestKnown = sum.oldestKnown && ok
+		}
+		if p.latest.committed >= 0 {
+			sum.committed = true
+			age, ok := p.offsetAge(p.latest.committed)
+			sum.commitBehind = max(sum.commitBehind, age)
+			sum.commitKnown = sum.commitKnown && ok
+		}
+		sum.verdicts[l.verdict(p)]++
+	}
+	switch {
+	case unread <= 0:
+		sum.drain = 0
+	case sum.read > sum.in:
+		sum.drain = time.Duration(float64(unread) / (sum.read - sum.in) * float64(time.Second))
+	}
+	return sum
+}
+
+// ring is a fixed-size ring of float64 values, oldest overwritten.
+type ring struct {
+	buf  []float64
+	head int
+	n    int
+}
+
+func newRing(n int) ring { return ring{buf: make([]float64, n)} }
+
+func (r *ring) push(v float64) {
+	r.buf[r.head] = v
+	r.head = (r.head + 1) % len(r.buf)
+	r.n = min(r.n+1, len(r.buf))
+}
+
+// last appends the newest k values to dst, oldest first.
+func (r *ring) last(dst []float64, k int) []float64 {
+	k = min(k, r.n)
+	for i := r.n - k; i < r.n; i++ {
+		dst = append(dst, r.buf[(r.head-r.n+i+len(r.buf))%len(r.buf)])
+	}
+	return dst
+}

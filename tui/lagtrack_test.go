@@ -1,0 +1,145 @@
+package tui
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/pipeline"
+)
+
+// partitionAt is one partition's end, committed and read offsets at second
+// t of a run.
+type partitionAt func(t float64) (end, committed, pos int64)
+
+// commitsAt commits off, the read position at the last minute boundary plus
+// two seconds of lateness, as tradetop does with a one-minute window.
+func commitsAt(pos func(float64) float64) func(float64) int64 {
+	return func(t float64) int64 {
+		at := math.Floor((t-2)/60) * 60
+		if at < 0 {
+			return -1
+		}
+		return int64(pos(at))
+	}
+}
+
+func TestVerdicts(t *testing.T) {
+	steady := func(t float64) float64 { return 100 * t }
+	tests := []struct {
+		name  string
+		part  partitionAt
+		at    int // second judged
+		want  verdict
+		until verdict // the verdict before `at`, from two windows in
+	}{
+		{
+			name: "healthy sawtooth",
+			part: func(t float64) (int64, int64, int64) {
+				return int64(steady(t)), commitsAt(steady)(t), int64(steady(t)) - 3
+			},
+			at: 400, want: verdictOK, until: verdictOK,
+		},
+		{
+			name: "reads go on, commits stuck",
+			part: func(t float64) (int64, int64, int64) {
+				return int64(steady(t)), commitsAt(steady)(min(t, 70)), int64(steady(t))
+			},
+			at: 220, want: verdictStall,
+		},
+		{
+			name: "consumer gone",
+			part: func(t float64) (int64, int64, int64) {
+				return int64(steady(t)), commitsAt(steady)(min(t, 70)), int64(steady(min(t, 70)))
+			},
+			at: 220, want: verdictStop,
+		},
+		{
+			name: "falling behind",
+			part: func(t float64) (int64, int64, int64) {
+				slow := func(t float64) float64 { return 80 * t }
+				return int64(steady(t)), commitsAt(slow)(t), int64(slow(t))
+			},
+			at: 300, want: verdictWarn,
+		},
+		{
+			name: "idle, windows wait for later trades",
+			part: func(t float64) (int64, int64, int64) {
+				end := int64(steady(min(t, 100)))
+				return end, commitsAt(steady)(min(t, 100)), end
+			},
+			at: 400, want: verdictOK, until: verdictOK,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lt := newLagTracker()
+			for sec := 1; sec <= tt.at; sec++ {
+				end, committed, pos := tt.part(float64(sec))
+				lag := end - committed
+				if committed < 0 {
+					lag = end
+				}
+				now := t0.Add(time.Duration(sec) * time.Second)
+				lt.record(&pipeline.Snapshot{
+					Time: now, LagTime: now, Intervals: []time.Duration{time.Second, time.Minute},
+					Lag:       []bus.PartitionLag{{Partition: 0, End: end, Committed: committed, Lag: lag}},
+					Positions: map[int]int64{0: pos}, TotalLag: lag,
+				})
+				got := lt.verdict(lt.parts[0])
+				if sec == tt.at && got != tt.want {
+					t.Errorf("at %ds: %v, want %v", sec, got, tt.want)
+				}
+				if tt.want == tt.until && got != tt.until {
+					t.Fatalf("at %ds: %v, want %v throughout", sec, got, tt.until)
+				}
+			}
+		})
+	}
+}
+
+func TestLagWindow(t *testing.T) {
+	for _, tt := range []struct {
+		in   []time.Duration
+		want time.Duration
+	}{
+		{nil, 30 * time.Second},
+		{[]time.Duration{time.Second}, 30 * time.Second},
+		{[]time.Duration{time.Second, time.Minute}, 140 * time.Second},
+		{[]time.Duration{5 * time.Minute}, 620 * time.Second},
+	} {
+		if got := lagWindow(tt.in); got != tt.want {
+			t.Errorf("lagWindow(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestOffsetAgeAndDrain(t *testing.T) {
+	lt := newLagTracker()
+	// 100 messages a second arrive; the reader is 250 behind and reads 150
+	// a second from second 10.
+	for sec := 1; sec <= 14; sec++ {
+		end := int64(100 * sec)
+		pos := max(end-250, 0)
+		if sec > 10 {
+			pos = min(end, int64(750+150*(sec-10)))
+		}
+		now := t0.Add(time.Duration(sec) * time.Second)
+		lt.record(&pipeline.Snapshot{Time: now, LagTime: now,
+			Lag: []bus.PartitionLag{{Partition: 0, End: end, Committed: 0, Lag: end}}, Positions: map[int]int64{0: pos}})
+		if sec == 10 {
+			age, ok := lt.parts[0].offsetAge(pos)
+			if !ok || age < 2*time.Second || age > 3*time.Second {
+				t.Errorf("the oldest unread message is %v old (%v), want 2.5s", age, ok)
+			}
+		}
+	}
+	sum := lt.summary(lt.parts[0].latest.end - lt.parts[0].latest.pos)
+	if !sum.reading || sum.read < 140 || sum.in < 90 || sum.in > 110 {
+		t.Errorf("rates in %.0f read %.0f", sum.in, sum.read)
+	}
+	if sum.drain < 500*time.Millisecond || sum.drain > 2*time.Second {
+		t.Errorf("drain estimate %v", sum.drain)
+	}
+}

@@ -1,0 +1,296 @@
+// Package tui is tradetop's terminal UI: a Bubble Tea program that shows the
+// running pipeline, like top. It reads the pipeline's immutable snapshots on
+// a tick and never touches Kafka or the store itself; the one read it asks
+// for, stored candles, goes through Source from a tea.Cmd.
+package tui
+
+import (
+	"context"
+	"time"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/pipeline"
+)
+
+// Source is what the UI needs of the pipeline; *pipeline.Pipeline is one.
+// Snapshot, Pause and Resume may be called from any goroutine and do not
+// block. RecentCandles reads the store, so the UI calls it only from a
+// tea.Cmd.
+type Source interface {
+	Snapshot() *pipeline.Snapshot
+	Pause()
+	Resume()
+	RecentCandles(ctx context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error)
+}
+
+// Options configure the UI.
+type Options struct {
+	// Stop starts a clean drain of the pipeline: the first q or ctrl+c.
+	// Default: nothing.
+	Stop func()
+	// Abort stops the pipeline at once: ctrl+c while draining. Default:
+	// nothing.
+	Abort func()
+	// Done is closed when the pipeline has stopped; the UI then exits.
+	// Default: never.
+	Done <-chan struct{}
+	// Stopping is closed when the pipeline was told to stop another way (a
+	// signal, a time limit); the UI then shows the drain. Default: never.
+	Stopping <-chan struct{}
+	// Interval is how often the UI takes the latest snapshot. Default 250ms,
+	// the pipeline's publishing interval.
+	Interval time.Duration
+	// Styles is the theme. Default: NewStyles(nil).
+	Styles *Styles
+}
+
+func (o Options) withDefaults() Options {
+	if o.Stop == nil {
+		o.Stop = func() {}
+	}
+	if o.Abort == nil {
+		o.Abort = func() {}
+	}
+	if o.Interval <= 0 {
+		o.Interval = 250 * time.Millisecond
+	}
+	if o.Styles == nil {
+		o.Styles = NewStyles(nil)
+	}
+	return o
+}
+
+// Messages.
+type (
+	// snapshotMsg carries the latest snapshot, nil before the first.
+	snapshotMsg struct{ snap *pipeline.Snapshot }
+	// candlesMsg carries stored candles read for the detail screen.
+	candlesMsg struct {
+		symbol   string
+		interval time.Duration
+		candles  []agg.Candle
+		err      error
+	}
+	// stoppingMsg says the pipeline was told to stop and is draining.
+	stoppingMsg struct{}
+	// doneMsg says the pipeline has stopped.
+	doneMsg struct{}
+)
+
+// screen is what the body shows.
+type screen int
+
+const (
+	dashboard screen = iota
+	detail
+)
+
+// focus is the dashboard pane that keys and the wheel scroll.
+type focus int
+
+const (
+	focusSymbols focus = iota
+	focusLag
+	focusTape
+	focusEvents
+	focusCount
+)
+
+// Model is the UI's root model. It owns all state and routes messages to the
+// panes. Bubble Tea calls it from the program's goroutine only.
+type Model struct {
+	src  Source
+	opts Options
+	st   *Styles
+	keys keyMap
+	help help.Model
+
+	width, height int
+	screen        screen
+	showHelp      bool
+	focus         focus
+	lay           layout
+	laidFor       needs
+
+	snap   *pipeline.Snapshot
+	hist   *history
+	lags   *lagTracker
+	health healthTracker
+
+	symbols symbolsPane
+	sectors sectorsPane
+	lag     lagPane
+	tape    tapePane
+	events  eventsPane
+	detail  detailPane
+
+	filtering bool
+	filter    textinput.Model
+
+	pauseWant *bool // a pause or resume asked for and not yet seen
+	draining  bool
+	aborting  bool
+}
+
+// New returns the UI over src.
+func New(src Source, o Options) Model {
+	o = o.withDefaults()
+	st := o.Styles
+	hm := help.New()
+	hm.Styles.ShortKey, hm.Styles.FullKey = st.Key, st.Key
+	hm.Styles.ShortDesc, hm.Styles.FullDesc = st.Desc, st.Desc
+	hm.Styles.ShortSeparator, hm.Styles.FullSeparator, hm.Styles.Ellipsis = st.Dim, st.Dim, st.Dim
+	ti := textinput.New()
+	ti.Prompt = "/ "
+	ti.Placeholder = "symbol or sector"
+	ti.CharLimit = 32
+	ti.PromptStyle, ti.TextStyle, ti.PlaceholderStyle = st.Title, st.Bold, st.Dim
+	ti.Cursor.Style = st.Selected
+	ti.Cursor.SetMode(cursor.CursorStatic)
+	h, lt := newHistory(), newLagTracker()
+	return Model{
+		src:     src,
+		opts:    o,
+		st:      st,
+		keys:    newKeyMap(),
+		help:    hm,
+		hist:    h,
+		lags:    lt,
+		symbols: newSymbolsPane(st, h),
+		sectors: sectorsPane{st: st},
+		lag:     lagPane{st: st, lt: lt},
+		tape:    newTapePane(st),
+		events:  eventsPane{st: st},
+		detail:  detailPane{st: st},
+		filter:  ti,
+	}
+}
+
+// Init takes the first snapshot at once and starts waiting for the
+// pipeline to stop.
+func (m Model) Init() tea.Cmd {
+	src := m.src
+	return tea.Batch(
+		func() tea.Msg { return snapshotMsg{src.Snapshot()} },
+		waitFor(m.opts.Stopping, stoppingMsg{}),
+		waitFor(m.opts.Done, doneMsg{}),
+	)
+}
+
+// waitForSnapshot takes the latest snapshot after one interval.
+func waitForSnapshot(src Source, every time.Duration) tea.Cmd {
+	return tea.Tick(every, func(time.Time) tea.Msg { return snapshotMsg{src.Snapshot()} })
+}
+
+// waitFor returns msg once ch is closed; nil ch never is.
+func waitFor(ch <-chan struct{}, msg tea.Msg) tea.Cmd {
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		<-ch
+		return msg
+	}
+}
+
+// Update routes a message to its handler.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		return m.onWindowSize(msg)
+	case snapshotMsg:
+		return m.onSnapshot(msg)
+	case tea.KeyMsg:
+		return m.onKey(msg)
+	case tea.MouseMsg:
+		return m.onMouse(msg)
+	case candlesMsg:
+		return m.onCandles(msg)
+	case stoppingMsg:
+		return m.onStopping()
+	case doneMsg:
+		return m, tea.Quit
+	}
+	return m, nil
+}
+
+// onWindowSize lays the screen out for the terminal's new size.
+func (m Model) onWindowSize(msg tea.WindowSizeMsg) (tea.Model, tea.Cmd) {
+	m.width, m.height = msg.Width, msg.Height
+	m.relayout()
+	return m, m.candleCmd()
+}
+
+// relayout places the panes for the size and what they hold.
+func (m *Model) relayout() {
+	n := needs{symbols: len(m.symbols.rows) + 3, sectors: m.sectors.need(), lag: m.lag.need()}
+	m.laidFor = n
+	m.lay = computeLayout(m.width, m.height, n)
+	m.symbols.SetSize(m.lay.symbols.w, m.lay.symbols.h)
+	m.sectors.SetSize(m.lay.sectors.w, m.lay.sectors.h)
+	m.lag.SetSize(m.lay.lag.w, m.lay.lag.h)
+	m.tape.SetSize(m.lay.tape.w, m.lay.tape.h)
+	m.events.SetSize(m.lay.events.w, m.lay.events.h)
+	m.detail.SetSize(m.lay.body.w, m.lay.body.h)
+	m.help.Width = m.width
+	if !m.focusShown(m.focus) {
+		m.focus = focusSymbols
+	}
+	if m.screen == detail {
+		m.detail.update(m.symbols.rows, m.hist)
+	}
+}
+
+// onSnapshot takes a new snapshot into every pane, and waits for the next.
+func (m Model) onSnapshot(msg snapshotMsg) (tea.Model, tea.Cmd) {
+	next := waitForSnapshot(m.src, m.opts.Interval)
+	s := msg.snap
+	if s == nil || s == m.snap {
+		return m, next
+	}
+	m.apply(s)
+	return m, tea.Batch(next, m.candleCmd())
+}
+
+// apply brings every pane up to the snapshot.
+func (m *Model) apply(s *pipeline.Snapshot) {
+	m.snap = s
+	m.hist.record(s)
+	m.lags.record(s)
+	m.lag.update(s)
+	m.health.observe(s, m.lag.sum, m.draining)
+	m.symbols.update(s.Symbols)
+	m.sectors.update(s.Sectors)
+	m.tape.update(s.Tape)
+	m.events.update(s)
+	if m.pauseWant != nil && *m.pauseWant == s.Paused {
+		m.pauseWant = nil
+	}
+	if n := (needs{symbols: len(m.symbols.rows) + 3, sectors: m.sectors.need(), lag: m.lag.need()}); n != m.laidFor {
+		m.relayout()
+	}
+	if m.screen == detail {
+		m.detail.update(m.symbols.rows, m.hist)
+	}
+}
+
+// paused says whether the feed is paused, or about to be.
+func (m *Model) paused() bool {
+	if m.pauseWant != nil {
+		return *m.pauseWant
+	}
+	return m.snap != nil && m.snap.Paused
+}
+
+// now is the time of the latest snapshot: the UI's clock.
+func (m *Model) now() time.Time {
+	if m.snap == nil {
+		return time.Time{}
+	}
+	return m.snap.Time
+}
