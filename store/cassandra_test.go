@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -390,6 +391,32 @@ func BenchmarkCassandraWrite(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "trades/s")
+		})
+	}
+	// One trade a write: the latency of a quiet link, where coalescing
+	// waits for company that does not come.
+	for _, bc := range []struct {
+		name     string
+		coalesce time.Duration
+	}{
+		{"quiet/coalesce=none", NoWriteCoalesce},
+		{"quiet/coalesce=200us", 200 * time.Microsecond},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s, err := OpenCassandra(b.Context(), CassandraConfig{Hosts: hosts, Keyspace: ks, WriteCoalesce: bc.coalesce})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			var batch Batch
+			i := 0
+			for b.Loop() {
+				batch.Trades = trades("QUIET", "q"+strconv.Itoa(i), day0, 1)
+				i++
+				if err := s.Write(context.Background(), &batch); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
