@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// histogram records durations in log-linear buckets: 16 sub-buckets per
+// histogram counts durations in log-linear buckets: 16 sub-buckets per
 // power of two, so a quantile is within about 6% of the true value, in a
-// fixed 8 KiB whatever the run's length. It is safe for concurrent use.
+// fixed 8 KiB whatever the run's length. It is a plain value, not safe for
+// concurrent use; latencies guards the histograms it holds.
 type histogram struct {
-	mu     sync.Mutex
 	counts [64 * subBuckets]uint64
 	n      uint64
 	max    time.Duration
@@ -38,29 +38,40 @@ func lowerBound(i int) uint64 {
 
 // recordAll adds every duration of ds.
 func (h *histogram) recordAll(ds []time.Duration) {
-	h.mu.Lock()
 	for _, d := range ds {
 		if d < 0 {
 			d = 0
 		}
 		h.counts[bucketOf(uint64(d))]++
-		h.n++
 		h.max = max(h.max, d)
 	}
-	h.mu.Unlock()
+	h.n += uint64(len(ds))
 }
 
-// Latency summarizes a histogram.
+// merge adds everything o holds.
+func (h *histogram) merge(o *histogram) {
+	if o.n == 0 {
+		return
+	}
+	for i, c := range o.counts {
+		h.counts[i] += c
+	}
+	h.n += o.n
+	h.max = max(h.max, o.max)
+}
+
+// Latency summarizes the ingest-to-stored latencies of a set of trades:
+// from the Kafka timestamp of each to the end of the store write that made
+// it durable. The zero value means no trades.
 type Latency struct {
 	P50 time.Duration
 	P99 time.Duration
 	Max time.Duration
-	N   uint64
+	// N is how many trades the figures are over.
+	N uint64
 }
 
 func (h *histogram) summary() Latency {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	return Latency{P50: h.quantile(0.50), P99: h.quantile(0.99), Max: h.max, N: h.n}
 }
 
@@ -80,4 +91,68 @@ func (h *histogram) quantile(q float64) time.Duration {
 		}
 	}
 	return h.max
+}
+
+// RecentWindow is how far back Snapshot.RecentLatency looks: the figures
+// are over the trades stored in the current second and the nine before it.
+const RecentWindow = 10 * time.Second
+
+// recentSlots is how many one-second histograms RecentWindow is made of.
+const recentSlots = 10
+
+const slotWidth = RecentWindow / recentSlots
+
+// latencies keeps the latency of every stored trade, for the whole run and
+// for the last RecentWindow. Any goroutine may call it: the store writer
+// records, and publish summarises.
+//
+// Each trade is counted once, in the slot of the second it was stored in.
+// The slots form a ring; before a slot is reused for a newer second, what it
+// holds is folded into run. So recording costs one histogram's increment
+// per trade, and the whole run is run plus every slot.
+type latencies struct {
+	mu     sync.Mutex
+	run    histogram // trades of seconds whose slots were reused
+	slots  [recentSlots]histogram
+	second [recentSlots]int64 // which second each slot holds, as time / slotWidth
+	newest int64              // the newest second recorded
+}
+
+// record adds the latencies ds of trades stored at the given time. A clock
+// that steps back puts them in the newest second seen.
+func (l *latencies) record(at time.Time, ds []time.Duration) {
+	if len(ds) == 0 {
+		return
+	}
+	sec := at.UnixNano() / int64(slotWidth)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sec = max(sec, l.newest)
+	l.newest = sec
+	i := int(sec % recentSlots)
+	s := &l.slots[i]
+	if l.second[i] != sec {
+		l.run.merge(s)
+		*s = histogram{}
+		l.second[i] = sec
+	}
+	s.recordAll(ds)
+}
+
+// summaries returns the figures of the whole run and of the RecentWindow
+// up to now.
+func (l *latencies) summaries(now time.Time) (run, recent Latency) {
+	var all, rec histogram
+	l.mu.Lock()
+	sec := max(now.UnixNano()/int64(slotWidth), l.newest)
+	all = l.run
+	for i := range l.slots {
+		s := &l.slots[i]
+		all.merge(s)
+		if l.second[i] > sec-recentSlots {
+			rec.merge(s)
+		}
+	}
+	l.mu.Unlock()
+	return all.summary(), rec.summary()
 }

@@ -25,7 +25,7 @@ type Pipeline struct {
 	cfg Config
 
 	m       counters
-	lat     histogram
+	lat     latencies
 	errs    errorLog
 	snap    atomic.Pointer[Snapshot]
 	lag     atomic.Pointer[[]bus.PartitionLag]
@@ -39,6 +39,8 @@ type Pipeline struct {
 	tape    tape
 	// intervals are the candle windows, shortest first.
 	intervals []time.Duration
+	// lateness is the allowed lateness the partitions' engines use.
+	lateness time.Duration
 
 	abortMu sync.Mutex
 	abort   context.CancelFunc
@@ -54,7 +56,7 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	cfg = cfg.withDefaults()
 	p := &Pipeline{cfg: cfg, drain: make(chan struct{}), stored: make(chan struct{}, 1)}
-	p.errs.log = cfg.Log
+	p.errs.log, p.errs.now = cfg.Log, cfg.Now
 	p.pool.New = func() any { return new(batch) }
 	p.parts.m = map[int]*partView{}
 	p.intervals = slices.Clone(cfg.Agg.Intervals)
@@ -62,6 +64,12 @@ func New(cfg Config) (*Pipeline, error) {
 		p.intervals = agg.Defaults().Intervals
 	}
 	slices.Sort(p.intervals)
+	// An engine knows the lateness after agg's defaults and NoLateness.
+	eng, err := agg.New(cfg.Agg, 0)
+	if err != nil {
+		return nil, err
+	}
+	p.lateness = eng.AllowedLateness()
 	return p, nil
 }
 
@@ -304,65 +312,94 @@ type counters struct {
 	storeRetries   atomic.Int64
 }
 
-// errorLog counts errors and logs them, at most one line per source every
-// few seconds, saying how many it held back.
+// errorLog counts errors and logs them, at most one line per source and
+// level every few seconds, saying how many it held back. Any goroutine may
+// call it.
 type errorLog struct {
-	log    *slog.Logger
+	log *slog.Logger
+	// now is the pipeline's clock, so that events and snapshots share it.
+	// Default time.Now.
+	now    func() time.Time
 	total  atomic.Int64
 	mu     sync.Mutex
-	last   map[string]time.Time
-	held   map[string]int
+	last   map[eventKey]time.Time
+	held   map[eventKey]int
 	recent []Event
 }
 
-// Event is a warning or error the pipeline reported.
+// eventKey is what the rate limit counts by: a warning does not hold back
+// an error from the same source.
+type eventKey struct {
+	source string
+	level  slog.Level
+}
+
+// Event is something the pipeline reported for the Events pane.
 type Event struct {
-	Time    time.Time
+	Time time.Time
+	// Level is how serious it is, and the level of its line in the log:
+	// slog.LevelError for an error, counted in Snapshot.Errors;
+	// slog.LevelWarn for a transient condition that is being retried and
+	// goes away by itself; slog.LevelInfo for a recovery, such as the store
+	// being back.
+	Level   slog.Level
 	Source  string
 	Message string
-	// Repeats is how many more like it were held back before it.
+	// Repeats is how many more like it (same source and level) were held
+	// back before it.
 	Repeats int
 }
 
 const errorLogEvery = 5 * time.Second
 const maxEvents = 50
 
+// note records, logs and counts an error.
 func (e *errorLog) note(source string, err error) {
 	e.total.Add(1)
-	e.record(source, err)
+	e.record(slog.LevelError, source, err)
 }
 
 // warn records and logs a condition that is being retried and goes away by
 // itself, without counting it as an error.
 func (e *errorLog) warn(source string, err error) {
-	e.record(source, err)
+	e.record(slog.LevelWarn, source, err)
 }
 
-func (e *errorLog) record(source string, err error) {
-	now := time.Now()
+func (e *errorLog) record(level slog.Level, source string, err error) {
+	now := e.clock()
+	k := eventKey{source, level}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.last == nil {
-		e.last, e.held = map[string]time.Time{}, map[string]int{}
+		e.last, e.held = map[eventKey]time.Time{}, map[eventKey]int{}
 	}
-	if now.Sub(e.last[source]) < errorLogEvery {
-		e.held[source]++
+	if last, ok := e.last[k]; ok && now.Sub(last) < errorLogEvery {
+		e.held[k]++
 		return
 	}
-	ev := Event{Time: now, Source: source, Message: err.Error(), Repeats: e.held[source]}
-	e.last[source], e.held[source] = now, 0
+	ev := Event{Time: now, Level: level, Source: source, Message: err.Error(), Repeats: e.held[k]}
+	e.last[k], e.held[k] = now, 0
 	e.push(ev)
 	if e.log != nil {
-		e.log.Warn(source, "error", err, "held_back", ev.Repeats)
+		e.log.Log(context.Background(), level, source, "error", err, "held_back", ev.Repeats)
 	}
 }
 
-// event records a message for the Events pane without logging or counting
-// it, past the rate limit.
+// event records a recovery for the Events pane, at level info, without
+// logging or counting it, past the rate limit. The caller logs it with its
+// own attributes.
 func (e *errorLog) event(source, msg string) {
+	now := e.clock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.push(Event{Time: time.Now(), Source: source, Message: msg})
+	e.push(Event{Time: now, Level: slog.LevelInfo, Source: source, Message: msg})
+}
+
+func (e *errorLog) clock() time.Time {
+	if e.now == nil {
+		return time.Now()
+	}
+	return e.now()
 }
 
 // push appends ev to the recent events, dropping the oldest past maxEvents.

@@ -28,6 +28,15 @@ type Snapshot struct {
 	Intervals []time.Duration
 	// Paused says the feed is held by Pause.
 	Paused bool
+	// AllowedLateness is how far behind the newest event time a trade may
+	// be and still count in its windows: Config.Agg.AllowedLateness after
+	// agg's defaults, 0 for agg.NoLateness. A window is stored, and the
+	// offsets before it committed, once the event time passes its end by
+	// this much.
+	AllowedLateness time.Duration
+	// MaxInFlight is Config.MaxInFlight after defaults: the producer waits
+	// while Produced − StoredTrades would pass it.
+	MaxInFlight int64
 
 	Produced     int64
 	Consumed     int64
@@ -46,7 +55,13 @@ type Snapshot struct {
 	// snapshot.
 	InRate     float64
 	StoredRate float64
-	Latency    Latency
+	// Latency is the ingest-to-stored latency over the whole run, as the
+	// Summary reports it.
+	Latency Latency
+	// RecentLatency is the same over the trades stored in the last
+	// RecentWindow, so that it recovers after a slow spell; zero when none
+	// were.
+	RecentLatency Latency
 
 	// Lag is each partition's end and committed offsets. Offsets are
 	// committed only once every window they feed is stored, so the
@@ -70,7 +85,8 @@ type Snapshot struct {
 	Sectors []agg.SectorDay
 	// OpenWindows is the number of windows not yet closed.
 	OpenWindows int
-	Events      []Event
+	// Events are the latest warnings, errors and recoveries, oldest first.
+	Events []Event
 	// Tape is the latest trades acknowledged by Kafka, newest first.
 	Tape []trade.Trade
 }
@@ -133,28 +149,32 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 // publish builds and publishes a snapshot.
 func (p *Pipeline) publish() {
 	now := p.cfg.Now()
+	run, recent := p.lat.summaries(now)
 	s := &Snapshot{
-		Time:           now,
-		Started:        p.started,
-		Source:         p.cfg.Source.Name(),
-		Store:          p.cfg.StoreName,
-		Produced:       p.m.produced.Load(),
-		Consumed:       p.m.consumed.Load(),
-		StoredTrades:   p.m.stored.Load(),
-		Candles:        p.m.candles.Load(),
-		SectorRows:     p.m.sectors.Load(),
-		Late:           p.m.late.Load(),
-		Bad:            p.m.bad.Load(),
-		Errors:         p.errs.total.Load(),
-		ProduceRetries: p.m.produceRetries.Load(),
-		StoreRetries:   p.m.storeRetries.Load(),
-		Latency:        p.lat.summary(),
-		Events:         p.errs.events(),
-		Topic:          p.cfg.Kafka.Topic,
-		Group:          p.cfg.Kafka.Group,
-		Intervals:      p.intervals,
-		Paused:         p.gate.closed(),
-		Tape:           p.tape.latest(),
+		Time:            now,
+		Started:         p.started,
+		Source:          p.cfg.Source.Name(),
+		Store:           p.cfg.StoreName,
+		Produced:        p.m.produced.Load(),
+		Consumed:        p.m.consumed.Load(),
+		StoredTrades:    p.m.stored.Load(),
+		Candles:         p.m.candles.Load(),
+		SectorRows:      p.m.sectors.Load(),
+		Late:            p.m.late.Load(),
+		Bad:             p.m.bad.Load(),
+		Errors:          p.errs.total.Load(),
+		ProduceRetries:  p.m.produceRetries.Load(),
+		StoreRetries:    p.m.storeRetries.Load(),
+		Latency:         run,
+		RecentLatency:   recent,
+		Events:          p.errs.events(),
+		Topic:           p.cfg.Kafka.Topic,
+		Group:           p.cfg.Kafka.Group,
+		Intervals:       p.intervals,
+		Paused:          p.gate.closed(),
+		AllowedLateness: p.lateness,
+		MaxInFlight:     p.cfg.MaxInFlight,
+		Tape:            p.tape.latest(),
 	}
 	if b := p.broker.Load(); b != nil {
 		s.Broker = *b

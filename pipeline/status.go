@@ -8,7 +8,9 @@ import (
 
 // LogStatus logs one status line from the latest snapshot every interval
 // until ctx is done: what each stage did, the rates, lag and latency. It is
-// the headless mode's view of the pipeline.
+// the headless mode's view of the pipeline. Its latency is the recent one,
+// over the last RecentWindow (keys p50_ms_last10s and p99_ms_last10s); the
+// Summary has the whole run's.
 func (p *Pipeline) LogStatus(ctx context.Context, log *slog.Logger, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -40,8 +42,8 @@ func (p *Pipeline) LogStatus(ctx context.Context, log *slog.Logger, every time.D
 			"candles", s.Candles,
 			"unread", s.Unread,
 			"commit_lag", s.TotalLag,
-			"p50_ms", ms(s.Latency.P50),
-			"p99_ms", ms(s.Latency.P99),
+			"p50_ms_last10s", ms(s.RecentLatency.P50),
+			"p99_ms_last10s", ms(s.RecentLatency.P99),
 			"late", s.Late,
 			"bad", s.Bad,
 			"errors", s.Errors,

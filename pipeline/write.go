@@ -71,7 +71,7 @@ func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 				p.pool.Put(b)
 			}
 		}
-		p.lat.recordAll(lat)
+		p.lat.record(now, lat)
 		select {
 		case p.stored <- struct{}{}:
 		default:

@@ -1,0 +1,190 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tradetop/tradetop/agg"
+)
+
+// clock is a hand-moved clock for Config.Now.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// idle returns a pipeline that is never run, for its snapshot and events.
+func idle(t *testing.T, cfg Config) *Pipeline {
+	t.Helper()
+	cfg.Source, cfg.Store = synthetic(t, 1, 1), &downStore{}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestEventsHaveLevelsAndThePipelineClock(t *testing.T) {
+	clk := &clock{now: pinned}
+	var logs bytes.Buffer
+	p := idle(t, Config{Now: clk.Now, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+
+	p.errs.warn("kafka", errors.New("rebalance in progress"))
+	clk.advance(time.Second)
+	// A warning does not hold back an error from the same source.
+	p.errs.note("kafka", errors.New("topic authorization failed"))
+	clk.advance(time.Second)
+	p.errs.note("kafka", errors.New("held back"))
+	p.errs.event("store", "store is back after 3s and 4 retries")
+	clk.advance(errorLogEvery)
+	p.errs.note("kafka", errors.New("topic authorization failed again"))
+	p.publish()
+
+	want := []Event{
+		{Time: pinned, Level: slog.LevelWarn, Source: "kafka", Message: "rebalance in progress"},
+		{Time: pinned.Add(time.Second), Level: slog.LevelError, Source: "kafka", Message: "topic authorization failed"},
+		{Time: pinned.Add(2 * time.Second), Level: slog.LevelInfo, Source: "store", Message: "store is back after 3s and 4 retries"},
+		{Time: pinned.Add(2*time.Second + errorLogEvery), Level: slog.LevelError, Source: "kafka", Message: "topic authorization failed again", Repeats: 1},
+	}
+	s := p.Snapshot()
+	if len(s.Events) != len(want) {
+		t.Fatalf("events:\n%+v\nwant\n%+v", s.Events, want)
+	}
+	for i, ev := range s.Events {
+		if !ev.Time.Equal(want[i].Time) || ev.Level != want[i].Level || ev.Source != want[i].Source ||
+			ev.Message != want[i].Message || ev.Repeats != want[i].Repeats {
+			t.Errorf("event %d = %+v, want %+v", i, ev, want[i])
+		}
+	}
+	if s.Errors != 3 {
+		t.Errorf("errors = %d, want the 3 noted", s.Errors)
+	}
+	// Each logged event's line has the event's level; the recovery is
+	// logged by its caller.
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	wantLines := []string{"level=WARN msg=kafka error=\"rebalance in progress\"", "level=ERROR msg=kafka error=\"topic authorization failed\"",
+		"level=ERROR msg=kafka error=\"topic authorization failed again\" held_back=1"}
+	if len(lines) != len(wantLines) {
+		t.Fatalf("log:\n%s\nwant %d lines", logs.String(), len(wantLines))
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, wantLines[i]) {
+			t.Errorf("log line %d = %s, want %s", i, l, wantLines[i])
+		}
+	}
+}
+
+func TestSnapshotHasLatenessAndInFlightBound(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		cfg         Config
+		lateness    time.Duration
+		maxInFlight int64
+	}{
+		{"defaults", Config{}, agg.Defaults().AllowedLateness, 50000},
+		{"no lateness", Config{Agg: agg.Config{AllowedLateness: agg.NoLateness}, MaxInFlight: 20000}, 0, 20000},
+		{"set", Config{Agg: agg.Config{AllowedLateness: 90 * time.Second}, MaxInFlight: 1}, 90 * time.Second, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := idle(t, tt.cfg)
+			p.publish()
+			s := p.Snapshot()
+			if s.AllowedLateness != tt.lateness || s.MaxInFlight != tt.maxInFlight {
+				t.Errorf("lateness %v, in flight %d; want %v and %d", s.AllowedLateness, s.MaxInFlight, tt.lateness, tt.maxInFlight)
+			}
+			// It is what the partitions' engines use.
+			eng, err := agg.New(tt.cfg.Agg, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.AllowedLateness != eng.AllowedLateness() {
+				t.Errorf("lateness %v, the engine's %v", s.AllowedLateness, eng.AllowedLateness())
+			}
+		})
+	}
+}
+
+// The snapshot's recent latency forgets a slow spell; the whole run's, and
+// the summary's, keep it.
+func TestSnapshotSplitsRecentLatencyFromTheRun(t *testing.T) {
+	clk := &clock{now: pinned}
+	p := idle(t, Config{Now: clk.Now})
+	p.lat.record(clk.Now(), latenciesAt(3*time.Second, 100))
+	clk.advance(RecentWindow)
+	p.lat.record(clk.Now(), latenciesAt(20*time.Millisecond, 900))
+	p.publish()
+	s := p.Snapshot()
+	if s.Latency.N != 1000 || s.Latency.P99 < time.Second {
+		t.Errorf("whole run = %+v, want 1000 trades, p99 the slow spell's", s.Latency)
+	}
+	if s.RecentLatency.N != 900 || s.RecentLatency.P99 > 25*time.Millisecond {
+		t.Errorf("recent = %+v, want the 900 fast trades", s.RecentLatency)
+	}
+	sum := p.summary()
+	if sum.LatencyMS.P99 != ms(s.Latency.P99) || sum.LatencyMS.Max != 3000 {
+		t.Errorf("summary latency = %+v, want the whole run's %+v", sum.LatencyMS, s.Latency)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that one goroutine writes while another
+// reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestStatusLineHasRecentLatency(t *testing.T) {
+	p := idle(t, Config{})
+	p.snap.Store(&Snapshot{
+		Time:          pinned,
+		Latency:       Latency{P50: 2 * time.Second, P99: 9 * time.Second, N: 10},
+		RecentLatency: Latency{P50: 12 * time.Millisecond, P99: 48500 * time.Microsecond, N: 5},
+	})
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.LogStatus(ctx, slog.New(slog.NewTextHandler(&out, nil)), time.Millisecond)
+	}()
+	until(t, "a status line", func() bool { return strings.Contains(out.String(), "\n") })
+	cancel()
+	<-done
+	line := strings.SplitN(out.String(), "\n", 2)[0]
+	if !strings.Contains(line, " p50_ms_last10s=12 p99_ms_last10s=48.5 ") {
+		t.Errorf("status line %q lacks the recent p50 and p99", line)
+	}
+	if strings.Contains(line, "=2000") || strings.Contains(line, "=9000") {
+		t.Errorf("status line %q has the whole run's latency", line)
+	}
+}
