@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,9 +12,10 @@ import (
 	"github.com/tradetop/tradetop/pipeline"
 )
 
-// eventsPane shows the pipeline's warnings and errors, newest first, as the
-// pipeline rate-limits them (one per source every few seconds, with a count
-// of those held back), and the UI's own notes: pause, resume, drain.
+// eventsPane shows the pipeline's errors, warnings and recoveries, newest
+// first, each labelled with its level, as the pipeline rate-limits them (one
+// per source and level every few seconds, with a count of those held back),
+// and the UI's own notes, at level info: pause, resume, drain.
 type eventsPane struct {
 	st     *Styles
 	w, h   int
@@ -91,11 +93,12 @@ func (p *eventsPane) View(focused bool) string {
 	}
 	for i := p.offset; i < len(p.rows) && len(body) < p.h-2; i++ {
 		r := p.rows[i]
-		src := st.Warn.Render(fit(r.Source, srcW))
+		ls := st.Level(r.Level)
 		if r.note {
-			src = st.Dim.Render(fit(r.Source, srcW))
+			ls = st.Dim
 		}
-		line := st.Dim.Render(clock(r.Time)+" ") + src + " " + oneLine(r.Message)
+		label := ls.Render(fit(levelLabel(r.Level), 5) + " " + fit(r.Source, srcW))
+		line := st.Dim.Render(clock(r.Time)+" ") + label + " " + oneLine(r.Message)
 		if r.Repeats > 0 {
 			line += st.Dim.Render(" (+" + strconv.Itoa(r.Repeats) + " held back)")
 		}
@@ -103,6 +106,20 @@ func (p *eventsPane) View(focused bool) string {
 	}
 	info := "errors " + fmtInt(p.errors) + " · late " + fmtInt(p.late) + " · bad " + fmtInt(p.bad)
 	return st.box(p.w, p.h, focused, "Events", info, body)
+}
+
+// levelLabel names an event's level in at most five cells, so that it
+// shows without colour.
+func levelLabel(l slog.Level) string {
+	switch {
+	case l >= slog.LevelError:
+		return "ERROR"
+	case l >= slog.LevelWarn:
+		return "WARN"
+	case l >= slog.LevelInfo:
+		return "INFO"
+	}
+	return "DEBUG"
 }
 
 // oneLine keeps a message on one line, without escape sequences of its own.

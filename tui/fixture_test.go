@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"sync"
 	"time"
@@ -62,7 +63,11 @@ func (f *fixture) snapshot(k int) *pipeline.Snapshot {
 		Topic: "trades", Group: "tradetop",
 		Intervals: []time.Duration{time.Second, time.Minute},
 		Paused:    f.paused,
-		Latency:   pipeline.Latency{P50: 12 * time.Millisecond, P99: 48 * time.Millisecond, Max: 90 * time.Millisecond, N: 100},
+		// The whole run had a slow spell; the last ten seconds did not.
+		Latency:         pipeline.Latency{P50: 14 * time.Millisecond, P99: 2400 * time.Millisecond, Max: 3100 * time.Millisecond, N: 90000},
+		RecentLatency:   pipeline.Latency{P50: 12 * time.Millisecond, P99: 48 * time.Millisecond, Max: 90 * time.Millisecond, N: 10000},
+		AllowedLateness: 2 * time.Second,
+		MaxInFlight:     50000,
 	}
 	var total float64
 	sectors := map[string]*agg.SectorDay{}
@@ -99,7 +104,7 @@ func (f *fixture) snapshot(k int) *pipeline.Snapshot {
 	s.Consumed = s.Produced - 12
 	s.StoredTrades = s.Consumed - 3
 	s.InRate, s.StoredRate = 1000, 998
-	s.Late, s.Bad, s.Errors = 2, 0, 1
+	s.Late, s.Bad, s.Errors = 2, 1, 5
 
 	// Lag is read once a second; commits move at each minute plus lateness.
 	read := t0.Add(time.Duration(int64(sec)) * time.Second)
@@ -139,11 +144,17 @@ func (f *fixture) snapshot(k int) *pipeline.Snapshot {
 		p := f.price(i, at.Sub(t0).Seconds())
 		s.Tape = append(s.Tape, trade.Trade{ID: fmt.Sprintf("t%d-%d", k, j), Symbol: f.symbols[i], Price: p, Volume: float64(100 + j%5*50), Time: at})
 	}
+	if sec >= 12 {
+		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(12 * time.Second), Level: slog.LevelWarn, Source: "kafka", Message: "rebalance in progress"})
+	}
 	if sec >= 20 {
-		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(20 * time.Second), Source: "kafka produce", Message: "write: broker not available\nretrying", Repeats: 3})
+		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(20 * time.Second), Level: slog.LevelError, Source: "kafka produce", Message: "write: broker not available\nretrying", Repeats: 3})
+	}
+	if sec >= 26 {
+		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(26 * time.Second), Level: slog.LevelInfo, Source: "store", Message: "store is back after 4.1s and 3 retries"})
 	}
 	if sec >= 35 {
-		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(35 * time.Second), Source: "bad message", Message: "partition 2 offset 77: invalid trade: empty symbol"})
+		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(35 * time.Second), Level: slog.LevelError, Source: "bad message", Message: "partition 2 offset 77: invalid trade: empty symbol"})
 	}
 	return s
 }

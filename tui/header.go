@@ -51,7 +51,7 @@ func header(st *Styles, w int, s *pipeline.Snapshot, stages [len(stageNames)]hea
 	items := []string{
 		strings.Join(dots, "  "),
 		st.Dim.Render("in ") + fmtRate(s.InRate) + st.Dim.Render("/s") + "  " + st.Dim.Render("stored ") + fmtRate(s.StoredRate) + st.Dim.Render("/s"),
-		st.Dim.Render("p50 ") + fmtLatency(s.Latency.P50) + st.Dim.Render(" p99 ") + fmtLatency(s.Latency.P99),
+		recentLatency(st, s.RecentLatency),
 		st.Dim.Render("stored ") + fmtInt(s.StoredTrades) + st.Dim.Render(" of ") + fmtInt(s.Produced),
 		st.Dim.Render("late ") + fmtInt(s.Late) + st.Dim.Render(" bad ") + fmtInt(s.Bad) + st.Dim.Render(" errors ") + fmtInt(s.Errors),
 	}
@@ -88,6 +88,17 @@ func healthStyle(st *Styles, h health) lipgloss.Style {
 		return st.Idle
 	}
 	return st.OK
+}
+
+// recentLatency is the header's latency item: the median and p99 from
+// ingest to stored over the trades stored in the last few seconds, which
+// recover after a slow spell, where the whole run's do not.
+func recentLatency(st *Styles, l pipeline.Latency) string {
+	p50, p99 := "–", "–"
+	if l.N > 0 {
+		p50, p99 = fmtLatency(l.P50), fmtLatency(l.P99)
+	}
+	return st.Dim.Render("p50 ") + p50 + st.Dim.Render(" p99 ") + p99 + st.Dim.Render(" last "+fmtSpan(pipeline.RecentWindow))
 }
 
 // fmtLatency prints a latency in milliseconds, or seconds past ten.

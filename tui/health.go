@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"log/slog"
 	"strings"
 	"time"
 
@@ -125,11 +126,12 @@ func (h *healthTracker) observe(s *pipeline.Snapshot, sum lagSummary, draining b
 	}
 }
 
-// lastEvent is the time of the newest event whose source starts with prefix.
+// lastEvent is the time of the newest warning or error whose source starts
+// with prefix; a recovery is no sign of trouble.
 func lastEvent(events []pipeline.Event, prefix string) time.Time {
 	var at time.Time
 	for _, e := range events {
-		if strings.HasPrefix(e.Source, prefix) && e.Time.After(at) {
+		if e.Level >= slog.LevelWarn && strings.HasPrefix(e.Source, prefix) && e.Time.After(at) {
 			at = e.Time
 		}
 	}

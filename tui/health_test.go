@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 
@@ -34,8 +35,11 @@ func TestStageHealth(t *testing.T) {
 		{"no lag read for long", func(_, c *pipeline.Snapshot) { c.LagTime = c.Time.Add(-30 * time.Second) }, lagSummary{}, false,
 			[4]health{healthOK, healthDown, healthOK, healthOK}},
 		{"a Kafka warning", func(_, c *pipeline.Snapshot) {
-			c.Events = []pipeline.Event{{Time: c.Time.Add(-2 * time.Second), Source: "kafka", Message: "rebalance"}}
+			c.Events = []pipeline.Event{{Time: c.Time.Add(-2 * time.Second), Level: slog.LevelWarn, Source: "kafka", Message: "rebalance"}}
 		}, lagSummary{}, false, [4]health{healthOK, healthSlow, healthOK, healthOK}},
+		{"a Kafka recovery", func(_, c *pipeline.Snapshot) {
+			c.Events = []pipeline.Event{{Time: c.Time.Add(-2 * time.Second), Level: slog.LevelInfo, Source: "kafka", Message: "broker is back"}}
+		}, lagSummary{}, false, ok},
 		{"consumer stuck with work", func(p, c *pipeline.Snapshot) { c.Consumed, c.StoredTrades = p.Consumed, p.Consumed }, lagSummary{}, false,
 			[4]health{healthOK, healthOK, healthDown, healthOK}},
 		{"consumer behind", nil, lagSummary{reading: true, oldest: 5 * time.Second, oldestKnown: true}, false,

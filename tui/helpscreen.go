@@ -17,7 +17,7 @@ func helpView(st *Styles, hm help.Model, km help.KeyMap, w, h int, window time.D
 	legend := []struct{ head, text string }{
 		{"Stage health", "ok · slow: retries, Kafka warnings or seconds of unread backlog in the last seconds · " +
 			"down: work waiting and no progress for " + fmtSpan(stallAfter) + " · paused, stopped: on purpose."},
-		{"Partition verdicts", "judged from the group's committed offsets over " + win + " (twice the longest candle window): " +
+		{"Partition verdicts", "judged from the group's committed offsets over " + win + " (twice the longest window plus lateness): " +
 			"OK · WARN: the lag's low points rise · STALL: reads go on but no commit · STOP: no commit and no reads."},
 		{"Two kinds of lag", "an offset is committed only once every window it feeds is stored, so LAG (what any Kafka tool " +
 			"sees, and what a restart replays) trails the reads by up to a window; UNREAD is what really waits, " +

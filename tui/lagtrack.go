@@ -24,14 +24,17 @@ func (v verdict) String() string {
 }
 
 // lagWindow is the window verdicts are judged over: twice the longest
-// candle window plus 20 seconds, and at least 30 seconds.
+// candle window plus the allowed lateness plus commitSlack, and at least 30
+// seconds.
 //
 // tradetop commits an offset only once every window holding the messages
-// before it is closed and stored, so in a healthy pipeline the committed
-// offset stands still for the longest window plus the allowed lateness,
-// then jumps, and the committed lag is a sawtooth whose peaks are a window's
-// worth of messages. Each half of the window is the longest candle window
-// and ten seconds more, so it always holds one of those jumps; then:
+// before it is closed and stored, and a window closes once the event time
+// passes its end by the allowed lateness. So in a healthy pipeline the
+// committed offset stands still for at most the longest window plus the
+// allowed lateness, then jumps, and the committed lag is a sawtooth whose
+// peaks are a window's worth of messages. The snapshot says the lateness
+// exactly; each half of the window is the longest candle window, the
+// lateness and commitSlack, so it always holds one of those jumps; then:
 //
 //   - STOP: no commit for longer than the window while lag > 0, and this
 //     instance is not reading the partition either (or does not own it).
@@ -49,13 +52,18 @@ func (v verdict) String() string {
 //
 // Until the committed offset has moved and a whole window has passed since,
 // WARN is not judged; STALL and STOP need a window of watching too.
-func lagWindow(intervals []time.Duration) time.Duration {
+func lagWindow(intervals []time.Duration, lateness time.Duration) time.Duration {
 	var longest time.Duration
 	for _, d := range intervals {
 		longest = max(longest, d)
 	}
-	return max(2*longest+20*time.Second, 30*time.Second)
+	return max(2*(longest+max(lateness, 0)+commitSlack), 30*time.Second)
 }
+
+// commitSlack is how much later than its window's close an offset may be
+// seen committed: the batch cut, the store write, the commit itself and the
+// next lag read, each a second or less when healthy.
+const commitSlack = 8 * time.Second
 
 // lagSamples is how many spaced samples a partition keeps: enough to span
 // the window.
@@ -150,12 +158,12 @@ type lagTracker struct {
 }
 
 func newLagTracker() *lagTracker {
-	return &lagTracker{window: lagWindow(nil), parts: map[int]*partLag{}, total: newRing(512)}
+	return &lagTracker{window: lagWindow(nil, 0), parts: map[int]*partLag{}, total: newRing(512)}
 }
 
 // record takes the snapshot's lag read, if it is a new one.
 func (l *lagTracker) record(s *pipeline.Snapshot) {
-	l.window = lagWindow(s.Intervals)
+	l.window = lagWindow(s.Intervals, s.AllowedLateness)
 	if s.LagTime.IsZero() || !s.LagTime.After(l.read) {
 		return
 	}

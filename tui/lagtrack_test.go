@@ -13,12 +13,13 @@ import (
 // t of a run.
 type partitionAt func(t float64) (end, committed, pos int64)
 
-// commitsAt commits off, the read position at the last minute boundary plus
-// two seconds of lateness, as tradetop does with a one-minute window.
-func commitsAt(pos func(float64) float64) func(float64) int64 {
+// commitsAt commits off, the read position at the last minute boundary
+// once lateness seconds have passed it, as tradetop does with a one-minute
+// window: the first commit comes when the first minute is closed.
+func commitsAt(lateness float64, pos func(float64) float64) func(float64) int64 {
 	return func(t float64) int64 {
-		at := math.Floor((t-2)/60) * 60
-		if at < 0 {
+		at := math.Floor((t-lateness)/60) * 60
+		if at <= 0 {
 			return -1
 		}
 		return int64(pos(at))
@@ -28,46 +29,63 @@ func commitsAt(pos func(float64) float64) func(float64) int64 {
 func TestVerdicts(t *testing.T) {
 	steady := func(t float64) float64 { return 100 * t }
 	tests := []struct {
-		name  string
-		part  partitionAt
-		at    int // second judged
-		want  verdict
-		until verdict // the verdict before `at`, from two windows in
+		name     string
+		lateness time.Duration // the snapshot's allowed lateness
+		part     partitionAt
+		at       int // second judged
+		want     verdict
+		until    verdict // the verdict before `at`, from two windows in
 	}{
 		{
-			name: "healthy sawtooth",
+			name: "healthy sawtooth", lateness: 2 * time.Second,
 			part: func(t float64) (int64, int64, int64) {
-				return int64(steady(t)), commitsAt(steady)(t), int64(steady(t)) - 3
+				return int64(steady(t)), commitsAt(2, steady)(t), int64(steady(t)) - 3
 			},
 			at: 400, want: verdictOK, until: verdictOK,
 		},
 		{
-			name: "reads go on, commits stuck",
+			// The first commit comes after 160 seconds, later than a
+			// window judged without the lateness (140s) would allow.
+			name: "healthy, long lateness", lateness: 100 * time.Second,
 			part: func(t float64) (int64, int64, int64) {
-				return int64(steady(t)), commitsAt(steady)(min(t, 70)), int64(steady(t))
+				return int64(steady(t)), commitsAt(100, steady)(t), int64(steady(t)) - 3
+			},
+			at: 600, want: verdictOK, until: verdictOK,
+		},
+		{
+			name: "reads go on, commits stuck, long lateness", lateness: 100 * time.Second,
+			part: func(t float64) (int64, int64, int64) {
+				return int64(steady(t)), commitsAt(100, steady)(min(t, 170)), int64(steady(t))
+			},
+			at: 600, want: verdictStall,
+		},
+		{
+			name: "reads go on, commits stuck", lateness: 2 * time.Second,
+			part: func(t float64) (int64, int64, int64) {
+				return int64(steady(t)), commitsAt(2, steady)(min(t, 70)), int64(steady(t))
 			},
 			at: 220, want: verdictStall,
 		},
 		{
-			name: "consumer gone",
+			name: "consumer gone", lateness: 2 * time.Second,
 			part: func(t float64) (int64, int64, int64) {
-				return int64(steady(t)), commitsAt(steady)(min(t, 70)), int64(steady(min(t, 70)))
+				return int64(steady(t)), commitsAt(2, steady)(min(t, 70)), int64(steady(min(t, 70)))
 			},
 			at: 220, want: verdictStop,
 		},
 		{
-			name: "falling behind",
+			name: "falling behind", lateness: 2 * time.Second,
 			part: func(t float64) (int64, int64, int64) {
 				slow := func(t float64) float64 { return 80 * t }
-				return int64(steady(t)), commitsAt(slow)(t), int64(slow(t))
+				return int64(steady(t)), commitsAt(2, slow)(t), int64(slow(t))
 			},
 			at: 300, want: verdictWarn,
 		},
 		{
-			name: "idle, windows wait for later trades",
+			name: "idle, windows wait for later trades", lateness: 2 * time.Second,
 			part: func(t float64) (int64, int64, int64) {
 				end := int64(steady(min(t, 100)))
-				return end, commitsAt(steady)(min(t, 100)), end
+				return end, commitsAt(2, steady)(min(t, 100)), end
 			},
 			at: 400, want: verdictOK, until: verdictOK,
 		},
@@ -83,7 +101,7 @@ func TestVerdicts(t *testing.T) {
 				}
 				now := t0.Add(time.Duration(sec) * time.Second)
 				lt.record(&pipeline.Snapshot{
-					Time: now, LagTime: now, Intervals: []time.Duration{time.Second, time.Minute},
+					Time: now, LagTime: now, Intervals: []time.Duration{time.Second, time.Minute}, AllowedLateness: tt.lateness,
 					Lag:       []bus.PartitionLag{{Partition: 0, End: end, Committed: committed, Lag: lag}},
 					Positions: map[int]int64{0: pos}, TotalLag: lag,
 				})
@@ -101,16 +119,20 @@ func TestVerdicts(t *testing.T) {
 
 func TestLagWindow(t *testing.T) {
 	for _, tt := range []struct {
-		in   []time.Duration
-		want time.Duration
+		name     string
+		in       []time.Duration
+		lateness time.Duration
+		want     time.Duration
 	}{
-		{nil, 30 * time.Second},
-		{[]time.Duration{time.Second}, 30 * time.Second},
-		{[]time.Duration{time.Second, time.Minute}, 140 * time.Second},
-		{[]time.Duration{5 * time.Minute}, 620 * time.Second},
+		{"before the first snapshot", nil, 0, 30 * time.Second},
+		{"short windows", []time.Duration{time.Second}, 2 * time.Second, 30 * time.Second},
+		{"defaults", []time.Duration{time.Second, time.Minute}, 2 * time.Second, 140 * time.Second},
+		{"no lateness", []time.Duration{time.Second, time.Minute}, 0, 136 * time.Second},
+		{"long lateness", []time.Duration{time.Second, time.Minute}, 100 * time.Second, 336 * time.Second},
+		{"five-minute windows", []time.Duration{5 * time.Minute}, 2 * time.Second, 620 * time.Second},
 	} {
-		if got := lagWindow(tt.in); got != tt.want {
-			t.Errorf("lagWindow(%v) = %v, want %v", tt.in, got, tt.want)
+		if got := lagWindow(tt.in, tt.lateness); got != tt.want {
+			t.Errorf("%s: lagWindow(%v, %v) = %v, want %v", tt.name, tt.in, tt.lateness, got, tt.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"log/slog"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
@@ -99,6 +100,18 @@ func NewStyles(r *lipgloss.Renderer) *Styles {
 	s.vbar[1] = s.focusBorder.Render(thickBox.v)
 	s.selMarker = s.Title.Render("▸")
 	return s
+}
+
+// Level returns the style of an event of level l: Bad for errors, Warn for
+// warnings, OK for the rest, such as a recovery.
+func (s *Styles) Level(l slog.Level) lipgloss.Style {
+	switch {
+	case l >= slog.LevelError:
+		return s.Bad
+	case l >= slog.LevelWarn:
+		return s.Warn
+	}
+	return s.OK
 }
 
 // Sector returns the style of the i-th sector by volume rank.
