@@ -1,10 +1,12 @@
 // Package feed provides the sources of trades (a deterministic synthetic
-// market, later live and replayed feeds) and the symbol universe that maps
-// symbols to names, sectors and shares outstanding. It knows nothing of Kafka.
+// market, the live Finnhub websocket, and replayed recordings) and the
+// symbol universe that maps symbols to names, sectors and shares
+// outstanding. It knows nothing of Kafka.
 package feed
 
 import (
 	"context"
+	"time"
 
 	"github.com/tradetop/tradetop/trade"
 )
@@ -12,9 +14,53 @@ import (
 // Source produces trades. Run calls emit for each trade, in order, from the
 // calling goroutine, until the source is exhausted (it returns nil), ctx is
 // done (it returns ctx.Err()), or emit returns an error (it returns that
-// error). A blocking emit is backpressure: a generated source simply waits.
+// error). A blocking emit is backpressure: a generated or replayed source
+// simply waits; a live source cannot make the market wait, so it drops what
+// does not fit and counts it (see Reporter).
 type Source interface {
 	// Name describes the source for status lines ("synthetic seed=7").
 	Name() string
 	Run(ctx context.Context, emit func(trade.Trade) error) error
+}
+
+// Reporter is implemented by sources that meet trouble of their own: bad
+// input, trades dropped because the pipeline was behind, a lost connection.
+// Report may be called from any goroutine while Run runs.
+type Reporter interface {
+	Report() Report
+}
+
+// Report is a source's own counts since Run started. The pipeline turns
+// their growth into events and shows them in the status line and the UI.
+type Report struct {
+	// Bad counts input the source rejected: malformed frames or lines,
+	// trades with invalid fields. None of it is emitted.
+	Bad int64
+	// LastBad describes the latest bad input, with where it was (a line
+	// number, a frame excerpt). It never holds a secret.
+	LastBad string
+	// Dropped counts trades a live source could not hand on because emit
+	// was blocked.
+	Dropped int64
+	// Reconnects counts connections re-established after a loss.
+	Reconnects int64
+	// Connected says a live source is connected now; always true for other
+	// sources.
+	Connected bool
+	// LastError describes the latest connection problem, "" when none. It
+	// never holds a secret.
+	LastError string
+	// LastErrorTime is when LastError happened.
+	LastErrorTime time.Time
+}
+
+// Subscriber is implemented by sources whose symbols can change while they
+// run. Subscribe and Unsubscribe may be called from any goroutine; they
+// return an error for a symbol the source cannot take (malformed, or not
+// subscribed when unsubscribing), and take effect asynchronously.
+type Subscriber interface {
+	Subscribe(symbol string) error
+	Unsubscribe(symbol string) error
+	// Symbols returns the symbols subscribed now, sorted.
+	Symbols() []string
 }
