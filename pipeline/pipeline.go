@@ -37,6 +37,10 @@ type Pipeline struct {
 	broker  atomic.Pointer[string]
 	gate    gate
 	tape    tape
+	// feedWatch is used under feedMu: publish runs on the monitor
+	// goroutine and once more at the end of Run.
+	feedMu    sync.Mutex
+	feedWatch feedWatch
 	// intervals are the candle windows, shortest first.
 	intervals []time.Duration
 	// lateness is the allowed lateness the partitions' engines use.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -89,6 +90,11 @@ type Snapshot struct {
 	Events []Event
 	// Tape is the latest trades acknowledged by Kafka, newest first.
 	Tape []trade.Trade
+	// Feed is the source's own report (bad input, dropped trades,
+	// connection), or nil for a source that keeps none.
+	Feed *feed.Report
+	// Subscribable says the source takes Subscribe and Unsubscribe.
+	Subscribable bool
 }
 
 // Snapshot returns the latest published snapshot, or nil before the first.
@@ -175,7 +181,11 @@ func (p *Pipeline) publish() {
 		AllowedLateness: p.lateness,
 		MaxInFlight:     p.cfg.MaxInFlight,
 		Tape:            p.tape.latest(),
+		Subscribable:    p.CanSubscribe(),
 	}
+	p.feedMu.Lock()
+	s.Feed = p.feedWatch.check(p.cfg.Source, &p.errs)
+	p.feedMu.Unlock()
 	if b := p.broker.Load(); b != nil {
 		s.Broker = *b
 	}
@@ -231,14 +241,18 @@ func (p *Pipeline) publish() {
 
 // Summary is what a run did, as printed by --summary json.
 type Summary struct {
-	Produced      int64   `json:"produced"`
-	Consumed      int64   `json:"consumed"`
-	StoredTrades  int64   `json:"stored_trades"`
-	Candles       int64   `json:"candles"`
-	SectorRows    int64   `json:"sector_rows"`
-	Late          int64   `json:"late"`
-	Bad           int64   `json:"bad"`
-	Errors        int64   `json:"errors"`
+	Produced     int64 `json:"produced"`
+	Consumed     int64 `json:"consumed"`
+	StoredTrades int64 `json:"stored_trades"`
+	Candles      int64 `json:"candles"`
+	SectorRows   int64 `json:"sector_rows"`
+	Late         int64 `json:"late"`
+	Bad          int64 `json:"bad"`
+	Errors       int64 `json:"errors"`
+	// FeedBad and FeedDropped are the source's bad input and the trades a
+	// live source dropped because the pipeline was behind.
+	FeedBad       int64   `json:"feed_bad"`
+	FeedDropped   int64   `json:"feed_dropped"`
 	DurationS     float64 `json:"duration_s"`
 	ThroughputTPS float64 `json:"throughput_tps"`
 	LatencyMS     struct {
@@ -261,6 +275,9 @@ func (p *Pipeline) summary() Summary {
 		Produced: s.Produced, Consumed: s.Consumed, StoredTrades: s.StoredTrades,
 		Candles: s.Candles, SectorRows: s.SectorRows, Late: s.Late, Bad: s.Bad, Errors: s.Errors,
 		Source: s.Source, Broker: s.Broker, Store: s.Store,
+	}
+	if s.Feed != nil {
+		out.FeedBad, out.FeedDropped = s.Feed.Bad, s.Feed.Dropped
 	}
 	if !p.started.IsZero() {
 		out.DurationS = s.Time.Sub(p.started).Seconds()

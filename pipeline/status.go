@@ -33,7 +33,7 @@ func (p *Pipeline) LogStatus(ctx context.Context, log *slog.Logger, every time.D
 			}
 		}
 		prev = s
-		log.Info("status",
+		attrs := []any{
 			"produced", s.Produced,
 			"in_per_s", int64(in),
 			"consumed", s.Consumed,
@@ -47,7 +47,11 @@ func (p *Pipeline) LogStatus(ctx context.Context, log *slog.Logger, every time.D
 			"late", s.Late,
 			"bad", s.Bad,
 			"errors", s.Errors,
-		)
+		}
+		if f := s.Feed; f != nil {
+			attrs = append(attrs, "feed_bad", f.Bad, "feed_dropped", f.Dropped, "feed_connected", f.Connected)
+		}
+		log.Info("status", attrs...)
 	}
 }
 
