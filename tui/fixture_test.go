@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -25,12 +26,14 @@ var fixtureSectors = []string{"Information Technology", "Financials", "Health Ca
 // fixed waves, six partitions whose committed offsets jump once a minute as
 // tradetop's do, a tape and a few events.
 type fixture struct {
-	symbols  []string
-	base     []float64
-	rate     []float64 // trades per second
-	step     time.Duration
-	paused   bool
-	stopRead bool // the consumer stops reading (for stall verdicts)
+	symbols []string
+	base    []float64
+	rate    []float64 // trades per second
+	step    time.Duration
+	paused  bool
+	// subscribable makes the snapshots say the source takes subscriptions.
+	subscribable bool
+	stopRead     bool // the consumer stops reading (for stall verdicts)
 }
 
 func newFixture(n int) *fixture {
@@ -61,8 +64,9 @@ func (f *fixture) snapshot(k int) *pipeline.Snapshot {
 		Time: now, Started: t0,
 		Source: "synthetic seed=1", Broker: "embedded 127.0.0.1:9092", Store: "sqlite /data/tradetop.db",
 		Topic: "trades", Group: "tradetop",
-		Intervals: []time.Duration{time.Second, time.Minute},
-		Paused:    f.paused,
+		Intervals:    []time.Duration{time.Second, time.Minute},
+		Paused:       f.paused,
+		Subscribable: f.subscribable,
 		// The whole run had a slow spell; the last ten seconds did not.
 		Latency:         pipeline.Latency{P50: 14 * time.Millisecond, P99: 2400 * time.Millisecond, Max: 3100 * time.Millisecond, N: 90000},
 		RecentLatency:   pipeline.Latency{P50: 12 * time.Millisecond, P99: 48 * time.Millisecond, Max: 90 * time.Millisecond, N: 10000},
@@ -202,6 +206,7 @@ type fakeSource struct {
 	pauses  int
 	resumes int
 	reads   int
+	subs    []string
 }
 
 // at makes the k-th snapshot the latest and returns it.
@@ -223,6 +228,23 @@ func (s *fakeSource) Pause() {
 	s.pauses++
 	s.f.paused = true
 	s.mu.Unlock()
+}
+
+func (s *fakeSource) Subscribe(symbol string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if symbol == "BAD" {
+		return errors.New("no such symbol")
+	}
+	s.subs = append(s.subs, "+"+symbol)
+	return nil
+}
+
+func (s *fakeSource) Unsubscribe(symbol string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subs = append(s.subs, "-"+symbol)
+	return nil
 }
 
 func (s *fakeSource) Resume() {

@@ -13,10 +13,12 @@ import (
 func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := &m.keys
 	switch {
-	case msg.String() == "ctrl+c" || (key.Matches(msg, k.Quit) && !m.filtering):
+	case msg.String() == "ctrl+c" || (key.Matches(msg, k.Quit) && !m.filtering && m.prompting == noPrompt):
 		return m.onQuit(msg)
 	case m.filtering:
 		return m.onFilterKey(msg)
+	case m.prompting != noPrompt:
+		return m.onPromptKey(msg)
 	case m.showHelp:
 		if key.Matches(msg, k.Help, k.Back) {
 			m.showHelp = false
@@ -129,6 +131,10 @@ func (m Model) onDashboardKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.filter.CursorEnd()
 		m.setFilter(m.symbols.filter)
 		return m, m.filter.Focus()
+	case key.Matches(msg, k.Subscribe):
+		return m.openPrompt(subscribePrompt)
+	case key.Matches(msg, k.Unsubscribe):
+		return m.openPrompt(unsubscribePrompt)
 	case key.Matches(msg, k.Back):
 		if m.symbols.filter != "" {
 			m.filter.SetValue("")

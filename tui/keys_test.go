@@ -324,3 +324,64 @@ func TestMouseWheelAndClick(t *testing.T) {
 		t.Errorf("the wheel over the tape: offset %d focus %v", m.tape.offset, m.focus)
 	}
 }
+
+func TestSubscribePrompt(t *testing.T) {
+	// A fixed source: a note, no prompt.
+	m, src := newTestModel(t, 12, 160, 48, 5)
+	m, _ = step(t, m, press("a"))
+	if m.prompting != noPrompt || !strings.Contains(m.View(), "symbols are fixed") {
+		t.Fatalf("a on a fixed source: prompting %v", m.prompting)
+	}
+
+	src.f.subscribable = true
+	m, _ = step(t, m, snapshotMsg{src.at(6)})
+	m, _ = step(t, m, press("a"))
+	if m.prompting != subscribePrompt || !strings.Contains(m.View(), "subscribe to:") {
+		t.Fatalf("a: prompting %v, footer %q", m.prompting, m.footerView())
+	}
+	for _, r := range "TSLA" {
+		m, _ = step(t, m, press(string(r)))
+	}
+	// q is typed into the prompt, not a quit.
+	m, _ = step(t, m, press("q"))
+	if m.draining {
+		t.Fatal("q in the prompt started the drain")
+	}
+	m, _ = step(t, m, tea.KeyMsg{Type: tea.KeyBackspace})
+	m, cmd := step(t, m, press("enter"))
+	if m.prompting != noPrompt || cmd == nil {
+		t.Fatalf("enter: prompting %v, cmd %v", m.prompting, cmd)
+	}
+	m, _ = step(t, m, cmd())
+	if strings.Join(src.subs, ",") != "+TSLA" || !strings.Contains(m.View(), "subscribed to TSLA") {
+		t.Errorf("subscriptions %v; events say %q", src.subs, m.View())
+	}
+
+	// x offers the selected symbol; esc cancels, enter unsubscribes.
+	m, _ = step(t, m, press("x"))
+	sel, _ := m.symbols.selectedRow()
+	if m.prompt.Value() != sel.Symbol {
+		t.Errorf("x offers %q, want the selected %q", m.prompt.Value(), sel.Symbol)
+	}
+	m, _ = step(t, m, press("esc"))
+	if m.prompting != noPrompt || len(src.subs) != 1 {
+		t.Fatalf("esc: prompting %v, subs %v", m.prompting, src.subs)
+	}
+	m, _ = step(t, m, press("x"))
+	m, cmd = step(t, m, press("enter"))
+	m, _ = step(t, m, cmd())
+	if src.subs[len(src.subs)-1] != "-"+sel.Symbol {
+		t.Errorf("subscriptions %v, want %s removed", src.subs, sel.Symbol)
+	}
+
+	// The source's refusal is shown.
+	m, _ = step(t, m, press("a"))
+	for _, r := range "BAD" {
+		m, _ = step(t, m, press(string(r)))
+	}
+	m, cmd = step(t, m, press("enter"))
+	m, _ = step(t, m, cmd())
+	if !strings.Contains(m.View(), "could not be subscribed to BAD: no such symbol") {
+		t.Error("the refusal is not in the events")
+	}
+}

@@ -26,6 +26,10 @@ type Source interface {
 	Pause()
 	Resume()
 	RecentCandles(ctx context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error)
+	// Subscribe and Unsubscribe change the symbols of a source that takes
+	// subscriptions (Snapshot.Subscribable).
+	Subscribe(symbol string) error
+	Unsubscribe(symbol string) error
 }
 
 // Options configure the UI.
@@ -132,6 +136,9 @@ type Model struct {
 	filtering bool
 	filter    textinput.Model
 
+	prompting promptKind // a symbol to subscribe or unsubscribe being typed
+	prompt    textinput.Model
+
 	pauseWant *bool // a pause or resume asked for and not yet seen
 	draining  bool
 	aborting  bool
@@ -152,6 +159,11 @@ func New(src Source, o Options) Model {
 	ti.PromptStyle, ti.TextStyle, ti.PlaceholderStyle = st.Title, st.Bold, st.Dim
 	ti.Cursor.Style = st.Selected
 	ti.Cursor.SetMode(cursor.CursorStatic)
+	pi := textinput.New()
+	pi.CharLimit = 64
+	pi.PromptStyle, pi.TextStyle, pi.PlaceholderStyle = st.Title, st.Bold, st.Dim
+	pi.Cursor.Style = st.Selected
+	pi.Cursor.SetMode(cursor.CursorStatic)
 	h, lt := newHistory(), newLagTracker()
 	return Model{
 		src:     src,
@@ -168,6 +180,7 @@ func New(src Source, o Options) Model {
 		events:  eventsPane{st: st},
 		detail:  detailPane{st: st},
 		filter:  ti,
+		prompt:  pi,
 	}
 }
 
@@ -211,6 +224,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onMouse(msg)
 	case candlesMsg:
 		return m.onCandles(msg)
+	case subscribedMsg:
+		return m.onSubscribed(msg)
 	case stoppingMsg:
 		return m.onStopping()
 	case doneMsg:

@@ -83,6 +83,11 @@ func (m *Model) footerView() string {
 		}
 		return fit(st.Warn.Render(msg), w)
 	}
+	if m.prompting != noPrompt {
+		hm := m.help
+		hm.Width = w
+		return fit(m.prompt.View()+"  "+hm.ShortHelpView(promptHelp{&m.keys}.ShortHelp()), w)
+	}
 	var km help.KeyMap = dashboardHelp{&m.keys}
 	switch {
 	case m.filtering:
