@@ -2,16 +2,21 @@ package feed
 
 import (
 	"bufio"
+	"bytes"
 	_ "embed"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"unicode"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/tradetop/tradetop/trade"
 )
@@ -19,8 +24,12 @@ import (
 // OtherSector is the sector of a symbol the universe does not know.
 const OtherSector = "Other"
 
-// DefaultPrice is the reference price of an instrument whose universe file has
-// no price column, or an empty price cell.
+// DefaultPrice is the reference price of an instrument whose universe file
+// gives none (no price column, an empty cell, no price key). Prices only
+// matter to the synthetic feed, which then starts every such instrument at
+// DefaultPrice and weighs its liquidity by DefaultPrice × shares; live and
+// replayed feeds bring their own prices, and market caps are computed from
+// them (MarketCap).
 const DefaultPrice = 100.0
 
 // maxLineErrors bounds how many bad lines LoadUniverse reports one by one.
@@ -111,16 +120,7 @@ func LoadUniverse(r io.Reader) (*Universe, error) {
 		return nil, fmt.Errorf("line %d: %w", headerLine, err)
 	}
 
-	u := &Universe{index: make(map[string]int)}
-	var errs []error
-	bad := 0
-	report := func(err error) {
-		bad++
-		if bad <= maxLineErrors {
-			errs = append(errs, err)
-		}
-	}
-	firstLine := make(map[string]int)
+	b := newUniverseBuilder()
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -129,33 +129,68 @@ func LoadUniverse(r io.Reader) (*Universe, error) {
 		if err != nil {
 			// A CSV syntax error names its own line; the reader cannot
 			// resynchronise after it, so it ends the file.
-			report(err)
+			b.report(err)
 			break
 		}
 		line, _ := cr.FieldPos(0)
 		in, err := cols.instrument(rec)
 		if err != nil {
-			report(fmt.Errorf("line %d: %w", line, err))
+			b.report(fmt.Errorf("line %d: %w", line, err))
 			continue
 		}
-		if prev, dup := firstLine[in.Symbol]; dup {
-			report(fmt.Errorf("line %d: duplicate symbol %q (first on line %d)", line, in.Symbol, prev))
-			continue
-		}
-		firstLine[in.Symbol] = line
-		u.index[in.Symbol] = len(u.instruments)
-		u.instruments = append(u.instruments, in)
+		b.add(in, line)
 	}
-	if bad > maxLineErrors {
-		errs = append(errs, fmt.Errorf("and %d more bad lines", bad-maxLineErrors))
+	return b.universe()
+}
+
+// universeBuilder collects the instruments of a universe file and the
+// errors of its bad lines, whatever the file's format.
+type universeBuilder struct {
+	u         *Universe
+	firstLine map[string]int
+	errs      []error
+	bad       int
+}
+
+func newUniverseBuilder() *universeBuilder {
+	return &universeBuilder{
+		u:         &Universe{index: make(map[string]int)},
+		firstLine: make(map[string]int),
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+}
+
+// report records a bad line; the first maxLineErrors are kept one by one,
+// the rest only counted.
+func (b *universeBuilder) report(err error) {
+	b.bad++
+	if b.bad <= maxLineErrors {
+		b.errs = append(b.errs, err)
 	}
+}
+
+// add appends in, found on line, unless its symbol came before.
+func (b *universeBuilder) add(in Instrument, line int) {
+	if prev, dup := b.firstLine[in.Symbol]; dup {
+		b.report(fmt.Errorf("line %d: duplicate symbol %q (first on line %d)", line, in.Symbol, prev))
+		return
+	}
+	b.firstLine[in.Symbol] = line
+	b.u.index[in.Symbol] = len(b.u.instruments)
+	b.u.instruments = append(b.u.instruments, in)
+}
+
+// universe returns the universe built, or every error reported, joined.
+func (b *universeBuilder) universe() (*Universe, error) {
+	if b.bad > maxLineErrors {
+		b.errs = append(b.errs, fmt.Errorf("and %d more bad lines", b.bad-maxLineErrors))
+	}
+	if len(b.errs) > 0 {
+		return nil, errors.Join(b.errs...)
+	}
+	u := b.u
 	if len(u.instruments) == 0 {
 		return nil, errors.New("empty universe: no instruments")
 	}
-
 	for _, in := range u.instruments {
 		u.sectors = append(u.sectors, in.Sector)
 	}
@@ -253,6 +288,173 @@ func (c columns) instrument(rec []string) (Instrument, error) {
 	return in, nil
 }
 
+// maxUniverseFile bounds the size of a YAML universe, read whole.
+const maxUniverseFile = 64 << 20
+
+// LoadUniverseFile reads the universe in the file at path, in the format its
+// extension names: .csv (LoadUniverse) or .yaml and .yml (LoadUniverseYAML),
+// in any case. Every error names the file, and the line where there is one.
+func LoadUniverseFile(path string) (*Universe, error) {
+	var load func(io.Reader) (*Universe, error)
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".csv":
+		load = LoadUniverse
+	case ".yaml", ".yml":
+		load = LoadUniverseYAML
+	default:
+		return nil, fmt.Errorf("universe %s: unknown extension %q: want .csv, .yaml or .yml", path, ext)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("universe: %w", err)
+	}
+	defer f.Close()
+	u, err := load(f)
+	if err != nil {
+		return nil, fmt.Errorf("universe %s: %w", path, err)
+	}
+	return u, nil
+}
+
+// yamlColumns is where universeFromYAML puts each key of an instrument in the
+// record it hands to columns.instrument.
+var yamlColumns = columns{
+	names:  []string{"symbol", "name", "sector", "shares", "price"},
+	symbol: 0, name: 1, sector: 2, shares: 3, price: 4,
+}
+
+// LoadUniverseYAML reads a universe from YAML: a list of mappings with the
+// keys symbol, name, sector and shares, and optionally price (DefaultPrice
+// when absent or null), as in
+//
+//	# A universe of one.
+//	- symbol: AAPL
+//	  name: Apple Inc.
+//	  sector: Information Technology
+//	  shares: 14_840_000_000
+//	  price: 230
+//
+// Values are taken as the text they are written as, so symbols such as ON or
+// NO stay symbols; shares may group digits with underscores. The rules and the
+// errors are those of LoadUniverse, each with the line of the YAML node at
+// fault; unknown and repeated keys are errors too.
+func LoadUniverseYAML(r io.Reader) (u *Universe, err error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxUniverseFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading universe: %w", err)
+	}
+	if len(data) > maxUniverseFile {
+		return nil, fmt.Errorf("universe larger than %d MiB", maxUniverseFile>>20)
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	// The YAML parser is third-party code fed untrusted input: a panic in
+	// it is bad input, not a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			u, err = nil, fmt.Errorf("yaml: cannot parse: %v", p)
+		}
+	}()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	return universeFromYAML(&doc)
+}
+
+// universeFromYAML builds a universe from a parsed YAML document.
+func universeFromYAML(doc *yaml.Node) (*Universe, error) {
+	list := doc
+	if list.Kind == yaml.DocumentNode && len(list.Content) > 0 {
+		list = list.Content[0]
+	}
+	list = resolveAlias(list)
+	switch {
+	case list.Kind == 0 || list.Kind == yaml.DocumentNode || list.Tag == "!!null":
+		return nil, errors.New("empty universe: no instruments")
+	case list.Kind != yaml.SequenceNode:
+		return nil, fmt.Errorf("line %d: want a list of instruments, found %s", list.Line, yamlKind(list))
+	}
+	b := newUniverseBuilder()
+	for _, item := range list.Content {
+		line := item.Line
+		in, err := yamlInstrument(resolveAlias(item))
+		if err != nil {
+			b.report(err)
+			continue
+		}
+		b.add(in, line)
+	}
+	return b.universe()
+}
+
+// yamlInstrument reads one list item, reporting the first thing wrong with
+// it with the line of the node at fault.
+func yamlInstrument(item *yaml.Node) (Instrument, error) {
+	if item.Kind != yaml.MappingNode {
+		return Instrument{}, fmt.Errorf("line %d: want an instrument (symbol, name, sector, shares, price), found %s", item.Line, yamlKind(item))
+	}
+	rec := make([]string, len(yamlColumns.names))
+	seen := make([]bool, len(yamlColumns.names))
+	for i := 0; i+1 < len(item.Content); i += 2 {
+		k, v := resolveAlias(item.Content[i]), resolveAlias(item.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			return Instrument{}, fmt.Errorf("line %d: want a key, found %s", k.Line, yamlKind(k))
+		}
+		key := strings.ToLower(strings.TrimSpace(k.Value))
+		col := slices.Index(yamlColumns.names, key)
+		switch {
+		case col < 0:
+			return Instrument{}, fmt.Errorf("line %d: unknown key %q (want symbol, name, sector, shares, price)", k.Line, k.Value)
+		case seen[col]:
+			return Instrument{}, fmt.Errorf("line %d: key %q twice", k.Line, key)
+		case v.Kind != yaml.ScalarNode:
+			return Instrument{}, fmt.Errorf("line %d: %s: want a single value, found %s", v.Line, key, yamlKind(v))
+		}
+		seen[col] = true
+		val := v.Value
+		switch {
+		case v.Tag == "!!null":
+			val = ""
+		case col == yamlColumns.shares:
+			val = strings.ReplaceAll(val, "_", "")
+		}
+		rec[col] = val
+	}
+	for col, name := range yamlColumns.names {
+		if !seen[col] && col != yamlColumns.price {
+			return Instrument{}, fmt.Errorf("line %d: missing key %q", item.Line, name)
+		}
+	}
+	in, err := yamlColumns.instrument(rec)
+	if err != nil {
+		return Instrument{}, fmt.Errorf("line %d: %w", item.Line, err)
+	}
+	return in, nil
+}
+
+// resolveAlias returns the node an alias stands for, or n itself.
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
+}
+
+// yamlKind names the kind of n for error messages.
+func yamlKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("the value %q", n.Value)
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "nothing"
+}
+
 // Len is the number of instruments.
 func (u *Universe) Len() int { return len(u.instruments) }
 
@@ -275,6 +477,17 @@ func (u *Universe) Sector(symbol string) string {
 		return u.instruments[i].Sector
 	}
 	return OtherSector
+}
+
+// MarketCap returns price × the shares outstanding of symbol, and whether
+// the universe knows symbol. Price is the trade price the caller has, not the
+// universe's reference price.
+func (u *Universe) MarketCap(symbol string, price float64) (float64, bool) {
+	i, ok := u.index[symbol]
+	if !ok {
+		return 0, false
+	}
+	return price * float64(u.instruments[i].Shares), true
 }
 
 // Sectors returns the distinct sectors of the universe, sorted.
