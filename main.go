@@ -86,6 +86,16 @@ type options struct {
 	logLevel          string
 	cpuProfile        string
 
+	source         string
+	symbols        listValue
+	finnhubURL     string
+	finnhubKeyFile string
+	stallTimeout   time.Duration
+	record         string
+	speed          speedValue
+	shiftToNow     bool
+	universe       string
+
 	kafkaSASL         string
 	kafkaUser         string
 	kafkaPasswordFile string
@@ -101,6 +111,7 @@ type options struct {
 	cassandraTLSFiles     auth.TLS
 
 	// Set by parse from the fields above and the environment.
+	finnhubKey        string
 	kafkaSASLMech     sasl.Mechanism
 	kafkaTLS          *tls.Config
 	cassandraPassword string
@@ -112,6 +123,7 @@ type options struct {
 // Passwords are read from these variables, or from the --*-password-file
 // flags, never from a flag value.
 const (
+	finnhubKeyEnv        = "FINNHUB_API_KEY"
 	kafkaPasswordEnv     = envPrefix + "KAFKA_PASSWORD"
 	cassandraPasswordEnv = envPrefix + "CASSANDRA_PASSWORD"
 )
@@ -120,8 +132,18 @@ func flags(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("tradetop", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	o.rate = defaultRate
+	o.speed = 1
 	o.windows = durationsValue{time.Second, time.Minute}
 	fs.BoolVar(&o.noUI, "no-ui", false, "run headless: a status line every --status-interval, a summary at exit")
+	fs.StringVar(&o.source, "source", "synthetic", "where trades come from: synthetic, finnhub (live, key in "+finnhubKeyEnv+" or --finnhub-key-file) or replay:FILE (JSON lines or CSV)")
+	fs.Var(&o.symbols, "symbols", "finnhub: the symbols to subscribe to, comma separated (AAPL,MSFT,BINANCE:BTCUSDT)")
+	fs.StringVar(&o.finnhubURL, "finnhub-url", "wss://ws.finnhub.io", "finnhub: the websocket URL, without the token")
+	fs.StringVar(&o.finnhubKeyFile, "finnhub-key-file", "", "finnhub: a file whose first line is the API key")
+	fs.DurationVar(&o.stallTimeout, "stall-timeout", 30*time.Second, "finnhub: silence longer than this is a dead link, reconnected")
+	fs.StringVar(&o.record, "record", "", "also write every trade the source produces to this file, one JSON line a trade")
+	fs.Var(&o.speed, "speed", "replay: 1 (as recorded), 10 (ten times faster) or max")
+	fs.BoolVar(&o.shiftToNow, "shift-to-now", false, "replay: move event times so the first trade happens now")
+	fs.StringVar(&o.universe, "universe", "", "symbols' names, sectors and shares: a CSV (symbol,name,sector,shares[,price]) or YAML file (default: the embedded 50 symbols)")
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the synthetic feed")
 	fs.Var(&o.rate, "rate", "trades per second from the synthetic feed, or max")
 	fs.Var(&o.start, "start", "pin the synthetic feed's clock to this RFC 3339 time (same seed, same trades); default: the wall clock")
@@ -199,6 +221,16 @@ func parse(args []string, getenv func(string) string) (options, *flag.FlagSet, e
 
 // secure reads the passwords and TLS files the flags name.
 func (o *options) secure(getenv func(string) string) error {
+	if o.source == "finnhub" {
+		key, err := auth.Password(getenv, finnhubKeyEnv, o.finnhubKeyFile)
+		if err != nil {
+			return fmt.Errorf("invalid value for flag -finnhub-key-file: %v", err)
+		}
+		if key == "" {
+			return fmt.Errorf("invalid value for flag -finnhub-key-file: --source finnhub needs an API key in %s or a key file", finnhubKeyEnv)
+		}
+		o.finnhubKey = key
+	}
 	kafkaPassword, err := auth.Password(getenv, kafkaPasswordEnv, o.kafkaPasswordFile)
 	if err != nil {
 		return fmt.Errorf("invalid value for flag -kafka-password-file: %v", err)
@@ -245,6 +277,21 @@ func (o *options) validate() error {
 		if err := store.ValidateCassandraHost(h); err != nil {
 			return fmt.Errorf("invalid value for flag -cassandra: %v", err)
 		}
+	}
+	switch kind, file, _ := strings.Cut(o.source, ":"); {
+	case o.source == "synthetic", o.source == "finnhub":
+	case kind == "replay" && file != "":
+	default:
+		return fmt.Errorf("invalid value for flag -source: %q: want synthetic, finnhub or replay:FILE", o.source)
+	}
+	if o.source != "synthetic" && o.count > 0 {
+		return errors.New("invalid value for flag -count: it applies to --source synthetic")
+	}
+	if o.source == "finnhub" && len(o.symbols) == 0 {
+		return errors.New("invalid value for flag -symbols: --source finnhub needs the symbols to subscribe to")
+	}
+	if o.stallTimeout <= 0 {
+		return errors.New("invalid value for flag -stall-timeout: must be positive")
 	}
 	var err error
 	if o.cassandraRepl, err = store.ParseReplication(o.replication); err != nil {
@@ -357,16 +404,20 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 		}
 	}()
 	universe := feed.DefaultUniverse()
-	src, err := feed.NewSynthetic(feed.SyntheticConfig{
-		Universe: universe,
-		Seed:     o.seed,
-		Rate:     float64(o.rate),
-		Start:    time.Time(o.start),
-		Count:    o.count,
-	})
+	if o.universe != "" {
+		if universe, err = feed.LoadUniverseFile(o.universe); err != nil {
+			return err
+		}
+	}
+	src, closeSrc, err := newSource(o, universe, log)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err := closeSrc(); err != nil {
+			log.Error("closing the recording", "error", err)
+		}
+	}()
 	lateness := o.lateness
 	if lateness == 0 {
 		lateness = agg.NoLateness
@@ -390,7 +441,7 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 			SectorInterval:  o.sectorWindow,
 			AllowedLateness: lateness,
 		},
-		IdleAdvance:  time.Time(o.start).IsZero(),
+		IdleAdvance:  liveClock(o),
 		DrainTimeout: o.drainTimeout,
 		MaxInFlight:  maxInFlight(o),
 		Log:          log,
@@ -433,6 +484,61 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 			"p50_ms", sum.LatencyMS.P50, "p99_ms", sum.LatencyMS.P99, "max_ms", sum.LatencyMS.Max)
 	}
 	return err
+}
+
+// newSource builds the source o names, recording it with --record. The
+// returned function closes the recording.
+func newSource(o options, universe *feed.Universe, log *slog.Logger) (feed.Source, func() error, error) {
+	var src feed.Source
+	var err error
+	switch kind, file, _ := strings.Cut(o.source, ":"); {
+	case o.source == "finnhub":
+		src, err = feed.NewFinnhub(feed.FinnhubConfig{
+			URL:          o.finnhubURL,
+			Key:          o.finnhubKey,
+			Symbols:      o.symbols,
+			StallTimeout: o.stallTimeout,
+			Log:          log,
+		})
+	case kind == "replay":
+		src, err = feed.NewReplay(feed.ReplayConfig{
+			Path:       file,
+			Speed:      float64(o.speed),
+			ShiftToNow: o.shiftToNow,
+			Log:        log,
+		})
+	default:
+		src, err = feed.NewSynthetic(feed.SyntheticConfig{
+			Universe: universe,
+			Seed:     o.seed,
+			Rate:     float64(o.rate),
+			Start:    time.Time(o.start),
+			Count:    o.count,
+		})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.record == "" {
+		return src, func() error { return nil }, nil
+	}
+	f, err := os.Create(o.record)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the recording: %w", err)
+	}
+	return feed.Record(src, f), f.Close, nil
+}
+
+// liveClock reports whether the source's event times follow the wall
+// clock, so that a quiet partition may close its windows by it.
+func liveClock(o options) bool {
+	switch {
+	case o.source == "finnhub":
+		return true
+	case strings.HasPrefix(o.source, "replay:"):
+		return o.shiftToNow && o.speed == 1
+	}
+	return time.Time(o.start).IsZero()
 }
 
 // maxInFlight is --max-in-flight, or its default for the store: a remote
@@ -563,6 +669,29 @@ func (r *rateValue) Set(s string) error {
 		return fmt.Errorf("want a number of trades per second above 0 and at most %g, or max", feed.MaxRate)
 	}
 	*r = rateValue(f)
+	return nil
+}
+
+// speedValue is a replay speed: a positive factor, or 0 for max.
+type speedValue float64
+
+func (v *speedValue) String() string {
+	if *v == 0 {
+		return "max"
+	}
+	return strconv.FormatFloat(float64(*v), 'f', -1, 64)
+}
+
+func (v *speedValue) Set(s string) error {
+	if strings.EqualFold(s, "max") {
+		*v = 0
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(f > 0) || f > 1e6 {
+		return errors.New("want a factor above 0 (1 is as recorded), or max")
+	}
+	*v = speedValue(f)
 	return nil
 }
 

@@ -47,6 +47,13 @@ func TestBadInputIsOneLineAndExitTwo(t *testing.T) {
 		{"cassandra credentials without cassandra", []string{"--cassandra-username", "u"}, nil, "-cassandra-username"},
 		{"missing CA file", []string{"--cassandra", "db", "--cassandra-tls-ca", "/nonexistent/ca.pem"}, nil, "cassandra TLS"},
 		{"client cert without key", []string{"--brokers", "k:9092", "--kafka-tls-cert", "main.go"}, nil, "kafka TLS"},
+		{"unknown source", []string{"--source", "bloomberg"}, nil, "-source"},
+		{"replay without a file", []string{"--source", "replay:"}, nil, "-source"},
+		{"finnhub without symbols", []string{"--source", "finnhub"}, map[string]string{"FINNHUB_API_KEY": "k"}, "-symbols"},
+		{"finnhub without a key", []string{"--source", "finnhub", "--symbols", "AAPL"}, nil, "-finnhub-key-file"},
+		{"count with a replay", []string{"--source", "replay:x.jsonl", "--count", "5"}, nil, "-count"},
+		{"bad speed", []string{"--speed", "-2"}, nil, "-speed"},
+		{"zero stall timeout", []string{"--stall-timeout", "0s"}, nil, "-stall-timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
