@@ -470,7 +470,7 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 	if o.noUI {
 		sum, err = runHeadless(soft, o, p, log)
 	} else {
-		sum, err = runUI(soft, stop, o, p, log)
+		sum, err = runUI(soft, stop, o, p, universe, log)
 	}
 	switch o.summary {
 	case "json":

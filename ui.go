@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/term"
 
+	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/tui"
 )
@@ -20,7 +21,7 @@ import (
 // the user quits; stop starts the drain. The UI stays up, saying it drains,
 // until Run returns, and exits then, also when the pipeline fails. Without a
 // terminal on standard output it runs nothing and says to use --no-ui.
-func runUI(ctx context.Context, stop context.CancelFunc, o options, p *pipeline.Pipeline, log *slog.Logger) (pipeline.Summary, error) {
+func runUI(ctx context.Context, stop context.CancelFunc, o options, p *pipeline.Pipeline, u *feed.Universe, log *slog.Logger) (pipeline.Summary, error) {
 	if !term.IsTerminal(os.Stdout.Fd()) {
 		return pipeline.Summary{}, errors.New("the terminal UI needs a terminal on standard output; run with --no-ui")
 	}
@@ -43,7 +44,7 @@ func runUI(ctx context.Context, stop context.CancelFunc, o options, p *pipeline.
 		close(done)
 	}()
 
-	m := tui.New(p, tui.Options{Stop: stop, Abort: p.Abort, Done: done, Stopping: ctx.Done()})
+	m := tui.New(p, tui.Options{Stop: stop, Abort: p.Abort, Done: done, Stopping: ctx.Done(), MarketCap: u.MarketCap})
 	prog := tea.NewProgram(m,
 		tea.WithAltScreen(),
 		tea.WithMouseCellMotion(),

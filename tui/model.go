@@ -51,6 +51,10 @@ type Options struct {
 	Interval time.Duration
 	// Styles is the theme. Default: NewStyles(nil).
 	Styles *Styles
+	// MarketCap returns a symbol's market value at price (price × shares
+	// outstanding) when the universe knows its shares; the symbols table
+	// then has an MCAP column where it fits. Default: no column.
+	MarketCap func(symbol string, price float64) (float64, bool)
 }
 
 func (o Options) withDefaults() Options {
@@ -173,7 +177,7 @@ func New(src Source, o Options) Model {
 		help:    hm,
 		hist:    h,
 		lags:    lt,
-		symbols: newSymbolsPane(st, h),
+		symbols: newSymbolsPane(st, h, o.MarketCap),
 		sectors: sectorsPane{st: st},
 		lag:     lagPane{st: st, lt: lt},
 		tape:    newTapePane(st),

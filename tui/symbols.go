@@ -60,16 +60,18 @@ type symbolsPane struct {
 	step   int // seconds per sparkline column
 	sparks map[string]*sparkline.Model
 	values []float64 // scratch
+	// mcap gives a symbol's market value at a price; nil: no MCAP column.
+	mcap func(symbol string, price float64) (float64, bool)
 }
 
-func newSymbolsPane(st *Styles, h *history) symbolsPane {
-	return symbolsPane{st: st, hist: h, sparks: map[string]*sparkline.Model{}, step: 1}
+func newSymbolsPane(st *Styles, h *history, mcap func(string, float64) (float64, bool)) symbolsPane {
+	return symbolsPane{st: st, hist: h, mcap: mcap, sparks: map[string]*sparkline.Model{}, step: 1}
 }
 
 // symbolCols is the table's column plan for a width.
 type symbolCols struct {
-	symbol, trend                   int
-	sector, high, low, trades, vwap bool
+	symbol, trend                         int
+	sector, high, low, trades, vwap, mcap bool
 }
 
 // Column widths.
@@ -81,6 +83,7 @@ const (
 	colSector = 14
 	colPrice  = 10
 	colTrades = 9
+	colMcap   = 9
 	minTrend  = 10
 	maxTrend  = 60
 )
@@ -107,11 +110,13 @@ func (p *symbolsPane) plan(cw int) symbolCols {
 	fixed := 2 + c.symbol + colLast + colChange + colVol + colRate + 2
 	rest := cw - fixed
 	opt := []struct {
-		on *bool
-		w  int
-	}{{&c.sector, colSector}, {&c.high, colPrice}, {&c.low, colPrice}, {&c.vwap, colPrice}, {&c.trades, colTrades}}
+		on   *bool
+		w    int
+		skip bool
+	}{{&c.sector, colSector, false}, {&c.mcap, colMcap, p.mcap == nil}, {&c.high, colPrice, false}, {&c.low, colPrice, false},
+		{&c.vwap, colPrice, false}, {&c.trades, colTrades, false}}
 	for _, o := range opt {
-		if rest-o.w >= 3*minTrend {
+		if !o.skip && rest-o.w >= 3*minTrend {
 			*o.on = true
 			rest -= o.w
 		}
@@ -344,6 +349,9 @@ func (p *symbolsPane) View(focused bool, filterLine string) string {
 	if c.vwap {
 		b.WriteString(padLeft("VWAP", colPrice))
 	}
+	if c.mcap {
+		b.WriteString(padLeft("MCAP", colMcap))
+	}
 	b.WriteString(padLeft("VOL 1m", colVol))
 	b.WriteString(padLeft("T/s", colRate))
 	if c.trades {
@@ -428,6 +436,13 @@ func (p *symbolsPane) row(r *symbolRow, highlight, selected bool) string {
 			vwap = r.Notional / r.Volume
 		}
 		b.WriteString(padLeft(fmtPrice(vwap), colPrice))
+	}
+	if c.mcap {
+		cell := "–"
+		if v, ok := p.mcap(r.Symbol, r.Last); ok {
+			cell = fmtCompact(v)
+		}
+		b.WriteString(padLeft(cell, colMcap))
 	}
 	b.WriteString(padLeft(fmtCompact(r.vol1m), colVol))
 	b.WriteString(padLeft(fmtRate(r.rate), colRate))

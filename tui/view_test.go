@@ -223,3 +223,43 @@ func (e environ) Getenv(k string) string {
 	}
 	return ""
 }
+
+func TestMarketCapColumn(t *testing.T) {
+	src := &fakeSource{f: newFixture(6)}
+	caps := func(symbol string, price float64) (float64, bool) {
+		if symbol == src.f.symbols[0] {
+			return price * 1e9, true
+		}
+		return 0, false
+	}
+	for _, tt := range []struct {
+		name string
+		opts Options
+		want bool
+	}{
+		{"with a universe", Options{Styles: asciiStyles(), MarketCap: caps}, true},
+		{"without", Options{Styles: asciiStyles()}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New(src, tt.opts)
+			m, _ = step(t, m, tea.WindowSizeMsg{Width: 200, Height: 40})
+			m, _ = step(t, m, snapshotMsg{src.at(20)})
+			v := m.View()
+			if got := strings.Contains(v, "MCAP"); got != tt.want {
+				t.Fatalf("MCAP column shown = %v, want %v", got, tt.want)
+			}
+			if !tt.want {
+				return
+			}
+			var last float64
+			for _, s := range m.snap.Symbols {
+				if s.Symbol == src.f.symbols[0] {
+					last = s.Last
+				}
+			}
+			if want := fmtCompact(last * 1e9); !strings.Contains(v, want) {
+				t.Errorf("the market cap %s of %s is not shown", want, src.f.symbols[0])
+			}
+		})
+	}
+}
