@@ -218,26 +218,7 @@ func TestLoadUniverse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u, err := LoadUniverse(strings.NewReader(tt.csv))
-			if len(tt.wantErr) > 0 {
-				if err == nil {
-					t.Fatalf("no error, want one mentioning %q", tt.wantErr)
-				}
-				for _, want := range tt.wantErr {
-					if !strings.Contains(err.Error(), want) {
-						t.Errorf("error %q does not mention %q", err, want)
-					}
-				}
-				if u != nil {
-					t.Error("a universe came back with the error")
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			if got := u.Instruments(); !slices.Equal(got, tt.want) {
-				t.Errorf("instruments\n got %+v\nwant %+v", got, tt.want)
-			}
+			checkLoaded(t, u, err, tt.want, tt.wantErr)
 		})
 	}
 }
@@ -374,26 +355,7 @@ func TestLoadUniverseYAML(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u, err := LoadUniverseYAML(strings.NewReader(tt.yaml))
-			if len(tt.wantErr) > 0 {
-				if err == nil {
-					t.Fatalf("no error, want one mentioning %q", tt.wantErr)
-				}
-				for _, want := range tt.wantErr {
-					if !strings.Contains(err.Error(), want) {
-						t.Errorf("error %q does not mention %q", err, want)
-					}
-				}
-				if u != nil {
-					t.Error("a universe came back with the error")
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			if got := u.Instruments(); !slices.Equal(got, tt.want) {
-				t.Errorf("instruments\n got %+v\nwant %+v", got, tt.want)
-			}
+			checkLoaded(t, u, err, tt.want, tt.wantErr)
 		})
 	}
 }
@@ -534,4 +496,30 @@ func FuzzLoadUniverse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkLoaded checks what a universe loader returned: the instruments
+// want, or an error mentioning every one of wantErr and no universe.
+func checkLoaded(t *testing.T, u *Universe, err error, want []Instrument, wantErr []string) {
+	t.Helper()
+	if len(wantErr) > 0 {
+		if err == nil {
+			t.Fatalf("no error, want one mentioning %q", wantErr)
+		}
+		for _, w := range wantErr {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not mention %q", err, w)
+			}
+		}
+		if u != nil {
+			t.Error("a universe came back with the error")
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if got := u.Instruments(); !slices.Equal(got, want) {
+		t.Errorf("instruments\n got %+v\nwant %+v", got, want)
+	}
 }
