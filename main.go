@@ -300,7 +300,7 @@ func (o *options) validate() error {
 	if o.cassandraCL, err = store.ParseConsistency(o.consistency); err != nil {
 		return fmt.Errorf("invalid value for flag -consistency: %v", err)
 	}
-	if err := (store.CassandraConfig{Hosts: []string{"h"}, Keyspace: o.keyspace}).Validate(); err != nil {
+	if err := store.ValidateKeyspace(o.keyspace); err != nil {
 		return fmt.Errorf("invalid value for flag -keyspace: %v", err)
 	}
 	checks := []struct {

@@ -141,8 +141,8 @@ func (c CassandraConfig) Validate() error {
 			return err
 		}
 	}
-	if !identifier.MatchString(c.Keyspace) {
-		return fmt.Errorf("cassandra: keyspace %q is not a name of letters, digits and _ starting with a letter, at most 48 long", c.Keyspace)
+	if err := ValidateKeyspace(c.Keyspace); err != nil {
+		return err
 	}
 	if err := c.Replication.Validate(); err != nil {
 		return err
@@ -163,6 +163,15 @@ func (c CassandraConfig) Validate() error {
 		return errors.New("cassandra: BatchRows and Concurrency must be positive, Retries not negative")
 	case c.WriteCoalesce < 0 && c.WriteCoalesce != NoWriteCoalesce:
 		return errors.New("cassandra: WriteCoalesce must not be negative")
+	}
+	return nil
+}
+
+// ValidateKeyspace checks a keyspace name: it is written into CQL
+// unquoted, so only letters, digits and _ are allowed.
+func ValidateKeyspace(name string) error {
+	if !identifier.MatchString(name) {
+		return fmt.Errorf("cassandra: keyspace %q is not a name of letters, digits and _ starting with a letter, at most 48 long", name)
 	}
 	return nil
 }
