@@ -179,9 +179,7 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch) ([]*gocql.Batch, []candl
 
 	// Candles, grouped by (symbol, interval, day), and the days they touch.
 	cs := slices.Clone(b.Candles)
-	slices.SortFunc(cs, func(a, b agg.Candle) int {
-		return cmp.Or(strings.Compare(a.Symbol, b.Symbol), cmp.Compare(a.Interval, b.Interval), a.Start.Compare(b.Start))
-	})
+	slices.SortFunc(cs, func(a, b agg.Candle) int { return compareCandleKeys(&a, &b) })
 	insCandle := c.stmt(`INSERT INTO {ks}.candles (symbol, interval, day, bucket_start, open, high, low, close, volume, notional, vwap, trades)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	insDay := c.stmt(`INSERT INTO {ks}.candle_days (symbol, interval, day) VALUES (?, ?, ?)`)
@@ -370,13 +368,7 @@ func (c *Cassandra) query(ctx context.Context, stmt string, args ...any) *gocql.
 }
 
 // dayNumber is the UTC day of t, in days since the Unix epoch.
-func dayNumber(t time.Time) int64 {
-	s := t.Unix()
-	if s < 0 {
-		return (s+1)/86400 - 1
-	}
-	return s / 86400
-}
+func dayNumber(t time.Time) int64 { return floorDiv(t.Unix(), 86400) }
 
 // dayOf is the start of t's UTC day, which gocql writes as a CQL date.
 func dayOf(t time.Time) time.Time { return time.Unix(dayNumber(t)*86400, 0).UTC() }

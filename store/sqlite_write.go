@@ -274,16 +274,7 @@ func (w *writeState) appendCandles(args []any, cs []agg.Candle) ([]any, error) {
 		}
 		w.order = append(w.order, i)
 	}
-	slices.SortFunc(w.order, func(i, j int) int {
-		a, b := &cs[i], &cs[j]
-		if c := strings.Compare(a.Symbol, b.Symbol); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Interval, b.Interval); c != 0 {
-			return c
-		}
-		return a.Start.Compare(b.Start)
-	})
+	slices.SortFunc(w.order, func(i, j int) int { return compareCandleKeys(&cs[i], &cs[j]) })
 	for _, i := range w.order {
 		c := &cs[i]
 		ivl, err := w.ivl.get(c.Interval)
@@ -295,6 +286,18 @@ func (w *writeState) appendCandles(args []any, cs []agg.Candle) ([]any, error) {
 			c.Open, c.High, c.Low, c.Close, c.Volume, c.Notional, c.VWAP(), c.Count)
 	}
 	return args, nil
+}
+
+// compareCandleKeys orders candles by their primary key in both stores:
+// symbol, interval, start (the day follows from the start).
+func compareCandleKeys(a, b *agg.Candle) int {
+	if c := strings.Compare(a.Symbol, b.Symbol); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Interval, b.Interval); c != 0 {
+		return c
+	}
+	return a.Start.Compare(b.Start)
 }
 
 // appendSectors appends the columns of ss to args in primary key order.
@@ -342,12 +345,16 @@ type dayCache struct {
 }
 
 // unixDay is the number of the UTC day of the Unix nanosecond time ns.
-func unixDay(ns int64) int64 {
-	day := ns / nsPerDay
-	if ns%nsPerDay < 0 {
-		day--
+func unixDay(ns int64) int64 { return floorDiv(ns, nsPerDay) }
+
+// floorDiv is a / b rounded down, for b > 0: the day of a time before 1970
+// is the one before, not day 0.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
 	}
-	return day
+	return q
 }
 
 // get returns the UTC day of the Unix nanosecond time ns, as trade.Day writes it.
