@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"os"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/store/storetest"
 )
 
 // TestCommandOnRealClusters runs the command as a user would, headless
@@ -24,7 +24,7 @@ func TestCommandOnRealClusters(t *testing.T) {
 		t.Skip("TRADETOP_E2E_KAFKA and TRADETOP_E2E_CASSANDRA are not both set (see scripts/devstack)")
 	}
 	const n = 20000
-	name := "cli_" + strings.ToLower(rand.Text()[:10])
+	name := storetest.Keyspace(t, strings.Split(hosts, ","), "cli_")
 	var out, errOut bytes.Buffer
 	code := run([]string{
 		"--no-ui", "--brokers", brokers, "--cassandra", hosts, "--keyspace", name,
@@ -39,11 +39,6 @@ func TestCommandOnRealClusters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	defer func() {
-		if err := s.Query("DROP KEYSPACE IF EXISTS " + name).Exec(); err != nil {
-			t.Logf("dropping %s: %v", name, err)
-		}
-	}()
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}

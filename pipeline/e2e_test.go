@@ -2,17 +2,15 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
-
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/storetest"
 )
 
 // realCluster returns the Kafka brokers and Cassandra hosts of the test
@@ -32,11 +30,10 @@ func realCluster(t *testing.T) (brokers, cassandra []string) {
 func TestRealKafkaAndCassandra(t *testing.T) {
 	brokers, hosts := realCluster(t)
 	const n = 20000
-	name := "e2e_" + strings.ToLower(rand.Text()[:10])
+	name := storetest.Keyspace(t, hosts, "e2e_")
 	kcfg := bus.Config{Brokers: brokers, Topic: name, Group: name, Partitions: 6}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	t.Cleanup(func() { dropKeyspace(t, hosts, name) })
 
 	open := func() *store.Cassandra {
 		st, err := store.OpenCassandra(ctx, store.CassandraConfig{Hosts: hosts, Keyspace: name})
@@ -99,19 +96,5 @@ func TestRealKafkaAndCassandra(t *testing.T) {
 	}
 	if total != n {
 		t.Errorf("after two identical runs the keyspace holds %d trades, want %d", total, n)
-	}
-}
-
-func dropKeyspace(t *testing.T, hosts []string, ks string) {
-	c := gocql.NewCluster(hosts...)
-	c.Timeout = 30 * time.Second
-	s, err := c.CreateSession()
-	if err != nil {
-		t.Logf("dropping %s: %v", ks, err)
-		return
-	}
-	defer s.Close()
-	if err := s.Query("DROP KEYSPACE IF EXISTS " + ks).Exec(); err != nil {
-		t.Logf("dropping %s: %v", ks, err)
 	}
 }

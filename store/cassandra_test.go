@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/store/storetest"
 )
 
 func TestParseReplication(t *testing.T) {
@@ -176,21 +176,7 @@ func cassandraHosts(t testing.TB) []string {
 // testKeyspace returns a fresh keyspace name, dropped when the test ends.
 func testKeyspace(t testing.TB, hosts []string) string {
 	t.Helper()
-	ks := "tt_test_" + strings.ToLower(rand.Text()[:12])
-	t.Cleanup(func() {
-		c := gocql.NewCluster(hosts...)
-		c.Timeout = 30 * time.Second
-		s, err := c.CreateSession()
-		if err != nil {
-			t.Logf("dropping %s: %v", ks, err)
-			return
-		}
-		defer s.Close()
-		if err := s.Query("DROP KEYSPACE IF EXISTS " + ks).Exec(); err != nil {
-			t.Logf("dropping %s: %v", ks, err)
-		}
-	})
-	return ks
+	return storetest.Keyspace(t, hosts, "tt_test_")
 }
 
 func openTestCassandra(t testing.TB, hosts []string, ks string) *Cassandra {
