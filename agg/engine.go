@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"time"
 
 	"github.com/tradetop/tradetop/trade"
@@ -129,6 +130,12 @@ type SectorDay struct {
 // The watermark is the newest event time seen minus the allowed lateness. A
 // window closes when the watermark reaches its end; a trade whose window has
 // already closed is late: it is counted, and left out of that window.
+//
+// A trade whose ID the engine has already counted in a window that is still
+// open is a duplicate (a producer retry, a source read twice): it is
+// counted as such and left out. The engine remembers the IDs of a window's
+// trades until every window they fed has closed; a copy arriving after that
+// is late.
 type Engine struct {
 	partition int32
 	sectorOf  func(string) string
@@ -145,8 +152,48 @@ type Engine struct {
 	wm        int64 // valid when hasWM
 	nextClose int64 // earliest end of an open window, math.MaxInt64 if none
 
+	// seen holds the IDs of the trades counted in open windows, by event
+	// time bucket of size span, the longest window.
+	seen     map[int64]*idSet
+	span     int64
+	lastSeen int // size of the last bucket forgotten, to size the next
+
 	closed Closed
 	late   int64
+	dups   int64
+}
+
+// idSet is the IDs (as 128-bit hashes) of the trades of one time bucket,
+// kept until every window those trades fed has closed.
+type idSet struct {
+	ids   map[[2]uint64]struct{}
+	until int64 // latest end of a window fed by one of them
+}
+
+// Outcome is what Add did with a trade.
+type Outcome uint8
+
+const (
+	// Counted: the trade is in every one of its windows.
+	Counted Outcome = iota
+	// Late: at least one of the trade's windows had closed; it is in the
+	// others.
+	Late
+	// Duplicate: a trade with the same ID is already counted in an open
+	// window; this one is left out of every window.
+	Duplicate
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Counted:
+		return "counted"
+	case Late:
+		return "late"
+	case Duplicate:
+		return "duplicate"
+	}
+	return fmt.Sprintf("Outcome(%d)", uint8(o))
 }
 
 type window struct {
@@ -201,9 +248,12 @@ func New(cfg Config, partition int32) (*Engine, error) {
 		symbols:   map[string]*symbolState{},
 		sectors:   map[string]*sectorState{},
 		nextClose: math.MaxInt64,
+		seen:      map[int64]*idSet{},
+		span:      int64(cfg.SectorInterval),
 	}
 	for _, d := range cfg.Intervals {
 		e.intervals = append(e.intervals, int64(d))
+		e.span = max(e.span, int64(d))
 	}
 	return e, nil
 }
@@ -218,11 +268,17 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// Add aggregates one valid trade read at the given Kafka offset. It reports
-// whether the trade was late for at least one of its windows.
-func (e *Engine) Add(t *trade.Trade, offset int64) (late bool) {
+// Add aggregates one valid trade read at the given Kafka offset and says
+// whether it counted in all its windows, was late for at least one, or was
+// a duplicate of a trade already counted.
+func (e *Engine) Add(t *trade.Trade, offset int64) Outcome {
 	ts := t.Time.UnixNano()
+	if e.duplicate(t.ID, ts) {
+		e.dups++
+		return Duplicate
+	}
 	s := e.symbol(t.Symbol)
+	late := false
 	for i, iv := range e.intervals {
 		if !e.addTo(&s.open[i], ts, iv, t.Price, t.Volume, offset) {
 			late = true
@@ -234,16 +290,71 @@ func (e *Engine) Add(t *trade.Trade, offset int64) (late bool) {
 	}
 	s.stats.observe(t, ts)
 	sec.observe(t, ts)
-	if late {
-		e.late++
-	}
 	if wm := ts - e.lateness; !e.hasWM || wm > e.wm {
 		e.hasWM, e.wm = true, wm
 		if e.wm >= e.nextClose {
 			e.closeThrough(e.wm)
 		}
 	}
-	return late
+	if late {
+		e.late++
+		return Late
+	}
+	return Counted
+}
+
+// duplicate reports whether a trade with this ID and event time was already
+// counted in a window that is still open, and remembers it if not. A trade
+// whose windows have all closed is not remembered: it is late.
+func (e *Engine) duplicate(id string, ts int64) bool {
+	if id == "" {
+		return false
+	}
+	until := int64(math.MinInt64)
+	for _, iv := range e.intervals {
+		until = max(until, floorDiv(ts, iv)*iv+iv)
+	}
+	until = max(until, floorDiv(ts, e.sectorIv)*e.sectorIv+e.sectorIv)
+	if e.hasWM && until <= e.wm {
+		return false
+	}
+	bucket := floorDiv(ts, e.span)
+	set, ok := e.seen[bucket]
+	if !ok {
+		set = &idSet{ids: make(map[[2]uint64]struct{}, e.lastSeen)}
+		e.seen[bucket] = set
+	}
+	h := idHash(id)
+	if _, dup := set.ids[h]; dup {
+		return true
+	}
+	set.ids[h] = struct{}{}
+	set.until = max(set.until, until)
+	return false
+}
+
+// forget drops the IDs of buckets whose windows have all closed by wm.
+func (e *Engine) forget(wm int64) {
+	for b, set := range e.seen {
+		if set.until <= wm {
+			e.lastSeen = len(set.ids)
+			delete(e.seen, b)
+		}
+	}
+}
+
+// idHash is the 128-bit FNV-1a hash of id: deterministic, so that a replay
+// makes the same decisions, and wide enough that two distinct IDs of one
+// bucket never collide in practice.
+func idHash(id string) [2]uint64 {
+	const primeLow = 0x13b // the prime is 2^88 + 0x13b
+	hi, lo := uint64(0x6c62272e07bb0142), uint64(0x62b821756295c58d)
+	for i := 0; i < len(id); i++ {
+		lo ^= uint64(id[i])
+		h, l := bits.Mul64(lo, primeLow)
+		hi, lo = h+hi*primeLow+lo<<24, l
+	}
+	return [2]uint64{hi, lo}
 }
 
 // addTo adds a trade to the window of size iv containing ts in the ordered
@@ -351,6 +462,7 @@ func (e *Engine) closeThrough(wm int64) {
 		}
 	}
 	e.nextClose = next
+	e.forget(wm)
 }
 
 func candle(symbol string, iv int64, w *window) Candle {
@@ -464,6 +576,10 @@ func (e *Engine) AllowedLateness() time.Duration { return time.Duration(e.latene
 
 // Late is the number of trades that were late for at least one window.
 func (e *Engine) Late() int64 { return e.late }
+
+// Duplicates is the number of trades left out because a trade with the
+// same ID was already counted.
+func (e *Engine) Duplicates() int64 { return e.dups }
 
 // OpenWindows is the number of windows not yet closed.
 func (e *Engine) OpenWindows() int {

@@ -1,7 +1,9 @@
 package agg
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -226,8 +228,8 @@ func TestCommitOffset(t *testing.T) {
 		t.Errorf("commit offset after flush = %d, want 43", got)
 	}
 	x = tr("AAPL", 1600*time.Millisecond, 10, 1)
-	if !e.Add(&x, 43) {
-		t.Error("a trade in a flushed window is not late")
+	if got := e.Add(&x, 43); got != Late {
+		t.Errorf("a trade in a flushed window is %s, want late", got)
 	}
 }
 
@@ -300,60 +302,186 @@ func TestReplayFromCommitIsExact(t *testing.T) {
 	for seed := range uint64(60) {
 		r := rand.New(rand.NewPCG(seed, 99))
 		in := stream(r, 3000)
+		want := runOnce(t, cfg, in)
+		got := runWithCrashes(t, cfg, in, r)
+		sameStore(t, fmt.Sprintf("seed %d", seed), got, want)
+	}
+}
 
-		want := store{map[string]Candle{}, map[string]SectorVolume{}}
-		e := newEngine(t, cfg)
-		var c Closed
+// TestDuplicatesCountOnce checks that trades delivered again — at once, a
+// little later, or long after, as a producer retry or a re-ingest after a
+// crash delivers them — leave the store exactly as the stream without them
+// does, with or without crashes in between.
+func TestDuplicatesCountOnce(t *testing.T) {
+	cfg := Config{Intervals: []time.Duration{time.Second, time.Minute}, SectorInterval: time.Minute, AllowedLateness: 2 * time.Second}
+	for seed := range uint64(40) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		in := stream(r, 3000)
+		want := runOnce(t, cfg, in)
+
+		var dup []trade.Trade
+		copies := 0
 		for i := range in {
-			e.Add(&in[i], int64(i))
+			dup = append(dup, in[i])
+			switch r.IntN(20) {
+			case 0: // a retry: again at once
+				dup = append(dup, in[i])
+				copies++
+			case 1: // a resend of an earlier stretch
+				from := max(0, i-r.IntN(200))
+				dup = append(dup, in[from:i+1]...)
+				copies += i + 1 - from
+			}
 		}
-		e.Flush()
-		e.TakeClosed(&c)
-		want.write(&c)
+		if seed == 0 {
+			// A re-ingest of the whole input after it all went through.
+			dup = append(dup, in...)
+			copies += len(in)
+		}
+		e := newEngine(t, cfg)
+		late := int64(0)
+		for i := range dup {
+			if e.Add(&dup[i], int64(i)) == Late {
+				late++
+			}
+		}
+		if got := e.Duplicates() + late - lateIn(t, cfg, in); got != int64(copies) {
+			t.Fatalf("seed %d: duplicates %d + late copies %d = %d, want the %d copies", seed, e.Duplicates(), late-lateIn(t, cfg, in), got, copies)
+		}
+		sameStore(t, fmt.Sprintf("seed %d, one run", seed), runOnce(t, cfg, dup), want)
+		sameStore(t, fmt.Sprintf("seed %d, with crashes", seed), runWithCrashes(t, cfg, dup, r), want)
+	}
+}
 
-		got := store{map[string]Candle{}, map[string]SectorVolume{}}
-		next := 0
-		var wm time.Time
-		hasWM := false
-		for run := 0; next < len(in); run++ {
-			e := newEngine(t, cfg)
-			if hasWM {
-				e.AdvanceWatermark(wm)
-			}
-			crash := len(in)
-			if run < 4 {
-				crash = next + r.IntN(len(in)-next+1)
-			}
-			for i := next; i < crash; i++ {
-				e.Add(&in[i], int64(i))
-				if r.IntN(25) == 0 { // a batch: store, then maybe commit
-					e.TakeClosed(&c)
-					got.write(&c)
-					if r.IntN(4) != 0 {
-						next = int(e.CommitOffset(int64(i + 1)))
-						wm, hasWM = e.Watermark()
-					}
-				}
-			}
-			if crash == len(in) {
-				e.Flush()
+func lateIn(t *testing.T, cfg Config, in []trade.Trade) int64 {
+	e := newEngine(t, cfg)
+	for i := range in {
+		e.Add(&in[i], int64(i))
+	}
+	return e.Late()
+}
+
+// runOnce runs in through one engine and flushes it, as an uninterrupted
+// run with a clean stop does.
+func runOnce(t *testing.T, cfg Config, in []trade.Trade) store {
+	s := store{map[string]Candle{}, map[string]SectorVolume{}}
+	e := newEngine(t, cfg)
+	var c Closed
+	for i := range in {
+		e.Add(&in[i], int64(i))
+	}
+	e.Flush()
+	e.TakeClosed(&c)
+	s.write(&c)
+	return s
+}
+
+// runWithCrashes runs in with up to four crashes at random points, each
+// followed by a new engine resuming from the last committed offset and
+// watermark; batches are stored, and committed, at random points.
+func runWithCrashes(t *testing.T, cfg Config, in []trade.Trade, r *rand.Rand) store {
+	got := store{map[string]Candle{}, map[string]SectorVolume{}}
+	var c Closed
+	next := 0
+	var wm time.Time
+	hasWM := false
+	for run := 0; next < len(in); run++ {
+		e := newEngine(t, cfg)
+		if hasWM {
+			e.AdvanceWatermark(wm)
+		}
+		crash := len(in)
+		if run < 4 {
+			crash = next + r.IntN(len(in)-next+1)
+		}
+		for i := next; i < crash; i++ {
+			e.Add(&in[i], int64(i))
+			if r.IntN(25) == 0 { // a batch: store, then maybe commit
 				e.TakeClosed(&c)
 				got.write(&c)
-				next = len(in)
+				if r.IntN(4) != 0 {
+					next = int(e.CommitOffset(int64(i + 1)))
+					wm, hasWM = e.Watermark()
+				}
 			}
 		}
-		if len(got.candles) != len(want.candles) || len(got.sectors) != len(want.sectors) {
-			t.Fatalf("seed %d: %d candles, %d sector rows; want %d, %d", seed, len(got.candles), len(got.sectors), len(want.candles), len(want.sectors))
+		if crash == len(in) {
+			e.Flush()
+			e.TakeClosed(&c)
+			got.write(&c)
+			next = len(in)
 		}
-		for k, w := range want.candles {
-			if got.candles[k] != w {
-				t.Fatalf("seed %d: candle %s = %+v, want %+v", seed, k, got.candles[k], w)
-			}
+	}
+	return got
+}
+
+func sameStore(t *testing.T, what string, got, want store) {
+	t.Helper()
+	if len(got.candles) != len(want.candles) || len(got.sectors) != len(want.sectors) {
+		t.Fatalf("%s: %d candles, %d sector rows; want %d, %d", what, len(got.candles), len(got.sectors), len(want.candles), len(want.sectors))
+	}
+	for k, w := range want.candles {
+		if got.candles[k] != w {
+			t.Fatalf("%s: candle %s = %+v, want %+v", what, k, got.candles[k], w)
 		}
-		for k, w := range want.sectors {
-			if got.sectors[k] != w {
-				t.Fatalf("seed %d: sector %s = %+v, want %+v", seed, k, got.sectors[k], w)
-			}
+	}
+	for k, w := range want.sectors {
+		if got.sectors[k] != w {
+			t.Fatalf("%s: sector %s = %+v, want %+v", what, k, got.sectors[k], w)
+		}
+	}
+}
+
+func TestDuplicateOutcomes(t *testing.T) {
+	cfg := Config{Intervals: []time.Duration{time.Second, time.Minute}, SectorInterval: time.Minute, AllowedLateness: time.Second}
+	e := newEngine(t, cfg)
+	a := tr("AAPL", 100*time.Millisecond, 10, 1)
+	b := tr("AAPL", 200*time.Millisecond, 11, 2)
+	later := tr("MSFT", 5*time.Second, 12, 1) // closes the first second
+	for _, step := range []struct {
+		x    trade.Trade
+		want Outcome
+	}{
+		{a, Counted},
+		{a, Duplicate}, // at once
+		{b, Counted},
+		{later, Counted},
+		{a, Duplicate}, // its second has closed, its minute is open
+		{later, Duplicate},
+	} {
+		if got := e.Add(&step.x, 0); got != step.want {
+			t.Fatalf("%s: %s, want %s", step.x.ID, got, step.want)
+		}
+	}
+	if e.Duplicates() != 3 || e.Late() != 0 {
+		t.Errorf("duplicates %d, late %d; want 3, 0", e.Duplicates(), e.Late())
+	}
+	// Past the minute every window of a has closed: its IDs are forgotten
+	// and a copy is late, like any trade for a closed window.
+	next := tr("MSFT", 2*time.Minute, 12, 1)
+	e.Add(&next, 0)
+	if len(e.seen) != 1 {
+		t.Errorf("%d buckets of IDs kept after the first minute closed, want 1", len(e.seen))
+	}
+	if got := e.Add(&a, 0); got != Late {
+		t.Errorf("a copy after its windows closed: %s, want late", got)
+	}
+	// A trade without an ID cannot be recognised: it always counts.
+	anon := tr("XOM", 2*time.Minute, 1, 1)
+	anon.ID = ""
+	if e.Add(&anon, 0) != Counted || e.Add(&anon, 0) != Counted {
+		t.Error("trades without an ID are not all counted")
+	}
+}
+
+func TestIDHashIsFNV128a(t *testing.T) {
+	for _, id := range []string{"", "a", "s1-1767366000000-42", "f-9c1d3e-7", string(make([]byte, 300))} {
+		h := fnv.New128a()
+		h.Write([]byte(id))
+		sum := h.Sum(nil)
+		want := [2]uint64{binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:])}
+		if got := idHash(id); got != want {
+			t.Errorf("idHash(%q) = %x, want %x", id, got, want)
 		}
 	}
 }
@@ -369,7 +497,8 @@ func TestAddDoesNotAllocate(t *testing.T) {
 	i := 0
 	allocs := testing.AllocsPerRun(5000, func() {
 		x := in[i%len(in)]
-		x.Time = x.Time.Add(time.Duration(len(in)/1000+i/len(in)) * time.Second)
+		// Each pass over in is minutes later, so its IDs are new again.
+		x.Time = x.Time.Add(time.Duration(1+i/len(in)) * 3 * time.Minute)
 		e.Add(&x, int64(len(in)+i))
 		if i%500 == 0 {
 			c.Reset()
@@ -401,7 +530,9 @@ func BenchmarkEngineAdd(b *testing.B) {
 	in := benchTrades(1 << 16)
 	e, _ := New(Config{Sector: func(s string) string { return s[:2] }}, 0)
 	var c Closed
-	span := in[len(in)-1].Time.Sub(in[0].Time) + time.Second
+	// Each pass over in is whole minutes later, past every window of the
+	// previous pass, so its IDs are new again.
+	span := in[len(in)-1].Time.Sub(in[0].Time).Truncate(time.Minute) + 3*time.Minute
 	shift := time.Duration(0)
 	i := 0
 	b.ReportAllocs()
