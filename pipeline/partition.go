@@ -27,6 +27,7 @@ type batch struct {
 	meta   string
 	bad    int64 // messages skipped as bad since the last batch
 	late   int64
+	dups   int64
 	done   chan struct{} // closed when durable, for the final batch
 }
 
@@ -168,8 +169,13 @@ func (w *worker) handle(ctx context.Context, m kafka.Message) error {
 	if err := trade.UnmarshalJSON(m.Value, &t); err != nil {
 		return w.deadLetter(ctx, m, err)
 	}
-	if w.eng.Add(&t, m.Offset) {
+	switch w.eng.Add(&t, m.Offset) {
+	case agg.Late:
 		w.cur.late++
+	case agg.Duplicate:
+		// Left out of the windows; its row is written again, which
+		// changes nothing, so that it is accounted for like any other.
+		w.cur.dups++
 	}
 	w.cur.trades = append(w.cur.trades, t)
 	w.cur.ingest = append(w.cur.ingest, m.Time)
@@ -228,6 +234,7 @@ func (w *worker) cut(ctx context.Context, final bool) error {
 	w.p.m.consumed.Add(int64(len(b.trades)) + b.bad)
 	w.p.m.bad.Add(b.bad)
 	w.p.m.late.Add(b.late)
+	w.p.m.dups.Add(b.dups)
 	select {
 	case w.out <- b:
 	default:

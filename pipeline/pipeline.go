@@ -37,6 +37,8 @@ type Pipeline struct {
 	broker  atomic.Pointer[string]
 	gate    gate
 	tape    tape
+	// kafka and store say whether Kafka and the store are reachable.
+	kafka, store *outage
 	// feedWatch is used under feedMu: publish runs on the monitor
 	// goroutine and once more at the end of Run.
 	feedMu    sync.Mutex
@@ -61,6 +63,7 @@ func New(cfg Config) (*Pipeline, error) {
 	cfg = cfg.withDefaults()
 	p := &Pipeline{cfg: cfg, drain: make(chan struct{}), stored: make(chan struct{}, 1)}
 	p.errs.log, p.errs.now = cfg.Log, cfg.Now
+	p.kafka, p.store = newOutage("kafka", &p.errs), newOutage("store", &p.errs)
 	p.pool.New = func() any { return new(batch) }
 	p.parts.m = map[int]*partView{}
 	p.intervals = slices.Clone(cfg.Agg.Intervals)
@@ -266,14 +269,18 @@ func (p *Pipeline) waitInFlight(ctx context.Context, n int64) error {
 	return nil
 }
 
+// send writes buf to Kafka, retrying with backoff until every trade is
+// acknowledged or ctx is done. Every failed write is an error and a retry;
+// a run of them is one Kafka outage.
 func (p *Pipeline) send(ctx context.Context, pr *bus.Producer, buf []trade.Trade) error {
 	err := pr.Send(ctx, buf)
 	for b := newBackoff(); err != nil; {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		p.errs.note("kafka produce", err)
+		p.errs.total.Add(1)
 		p.m.produceRetries.Add(1)
+		p.kafka.fail("produce", err)
 		if !b.wait(ctx) {
 			return ctx.Err()
 		}
@@ -283,6 +290,7 @@ func (p *Pipeline) send(ctx context.Context, pr *bus.Producer, buf []trade.Trade
 			err = pr.Send(ctx, buf)
 		}
 	}
+	p.kafka.ok("produce")
 	return nil
 }
 
@@ -310,6 +318,7 @@ type counters struct {
 	consumed       atomic.Int64
 	bad            atomic.Int64
 	late           atomic.Int64
+	dups           atomic.Int64
 	stored         atomic.Int64
 	candles        atomic.Int64
 	sectors        atomic.Int64

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -45,12 +46,21 @@ type Snapshot struct {
 	Candles      int64
 	SectorRows   int64
 	Late         int64
-	Bad          int64
-	Errors       int64
+	// Duplicates are trades read again (a producer retry, a re-ingest)
+	// while a trade with the same ID was in an open window: stored once
+	// and left out of the windows the second time.
+	Duplicates int64
+	Bad        int64
+	Errors     int64
 	// ProduceRetries and StoreRetries count retried Kafka writes and store
 	// writes; both are among Errors.
 	ProduceRetries int64
 	StoreRetries   int64
+	// KafkaDownSince and StoreDownSince are when Kafka (its writes or lag
+	// reads) and the store (its writes) started failing; zero while they
+	// work.
+	KafkaDownSince time.Time
+	StoreDownSince time.Time
 
 	// InRate and StoredRate are trades per second since the previous
 	// snapshot.
@@ -142,10 +152,11 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 			l, err := admin.Lag(ctx, kcfg.Group, kcfg.Topic)
 			if err != nil {
 				if ctx.Err() == nil {
-					p.errs.note("kafka lag", err)
+					p.kafka.fail("lag", fmt.Errorf("reading the group's lag: %w", err))
 				}
 				continue
 			}
+			p.kafka.ok("lag")
 			p.lag.Store(&l)
 			p.lagTime.Store(ptr(p.cfg.Now()))
 		}
@@ -167,10 +178,13 @@ func (p *Pipeline) publish() {
 		Candles:         p.m.candles.Load(),
 		SectorRows:      p.m.sectors.Load(),
 		Late:            p.m.late.Load(),
+		Duplicates:      p.m.dups.Load(),
 		Bad:             p.m.bad.Load(),
 		Errors:          p.errs.total.Load(),
 		ProduceRetries:  p.m.produceRetries.Load(),
 		StoreRetries:    p.m.storeRetries.Load(),
+		KafkaDownSince:  p.kafka.downSince(),
+		StoreDownSince:  p.store.downSince(),
 		Latency:         run,
 		RecentLatency:   recent,
 		Events:          p.errs.events(),
@@ -247,6 +261,7 @@ type Summary struct {
 	Candles      int64 `json:"candles"`
 	SectorRows   int64 `json:"sector_rows"`
 	Late         int64 `json:"late"`
+	Duplicates   int64 `json:"duplicates"`
 	Bad          int64 `json:"bad"`
 	Errors       int64 `json:"errors"`
 	// FeedBad and FeedDropped are the source's bad input and the trades a
@@ -273,7 +288,7 @@ func (p *Pipeline) summary() Summary {
 	}
 	out := Summary{
 		Produced: s.Produced, Consumed: s.Consumed, StoredTrades: s.StoredTrades,
-		Candles: s.Candles, SectorRows: s.SectorRows, Late: s.Late, Bad: s.Bad, Errors: s.Errors,
+		Candles: s.Candles, SectorRows: s.SectorRows, Late: s.Late, Duplicates: s.Duplicates, Bad: s.Bad, Errors: s.Errors,
 		Source: s.Source, Broker: s.Broker, Store: s.Store,
 	}
 	if s.Feed != nil {

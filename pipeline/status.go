@@ -34,6 +34,8 @@ func (p *Pipeline) LogStatus(ctx context.Context, log *slog.Logger, every time.D
 		}
 		prev = s
 		attrs := []any{
+			"kafka", upOrDown(s.KafkaDownSince),
+			"store", upOrDown(s.StoreDownSince),
 			"produced", s.Produced,
 			"in_per_s", int64(in),
 			"consumed", s.Consumed,
@@ -45,6 +47,7 @@ func (p *Pipeline) LogStatus(ctx context.Context, log *slog.Logger, every time.D
 			"p50_ms_last10s", ms(s.RecentLatency.P50),
 			"p99_ms_last10s", ms(s.RecentLatency.P99),
 			"late", s.Late,
+			"dup", s.Duplicates,
 			"bad", s.Bad,
 			"errors", s.Errors,
 		}
@@ -53,6 +56,14 @@ func (p *Pipeline) LogStatus(ctx context.Context, log *slog.Logger, every time.D
 		}
 		log.Info("status", attrs...)
 	}
+}
+
+// upOrDown is a system's state in the status line.
+func upOrDown(since time.Time) string {
+	if since.IsZero() {
+		return "ok"
+	}
+	return "down"
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/tradetop/tradetop/store"
@@ -86,30 +85,25 @@ func merge(dst *store.Batch, b *batch) {
 }
 
 // writeDurable writes b, retrying with backoff until the store takes it or
-// ctx is done. A run of failures is one line in the log when it starts and
-// one when the store is back; every retry is counted.
+// ctx is done. Every failed write is an error and a retry; a run of them is
+// one store outage: a line in the log when it starts and one when the store
+// is back.
 func (p *Pipeline) writeDurable(ctx context.Context, b *store.Batch) error {
-	err := p.cfg.Store.Write(ctx, b)
-	if err == nil {
-		return nil
-	}
-	since, tries := p.cfg.Now(), 0
-	p.errs.note("store", fmt.Errorf("%w (retrying until the store takes the write)", err))
-	for bo := newBackoff(); err != nil; err = p.cfg.Store.Write(ctx, b) {
+	bo := newBackoff()
+	for {
+		err := p.cfg.Store.Write(ctx, b)
+		if err == nil {
+			p.store.ok("write")
+			return nil
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if tries > 0 {
-			p.errs.total.Add(1)
-		}
-		tries++
+		p.errs.total.Add(1)
 		p.m.storeRetries.Add(1)
+		p.store.fail("write", err)
 		if !bo.wait(ctx) {
 			return ctx.Err()
 		}
 	}
-	down := p.cfg.Now().Sub(since).Round(time.Millisecond)
-	p.cfg.Log.Info("store is back", "after", down, "retries", tries)
-	p.errs.event("store", fmt.Sprintf("store is back after %s and %d retries", down, tries))
-	return nil
 }

@@ -53,7 +53,7 @@ func header(st *Styles, w int, s *pipeline.Snapshot, stages [len(stageNames)]hea
 		st.Dim.Render("in ") + fmtRate(s.InRate) + st.Dim.Render("/s") + "  " + st.Dim.Render("stored ") + fmtRate(s.StoredRate) + st.Dim.Render("/s"),
 		recentLatency(st, s.RecentLatency),
 		st.Dim.Render("stored ") + fmtInt(s.StoredTrades) + st.Dim.Render(" of ") + fmtInt(s.Produced),
-		st.Dim.Render("late ") + fmtInt(s.Late) + st.Dim.Render(" bad ") + fmtInt(s.Bad) + st.Dim.Render(" errors ") + fmtInt(s.Errors),
+		counts(st, s),
 	}
 	line2 := items[0]
 	used := ansi.StringWidth(line2)
@@ -66,6 +66,16 @@ func header(st *Styles, w int, s *pipeline.Snapshot, stages [len(stageNames)]hea
 		used += iw
 	}
 	return fit(line1, w) + "\n" + fit(line2, w)
+}
+
+// counts is the header's tally of trades left out or refused, and errors.
+// Duplicates are named only when there were some: a healthy run has none.
+func counts(st *Styles, s *pipeline.Snapshot) string {
+	out := st.Dim.Render("late ") + fmtInt(s.Late)
+	if s.Duplicates > 0 {
+		out += st.Dim.Render(" dup ") + fmtInt(s.Duplicates)
+	}
+	return out + st.Dim.Render(" bad ") + fmtInt(s.Bad) + st.Dim.Render(" errors ") + fmtInt(s.Errors)
 }
 
 // spread puts left and right on one line of width w, cutting left first.

@@ -92,9 +92,11 @@ func (h *healthTracker) observe(s *pipeline.Snapshot, sum lagSummary, draining b
 		h.stages[0] = healthOK
 	}
 
-	// kafka: the broker, as seen by the lag reads and the clients' warnings.
+	// kafka: the broker, as seen by the producer, the lag reads and the
+	// clients' warnings.
 	switch {
-	case s.LagTime.IsZero() && t.Sub(h.started) > 2*stallAfter,
+	case !s.KafkaDownSince.IsZero(),
+		s.LagTime.IsZero() && t.Sub(h.started) > 2*stallAfter,
 		!s.LagTime.IsZero() && t.Sub(s.LagTime) > 2*stallAfter:
 		h.stages[1] = healthDown
 	case !s.LagTime.IsZero() && t.Sub(s.LagTime) > 3*time.Second,
@@ -117,7 +119,8 @@ func (h *healthTracker) observe(s *pipeline.Snapshot, sum lagSummary, draining b
 	// store: trades consumed but not yet durable.
 	pending := s.Consumed - s.Bad - s.StoredTrades
 	switch {
-	case pending > 0 && t.Sub(h.stored) > stallAfter:
+	case !s.StoreDownSince.IsZero(),
+		pending > 0 && t.Sub(h.stored) > stallAfter:
 		h.stages[3] = healthDown
 	case recent(h.storeRetry):
 		h.stages[3] = healthSlow

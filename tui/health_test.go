@@ -34,6 +34,10 @@ func TestStageHealth(t *testing.T) {
 			[4]health{healthSlow, healthOK, healthOK, healthOK}},
 		{"no lag read for long", func(_, c *pipeline.Snapshot) { c.LagTime = c.Time.Add(-30 * time.Second) }, lagSummary{}, false,
 			[4]health{healthOK, healthDown, healthOK, healthOK}},
+		{"kafka down", func(_, c *pipeline.Snapshot) { c.KafkaDownSince = c.Time.Add(-time.Second) }, lagSummary{}, false,
+			[4]health{healthOK, healthDown, healthOK, healthOK}},
+		{"store down", func(_, c *pipeline.Snapshot) { c.StoreDownSince = c.Time.Add(-time.Second) }, lagSummary{}, false,
+			[4]health{healthOK, healthOK, healthOK, healthDown}},
 		{"a Kafka warning", func(_, c *pipeline.Snapshot) {
 			c.Events = []pipeline.Event{{Time: c.Time.Add(-2 * time.Second), Level: slog.LevelWarn, Source: "kafka", Message: "rebalance"}}
 		}, lagSummary{}, false, [4]health{healthOK, healthSlow, healthOK, healthOK}},
