@@ -516,29 +516,25 @@ func (e *Engine) Watermark() (time.Time, bool) {
 	return time.Unix(0, e.wm).UTC(), true
 }
 
-// Flush closes every open window, as at a clean shutdown, and moves the
-// watermark to the latest end among them, so that a trade arriving later for
-// one of those windows counts as late instead of overwriting a stored window.
-// It returns the new watermark.
-func (e *Engine) Flush() time.Time {
-	end := int64(math.MinInt64)
+// AppendOpen appends every open window as it stands — a candle or sector row
+// of the trades so far — to dst, without closing it or moving the
+// watermark. At a clean stop the pipeline stores them, so the store shows
+// every trade, and commits CommitOffset with the watermark: whoever resumes
+// the partition rebuilds those windows whole from Kafka and writes them
+// again when they close, over the rows written at the stop.
+func (e *Engine) AppendOpen(dst *Closed) {
 	for _, s := range e.symList {
-		for _, ws := range s.open {
-			if len(ws) > 0 {
-				end = max(end, ws[len(ws)-1].end)
+		for i, iv := range e.intervals {
+			for j := range s.open[i] {
+				dst.Candles = append(dst.Candles, candle(s.stats.Symbol, iv, &s.open[i][j]))
 			}
 		}
 	}
 	for _, sec := range e.secList {
-		if len(sec.open) > 0 {
-			end = max(end, sec.open[len(sec.open)-1].end)
+		for j := range sec.open {
+			dst.Sectors = append(dst.Sectors, e.sectorVolume(sec.name, &sec.open[j]))
 		}
 	}
-	if end != math.MinInt64 {
-		e.AdvanceWatermark(time.Unix(0, end))
-	}
-	wm, _ := e.Watermark()
-	return wm
 }
 
 // CommitOffset returns the offset from which the partition must be read again

@@ -60,7 +60,7 @@ func TestWindows(t *testing.T) {
 		name   string
 		cfg    Config
 		trades []trade.Trade
-		flush  bool
+		stop   bool
 		want   map[string]Candle // closed candles of interval 1s, by key
 		late   int64
 	}{
@@ -132,10 +132,10 @@ func TestWindows(t *testing.T) {
 			},
 		},
 		{
-			name:   "flush closes open windows",
+			name:   "a stop stores open windows as they stand",
 			cfg:    second,
 			trades: []trade.Trade{tr("AAPL", 200*time.Millisecond, 10, 1)},
-			flush:  true,
+			stop:   true,
 			want: map[string]Candle{
 				"AAPL/1s/15:00:00": {Symbol: "AAPL", Interval: time.Second, Start: t0, Open: 10, High: 10, Low: 10, Close: 10, Volume: 1, Notional: 10, Count: 1},
 			},
@@ -147,10 +147,14 @@ func TestWindows(t *testing.T) {
 			for i := range tt.trades {
 				e.Add(&tt.trades[i], int64(i))
 			}
-			if tt.flush {
-				e.Flush()
-			}
 			got := closedCandles(e)
+			if tt.stop {
+				var c Closed
+				e.AppendOpen(&c)
+				for _, cd := range c.Candles {
+					got[key(cd)] = cd
+				}
+			}
 			if len(got) != len(tt.want) {
 				t.Errorf("closed %d candles %v, want %d", len(got), got, len(tt.want))
 			}
@@ -223,13 +227,19 @@ func TestCommitOffset(t *testing.T) {
 	if got := e.CommitOffset(43); got != 42 {
 		t.Errorf("commit offset after the first second closed = %d, want 42", got)
 	}
-	e.Flush()
-	if got := e.CommitOffset(43); got != 43 {
-		t.Errorf("commit offset after flush = %d, want 43", got)
+	// A clean stop stores the open windows as they stand and commits
+	// where they start, so that a restart rebuilds them whole.
+	var c Closed
+	e.AppendOpen(&c)
+	if len(c.Candles) != 1 || c.Candles[0].Start != t0.Add(time.Second) || c.Candles[0].Count != 1 {
+		t.Errorf("open windows at a stop: %+v, want AAPL's second 15:00:01 with one trade", c.Candles)
+	}
+	if got := e.CommitOffset(43); got != 42 {
+		t.Errorf("commit offset after a stop = %d, want 42, where the open windows start", got)
 	}
 	x = tr("AAPL", 1600*time.Millisecond, 10, 1)
-	if got := e.Add(&x, 43); got != Late {
-		t.Errorf("a trade in a flushed window is %s, want late", got)
+	if got := e.Add(&x, 43); got != Counted {
+		t.Errorf("a trade in a window stored at a stop is %s, want counted", got)
 	}
 }
 
@@ -361,8 +371,8 @@ func lateIn(t *testing.T, cfg Config, in []trade.Trade) int64 {
 	return e.Late()
 }
 
-// runOnce runs in through one engine and flushes it, as an uninterrupted
-// run with a clean stop does.
+// runOnce runs in through one engine and stores its windows, the open ones
+// as they stand, as an uninterrupted run with a clean stop does.
 func runOnce(t *testing.T, cfg Config, in []trade.Trade) store {
 	s := store{map[string]Candle{}, map[string]SectorVolume{}}
 	e := newEngine(t, cfg)
@@ -370,15 +380,17 @@ func runOnce(t *testing.T, cfg Config, in []trade.Trade) store {
 	for i := range in {
 		e.Add(&in[i], int64(i))
 	}
-	e.Flush()
 	e.TakeClosed(&c)
+	e.AppendOpen(&c)
 	s.write(&c)
 	return s
 }
 
-// runWithCrashes runs in with up to four crashes at random points, each
-// followed by a new engine resuming from the last committed offset and
-// watermark; batches are stored, and committed, at random points.
+// runWithCrashes runs in with up to four interruptions at random points,
+// each followed by a new engine resuming from the last committed offset and
+// watermark; batches are stored, and committed, at random points. An
+// interruption is a crash, or a clean stop that stores the open windows as
+// they stand and commits.
 func runWithCrashes(t *testing.T, cfg Config, in []trade.Trade, r *rand.Rand) store {
 	got := store{map[string]Candle{}, map[string]SectorVolume{}}
 	var c Closed
@@ -405,11 +417,15 @@ func runWithCrashes(t *testing.T, cfg Config, in []trade.Trade, r *rand.Rand) st
 				}
 			}
 		}
-		if crash == len(in) {
-			e.Flush()
+		if crash == len(in) || r.IntN(2) == 0 {
 			e.TakeClosed(&c)
+			e.AppendOpen(&c)
 			got.write(&c)
-			next = len(in)
+			next = int(e.CommitOffset(int64(crash)))
+			wm, hasWM = e.Watermark()
+		}
+		if crash == len(in) {
+			break // the input is exhausted
 		}
 	}
 	return got

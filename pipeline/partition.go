@@ -260,10 +260,12 @@ func (w *worker) cut(ctx context.Context, final bool) error {
 	return w.cl.Flush(ctx)
 }
 
-// finish flushes every open window, stores it, and commits the end of the
-// partition: the drain of this partition is complete.
+// finish completes the drain of this partition: every trade read is
+// stored, every open window is stored as it stands, and the offset its
+// oldest open window starts at is committed with the watermark, so that a
+// restart rebuilds those windows whole and rewrites them when they close.
 func (w *worker) finish(ctx context.Context) error {
-	w.eng.Flush()
+	w.eng.AppendOpen(&w.cur.closed)
 	return w.cut(ctx, true)
 }
 

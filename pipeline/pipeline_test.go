@@ -121,6 +121,17 @@ func checkStored(t *testing.T, sum Summary, st store.Store, trades []trade.Trade
 	if sum.Errors != 0 || sum.Late != 0 || sum.Bad != 0 {
 		t.Errorf("errors %d, late %d, bad %d; want 0", sum.Errors, sum.Late, sum.Bad)
 	}
+	intervals := []time.Duration{time.Second, time.Minute}
+	if want := reference(trades, intervals); sum.Candles != int64(len(want)) {
+		t.Errorf("%d candles written, want %d", sum.Candles, len(want))
+	}
+	checkRows(t, st, trades)
+}
+
+// checkRows checks that st holds trades once each, and exactly the candles
+// and sector volumes computed from them.
+func checkRows(t *testing.T, st store.Store, trades []trade.Trade) {
+	t.Helper()
 	ctx := context.Background()
 	perSymbol := map[string]int64{}
 	for _, tr := range trades {
@@ -139,9 +150,6 @@ func checkStored(t *testing.T, sum Summary, st store.Store, trades []trade.Trade
 
 	intervals := []time.Duration{time.Second, time.Minute}
 	want := reference(trades, intervals)
-	if sum.Candles != int64(len(want)) {
-		t.Errorf("%d candles written, want %d", sum.Candles, len(want))
-	}
 	from, to := pinned.Add(-time.Hour), trades[len(trades)-1].Time.Add(time.Hour)
 	seen := 0
 	for sym := range perSymbol {
