@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -225,19 +226,28 @@ func (c Config) Transport() *kafka.Transport {
 // embedded kfake) close a connection whose credentials they refuse instead
 // of answering with an error, which kafka-go's connection pool reports as a
 // bare EOF; a direct dial runs the same TLS handshake and SASL exchange and
-// says which of them failed. The dial is bounded by DialTimeout.
+// says which of them failed. The dial is bounded by DialTimeout. A broker
+// certificate that no trusted authority signs is said in words, with the
+// flag that fixes it.
 func (c Config) explain(ctx context.Context, err error) error {
-	if err == nil || c.SASL == nil && c.TLS == nil || len(c.Brokers) == 0 ||
-		!errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+	if err == nil || c.SASL == nil && c.TLS == nil || len(c.Brokers) == 0 {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.WithDefaults().DialTimeout)
-	defer cancel()
-	conn, derr := c.Dialer().DialContext(ctx, "tcp", c.Brokers[0])
-	if derr != nil {
-		return fmt.Errorf("%w: %w", err, derr)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.WithDefaults().DialTimeout)
+		defer cancel()
+		conn, derr := c.Dialer().DialContext(ctx, "tcp", c.Brokers[0])
+		if derr != nil {
+			err = fmt.Errorf("%w: %w", err, derr)
+		} else {
+			conn.Close()
+		}
 	}
-	conn.Close()
+	var unknown x509.UnknownAuthorityError
+	if errors.As(err, &unknown) {
+		return fmt.Errorf("the brokers' TLS certificate is not trusted: it is not signed by the CA of --kafka-tls-ca "+
+			"(or a system CA, without that flag): %w", err)
+	}
 	return err
 }
 

@@ -3,6 +3,8 @@ package store
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -81,7 +83,7 @@ func OpenCassandra(ctx context.Context, cfg CassandraConfig) (*Cassandra, error)
 
 	session, err := cluster.CreateSession()
 	if err != nil {
-		return nil, fmt.Errorf("connecting to cassandra %s: %w", strings.Join(cfg.Hosts, ","), err)
+		return nil, fmt.Errorf("connecting to cassandra %s: %w", strings.Join(cfg.Hosts, ","), explainTLS(ctx, cfg, err))
 	}
 	c := &Cassandra{cfg: cfg, session: session, days: map[candleDay]struct{}{}}
 	if err := c.migrate(ctx); err != nil {
@@ -90,6 +92,35 @@ func OpenCassandra(ctx context.Context, cfg CassandraConfig) (*Cassandra, error)
 	}
 	c.checkReplication(ctx)
 	return c, nil
+}
+
+// explainTLS returns why a TLS handshake with the first host fails in place
+// of err, gocql's failure to open a session, when that is a certificate no
+// trusted authority signs. gocql flattens its errors to text, so a direct
+// dial, bounded by ConnectTimeout, gets the error as a value. Otherwise it
+// returns err.
+func explainTLS(ctx context.Context, cfg CassandraConfig, err error) error {
+	if cfg.TLS == nil {
+		return err
+	}
+	addr := cfg.Hosts[0]
+	if _, _, serr := net.SplitHostPort(addr); serr != nil {
+		addr = net.JoinHostPort(addr, "9042")
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: cfg.ConnectTimeout}, Config: cfg.TLS}
+	conn, derr := d.DialContext(ctx, "tcp", addr)
+	if derr == nil {
+		conn.Close()
+		return err
+	}
+	var unknown x509.UnknownAuthorityError
+	if !errors.As(derr, &unknown) {
+		return err
+	}
+	return fmt.Errorf("its TLS certificate is not trusted: it is not signed by the CA of --cassandra-tls-ca "+
+		"(or a system CA, without that flag): %w", derr)
 }
 
 // Name describes the store for status lines: hosts and keyspace.
