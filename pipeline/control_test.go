@@ -201,3 +201,36 @@ func TestOutageBacklogIsNotLate(t *testing.T) {
 		t.Errorf("stored %d, late %d; want 16000 stored, none late", sum.StoredTrades, sum.Late)
 	}
 }
+
+// stuckStore never finishes a write: a store that hangs.
+type stuckStore struct{ store.Store }
+
+func (stuckStore) Write(ctx context.Context, _ *store.Batch) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A feed that ends by itself (a count reached) starts the drain, and the
+// drain timeout bounds it like after a stop.
+func TestDrainAfterTheFeedEndsIsBounded(t *testing.T) {
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const n = 300
+	p, err := New(Config{Source: synthetic(t, 5, n), Store: stuckStore{st}, DrainTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := p.Run(context.Background())
+	if !errors.Is(err, ErrAborted) {
+		t.Fatalf("Run = %v, want ErrAborted", err)
+	}
+	if want := fmt.Sprintf("%d of %d produced trades not stored", n, n); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	if sum.Produced != n || sum.StoredTrades != 0 {
+		t.Errorf("produced %d, stored %d; want %d, 0", sum.Produced, sum.StoredTrades, n)
+	}
+}

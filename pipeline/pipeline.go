@@ -156,14 +156,16 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	trim := newTrimmer(emb, kcfg.Topic)
 	consumer.OnCommitted = trim.committed
 
-	// A soft stop stops the feed; the drain has DrainTimeout from then on.
+	// The drain has DrainTimeout from when the feed stops: by a soft stop,
+	// or by itself (a count reached, a file read to its end).
 	feedCtx, stopFeed := context.WithCancel(hard)
 	defer stopFeed()
 	deadline := time.AfterFunc(time.Duration(math.MaxInt64), abort)
 	defer deadline.Stop()
+	startDrain := sync.OnceFunc(func() { deadline.Reset(cfg.DrainTimeout) })
 	stopSoft := context.AfterFunc(ctx, func() {
 		stopFeed()
-		deadline.Reset(cfg.DrainTimeout)
+		startDrain()
 	})
 	defer stopSoft()
 
@@ -191,6 +193,7 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	g.Go(func() error {
 		err := p.produce(gctx, producer, in)
 		if err == nil {
+			startDrain()
 			close(p.drain)
 		}
 		return err
@@ -212,12 +215,13 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	p.publish()
 	s := p.summary()
 	switch {
-	case hard.Err() != nil && s.Produced > s.StoredTrades:
+	case hard.Err() == nil || err == nil:
+		return s, err
+	case s.Produced > s.StoredTrades:
 		return s, fmt.Errorf("%w: %d of %d produced trades not stored", ErrAborted, s.Produced-s.StoredTrades, s.Produced)
-	case hard.Err() != nil && err == nil:
-		return s, nil
+	default:
+		return s, fmt.Errorf("%w: every produced trade is stored, but not every open window and offset", ErrAborted)
 	}
-	return s, err
 }
 
 // produce sends what the feed emits to Kafka in batches, retrying until
