@@ -37,7 +37,13 @@ func SASLMechanism(name, user, password string) (sasl.Mechanism, error) {
 	}
 	m, err := scram.Mechanism(algo, user, password)
 	if err != nil {
-		return nil, fmt.Errorf("sasl mechanism %s: %w", strings.ToLower(name), err)
+		// SCRAM normalises the user and the password with SASLprep, whose
+		// error quotes the one it refuses: never pass it on, it may be the
+		// password. Trying the user with a plain password tells which.
+		if _, uerr := scram.Mechanism(algo, user, "password"); uerr != nil {
+			return nil, fmt.Errorf("sasl mechanism %s: user %q holds a character SCRAM does not allow (SASLprep)", strings.ToLower(name), user)
+		}
+		return nil, fmt.Errorf("sasl mechanism %s: the password holds a character SCRAM does not allow (SASLprep)", strings.ToLower(name))
 	}
 	return mechanism{Mechanism: m, user: user}, nil
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gocql/gocql"
 )
@@ -178,7 +180,10 @@ func ValidateKeyspace(name string) error {
 
 // ValidateCassandraHost checks one contact point, host or host:port.
 func ValidateCassandraHost(h string) error {
-	if strings.ContainsAny(h, " /\\@,") {
+	// A host is printed in errors, logs and the UI: no spaces or control
+	// characters, which no host name has either.
+	if strings.ContainsAny(h, "/\\@,") || !utf8.ValidString(h) ||
+		strings.ContainsFunc(h, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		return fmt.Errorf("cassandra host %q: want host or host:port", h)
 	}
 	host, port := h, ""
