@@ -710,10 +710,12 @@ func (t *timeValue) Set(s string) error {
 	if err != nil {
 		return errors.New("want an RFC 3339 time such as 2026-01-02T15:00:00Z")
 	}
+	// Trades are valid from 1971 to 2200 in UTC, whatever the offset.
+	v = v.UTC()
 	if v.Year() < 1971 || v.Year() > 2200 {
-		return errors.New("want a year from 1971 to 2200")
+		return errors.New("want a year from 1971 to 2200 (in UTC)")
 	}
-	*t = timeValue(v.UTC())
+	*t = timeValue(v)
 	return nil
 }
 
@@ -730,7 +732,8 @@ func (l *listValue) Set(s string) error {
 		}
 	}
 	if len(*l) == 0 {
-		return errors.New("want at least one host:port")
+		// --symbols is a list too, so not "host:port".
+		return errors.New("want a comma-separated list of at least one item")
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package trade
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -26,6 +27,9 @@ type wire struct {
 // MaxEncodedLen bounds the size of a valid trade on the wire; larger input is
 // rejected before it is parsed.
 const MaxEncodedLen = 4096
+
+// maxQuotedValue bounds how much of a bad value an error quotes.
+const maxQuotedValue = 40
 
 // AppendJSON appends the wire form of t to dst. It does not validate t; the
 // producer validates before encoding.
@@ -52,6 +56,12 @@ func UnmarshalJSON(data []byte, t *Trade) error {
 	var w wire
 	if !decodeCompact(data, &w) {
 		if err := json.Unmarshal(data, &w); err != nil {
+			// encoding/json quotes a number of the wrong type whole, and
+			// it may be 4 KB long: keep the error to one short line.
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) && len(te.Value) > maxQuotedValue {
+				te.Value = te.Value[:maxQuotedValue] + "…"
+			}
 			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 	}
