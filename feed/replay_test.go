@@ -870,10 +870,13 @@ func FuzzReplayLine(f *testing.F) {
 		decoders := []*lineDecoder{newJSONDecoder("r-0123456789ab-")}
 		if d, err := newCSVDecoder([]byte(header), "r-0123456789ab-"); err == nil {
 			decoders = append(decoders, d)
+		} else {
+			checkErrorLines(t, err, 1)
 		}
 		for _, d := range decoders {
 			tr, err := d.decode(line, 7)
 			if err != nil {
+				checkErrorLines(t, err, 1)
 				continue
 			}
 			if verr := tr.Validate(); verr != nil {

@@ -479,6 +479,8 @@ func FuzzLoadUniverse(f *testing.F) {
 			if u != nil {
 				t.Fatal("a universe came back with the error")
 			}
+			// One line for each bad line reported, and one for the rest.
+			checkErrorLines(t, err, maxLineErrors+1)
 			return
 		}
 		if u.Len() == 0 {

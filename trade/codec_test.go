@@ -1,12 +1,14 @@
 package trade
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var sample = Trade{
@@ -113,6 +115,7 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		var tr Trade
 		if err := UnmarshalJSON([]byte(in), &tr); err != nil {
+			checkErrorLine(t, err)
 			return
 		}
 		// Whatever decodes is valid and survives a round trip.
@@ -124,6 +127,87 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("round trip of %+v: %+v, %v", tr, again, err)
 		}
 	})
+}
+
+// FuzzMessageValue feeds UnmarshalJSON what a partition worker feeds it:
+// the value of a Kafka message, any bytes at all. Bad input is one error
+// line wrapping ErrInvalid, which the worker counts and dead-letters; good
+// input is a trade whose every field is in range, checked here without
+// Validate, that encodes back within MaxEncodedLen to the same trade.
+func FuzzMessageValue(f *testing.F) {
+	f.Add(AppendJSON(nil, &sample))
+	f.Add([]byte(`{"t":1767366000000000000,"v":1,"p":1,"s":"A","id":"a","x":[{}]}`))
+	f.Add([]byte(`{"id":"a","s":"A","p":NaN,"v":Infinity,"t":1767366000000000000}`))
+	f.Fuzz(func(t *testing.T, value []byte) {
+		var tr Trade
+		err := UnmarshalJSON(value, &tr)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %v does not wrap ErrInvalid", err)
+			}
+			checkErrorLine(t, err)
+			return
+		}
+		checkInRange(t, tr)
+		enc := AppendJSON(nil, &tr)
+		if len(enc) > MaxEncodedLen {
+			t.Fatalf("a valid trade encodes to %d bytes, more than the %d a consumer takes", len(enc), MaxEncodedLen)
+		}
+		var again Trade
+		if err := UnmarshalJSON(enc, &again); err != nil || again != tr {
+			t.Fatalf("round trip of %+v: %+v, %v", tr, again, err)
+		}
+		if enc2 := AppendJSON(nil, &again); !bytes.Equal(enc, enc2) {
+			t.Fatalf("encoding is not stable: %s then %s", enc, enc2)
+		}
+	})
+}
+
+// maxErrorLen bounds an error message: it may quote the input, but only a
+// little of it.
+const maxErrorLen = 512
+
+// checkErrorLine fails unless err reads as one short line of text.
+func checkErrorLine(t *testing.T, err error) {
+	t.Helper()
+	msg := err.Error()
+	switch {
+	case strings.TrimSpace(msg) == "":
+		t.Fatalf("empty error message %q", msg)
+	case strings.ContainsAny(msg, "\n\r"):
+		t.Fatalf("error %q is more than one line", msg)
+	case len(msg) > maxErrorLen:
+		t.Fatalf("error of %d bytes, more than %d: %.80q…", len(msg), maxErrorLen, msg)
+	}
+}
+
+// checkInRange fails unless every field of tr is within the limits of a
+// valid trade. It spells the limits out rather than calling Validate, so
+// that it checks Validate too.
+func checkInRange(t *testing.T, tr Trade) {
+	t.Helper()
+	text := func(field, s string, maxLen int) {
+		if s == "" || len(s) > maxLen || !utf8.ValidString(s) {
+			t.Fatalf("%s %q: empty, longer than %d bytes or not UTF-8", field, s, maxLen)
+		}
+		for _, r := range s {
+			if r < 0x20 || r >= 0x7f && r < 0xa0 {
+				t.Fatalf("%s %q holds the control character %U", field, s, r)
+			}
+		}
+	}
+	text("id", tr.ID, MaxIDLen)
+	text("symbol", tr.Symbol, MaxSymbolLen)
+	number := func(field string, v, limit float64) {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 || v > limit {
+			t.Fatalf("%s %v is not in (0, %g]", field, v, limit)
+		}
+	}
+	number("price", tr.Price, MaxPrice)
+	number("volume", tr.Volume, MaxVolume)
+	if tr.Time.Location() != time.UTC || tr.Time.Year() < 1971 || tr.Time.Year() > 2200 {
+		t.Fatalf("time %v is not UTC between 1971 and 2200", tr.Time)
+	}
 }
 
 // FuzzCompactMatchesJSON checks that the fast decoder accepts only what
