@@ -1,0 +1,1432 @@
+//go:build unix
+
+package main
+
+// Fault tests: the promises of README's "Guarantees" under the faults they
+// are made for. Each runs the real thing (the built binary, or the pipeline
+// on a real or embedded broker) and compares what the store holds with what
+// the trades themselves say. The runs against real Kafka and Cassandra need
+// TRADETOP_E2E_KAFKA and TRADETOP_E2E_CASSANDRA (see scripts/devstack) and
+// skip without them.
+//
+// Each comparison logs one line of figures, quoted by the docs:
+//
+//	figures: fault="…" in=<trades of the input> stored=<distinct trades stored> doubled=<…> lost=<…>
+//
+// doubled is the sum over every candle of the trades it counts above the
+// reference, lost the sum of those it counts below it plus the input trades
+// missing from the store.
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/storetest"
+	"github.com/tradetop/tradetop/trade"
+)
+
+// faultStart pins the synthetic feed's clock: with a seed and a count it
+// makes the same trades, IDs and times included, on every run.
+const faultStart = "2026-03-02T14:30:00Z"
+
+// faultIntervals and faultSectorWindow are short, so that windows close
+// and offsets are committed many times within a run of a few seconds.
+var faultIntervals = []time.Duration{time.Second, 10 * time.Second}
+
+const faultSectorWindow = 10 * time.Second
+
+// TestCrashRestartEmbedded kills the default mode (embedded broker, SQLite
+// in --data-dir) with SIGKILL four times at random moments of a pinned run,
+// restarting it with the same arguments each time, and lets the last run
+// finish. The store, which survives, must then hold exactly what an
+// uninterrupted run of the same input stores: a crash never leaves a
+// partial window behind, since the restart (whose broker starts empty)
+// produces the whole input again and rewrites every window.
+func TestCrashRestartEmbedded(t *testing.T) {
+	const seed, count, rate = 17, 20000, 2000 // 10s a run
+	bin := faultBinary(t)
+	dir := t.TempDir()
+	args := func(data string) []string {
+		return append(crashArgs(seed, count, rate), "--data-dir", filepath.Join(dir, data))
+	}
+	// The reference runs alongside, on its own broker and data directory.
+	ref := startFaultProc(t, "reference", bin, args("reference"))
+	final := crashAndRestart(t, bin, args("crashed"), 4, 5*time.Second)
+	refSum := ref.finishOK(t, 3*time.Minute)
+	t.Logf("reference summary: %+v", refSum)
+	t.Logf("final run summary: %+v", final)
+
+	input := faultInput(t, seed, count)
+	got := readFaultContents(t, sqliteFaultStore(t, filepath.Join(dir, "crashed", storeFile)), input)
+	want := readFaultContents(t, sqliteFaultStore(t, filepath.Join(dir, "reference", storeFile)), input)
+	checkReference(t, want, input)
+	reportFault(t, "kill -9 and restart (embedded)", input, got, want)
+}
+
+// TestCrashRestartRealClusters kills tradetop on real Kafka and Cassandra
+// with SIGKILL three times at random moments of a pinned run, restarting it
+// with the same arguments each time, and lets the last run finish. The
+// group's offsets and watermarks and the topic outlive each crash, and
+// every restart produces the whole input into the topic again, so the
+// pipeline reads most trades several times: the store must still hold
+// exactly what an uninterrupted run of the same input stores.
+func TestCrashRestartRealClusters(t *testing.T) {
+	brokers, hosts := faultClusters(t)
+	// 15s of feed a run: a restarted member waits up to the group's
+	// session timeout (10s) for the killed one to leave before it reads,
+	// and must read for a while before it is killed again.
+	const seed, count, rate = 23, 30000, 2000
+	bin := faultBinary(t)
+	dir := t.TempDir()
+	name := storetest.Keyspace(t, hosts, "crash_")
+	refName := storetest.Keyspace(t, hosts, "crashref_")
+	deleteFaultTopics(t, brokers, name, name+".dlq", refName, refName+".dlq")
+	args := func(name string) []string {
+		return append(crashArgs(seed, count, rate),
+			"--brokers", strings.Join(brokers, ","), "--cassandra", strings.Join(hosts, ","),
+			"--keyspace", name, "--topic", name, "--group", name, "--data-dir", filepath.Join(dir, name))
+	}
+	// The keyspaces are made here, one after the other and with patient
+	// timeouts, so that the runs only find them.
+	crashed, reference := cassandraFaultStore(t, hosts, name), cassandraFaultStore(t, hosts, refName)
+	ref := startFaultProc(t, "reference", bin, args(refName))
+	final := crashAndRestart(t, bin, args(name), 3, 2500*time.Millisecond)
+	refSum := ref.finishOK(t, 3*time.Minute)
+	t.Logf("reference summary: %+v", refSum)
+	t.Logf("final run summary: %+v", final)
+
+	input := faultInput(t, seed, count)
+	got := readFaultContents(t, crashed, input)
+	want := readFaultContents(t, reference, input)
+	checkReference(t, want, input)
+	reportFault(t, "kill -9 and restart (Kafka + Cassandra)", input, got, want)
+}
+
+// crashArgs are the arguments of a pinned headless run.
+func crashArgs(seed, count int64, rate int) []string {
+	return []string{
+		"--no-ui", "--seed", strconv.FormatInt(seed, 10), "--start", faultStart,
+		"--count", strconv.FormatInt(count, 10), "--rate", strconv.Itoa(rate),
+		"--windows", "1s,10s", "--sector-window", faultSectorWindow.String(),
+		"--status-interval", "500ms", "--summary", "json",
+	}
+}
+
+// crashAndRestart runs the binary with args kills times, killing each run
+// with SIGKILL at a random moment up to maxDelay after its first status
+// line that shows stored trades, then runs it once more to the end and
+// returns that run's summary.
+func crashAndRestart(t *testing.T, bin string, args []string, kills int, maxDelay time.Duration) pipeline.Summary {
+	t.Helper()
+	rng := faultRand(t)
+	for i := 1; i <= kills; i++ {
+		name := fmt.Sprintf("run %d", i)
+		p := startFaultProc(t, name, bin, args)
+		if p.waitStatus(0, time.Minute, func(s faultStatus) bool { return s.stored > 0 }) == nil {
+			t.Fatalf("%s: no status line with stored trades within a minute; stderr:\n%s", name, p.stderrTail())
+		}
+		delay := time.Duration(rng.Int64N(int64(maxDelay)))
+		select {
+		case <-p.done:
+			t.Fatalf("%s ended by itself before its kill %v after storing: the runs are too short; stderr:\n%s",
+				name, delay.Round(time.Millisecond), p.stderrTail())
+		case <-time.After(delay):
+		}
+		p.kill(t)
+		t.Logf("%s: SIGKILL %v after its first stored trades; its last status: %s",
+			name, delay.Round(time.Millisecond), p.lastStatusLine())
+	}
+	return startFaultProc(t, "final run", bin, args).finishOK(t, 3*time.Minute)
+}
+
+// faultRand returns the generator of the kill moments, seeded from
+// TRADETOP_FAULT_SEED when set and from the clock otherwise; the seed is
+// logged so that a failing schedule can be tried again.
+func faultRand(t *testing.T) *rand.Rand {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("TRADETOP_FAULT_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("TRADETOP_FAULT_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	t.Logf("kill schedule seed %d (TRADETOP_FAULT_SEED=%d repeats it)", seed, seed)
+	return rand.New(rand.NewPCG(seed, 0))
+}
+
+// TestDuplicateDelivery writes a pinned set of trades to the topic more
+// than once, as producer retries and re-ingests do, and runs the pipeline
+// over it: every trade must be stored once and every candle and sector sum
+// must equal those of the distinct trades. Each copy past the first is
+// either a duplicate (a trade already counted in a window still open) or
+// late (all its windows closed), and the summary counts it as one of them.
+func TestDuplicateDelivery(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) {
+		kcfg := bus.Config{Topic: "trades", Group: "tradetop", Partitions: 6}
+		emb, err := bus.StartEmbedded(kcfg.Partitions, kcfg.Topic, kcfg.Topic+".dlq")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer emb.Close()
+		kcfg.Brokers = []string{emb.Addr()}
+		testDuplicateDelivery(t, kcfg, sqliteFaultStore(t, filepath.Join(t.TempDir(), storeFile)))
+	})
+	t.Run("kafka+cassandra", func(t *testing.T) {
+		brokers, hosts := faultClusters(t)
+		name := storetest.Keyspace(t, hosts, "dup_")
+		deleteFaultTopics(t, brokers, name, name+".dlq")
+		kcfg := bus.Config{Brokers: brokers, Topic: name, Group: name, Partitions: 6}
+		testDuplicateDelivery(t, kcfg, cassandraFaultStore(t, hosts, name))
+	})
+}
+
+func testDuplicateDelivery(t *testing.T, kcfg bus.Config, st *faultStore) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// 16s of event time in batches of half a second: the last re-send of
+	// the first batch comes when every window it fed has closed (the
+	// watermark is then about 14s in, past its 10s windows).
+	began := time.Now()
+	input := faultInput(t, 29, 16000)
+	batches := slices.Collect(slices.Chunk(input, 500))
+	ensureFaultTopics(t, kcfg)
+	pr := bus.NewProducer(kcfg)
+	defer pr.Close()
+	sent := 0
+	send := func(b []trade.Trade) {
+		t.Helper()
+		if err := pr.Send(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		sent += len(b)
+	}
+	for i, b := range batches {
+		send(b) // the write
+		send(b) // a producer retry of it
+		if i >= 2 && i%4 == 0 {
+			send(batches[i-2]) // a re-ingest of a recent batch, its windows open
+		}
+	}
+	send(batches[0]) // a re-ingest long after, its windows closed
+	if err := pr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	extra := int64(sent - len(input))
+	t.Logf("%d trades written %d times in all (%d copies too many) in %v", len(input), sent, extra, time.Since(began).Round(time.Millisecond))
+
+	p, logs := faultPipeline(t, kcfg, st.Store)
+	sum, err := p.Run(ctx)
+	if err != nil {
+		t.Fatalf("run: %v (summary %+v); log:\n%s", err, sum, logs)
+	}
+	t.Logf("summary: %+v", sum)
+	logProblems(t, logs)
+	if sum.Consumed != int64(sent) || sum.Bad != 0 {
+		t.Errorf("consumed %d, bad %d; want %d consumed, none bad", sum.Consumed, sum.Bad, sent)
+	}
+	if sum.Duplicates+sum.Late != extra {
+		t.Errorf("duplicates %d + late %d = %d; want every one of the %d extra copies counted as one of them",
+			sum.Duplicates, sum.Late, sum.Duplicates+sum.Late, extra)
+	}
+	if want := int64(len(batches[0])); sum.Late != want {
+		t.Errorf("late %d, want %d: the last copy of the first batch, whose windows had all closed", sum.Late, want)
+	}
+	got := readFaultContents(t, st, input)
+	reportFault(t, "duplicate delivery", input, got, faultReference(input))
+}
+
+// TestPoisonMessages writes messages that are not trades among good trades
+// of a real topic and runs the pipeline over them: each poison message goes
+// to the dead-letter topic with where it came from, is counted as bad in
+// the summary, the status line and the snapshot, and every good trade is
+// stored once.
+func TestPoisonMessages(t *testing.T) {
+	brokers, hosts := faultClusters(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := storetest.Keyspace(t, hosts, "poison_")
+	deleteFaultTopics(t, brokers, name, name+".dlq")
+	kcfg := bus.Config{Brokers: brokers, Topic: name, Group: name, Partitions: 3}
+	ensureFaultTopics(t, kcfg)
+	st := cassandraFaultStore(t, hosts, name)
+
+	input := faultInput(t, 31, 3000)
+	poison := poisonMessages(input)
+	// Poison messages are written one at a time (BatchSize 1): the 1 MB
+	// one (1,000,000 bytes) must be alone in its record batch to pass the
+	// topic's max.message.bytes (1 MiB + 12 by default), and BatchBytes is
+	// set above kafka-go's 1 MiB default so that its own check, which
+	// counts key and headers too, never refuses it.
+	var mu sync.Mutex
+	var last kafka.Message
+	// A transport of its own: kafka-go's shared default one may hold
+	// metadata from before the topic existed.
+	tr := kcfg.Transport()
+	defer tr.CloseIdleConnections()
+	w := &kafka.Writer{
+		Addr:                   kafka.TCP(brokers...),
+		Transport:              tr,
+		Topic:                  name,
+		Balancer:               &kafka.Murmur2Balancer{},
+		BatchSize:              1,
+		BatchBytes:             2 << 20,
+		BatchTimeout:           time.Millisecond,
+		MaxAttempts:            5,
+		RequiredAcks:           kafka.RequireAll,
+		AllowAutoTopicCreation: false,
+		// Completion sees the partition and offset the broker gave.
+		Completion: func(msgs []kafka.Message, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil && len(msgs) == 1 {
+				last = msgs[0]
+			}
+		},
+	}
+	defer w.Close()
+	pr := bus.NewProducer(kcfg)
+	defer pr.Close()
+	good := slices.Collect(slices.Chunk(input, len(input)/len(poison)+1))
+	for i := range max(len(good), len(poison)) {
+		if i < len(good) {
+			if err := pr.Send(ctx, good[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i < len(poison) {
+			m := &poison[i]
+			if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(m.key), Value: m.value}); err != nil {
+				t.Fatalf("writing poison message %q: %v", m.name, err)
+			}
+			mu.Lock()
+			m.partition, m.offset = last.Partition, last.Offset
+			mu.Unlock()
+			t.Logf("poison %q (%d bytes) at partition %d offset %d", m.name, len(m.value), m.partition, m.offset)
+		}
+	}
+
+	p, logs := faultPipeline(t, kcfg, st.Store)
+	var status syncBuffer
+	statusCtx, stopStatus := context.WithCancel(ctx)
+	defer stopStatus()
+	go p.LogStatus(statusCtx, slog.New(slog.NewTextHandler(&status, nil)), 100*time.Millisecond)
+	sum, err := p.Run(ctx)
+	if err != nil {
+		t.Fatalf("run: %v (summary %+v); log:\n%s", err, sum, logs)
+	}
+	t.Logf("summary: %+v", sum)
+	logProblems(t, logs)
+	bad := int64(len(poison))
+	if sum.Bad != bad {
+		t.Errorf("summary counts %d bad messages, want %d", sum.Bad, bad)
+	}
+	if s := p.Snapshot(); s == nil || s.Bad != bad {
+		t.Errorf("snapshot %+v: want Bad %d", s, bad)
+	}
+	if sum.Consumed != int64(len(input))+bad || sum.Late != 0 || sum.Duplicates != 0 {
+		t.Errorf("consumed %d, late %d, duplicates %d; want %d consumed (%d trades, %d bad), none late or duplicate",
+			sum.Consumed, sum.Late, sum.Duplicates, int64(len(input))+bad, len(input), bad)
+	}
+	// The status line of the finished pipeline: Run publishes its last
+	// snapshot before it returns.
+	want := regexp.MustCompile(`msg=status .* bad=` + strconv.FormatInt(bad, 10) + `( |$)`)
+	if !waitFor(10*time.Second, func() bool { return want.MatchString(status.String()) }) {
+		t.Errorf("no status line with bad=%d; status lines:\n%s", bad, status.String())
+	}
+	stopStatus()
+
+	checkDeadLetters(t, kcfg, poison)
+	got := readFaultContents(t, st, input)
+	reportFault(t, "poison messages", input, got, faultReference(input))
+}
+
+// faultPoison is a message that is not a valid trade, and where it landed.
+type faultPoison struct {
+	name      string
+	key       string
+	value     []byte
+	partition int
+	offset    int64
+}
+
+// poisonMessages returns one message of every kind of bad input, keyed by
+// symbols of the input so that they land among good trades.
+func poisonMessages(input []trade.Trade) []faultPoison {
+	ts := input[0].Time.UnixNano()
+	valid := func(id, price, volume, t string) []byte {
+		return fmt.Appendf(nil, `{"id":%q,"s":"AAPL","p":%s,"v":%s,"t":%s}`, id, price, volume, t)
+	}
+	now := strconv.FormatInt(ts, 10)
+	big := bytes.Repeat([]byte("x"), 1_000_000)
+	prefix := fmt.Appendf(nil, `{"id":"poison-big","s":"AAPL","p":189.5,"v":100,"t":%d,"pad":"`, ts)
+	copy(big, prefix)
+	copy(big[len(big)-2:], `"}`)
+	ps := []faultPoison{
+		{name: "not JSON", value: []byte("this is not JSON")},
+		{name: "truncated JSON", value: []byte(`{"id":"poison-cut","s":"AAPL","p":189.5,`)},
+		{name: "price as a string", value: valid("poison-type", `"189.5"`, "100", now)},
+		{name: "id as a number", value: []byte(fmt.Sprintf(`{"id":42,"s":"AAPL","p":189.5,"v":100,"t":%d}`, ts))},
+		{name: "NaN as a string", value: valid("poison-nan", `"NaN"`, "100", now)},
+		{name: "negative price", value: valid("poison-neg", "-189.5", "100", now)},
+		{name: "huge price", value: valid("poison-huge", "1e300", "100", now)},
+		{name: "zero volume", value: valid("poison-vol", "189.5", "0", now)},
+		{name: "empty symbol", value: []byte(fmt.Sprintf(`{"id":"poison-sym","s":"","p":189.5,"v":100,"t":%d}`, ts))},
+		{name: "time far in the future", value: valid("poison-future", "189.5", "100",
+			strconv.FormatInt(time.Date(2250, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), 10))},
+		// Year 1 in Unix nanoseconds does not fit an int64.
+		{name: "time in year 1", value: valid("poison-year1", "189.5", "100", "-62135596800000000000")},
+		{name: "empty value", value: nil},
+		{name: "1 MB payload", value: big},
+	}
+	for i := range ps {
+		ps[i].key = input[(i*37)%len(input)].Symbol
+	}
+	return ps
+}
+
+// checkDeadLetters reads the whole dead-letter topic and checks that it
+// holds each poison message once, with its error and origin in headers, a
+// large one cut to bus.MaxDeadLetterBytes with its full size in a header.
+func checkDeadLetters(t *testing.T, kcfg bus.Config, poison []faultPoison) {
+	t.Helper()
+	dlq := kcfg.Topic + ".dlq"
+	letters := readFaultTopic(t, kcfg, dlq)
+	if len(letters) != len(poison) {
+		t.Errorf("%s holds %d messages, want %d", dlq, len(letters), len(poison))
+	}
+	type origin struct {
+		partition int
+		offset    int64
+	}
+	byOrigin := map[origin]*faultPoison{}
+	for i := range poison {
+		byOrigin[origin{poison[i].partition, poison[i].offset}] = &poison[i]
+	}
+	found := map[string]int{}
+	for _, m := range letters {
+		h := map[string]string{}
+		for _, kv := range m.Headers {
+			h[kv.Key] = string(kv.Value)
+		}
+		part, err1 := strconv.Atoi(h["source-partition"])
+		off, err2 := strconv.ParseInt(h["source-offset"], 10, 64)
+		src := byOrigin[origin{part, off}]
+		switch {
+		case err1 != nil || err2 != nil || h["source-topic"] != kcfg.Topic:
+			t.Errorf("dead letter %s/%d@%d: headers %q do not name a source in %s", dlq, m.Partition, m.Offset, h, kcfg.Topic)
+			continue
+		case src == nil:
+			t.Errorf("dead letter from %s/%d@%d, where no poison message was written (headers %q, value %.80q)",
+				kcfg.Topic, part, off, h, m.Value)
+			continue
+		}
+		found[src.name]++
+		if h["error"] == "" {
+			t.Errorf("dead letter of %q: no error header (headers %q)", src.name, h)
+		}
+		want, cut := src.value, ""
+		if len(src.value) > bus.MaxDeadLetterBytes {
+			want, cut = src.value[:bus.MaxDeadLetterBytes], strconv.Itoa(len(src.value))
+		}
+		if !bytes.Equal(m.Value, want) {
+			t.Errorf("dead letter of %q: value of %d bytes %.80q, want %d bytes %.80q", src.name, len(m.Value), m.Value, len(want), want)
+		}
+		if got, ok := h["truncated-from"]; got != cut || ok != (cut != "") {
+			t.Errorf("dead letter of %q: truncated-from %q (present %v), want %q", src.name, got, ok, cut)
+		}
+		if string(m.Key) != src.key {
+			t.Errorf("dead letter of %q: key %q, want %q", src.name, m.Key, src.key)
+		}
+		t.Logf("dead letter of %q: error %q", src.name, h["error"])
+	}
+	for _, p := range poison {
+		if found[p.name] != 1 {
+			t.Errorf("poison %q is in %s %d times, want once", p.name, dlq, found[p.name])
+		}
+	}
+}
+
+// readFaultTopic returns every message of topic, partition by partition.
+func readFaultTopic(t *testing.T, kcfg bus.Config, topic string) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin := bus.NewAdmin(kcfg)
+	defer admin.Close()
+	ends, err := admin.EndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.Message
+	for part, end := range ends {
+		if end == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{
+			Brokers: kcfg.Brokers, Topic: topic, Partition: part,
+			MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond,
+		})
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				r.Close()
+				t.Fatalf("reading %s/%d: %v", topic, part, err)
+			}
+			out = append(out, m)
+			if m.Offset+1 >= end {
+				break
+			}
+		}
+		r.Close()
+	}
+	return out
+}
+
+// TestShutdownDrainsOnSIGTERM stops a headless run with SIGTERM: it drains
+// and exits 0, having stored every trade it produced and flushed every open
+// window.
+func TestShutdownDrainsOnSIGTERM(t *testing.T) {
+	bin := faultBinary(t)
+	dir := t.TempDir()
+	p := startFaultProc(t, "run", bin, shutdownArgs(dir, "30s"))
+	// Two seconds of feed: windows have closed and offsets been committed.
+	if p.waitStatus(0, time.Minute, func(s faultStatus) bool { return s.stored >= 6000 }) == nil {
+		t.Fatalf("not 6000 stored trades within a minute; stderr:\n%s", p.stderrTail())
+	}
+	p.signal(t, syscall.SIGTERM)
+	code, sum := p.finish(t, 2*time.Minute)
+	t.Logf("exit code %d; summary: %+v", code, sum)
+	if code != exitOK {
+		t.Fatalf("exit code %d after SIGTERM, want %d (a drain within --drain-timeout); stderr:\n%s", code, exitOK, p.stderrTail())
+	}
+	if sum.Produced == 0 || sum.StoredTrades != sum.Produced || sum.Consumed != sum.Produced {
+		t.Errorf("summary %+v: want produced = consumed = stored > 0", sum)
+	}
+	if p.countLines("stopping: draining") != 1 || p.countLines("not stored") != 0 {
+		t.Errorf("stderr does not say it drained, or says trades were not stored:\n%s", p.stderrTail())
+	}
+	// What the summary says is what the store holds: every trade, and in
+	// every window of each interval, flushed at the drain.
+	trades, perInterval := sqliteTotals(t, filepath.Join(dir, storeFile))
+	if trades != sum.Produced {
+		t.Errorf("the store holds %d trades, the summary says %d were produced and stored", trades, sum.Produced)
+	}
+	for _, iv := range []string{"1s", "1m"} {
+		if perInterval[iv] != sum.Produced {
+			t.Errorf("the %s candles count %d trades, want all %d (open windows flushed at the drain)", iv, perInterval[iv], sum.Produced)
+		}
+	}
+}
+
+// TestShutdownSecondSignalStopsAtOnce stops a run whose drain cannot end,
+// because the store is locked by another process, with SIGTERM and then
+// SIGINT: the second signal stops it at once, with exit code 3 and one line
+// saying how many trades were not stored. The drain timeout is long enough
+// that only the second signal can have stopped it.
+func TestShutdownSecondSignalStopsAtOnce(t *testing.T) {
+	bin := faultBinary(t)
+	dir := t.TempDir()
+	p := startFaultProc(t, "run", bin, shutdownArgs(dir, "10m"))
+	unlock := stallStore(t, p, filepath.Join(dir, storeFile))
+	defer unlock()
+	from := p.mark()
+	p.signal(t, syscall.SIGTERM)
+	if p.waitLine(from, time.Minute, regexp.MustCompile(`stopping: draining`)) == nil {
+		t.Fatalf("no drain after SIGTERM; stderr:\n%s", p.stderrTail())
+	}
+	p.signal(t, syscall.SIGINT)
+	code, sum := p.finish(t, time.Minute)
+	unlock()
+	checkAborted(t, p, code, sum, filepath.Join(dir, storeFile))
+}
+
+// TestShutdownDrainTimeout stops a run whose drain cannot end, because the
+// store is locked by another process, with one SIGTERM and a short
+// --drain-timeout: it gives up with exit code 3 and one line saying how many
+// trades were not stored.
+func TestShutdownDrainTimeout(t *testing.T) {
+	bin := faultBinary(t)
+	dir := t.TempDir()
+	p := startFaultProc(t, "run", bin, shutdownArgs(dir, "1s"))
+	unlock := stallStore(t, p, filepath.Join(dir, storeFile))
+	defer unlock()
+	p.signal(t, syscall.SIGTERM)
+	code, sum := p.finish(t, time.Minute)
+	unlock()
+	checkAborted(t, p, code, sum, filepath.Join(dir, storeFile))
+}
+
+// shutdownArgs are the arguments of an open-ended headless run.
+func shutdownArgs(dir, drainTimeout string) []string {
+	return []string{
+		"--no-ui", "--seed", "5", "--start", faultStart, "--rate", "3000",
+		"--status-interval", "200ms", "--summary", "json",
+		"--drain-timeout", drainTimeout, "--data-dir", dir,
+	}
+}
+
+// stallStore waits until p has stored trades, then takes the write lock of
+// its SQLite store from this process, and waits until p has produced at
+// least 2000 trades it cannot store. The returned function releases the
+// lock; it may be called twice.
+func stallStore(t *testing.T, p *faultProc, path string) (unlock func()) {
+	t.Helper()
+	if p.waitStatus(0, time.Minute, func(s faultStatus) bool { return s.stored > 0 }) == nil {
+		t.Fatalf("no stored trades within a minute; stderr:\n%s", p.stderrTail())
+	}
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(30000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatalf("locking the store: %v", err)
+	}
+	var once sync.Once
+	unlock = func() {
+		once.Do(func() {
+			if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+				t.Errorf("unlocking the store: %v", err)
+			}
+			conn.Close()
+			db.Close()
+		})
+	}
+	s := p.waitStatus(p.mark(), time.Minute, func(s faultStatus) bool { return s.produced-s.stored >= 2000 })
+	if s == nil {
+		unlock()
+		t.Fatalf("no backlog with the store locked; stderr:\n%s", p.stderrTail())
+	}
+	t.Logf("store locked: %s", s.line)
+	return unlock
+}
+
+var notStored = regexp.MustCompile(`^tradetop: stopped before the drain finished: (\d+) of (\d+) produced trades not stored$`)
+
+// checkAborted checks a run stopped before its drain finished: exit code 3,
+// one line on stderr saying how many trades were not stored, which the
+// summary and the store bear out.
+func checkAborted(t *testing.T, p *faultProc, code int, sum pipeline.Summary, path string) {
+	t.Helper()
+	if code != exitAborted {
+		t.Errorf("exit code %d, want %d", code, exitAborted)
+	}
+	if n := p.countLines("not stored"); n != 1 {
+		t.Fatalf("%d lines on stderr say what was not stored, want 1:\n%s", n, p.stderrTail())
+	}
+	var line string
+	for _, l := range p.lines() {
+		if strings.Contains(l, "not stored") {
+			line = l
+		}
+	}
+	m := notStored.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("stderr line %q does not match %s", line, notStored)
+	}
+	t.Logf("stderr: %s; summary: %+v", line, sum)
+	lost, _ := strconv.ParseInt(m[1], 10, 64)
+	produced, _ := strconv.ParseInt(m[2], 10, 64)
+	if lost <= 0 || produced != sum.Produced || lost != sum.Produced-sum.StoredTrades {
+		t.Errorf("%q, summary %+v: want the line to say produced − stored > 0 of produced", line, sum)
+	}
+	if trades, _ := sqliteTotals(t, path); trades != sum.StoredTrades {
+		t.Errorf("the store holds %d trades, the summary says %d were stored", trades, sum.StoredTrades)
+	}
+}
+
+// sqliteTotals returns the trade rows of the SQLite store at path and, per
+// candle interval, the trades its candles count.
+func sqliteTotals(t *testing.T, path string) (trades int64, perInterval map[string]int64) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueryRow("SELECT COUNT(*) FROM trades").Scan(&trades); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query("SELECT interval, SUM(trades) FROM candles GROUP BY interval")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	perInterval = map[string]int64{}
+	for rows.Next() {
+		var iv string
+		var n int64
+		if err := rows.Scan(&iv, &n); err != nil {
+			t.Fatal(err)
+		}
+		perInterval[iv] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return trades, perInterval
+}
+
+// --- the binary and its processes ---
+
+var faultBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// faultBinary builds tradetop once per test binary, in a directory named
+// after this process; directories left by earlier test processes that have
+// ended are removed.
+func faultBinary(t *testing.T) string {
+	t.Helper()
+	faultBuild.once.Do(func() {
+		removeStaleFaultBuilds()
+		dir, err := os.MkdirTemp("", fmt.Sprintf("tradetop-faults-%d-", os.Getpid()))
+		if err != nil {
+			faultBuild.err = err
+			return
+		}
+		bin := filepath.Join(dir, "tradetop")
+		out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+		if err != nil {
+			faultBuild.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		faultBuild.path = bin
+	})
+	if faultBuild.err != nil {
+		t.Fatal(faultBuild.err)
+	}
+	return faultBuild.path
+}
+
+// removeStaleFaultBuilds removes the build directories of test processes
+// that no longer run.
+func removeStaleFaultBuilds() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "tradetop-faults-*-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.Split(filepath.Base(d), "-")[2])
+		if err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
+}
+
+// faultProc is one tradetop process started by a test. Its stderr is read
+// line by line as it comes; its stdout is kept for the summary.
+type faultProc struct {
+	name   string
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	notify chan struct{} // a new line, or the end
+	done   chan struct{} // closed when the process has exited
+
+	mu     sync.Mutex
+	stderr []string // the lines read so far
+}
+
+func startFaultProc(t *testing.T, name, bin string, args []string) *faultProc {
+	t.Helper()
+	p := &faultProc{name: name, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = faultEnv()
+	p.cmd.Stdout = &p.stdout
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: pid %d: tradetop %s", name, p.cmd.Process.Pid, strings.Join(args, " "))
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr = append(p.stderr, sc.Text())
+			p.mu.Unlock()
+			p.poke()
+		}
+		_, _ = io.Copy(io.Discard, stderr) // after a line too long to scan
+		_ = p.cmd.Wait()
+		close(p.done)
+		p.poke()
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Signal(syscall.SIGKILL)
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *faultProc) poke() {
+	select {
+	case p.notify <- struct{}{}:
+	default:
+	}
+}
+
+// lines returns the stderr lines read so far.
+func (p *faultProc) lines() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.stderr)
+}
+
+// mark is the number of stderr lines read so far: waiting from it sees
+// only the lines that come after.
+func (p *faultProc) mark() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.stderr)
+}
+
+// waitLine waits at most limit for a stderr line from the mark from on
+// that matches re, and returns its submatches, or nil.
+func (p *faultProc) waitLine(from int, limit time.Duration, re *regexp.Regexp) []string {
+	var m []string
+	p.scan(from, limit, func(l string) bool {
+		m = re.FindStringSubmatch(l)
+		return m != nil
+	})
+	return m
+}
+
+// scan calls ok with each stderr line from the mark from on, until it
+// returns true, the process has exited and every line was seen, or limit
+// has passed. It reports whether ok returned true.
+func (p *faultProc) scan(from int, limit time.Duration, ok func(line string) bool) bool {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for seen := from; ; {
+		ended := p.exited()
+		p.mu.Lock()
+		fresh := slices.Clone(p.stderr[seen:])
+		p.mu.Unlock()
+		seen += len(fresh)
+		for _, l := range fresh {
+			if ok(l) {
+				return true
+			}
+		}
+		if ended {
+			return false
+		}
+		select {
+		case <-p.notify:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+func (p *faultProc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// faultStatus is what a status line says.
+type faultStatus struct {
+	produced, stored int64
+	line             string
+}
+
+var (
+	statusLine     = regexp.MustCompile(`\bmsg=status\b`)
+	statusProduced = regexp.MustCompile(` produced=(\d+)\b`)
+	statusStored   = regexp.MustCompile(` stored=(\d+)\b`)
+)
+
+// waitStatus waits at most limit for a status line from the mark from on
+// for which ok is true.
+func (p *faultProc) waitStatus(from int, limit time.Duration, ok func(faultStatus) bool) *faultStatus {
+	var found *faultStatus
+	p.scan(from, limit, func(l string) bool {
+		mp, ms := statusProduced.FindStringSubmatch(l), statusStored.FindStringSubmatch(l)
+		if !statusLine.MatchString(l) || mp == nil || ms == nil {
+			return false
+		}
+		s := faultStatus{line: l}
+		s.produced, _ = strconv.ParseInt(mp[1], 10, 64)
+		s.stored, _ = strconv.ParseInt(ms[1], 10, 64)
+		if ok(s) {
+			found = &s
+		}
+		return found != nil
+	})
+	return found
+}
+
+func (p *faultProc) lastStatusLine() string {
+	lines := p.lines()
+	for i := len(lines) - 1; i >= 0; i-- {
+		if statusLine.MatchString(lines[i]) {
+			return lines[i]
+		}
+	}
+	return "(none)"
+}
+
+func (p *faultProc) countLines(substr string) int {
+	n := 0
+	for _, l := range p.lines() {
+		if strings.Contains(l, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// stderrTail is the last lines of stderr, for failure messages.
+func (p *faultProc) stderrTail() string {
+	lines := p.lines()
+	return strings.Join(lines[max(0, len(lines)-40):], "\n")
+}
+
+func (p *faultProc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("%s: %v: %v", p.name, sig, err)
+	}
+	t.Logf("%s: sent %v", p.name, sig)
+}
+
+// kill sends SIGKILL to the process and waits for it to end.
+func (p *faultProc) kill(t *testing.T) {
+	t.Helper()
+	p.signal(t, syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: still running 30s after SIGKILL", p.name)
+	}
+}
+
+// finish waits at most limit for the process to exit and returns its exit
+// code and JSON summary (zero if it printed none). Past limit it kills it
+// and fails.
+func (p *faultProc) finish(t *testing.T, limit time.Duration) (int, pipeline.Summary) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(limit):
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+		t.Fatalf("%s: still running after %v; killed. stderr:\n%s", p.name, limit, p.stderrTail())
+	}
+	var sum pipeline.Summary
+	if out := bytes.TrimSpace(p.stdout.Bytes()); len(out) > 0 {
+		if err := json.Unmarshal(out, &sum); err != nil {
+			t.Errorf("%s: summary %q: %v", p.name, out, err)
+		}
+	}
+	return p.cmd.ProcessState.ExitCode(), sum
+}
+
+// finishOK is finish for a run that must exit 0 having stored every trade
+// it produced.
+func (p *faultProc) finishOK(t *testing.T, limit time.Duration) pipeline.Summary {
+	t.Helper()
+	code, sum := p.finish(t, limit)
+	if code != exitOK {
+		t.Fatalf("%s: exit code %d, want 0; stderr:\n%s", p.name, code, p.stderrTail())
+	}
+	if sum.Produced == 0 || sum.StoredTrades < sum.Produced {
+		t.Errorf("%s: summary %+v: want every produced trade stored", p.name, sum)
+	}
+	return sum
+}
+
+// faultEnv is the test's environment without TRADETOP_ variables, which
+// would change the runs' flags.
+func faultEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envPrefix) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// --- the clusters ---
+
+// faultClusters returns the real Kafka brokers and Cassandra hosts, or
+// skips the test.
+func faultClusters(t *testing.T) (brokers, hosts []string) {
+	t.Helper()
+	k, c := os.Getenv("TRADETOP_E2E_KAFKA"), os.Getenv("TRADETOP_E2E_CASSANDRA")
+	if k == "" || c == "" {
+		t.Skip("TRADETOP_E2E_KAFKA and TRADETOP_E2E_CASSANDRA are not both set (see scripts/devstack)")
+	}
+	return strings.Split(k, ","), strings.Split(c, ",")
+}
+
+// ensureFaultTopics creates the topic and its dead-letter topic, as the
+// pipeline would, so that trades can be written before it runs.
+func ensureFaultTopics(t *testing.T, kcfg bus.Config) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin := bus.NewAdmin(kcfg)
+	defer admin.Close()
+	for _, topic := range []string{kcfg.Topic, kcfg.Topic + ".dlq"} {
+		if _, err := admin.EnsureTopic(ctx, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// deleteFaultTopics deletes the topics when the test ends.
+func deleteFaultTopics(t *testing.T, brokers []string, topics ...string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		tr := &kafka.Transport{}
+		defer tr.CloseIdleConnections()
+		c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second, Transport: tr}
+		resp, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+		if err != nil {
+			t.Logf("deleting topics %v: %v", topics, err)
+			return
+		}
+		for topic, err := range resp.Errors {
+			if err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {
+				t.Logf("deleting topic %s: %v", topic, err)
+			}
+		}
+	})
+}
+
+// faultNoTrades is a source that emits nothing: the pipeline then only
+// processes what is in the topic, and drains.
+type faultNoTrades struct{}
+
+func (faultNoTrades) Name() string { return "nothing" }
+
+func (faultNoTrades) Run(context.Context, func(trade.Trade) error) error { return nil }
+
+// faultPipeline returns a pipeline with the test windows that processes the
+// topic of kcfg into st, and the buffer its log goes to.
+func faultPipeline(t *testing.T, kcfg bus.Config, st store.Store) (*pipeline.Pipeline, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	p, err := pipeline.New(pipeline.Config{
+		Source:    faultNoTrades{},
+		Store:     st,
+		StoreName: "test",
+		Sector:    feed.DefaultUniverse().Sector,
+		Kafka:     kcfg,
+		Agg:       agg.Config{Intervals: faultIntervals, SectorInterval: faultSectorWindow},
+		Log:       slog.New(slog.NewTextHandler(logs, nil)),
+		// The whole topic is read in the drain, which starts at once:
+		// give a loaded machine time for it.
+		DrainTimeout: 5 * time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, logs
+}
+
+// logProblems logs the warnings and errors of a pipeline's log, other
+// than bad messages.
+func logProblems(t *testing.T, logs *syncBuffer) {
+	t.Helper()
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if (strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR")) && !strings.Contains(l, "msg=\"bad message\"") {
+			t.Logf("pipeline log: %s", l)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer that several goroutines may use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls ok every 50ms for at most limit.
+func waitFor(limit time.Duration, ok func() bool) bool {
+	for deadline := time.Now().Add(limit); ; time.Sleep(50 * time.Millisecond) {
+		if ok() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// --- what a store holds, and what it should ---
+
+// faultInput returns the trades of the pinned synthetic feed.
+func faultInput(t *testing.T, seed, count int64) []trade.Trade {
+	t.Helper()
+	start, err := time.Parse(time.RFC3339, faultStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := feed.NewSynthetic(feed.SyntheticConfig{Seed: seed, Start: start, Count: count})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []trade.Trade
+	err = src.Run(context.Background(), func(tr trade.Trade) error {
+		out = append(out, tr)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// faultStore is a store to check, with a way to list its raw trade rows.
+type faultStore struct {
+	store.Store
+	// tradeRows returns every trade row by trade ID, and the number of rows.
+	tradeRows func(t *testing.T) (map[string]faultTrade, int64)
+}
+
+type faultTrade struct {
+	Symbol        string
+	Time          time.Time
+	Price, Volume float64
+}
+
+func sqliteFaultStore(t *testing.T, path string) *faultStore {
+	t.Helper()
+	st, err := store.OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &faultStore{Store: st, tradeRows: func(t *testing.T) (map[string]faultTrade, int64) {
+		t.Helper()
+		db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		rows, err := db.Query("SELECT symbol, trade_id, ts_ns, price, volume FROM trades")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string]faultTrade{}
+		var n int64
+		for rows.Next() {
+			var tr faultTrade
+			var id string
+			var ns int64
+			if err := rows.Scan(&tr.Symbol, &id, &ns, &tr.Price, &tr.Volume); err != nil {
+				t.Fatal(err)
+			}
+			tr.Time = time.Unix(0, ns).UTC()
+			out[id] = tr
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out, n
+	}}
+}
+
+func cassandraFaultStore(t *testing.T, hosts []string, keyspace string) *faultStore {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A loaded dev stack can take longer than the default 5s over a
+	// schema change.
+	st, err := store.OpenCassandra(ctx, store.CassandraConfig{Hosts: hosts, Keyspace: keyspace, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &faultStore{Store: st, tradeRows: func(t *testing.T) (map[string]faultTrade, int64) {
+		t.Helper()
+		c := gocql.NewCluster(hosts...)
+		c.Timeout = 30 * time.Second
+		c.Consistency = gocql.LocalQuorum
+		s, err := c.CreateSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		iter := s.Query("SELECT symbol, trade_id, ts, ns, price, volume FROM " + keyspace + ".trades").PageSize(5000).Iter()
+		out := map[string]faultTrade{}
+		var n int64
+		var tr faultTrade
+		var id string
+		var ns int
+		for iter.Scan(&tr.Symbol, &id, &tr.Time, &ns, &tr.Price, &tr.Volume) {
+			tr.Time = tr.Time.Add(time.Duration(ns)).UTC()
+			out[id] = tr
+			n++
+		}
+		if err := iter.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return out, n
+	}}
+}
+
+type faultCandleKey struct {
+	symbol   string
+	interval time.Duration
+	start    int64 // Unix ns
+}
+
+// faultContents is what a store holds for one input.
+type faultContents struct {
+	rows    int64 // trade rows
+	trades  map[string]faultTrade
+	candles map[faultCandleKey]agg.Candle
+	sectors map[string]store.SectorTotal
+}
+
+// readFaultContents reads every row st holds for the symbols and day of
+// input: raw trades, candles of every test window, sector totals.
+func readFaultContents(t *testing.T, st *faultStore, input []trade.Trade) faultContents {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := faultContents{candles: map[faultCandleKey]agg.Candle{}, sectors: map[string]store.SectorTotal{}}
+	c.trades, c.rows = st.tradeRows(t)
+	from, to := input[0].Time.Add(-time.Hour), input[len(input)-1].Time.Add(time.Hour)
+	for _, sym := range faultSymbols(input) {
+		for _, iv := range faultIntervals {
+			cs, err := st.Candles(ctx, sym, iv, from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cd := range cs {
+				c.candles[faultCandleKey{sym, iv, cd.Start.UnixNano()}] = cd
+			}
+		}
+	}
+	totals, err := st.SectorVolume(ctx, input[0].Time)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range totals {
+		c.sectors[s.Sector] = s
+	}
+	return c
+}
+
+func faultSymbols(input []trade.Trade) []string {
+	var syms []string
+	for _, tr := range input {
+		syms = append(syms, tr.Symbol)
+	}
+	slices.Sort(syms)
+	return slices.Compact(syms)
+}
+
+// faultReference is what a store should hold for input: every trade once,
+// and the candles and sector totals computed directly from the trades, in
+// the order of the input, which is each symbol's order in its partition.
+func faultReference(input []trade.Trade) faultContents {
+	c := faultContents{
+		rows:    int64(len(input)),
+		trades:  map[string]faultTrade{},
+		candles: map[faultCandleKey]agg.Candle{},
+		sectors: map[string]store.SectorTotal{},
+	}
+	u := feed.DefaultUniverse()
+	for _, tr := range input {
+		c.trades[tr.ID] = faultTrade{tr.Symbol, tr.Time, tr.Price, tr.Volume}
+		for _, iv := range faultIntervals {
+			start := tr.Time.Truncate(iv)
+			k := faultCandleKey{tr.Symbol, iv, start.UnixNano()}
+			cd, ok := c.candles[k]
+			if !ok {
+				cd = agg.Candle{Symbol: tr.Symbol, Interval: iv, Start: start, Open: tr.Price, High: tr.Price, Low: tr.Price}
+			}
+			cd.High = math.Max(cd.High, tr.Price)
+			cd.Low = math.Min(cd.Low, tr.Price)
+			cd.Close = tr.Price
+			cd.Volume += tr.Volume
+			cd.Notional += tr.Price * tr.Volume
+			cd.Count++
+			c.candles[k] = cd
+		}
+		sec := u.Sector(tr.Symbol)
+		s := c.sectors[sec]
+		s.Sector = sec
+		s.Volume += tr.Volume
+		s.Notional += tr.Price * tr.Volume
+		s.Count++
+		c.sectors[sec] = s
+	}
+	return c
+}
+
+// faultDiff is how a store's contents differ from the reference.
+type faultDiff struct {
+	doubled, lost int64
+	problems      []string
+}
+
+func diffFaultContents(got, want faultContents) faultDiff {
+	var d faultDiff
+	problem := func(format string, args ...any) { d.problems = append(d.problems, fmt.Sprintf(format, args...)) }
+	for _, k := range sortedCandleKeys(want.candles, got.candles) {
+		w, inWant := want.candles[k]
+		g, inGot := got.candles[k]
+		d.doubled += max(0, g.Count-w.Count)
+		d.lost += max(0, w.Count-g.Count)
+		switch {
+		case !inGot:
+			problem("candle %s %s %s missing (want %d trades)", k.symbol, k.interval, time.Unix(0, k.start).UTC().Format(time.TimeOnly), w.Count)
+		case !inWant:
+			problem("candle %s %s %s unexpected: %+v", k.symbol, k.interval, time.Unix(0, k.start).UTC().Format(time.TimeOnly), g)
+		case !sameCandle(g, w):
+			problem("candle %s %s %s:\n got %+v\nwant %+v", k.symbol, k.interval, time.Unix(0, k.start).UTC().Format(time.TimeOnly), g, w)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(want.trades)) {
+		g, ok := got.trades[id]
+		switch {
+		case !ok:
+			d.lost++
+			problem("trade %s not stored", id)
+		case !g.Time.Equal(want.trades[id].Time) || g.Symbol != want.trades[id].Symbol ||
+			g.Price != want.trades[id].Price || g.Volume != want.trades[id].Volume:
+			problem("trade %s stored as %+v, want %+v", id, g, want.trades[id])
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(got.trades)) {
+		if _, ok := want.trades[id]; !ok {
+			problem("trade %s stored but not in the input: %+v", id, got.trades[id])
+		}
+	}
+	if got.rows != int64(len(got.trades)) {
+		problem("%d trade rows for %d trade IDs: some trades are stored more than once", got.rows, len(got.trades))
+	}
+	for _, sec := range slices.Sorted(maps.Keys(want.sectors)) {
+		g, w := got.sectors[sec], want.sectors[sec]
+		if g.Count != w.Count || !closeTo(g.Volume, w.Volume) || !closeTo(g.Notional, w.Notional) {
+			problem("sector %s: volume %v, notional %v, %d trades; want %v, %v, %d", sec, g.Volume, g.Notional, g.Count, w.Volume, w.Notional, w.Count)
+		}
+	}
+	for sec, g := range got.sectors {
+		if _, ok := want.sectors[sec]; !ok {
+			problem("sector %s unexpected: %+v", sec, g)
+		}
+	}
+	return d
+}
+
+// reportFault logs the figures of a fault and fails the test unless got
+// holds exactly what want does.
+func reportFault(t *testing.T, fault string, input []trade.Trade, got, want faultContents) {
+	t.Helper()
+	d := diffFaultContents(got, want)
+	t.Logf("figures: fault=%q in=%d stored=%d doubled=%d lost=%d", fault, len(input), len(got.trades), d.doubled, d.lost)
+	if d.doubled != 0 || d.lost != 0 {
+		t.Errorf("%s: candles count %d trades too many and %d too few (raw trades missing included)", fault, d.doubled, d.lost)
+	}
+	for i, p := range d.problems {
+		if i == 20 {
+			t.Errorf("… and %d more differences", len(d.problems)-i)
+			break
+		}
+		t.Error(p)
+	}
+}
+
+// checkReference checks that the uninterrupted run, the reference of a
+// crash test, holds what the trades themselves say; if it does not, the
+// comparison with it proves nothing.
+func checkReference(t *testing.T, ref faultContents, input []trade.Trade) {
+	t.Helper()
+	d := diffFaultContents(ref, faultReference(input))
+	if len(d.problems) > 0 {
+		t.Errorf("the uninterrupted reference run differs from its input in %d ways, the first: %s", len(d.problems), d.problems[0])
+	}
+}
+
+func sameCandle(a, b agg.Candle) bool {
+	return a.Symbol == b.Symbol && a.Interval == b.Interval && a.Start.Equal(b.Start) &&
+		a.Open == b.Open && a.High == b.High && a.Low == b.Low && a.Close == b.Close &&
+		a.Volume == b.Volume && a.Notional == b.Notional && a.Count == b.Count
+}
+
+// closeTo compares sums that the stores add up per window and partition,
+// in another order than the reference.
+func closeTo(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(math.Abs(a), math.Abs(b)) }
+
+func sortedCandleKeys(ms ...map[faultCandleKey]agg.Candle) []faultCandleKey {
+	var keys []faultCandleKey
+	for _, m := range ms {
+		for k := range m {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b faultCandleKey) int {
+		return cmp.Or(strings.Compare(a.symbol, b.symbol), cmp.Compare(a.interval, b.interval), cmp.Compare(a.start, b.start))
+	})
+	return slices.Compact(keys)
+}
