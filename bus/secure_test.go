@@ -234,35 +234,7 @@ func TestBadCredentialsFailFast(t *testing.T) {
 			start = time.Now()
 			check("Send", p.Send(ctx, trades(3)), time.Since(start))
 
-			// The consumer retries its group forever, as it must for a
-			// broker that restarts; it reports each failure as it goes.
-			errs := make(chan error, 100)
-			c := NewConsumer(cfg, slog.New(slog.DiscardHandler))
-			c.OnError = func(err error) {
-				select {
-				case errs <- err:
-				default:
-				}
-			}
-			cctx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			start = time.Now()
-			go func() {
-				done <- c.Run(cctx, func(context.Context, *Claim) error {
-					t.Error("a consumer was given a partition")
-					return nil
-				})
-			}()
-			select {
-			case err := <-errs:
-				check("Consumer.Run", err, time.Since(start))
-			case <-ctx.Done():
-				t.Error("the consumer reported no error")
-			}
-			stop()
-			if err := <-done; err != nil {
-				t.Errorf("Consumer.Run after cancel: %v", err)
-			}
+			checkConsumerFails(ctx, t, cfg, check)
 		})
 	}
 }
@@ -341,5 +313,40 @@ func TestValidateSecurityNeedsBrokers(t *testing.T) {
 				t.Errorf("Validate() = %v, want ok=%v", err, tt.ok)
 			}
 		})
+	}
+}
+
+// checkConsumerFails runs a consumer of cfg until it reports its first
+// error, and checks that error and how long it took. The consumer retries
+// its group forever, as it must for a broker that restarts, reporting each
+// failure as it goes; it must never be given a partition.
+func checkConsumerFails(ctx context.Context, t *testing.T, cfg Config, check func(what string, err error, took time.Duration)) {
+	t.Helper()
+	errs := make(chan error, 100)
+	c := NewConsumer(cfg, slog.New(slog.DiscardHandler))
+	c.OnError = func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- c.Run(cctx, func(context.Context, *Claim) error {
+			t.Error("a consumer was given a partition")
+			return nil
+		})
+	}()
+	select {
+	case err := <-errs:
+		check("Consumer.Run", err, time.Since(start))
+	case <-ctx.Done():
+		t.Error("the consumer reported no error")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Consumer.Run after cancel: %v", err)
 	}
 }
