@@ -21,8 +21,13 @@ type Consumer struct {
 	// OnCommitted, if set, is called after offsets were committed, from the
 	// committing goroutine.
 	OnCommitted func(offsets map[int]int64)
-	// OnError, if set, is told of every commit or group error.
+	// OnError, if set, is told of every commit or read error, and of
+	// group errors when OnGroup is not set.
 	OnError func(error)
+	// OnGroup, if set, is told of each attempt to join the group: nil when
+	// a generation started, the error when joining failed (a broker that
+	// is down, say).
+	OnGroup func(error)
 }
 
 // NewConsumer returns a consumer of cfg.Topic in group cfg.Group.
@@ -110,8 +115,16 @@ func (c *Consumer) Run(ctx context.Context, handle Handler) error {
 		case ctx.Err() != nil, errors.Is(err, kafka.ErrGroupClosed):
 			return nil
 		case err != nil:
-			c.report(fmt.Errorf("group %s: %w", c.cfg.Group, err))
+			err = fmt.Errorf("group %s: %w", c.cfg.Group, err)
+			if c.OnGroup == nil {
+				c.report(err)
+			} else {
+				c.OnGroup(err)
+			}
 			continue
+		}
+		if c.OnGroup != nil {
+			c.OnGroup(nil)
 		}
 		drained, err := c.runGeneration(ctx, gen, handle)
 		if err != nil {

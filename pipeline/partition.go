@@ -92,6 +92,7 @@ type worker struct {
 	lastCommit int64
 	lastMsg    time.Time
 	lastView   time.Time
+	lastIdle   time.Time // last time idle asked Kafka for the end offset
 	// hwm is the partition's end offset when the last message was fetched.
 	hwm int64
 }
@@ -130,7 +131,7 @@ func (w *worker) run(ctx context.Context) error {
 				return w.finish(ctx)
 			}
 		case <-tick.C:
-			w.idle()
+			w.idle(ctx)
 			if err := w.cut(ctx, false); err != nil {
 				return err
 			}
@@ -198,19 +199,27 @@ func (w *worker) deadLetter(ctx context.Context, m kafka.Message, reason error) 
 }
 
 // idle lets a quiet partition's windows close by the wall clock, for feeds
-// whose event times follow it. A partition is quiet when it has read
-// everything Kafka had at its last fetch and nothing came for longer than
-// the allowed lateness; a partition that was held up (by the store, say)
-// is not, or its backlog would arrive late.
-func (w *worker) idle() {
+// whose event times follow it. A partition is quiet when nothing came for
+// longer than the allowed lateness and Kafka, asked at most once a second,
+// says there is nothing more to read. A partition that was held up (by the
+// store, by a slow or absent broker, by a new generation that has not
+// fetched yet) is not, or its backlog would arrive late.
+func (w *worker) idle(ctx context.Context) {
 	if !w.p.cfg.IdleAdvance || w.next < w.hwm {
 		return
 	}
 	now := w.p.cfg.Now()
 	quiet := w.eng.AllowedLateness() + time.Second
-	if now.Sub(w.lastMsg) > quiet {
-		w.eng.AdvanceWatermark(now.Add(-quiet))
+	if now.Sub(w.lastMsg) <= quiet || now.Sub(w.lastIdle) < time.Second {
+		return
 	}
+	w.lastIdle = now
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if end, err := w.cl.EndOffset(ctx); err != nil || end > w.next {
+		return
+	}
+	w.eng.AdvanceWatermark(now.Add(-quiet))
 }
 
 // cut hands the current batch to the store writer: the trades read since the

@@ -153,6 +153,19 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 		}
 		p.errs.note("kafka", err)
 	}
+	// Failing to join the group is Kafka being away, unless Kafka itself
+	// answered with a retriable error (a rebalance in progress, say).
+	consumer.OnGroup = func(err error) {
+		switch {
+		case err == nil:
+			p.kafka.ok("group")
+		case bus.Temporary(err):
+			p.errs.warn("kafka", err)
+		default:
+			p.errs.total.Add(1)
+			p.kafka.fail("group", err)
+		}
+	}
 	trim := newTrimmer(emb, kcfg.Topic)
 	consumer.OnCommitted = trim.committed
 
@@ -220,7 +233,9 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	case s.Produced > s.StoredTrades:
 		return s, fmt.Errorf("%w: %d of %d produced trades not stored", ErrAborted, s.Produced-s.StoredTrades, s.Produced)
 	default:
-		return s, fmt.Errorf("%w: every produced trade is stored, but not every open window and offset", ErrAborted)
+		// Stored counts trades read again after a rebalance or a
+		// restart too, so it cannot say which produced trades are missing.
+		return s, fmt.Errorf("%w: the open windows and the last offsets are not saved (%d trades produced, %d rows stored)", ErrAborted, s.Produced, s.StoredTrades)
 	}
 }
 

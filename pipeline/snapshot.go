@@ -141,6 +141,9 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 	defer snap.Stop()
 	lag := time.NewTicker(p.cfg.LagInterval)
 	defer lag.Stop()
+	// One slow lag read on a busy broker is not an outage; two in a row
+	// are.
+	lagFails := 0
 	p.publish()
 	for {
 		select {
@@ -151,11 +154,12 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 		case <-lag.C:
 			l, err := admin.Lag(ctx, kcfg.Group, kcfg.Topic)
 			if err != nil {
-				if ctx.Err() == nil {
+				if lagFails++; lagFails >= 2 && ctx.Err() == nil {
 					p.kafka.fail("lag", fmt.Errorf("reading the group's lag: %w", err))
 				}
 				continue
 			}
+			lagFails = 0
 			p.kafka.ok("lag")
 			p.lag.Store(&l)
 			p.lagTime.Store(ptr(p.cfg.Now()))
