@@ -1,0 +1,987 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/storetest"
+	"github.com/tradetop/tradetop/trade"
+)
+
+// The outage tests stop a server of the dev stack in the middle of a run
+// and start it again, so they need a dev stack of their own: they run only
+// with TRADETOP_E2E_FAULTS=1 besides TRADETOP_E2E_KAFKA and
+// TRADETOP_E2E_CASSANDRA, and call scripts/devstack with the test's
+// environment (DEVSTACK_DIR and the ports say which instance it breaks).
+// Give that instance ports below the ephemeral range (32768 and up on
+// Linux): while a server is stopped, any outgoing connection may take its
+// port as a source port, and the restart then fails with "address already
+// in use".
+//
+//	export DEVSTACK_DIR=/tmp/devstack-faults KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 \
+//	  KAFKA_TLS_PORT=19094 KAFKA_SASL_PORT=19095 CASSANDRA_PORT=19042 CASSANDRA_STORAGE_PORT=17000
+//	scripts/devstack up
+//	TRADETOP_E2E_FAULTS=1 TRADETOP_E2E_KAFKA=127.0.0.1:19092 TRADETOP_E2E_CASSANDRA=127.0.0.1:19042 \
+//	  go test -race -run TestOutage -timeout 30m .
+
+// outageFor is how long a server stays down.
+const outageFor = 30 * time.Second
+
+// outageStart pins the synthetic feed's clock.
+const outageStart = "2026-03-03T14:30:00Z"
+
+// TestOutageKafka stops the Kafka broker for 30 seconds in the middle of a
+// run at 1,000 trades/s: the run recovers by itself and exits 0, the feed
+// waits meanwhile (nothing produced, nothing lost), the status says Kafka is
+// down and then back, and every trade is stored once, in the candles and
+// sector volumes once.
+func TestOutageKafka(t *testing.T) {
+	brokers, hosts := outageStack(t)
+	const count = 60000
+	ks := outageKeyspace(t, hosts, "outk_")
+	outageTopics(t, brokers, ks)
+	trades := outageInput(t, 11, count)
+	r := startOutageRun(t, "--brokers", brokers, "--cassandra", hosts, "--keyspace", ks, "--topic", ks, "--group", ks,
+		"--seed", "11", "--start", outageStart, "--count", strconv.Itoa(count), "--rate", "1000")
+
+	r.waitStatus("10,000 trades stored", func(s runLogLine) bool { return s.int("stored") >= 10000 })
+	o := r.breakFor("kafka", brokers, outageFor)
+	code := r.wait(6 * time.Minute)
+	sum := r.summary(code)
+	log := parseRunLog(r.log.String())
+	f := checkCassandra(t, hosts, ks, trades, sum.Late, 0)
+	f.fault = "kafka down 30s"
+	t.Logf("figures: fault=%q in=%d stored=%d doubled=%d lost=%d", f.fault, f.in, f.stored, f.doubled, f.lost)
+
+	if sum.Produced != count {
+		t.Errorf("produced %d, want %d: the synthetic feed must wait, not skip", sum.Produced, count)
+	}
+	during := statusLinesBetween(log, o.stopped.Add(time.Second), o.listening)
+	if len(during) < 10 {
+		t.Errorf("%d status lines while the broker was down, want one a second", len(during))
+	}
+	for _, s := range during {
+		if s.int("produced") != during[0].int("produced") {
+			t.Errorf("produced moved while the broker was down: %d at %s, %d at %s (the feed must wait)",
+				during[0].int("produced"), during[0].time.Format(time.TimeOnly), s.int("produced"), s.time.Format(time.TimeOnly))
+			break
+		}
+	}
+	r.reportTimings(log, o, "kafka", 1000)
+	checkOutageLines(t, log, o, "kafka")
+	f.check(t)
+}
+
+// TestOutageKafkaLiveFeed is TestOutageKafka with a live feed: a server
+// speaking Finnhub's protocol sends a known number of trades at a steady
+// rate through the outage. A live feed cannot wait, so what the pipeline
+// could not take is dropped and counted: stored + feed_dropped must be what
+// was sent, and nothing else missing.
+func TestOutageKafkaLiveFeed(t *testing.T) {
+	brokers, hosts := outageStack(t)
+	const (
+		perFrame = 50
+		frames   = 1200 // 60,000 trades, one frame every 50ms: 1,000 trades/s for a minute
+	)
+	srv := steadyFinnhub(t, perFrame, frames, 50*time.Millisecond)
+	ks := outageKeyspace(t, hosts, "outl_")
+	outageTopics(t, brokers, ks)
+	r := startOutageRunEnv(t, map[string]string{"FINNHUB_API_KEY": testFinnhubKey},
+		"--brokers", brokers, "--cassandra", hosts, "--keyspace", ks, "--topic", ks, "--group", ks,
+		"--source", "finnhub", "--finnhub-url", srv.url, "--symbols", strings.Join(steadySymbols, ","),
+		"--duration", "200s", "--drain-timeout", "1m")
+
+	r.waitStatus("10,000 trades stored", func(s runLogLine) bool { return s.int("stored") >= 10000 })
+	o := r.breakFor("kafka", brokers, outageFor)
+	if !srv.waitSent(3 * time.Minute) {
+		t.Fatalf("the server sent %d of %d frames", srv.frames.Load(), frames)
+	}
+	code := r.wait(5 * time.Minute)
+	sum := r.summary(code)
+	log := parseRunLog(r.log.String())
+	sent := srv.trades()
+	// What the feed dropped is not lost: it is counted, and said.
+	f := checkCassandra(t, hosts, ks, sent, sum.Late, sum.FeedDropped)
+	f.fault = "kafka down 30s, live feed"
+	t.Logf("figures: fault=%q in=%d stored=%d doubled=%d lost=%d", f.fault, f.in, f.stored, f.doubled, f.lost)
+	t.Logf("feed_dropped=%d feed_bad=%d late=%d", sum.FeedDropped, sum.FeedBad, sum.Late)
+
+	if got := f.stored + sum.FeedDropped; got != f.in {
+		t.Errorf("stored %d + feed_dropped %d = %d, want the %d sent", f.stored, sum.FeedDropped, got, f.in)
+	}
+	if sum.FeedBad != 0 {
+		t.Errorf("feed_bad = %d, want 0", sum.FeedBad)
+	}
+	// Each partition gets its trades in event-time order, the backlog
+	// included, and resumes with the watermark committed before the
+	// outage: none is late. A partition that took its silence during the
+	// outage, or before the first fetch of a new generation, for a quiet
+	// market would close its windows by the wall clock and make the backlog
+	// late, left out of its candles.
+	if sum.Late != 0 {
+		t.Errorf("%d trades late: the backlog of the outage is left out of the candles and sector volumes", sum.Late)
+	}
+	if sum.FeedDropped > 0 && !strings.Contains(r.log.String(), "the pipeline is behind the live feed") {
+		t.Errorf("%d trades dropped, and the log does not say so", sum.FeedDropped)
+	}
+	r.reportTimings(log, o, "kafka", 1000)
+	checkOutageLines(t, log, o, "kafka")
+	f.check(t)
+}
+
+// TestOutageCassandra stops Cassandra for 30 seconds in the middle of a run
+// at 1,000 trades/s: the run recovers by itself and exits 0, the outage is
+// one line in the log when it starts and one when Cassandra is back, and
+// every trade is stored once, in the candles and sector volumes once.
+func TestOutageCassandra(t *testing.T) {
+	brokers, hosts := outageStack(t)
+	const count = 60000
+	ks := outageKeyspace(t, hosts, "outc_")
+	outageTopics(t, brokers, ks)
+	trades := outageInput(t, 12, count)
+	r := startOutageRun(t, "--brokers", brokers, "--cassandra", hosts, "--keyspace", ks, "--topic", ks, "--group", ks,
+		"--seed", "12", "--start", outageStart, "--count", strconv.Itoa(count), "--rate", "1000")
+
+	r.waitStatus("10,000 trades stored", func(s runLogLine) bool { return s.int("stored") >= 10000 })
+	o := r.breakFor("cassandra", hosts, outageFor)
+	code := r.wait(6 * time.Minute)
+	sum := r.summary(code)
+	log := parseRunLog(r.log.String())
+	f := checkCassandra(t, hosts, ks, trades, sum.Late, 0)
+	f.fault = "cassandra down 30s"
+	t.Logf("figures: fault=%q in=%d stored=%d doubled=%d lost=%d", f.fault, f.in, f.stored, f.doubled, f.lost)
+
+	if sum.Produced != count {
+		t.Errorf("produced %d, want %d", sum.Produced, count)
+	}
+	during := statusLinesBetween(log, o.stopped.Add(time.Second), o.listening)
+	for _, s := range during {
+		if s.int("stored") != during[0].int("stored") {
+			t.Errorf("stored moved while Cassandra was down: %d at %s, %d at %s",
+				during[0].int("stored"), during[0].time.Format(time.TimeOnly), s.int("stored"), s.time.Format(time.TimeOnly))
+			break
+		}
+	}
+	if len(during) > 0 {
+		// The producer waits once MaxInFlight (20,000 with --cassandra)
+		// trades are produced and not stored.
+		last := during[len(during)-1]
+		if p := last.int("produced") - last.int("stored"); p > 20000+5000 {
+			t.Errorf("%d trades produced and not stored while Cassandra was down, want at most about 20,000", p)
+		}
+	}
+
+	r.reportTimings(log, o, "store", 1000)
+	checkOutageLines(t, log, o, "store")
+	f.check(t)
+}
+
+// outageStack returns the dev stack's brokers and Cassandra hosts, or skips
+// the test unless faults are allowed. It checks that scripts/devstack, with
+// the test's environment, manages the servers the test uses, so that it
+// never stops someone else's.
+func outageStack(t *testing.T) (brokers, hosts string) {
+	t.Helper()
+	brokers, hosts = os.Getenv("TRADETOP_E2E_KAFKA"), os.Getenv("TRADETOP_E2E_CASSANDRA")
+	if brokers == "" || hosts == "" || os.Getenv("TRADETOP_E2E_FAULTS") != "1" {
+		t.Skip("stops dev stack servers: needs TRADETOP_E2E_FAULTS=1, TRADETOP_E2E_KAFKA and TRADETOP_E2E_CASSANDRA (see outage_test.go)")
+	}
+	dir := os.Getenv("DEVSTACK_DIR")
+	if dir == "" {
+		dir = ".devstack"
+	}
+	state, err := os.ReadFile(filepath.Join(dir, "state.env"))
+	if err != nil {
+		t.Fatalf("no dev stack started in %s (set DEVSTACK_DIR to the instance to break): %v", dir, err)
+	}
+	ports := map[string]string{}
+	for _, l := range strings.Split(string(state), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			ports[k] = v
+		}
+	}
+	if !strings.HasSuffix(brokers, ":"+ports["KAFKA_PORT"]) || !strings.HasSuffix(hosts, ":"+ports["CASSANDRA_PORT"]) {
+		t.Fatalf("the dev stack in %s listens on Kafka %s and Cassandra %s, not %s and %s: the test would break the wrong servers",
+			dir, ports["KAFKA_PORT"], ports["CASSANDRA_PORT"], brokers, hosts)
+	}
+	if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var lo, hi int
+		fmt.Sscan(string(r), &lo, &hi)
+		for _, p := range []string{ports["KAFKA_PORT"], ports["CASSANDRA_PORT"]} {
+			if n, _ := strconv.Atoi(p); n >= lo && n <= hi {
+				t.Logf("warning: port %d is in the ephemeral range %d-%d: a client may take it while the server is down, and its restart fail", n, lo, hi)
+			}
+		}
+	}
+	return brokers, hosts
+}
+
+// outageKeyspace returns a fresh keyspace, dropped at the end of the test, with
+// tradetop's schema in it: created here with patient timeouts, so that a
+// loaded dev stack slows the test down rather than failing the run before
+// its fault.
+func outageKeyspace(t *testing.T, hosts, prefix string) string {
+	t.Helper()
+	ks := storetest.Keyspace(t, strings.Split(hosts, ","), prefix)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st, err := store.OpenCassandra(ctx, store.CassandraConfig{Hosts: strings.Split(hosts, ","), Keyspace: ks,
+		Timeout: 30 * time.Second, ConnectTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	return ks
+}
+
+// outageTopics creates the topic and its dead-letter topic as the command
+// would, six partitions each, with patient timeouts for a loaded broker,
+// and deletes them at the end of the test.
+func outageTopics(t *testing.T, brokers, topic string) {
+	t.Helper()
+	cfg := bus.Config{Brokers: []string{brokers}, Topic: topic, RequestTimeout: time.Minute}
+	admin := bus.NewAdmin(cfg)
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for _, name := range []string{topic, topic + ".dlq"} {
+		if _, err := admin.EnsureTopic(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c := &kafka.Client{Addr: kafka.TCP(brokers), Timeout: time.Minute}
+		if _, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{topic, topic + ".dlq"}}); err != nil {
+			t.Logf("deleting topic %s: %v", topic, err)
+		}
+	})
+}
+
+// outageInput returns the n trades the command generates with --seed seed,
+// --start outageStart and --count n, at any rate.
+func outageInput(t *testing.T, seed, n int64) []trade.Trade {
+	t.Helper()
+	src, err := feed.NewSynthetic(feed.SyntheticConfig{Universe: feed.DefaultUniverse(), Seed: seed,
+		Start: outageTime(t, outageStart), Count: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []trade.Trade
+	if err := src.Run(context.Background(), func(tr trade.Trade) error {
+		out = append(out, tr)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func outageTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// outageRun is one headless run of the command, in process, with a server
+// broken in the middle.
+type outageRun struct {
+	t       *testing.T
+	log     lockedBuffer // stderr: the headless log
+	out     bytes.Buffer // stdout: the JSON summary, written at exit
+	done    chan int
+	code    int
+	ended   bool
+	started time.Time
+}
+
+func startOutageRun(t *testing.T, args ...string) *outageRun {
+	return startOutageRunEnv(t, nil, args...)
+}
+
+// startOutageRunEnv starts the command headless with args, a status line a
+// second and a JSON summary.
+func startOutageRunEnv(t *testing.T, vars map[string]string, args ...string) *outageRun {
+	t.Helper()
+	r := &outageRun{t: t, done: make(chan int, 1), started: time.Now()}
+	args = append([]string{"--no-ui", "--status-interval", "1s", "--summary", "json", "--data-dir", t.TempDir()}, args...)
+	go func() { r.done <- run(args, env(vars), &r.out, &r.log) }()
+	t.Cleanup(func() {
+		if !r.ended {
+			t.Logf("the run did not end")
+		}
+		if t.Failed() {
+			if f, err := os.CreateTemp("", "tradetop-"+t.Name()+"-*.log"); err == nil {
+				f.WriteString(r.log.String())
+				f.Close()
+				t.Logf("the run's whole log: %s", f.Name())
+			}
+		}
+	})
+	return r
+}
+
+// poll calls ok every 200ms until it is true, the run ends or limit
+// passes, and reports whether ok became true.
+func (r *outageRun) poll(limit time.Duration, ok func() bool) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return true
+		}
+		select {
+		case code := <-r.done:
+			r.code, r.ended = code, true
+			return ok()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return ok()
+}
+
+// waitStatus waits for a status line meeting cond, for two minutes at most.
+func (r *outageRun) waitStatus(what string, cond func(runLogLine) bool) {
+	r.t.Helper()
+	ok := r.poll(2*time.Minute, func() bool {
+		for _, l := range parseRunLog(r.log.String()) {
+			if l.msg == "status" && cond(l) {
+				return true
+			}
+		}
+		return false
+	})
+	switch {
+	case r.ended:
+		r.t.Fatalf("the run ended (exit %d) before %s:\n%s", r.code, what, lastLines(r.log.String(), 40))
+	case !ok:
+		r.t.Fatalf("no status line with %s in two minutes:\n%s", what, lastLines(r.log.String(), 40))
+	}
+}
+
+// outageTimes are when a server was stopped and came back.
+type outageTimes struct {
+	stopping  time.Time // scripts/devstack stop was called
+	stopped   time.Time // it returned: the server's process has exited
+	listening time.Time // the server's port accepted a connection again
+	ready     time.Time // scripts/devstack up returned: it answers requests
+}
+
+// breakFor stops server, listening on addr, with scripts/devstack, waits d
+// and starts it again.
+func (r *outageRun) breakFor(server, addr string, d time.Duration) outageTimes {
+	t := r.t
+	t.Helper()
+	stopped := true
+	t.Cleanup(func() {
+		if stopped {
+			runDevstack(t, "up")
+		}
+	})
+	var o outageTimes
+	o.stopping = time.Now()
+	runDevstack(t, "stop", server)
+	o.stopped = time.Now()
+	t.Logf("%s stopped at +%s (the stop took %s)", server, sinceRun(r, o.stopped), o.stopped.Sub(o.stopping).Round(time.Millisecond))
+	if r.poll(d, func() bool { return false }); r.ended {
+		t.Fatalf("the run ended (exit %d) while %s was down:\n%s", r.code, server, lastLines(r.log.String(), 40))
+	}
+	// The server listens a while before scripts/devstack has probed it.
+	listening := make(chan time.Time, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				listening <- time.Now()
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		listening <- time.Time{}
+	}()
+	up := time.Now()
+	runDevstack(t, "up")
+	stopped = false
+	o.ready = time.Now()
+	cancel()
+	if o.listening = <-listening; o.listening.IsZero() {
+		o.listening = o.ready
+	}
+	t.Logf("%s listening again at +%s, down %s; ready at +%s (scripts/devstack up took %s)", server,
+		sinceRun(r, o.listening), o.listening.Sub(o.stopping).Round(time.Millisecond),
+		sinceRun(r, o.ready), o.ready.Sub(up).Round(time.Millisecond))
+	return o
+}
+
+// runDevstack runs scripts/devstack with args and the test's environment.
+func runDevstack(t *testing.T, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "scripts/devstack", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/devstack %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// wait waits up to limit for the run to end and returns its exit code.
+func (r *outageRun) wait(limit time.Duration) int {
+	r.t.Helper()
+	if r.poll(limit, func() bool { return r.ended }); !r.ended {
+		r.t.Fatalf("the run did not end within %s of its outage:\n%s", limit, lastLines(r.log.String(), 40))
+	}
+	return r.code
+}
+
+// summary checks the exit code and returns the run's summary.
+func (r *outageRun) summary(code int) pipeline.Summary {
+	r.t.Helper()
+	r.t.Logf("the run took %s", time.Since(r.started).Round(time.Millisecond))
+	if code != exitOK {
+		r.t.Fatalf("exit %d, want 0: the run must recover by itself:\n%s", code, lastLines(r.log.String(), 60))
+	}
+	var sum pipeline.Summary
+	if err := json.Unmarshal(r.out.Bytes(), &sum); err != nil {
+		r.t.Fatalf("summary %q: %v", r.out.String(), err)
+	}
+	r.t.Logf("summary: produced=%d consumed=%d stored_trades=%d candles=%d late=%d errors=%d p99_ms=%.0f max_ms=%.0f",
+		sum.Produced, sum.Consumed, sum.StoredTrades, sum.Candles, sum.Late, sum.Errors, sum.LatencyMS.P99, sum.LatencyMS.Max)
+	return sum
+}
+
+// reportTimings logs how long the outage of system ("kafka", "store")
+// lasted and how long the run took to recover, as its log tells it, and
+// the peak unread and commit lag. rate is the feed's trades per second.
+func (r *outageRun) reportTimings(log []runLogLine, o outageTimes, system string, rate int64) {
+	t := r.t
+	t.Helper()
+	var peakUnread, peakLag int64
+	for _, s := range linesWith(log, "INFO", "status") {
+		peakUnread = max(peakUnread, s.int("unread"))
+		peakLag = max(peakLag, s.int("commit_lag"))
+	}
+	t.Logf("peak unread=%d peak commit_lag=%d", peakUnread, peakLag)
+	var first, last time.Time
+	for _, l := range log {
+		if l.msg == system+" down" && first.IsZero() {
+			first = l.time
+		}
+		if l.msg == system+" is back" && !first.IsZero() && last.IsZero() {
+			last = l.time
+		}
+	}
+	if !first.IsZero() && !last.IsZero() {
+		t.Logf("the log says: %q at +%s, %q at +%s: an outage of %s as the run saw it (the server was away %s)",
+			system+" down", sinceRun(r, first), system+" is back", sinceRun(r, last), last.Sub(first).Round(time.Millisecond),
+			o.listening.Sub(o.stopping).Round(time.Millisecond))
+	}
+	// Recovery, from the server listening again: producing and storing
+	// again, then caught up: the backlog burst over (the feed's pace again)
+	// and under a second of trades unread.
+	var producing, storing, caughtUp time.Time
+	var prev runLogLine
+	for i, s := range statusLinesBetween(log, o.listening, time.Now()) {
+		if i > 0 && s.int("produced") > prev.int("produced") && producing.IsZero() {
+			producing = s.time
+		}
+		if i > 0 && s.int("stored") > prev.int("stored") && storing.IsZero() {
+			storing = s.time
+		}
+		if !producing.IsZero() && !storing.IsZero() && caughtUp.IsZero() &&
+			s.int("in_per_s") <= rate*3/2 && s.int("unread") < rate && s.attrs[system] == "ok" {
+			caughtUp = s.time
+		}
+		prev = s
+	}
+	t.Logf("recovery after %s listened again: %q after %s, producing after %s, storing after %s, caught up after %s",
+		system, system+" is back", durationOr(last, o.listening), durationOr(producing, o.listening),
+		durationOr(storing, o.listening), durationOr(caughtUp, o.listening))
+}
+
+func durationOr(at, from time.Time) string {
+	switch {
+	case at.IsZero():
+		return "never"
+	case at.Before(from):
+		return "-" + from.Sub(at).Round(time.Millisecond).String()
+	}
+	return at.Sub(from).Round(time.Millisecond).String()
+}
+
+// checkOutageLines checks what the log says of an outage of system
+// ("kafka", "store"): the status line says <system>=down while the server
+// is away and ok at the end, and the outage is one warning "<system> down"
+// when it starts and one line "<system> is back" once the server is back.
+// Short outages after that (a request timing out on a loaded machine) are
+// logged, not failed.
+func checkOutageLines(t *testing.T, log []runLogLine, o outageTimes, system string) {
+	t.Helper()
+	sawDown := false
+	for _, s := range statusLinesBetween(log, o.stopped.Add(10*time.Second), o.listening) {
+		sawDown = sawDown || s.attrs[system] == "down"
+	}
+	if !sawDown {
+		t.Errorf("no status line says %s=down while the server was away", system)
+	}
+	if st := linesWith(log, "INFO", "status"); len(st) > 0 && st[len(st)-1].attrs[system] != "ok" {
+		t.Errorf("the last status line does not say %s=ok:\n%s", system, st[len(st)-1].raw)
+	}
+	var downs, backs, later []runLogLine
+	for _, l := range log {
+		switch {
+		case l.msg == system+" down" && l.time.Before(o.listening):
+			downs = append(downs, l)
+		case l.msg == system+" is back" && len(backs) == 0:
+			backs = append(backs, l)
+		case l.msg == system+" down" || l.msg == system+" is back":
+			later = append(later, l)
+		}
+	}
+	switch {
+	case len(downs) != 1:
+		t.Errorf("%d lines %q while the server was away, want one:\n%s", len(downs), system+" down", joinLines(downs))
+	case downs[0].level != "WARN":
+		t.Errorf("the outage starts with a %s line, want WARN (a condition retried until it goes away):\n%s", downs[0].level, downs[0].raw)
+	case downs[0].time.Before(o.stopping):
+		t.Errorf("%q before the server was stopped:\n%s", system+" down", downs[0].raw)
+	}
+	switch {
+	case len(backs) != 1:
+		t.Errorf("no line %q", system+" is back")
+	case backs[0].level != "INFO":
+		t.Errorf("the outage ends with a %s line, want INFO:\n%s", backs[0].level, backs[0].raw)
+	case backs[0].time.Before(o.listening):
+		t.Errorf("%q before the server listened again:\n%s", system+" is back", backs[0].raw)
+	}
+	if len(later) > 0 {
+		t.Logf("short outages after the server was back:\n%s", joinLines(later))
+	}
+	// Anything else the run said while the server was away.
+	others := map[string]int{}
+	for _, l := range log {
+		if (l.level == "WARN" || l.level == "ERROR") && l.msg != system+" down" && !l.time.Before(o.stopping) && !l.time.After(o.listening) {
+			others[l.level+" "+l.msg]++
+		}
+	}
+	t.Logf("other warnings and errors while %s was away: %v", system, others)
+}
+
+// outageFigures are what a fault did to the stored results, in trades.
+type outageFigures struct {
+	fault string
+	in    int64 // trades in the input
+	// stored is the number of trade rows in Cassandra.
+	stored int64
+	// doubled counts trades stored more than once: trade rows beyond the
+	// input's, and trades counted more than once in a candle or a sector's
+	// volume.
+	doubled int64
+	// lost counts trades missing: trade rows short of the input's, and
+	// trades missing from candles or a sector's volume beyond those the run
+	// counted as late.
+	lost int64
+}
+
+func (f outageFigures) check(t *testing.T) {
+	t.Helper()
+	if f.doubled != 0 || f.lost != 0 {
+		t.Errorf("%s: %d trades doubled and %d lost, want none", f.fault, f.doubled, f.lost)
+	}
+}
+
+// checkCassandra reads what Cassandra holds in keyspace ks through the store
+// package and compares it with the input: trade rows per symbol and day,
+// every 1s and 1m candle, and each sector's volume per day. late is how
+// many trades the run counted as late, which candles and sector volumes
+// leave out; dropped is how many a live feed dropped, which are nowhere.
+func checkCassandra(t *testing.T, hosts, ks string, input []trade.Trade, late, dropped int64) outageFigures {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st, err := store.OpenCassandra(ctx, store.CassandraConfig{Hosts: strings.Split(hosts, ","), Keyspace: ks, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f := outageFigures{in: int64(len(input))}
+	u := feed.DefaultUniverse()
+
+	type symDay struct {
+		symbol string
+		day    time.Time
+	}
+	perSymbolDay := map[symDay]int64{}
+	sectors := map[time.Time]map[string]store.SectorTotal{}
+	first, last := input[0].Time, input[0].Time
+	for _, tr := range input {
+		day := tr.Time.UTC().Truncate(24 * time.Hour)
+		perSymbolDay[symDay{tr.Symbol, day}]++
+		if sectors[day] == nil {
+			sectors[day] = map[string]store.SectorTotal{}
+		}
+		s := sectors[day][u.Sector(tr.Symbol)]
+		s.Count++
+		s.Volume += tr.Volume
+		sectors[day][u.Sector(tr.Symbol)] = s
+		if tr.Time.Before(first) {
+			first = tr.Time
+		}
+		if tr.Time.After(last) {
+			last = tr.Time
+		}
+	}
+	var missingRows int64
+	for k, want := range perSymbolDay {
+		got, err := st.TradeCount(ctx, k.symbol, k.day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.stored += got
+		if got > want {
+			f.doubled += got - want
+			t.Errorf("%s %s: %d trades stored, want %d", k.symbol, k.day.Format(time.DateOnly), got, want)
+		}
+		if got < want && dropped == 0 {
+			t.Errorf("%s %s: %d trades stored, want %d", k.symbol, k.day.Format(time.DateOnly), got, want)
+		}
+		missingRows += max(want-got, 0)
+	}
+	f.lost += max(missingRows-dropped, 0)
+	allowed := late + dropped
+
+	// Candles, window by window. A trade the run counted as late is left
+	// out of its window, so up to late (and dropped) trades may be missing
+	// from the candles of each interval; none may be there twice.
+	symbols := map[string]bool{}
+	for k := range perSymbolDay {
+		symbols[k.symbol] = true
+	}
+	for _, iv := range []time.Duration{time.Second, time.Minute} {
+		want := map[time.Time]map[string]agg.Candle{}
+		for _, tr := range input {
+			k := tr.Time.Truncate(iv)
+			if want[k] == nil {
+				want[k] = map[string]agg.Candle{}
+			}
+			c := want[k][tr.Symbol]
+			c.Count++
+			c.Volume += tr.Volume
+			want[k][tr.Symbol] = c
+		}
+		var missing, extra, counted int64
+		for sym := range symbols {
+			got, err := st.Candles(ctx, sym, iv, first.Add(-time.Hour), last.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[time.Time]bool{}
+			for _, c := range got {
+				if seen[c.Start] {
+					t.Errorf("%s %s candle at %s read twice", sym, iv, c.Start)
+				}
+				seen[c.Start] = true
+				w := want[c.Start][sym]
+				counted += c.Count
+				if c.Count > w.Count {
+					extra += c.Count - w.Count
+					t.Errorf("%s %s candle at %s counts %d trades, want %d", sym, iv, c.Start.Format(time.TimeOnly), c.Count, w.Count)
+				}
+				missing += max(w.Count-c.Count, 0)
+			}
+			for start, bySym := range want {
+				if w, ok := bySym[sym]; ok && !seen[start] {
+					missing += w.Count
+				}
+			}
+		}
+		t.Logf("%s candles: %d trades counted, %d missing, %d extra (the run counted %d late, the feed dropped %d)",
+			iv, counted, missing, extra, late, dropped)
+		f.doubled += extra
+		if missing > allowed {
+			f.lost += missing - allowed
+			t.Errorf("%s candles miss %d trades, more than the %d late and %d dropped", iv, missing, late, dropped)
+		}
+	}
+
+	// Sector volume per day: partial sums per window and Kafka partition,
+	// summed by Cassandra.
+	for day, want := range sectors {
+		got, err := st.SectorVolume(ctx, day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[string]store.SectorTotal{}
+		for _, s := range got {
+			have[s.Sector] = s
+		}
+		var missing int64
+		for sector, w := range want {
+			g := have[sector]
+			if g.Count > w.Count {
+				f.doubled += g.Count - w.Count
+				t.Errorf("%s %s: sector volume counts %d trades, want %d", day.Format(time.DateOnly), sector, g.Count, w.Count)
+			}
+			missing += max(w.Count-g.Count, 0)
+			if dropped == 0 && g.Count == w.Count && math.Abs(g.Volume-w.Volume) > 1e-6*w.Volume {
+				t.Errorf("%s %s: sector volume %.0f, want %.0f", day.Format(time.DateOnly), sector, g.Volume, w.Volume)
+			}
+		}
+		if missing > allowed {
+			f.lost += missing - allowed
+			t.Errorf("%s: sector volumes miss %d trades, more than the %d late and %d dropped", day.Format(time.DateOnly), missing, late, dropped)
+		}
+	}
+	return f
+}
+
+// runLogLine is one line of the headless log, in slog's text format.
+type runLogLine struct {
+	raw   string
+	time  time.Time
+	level string
+	msg   string
+	attrs map[string]string
+}
+
+// int is the attribute k as an integer, 0 when missing.
+func (l runLogLine) int(k string) int64 {
+	n, _ := strconv.ParseInt(l.attrs[k], 10, 64)
+	return n
+}
+
+// parseRunLog splits the log into lines; lines that are not slog's are left
+// out.
+func parseRunLog(s string) []runLogLine {
+	var out []runLogLine
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		attrs := parseLogfmt(sc.Text())
+		at, err := time.Parse(time.RFC3339Nano, attrs["time"])
+		if err != nil {
+			continue
+		}
+		out = append(out, runLogLine{raw: sc.Text(), time: at, level: attrs["level"], msg: attrs["msg"], attrs: attrs})
+	}
+	return out
+}
+
+// parseLogfmt reads key=value pairs, values bare or quoted as Go strings.
+func parseLogfmt(line string) map[string]string {
+	out := map[string]string{}
+	for line != "" {
+		line = strings.TrimLeft(line, " ")
+		k, rest, ok := strings.Cut(line, "=")
+		if !ok {
+			break
+		}
+		var v string
+		if strings.HasPrefix(rest, `"`) {
+			end := 1
+			for end < len(rest) && rest[end] != '"' {
+				if rest[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			end = min(end+1, len(rest))
+			v, line = rest[:end], rest[end:]
+			if u, err := strconv.Unquote(v); err == nil {
+				v = u
+			}
+		} else {
+			v, line, _ = strings.Cut(rest, " ")
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// linesWith returns the lines with msg at level ("" for any).
+func linesWith(log []runLogLine, level, msg string) []runLogLine {
+	var out []runLogLine
+	for _, l := range log {
+		if l.msg == msg && (level == "" || l.level == level) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// statusLinesBetween returns the status lines logged in [from, to].
+func statusLinesBetween(log []runLogLine, from, to time.Time) []runLogLine {
+	var out []runLogLine
+	for _, l := range linesWith(log, "INFO", "status") {
+		if !l.time.Before(from) && !l.time.After(to) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func joinLines(ls []runLogLine) string {
+	var b strings.Builder
+	for _, l := range ls {
+		b.WriteString(l.raw)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(ls[max(len(ls)-n, 0):], "\n")
+}
+
+// steadySymbols are the symbols the steady Finnhub server trades.
+var steadySymbols = []string{"AAPL", "MSFT", "NVDA", "AMZN", "BINANCE:BTCUSDT"}
+
+// steadyServer speaks Finnhub's protocol: once the client has subscribed,
+// it sends frames of trades at a steady pace, every trade distinct, and
+// keeps the count across reconnections; then it pings until the client
+// leaves.
+type steadyServer struct {
+	url      string
+	perFrame int
+	total    int
+	frames   atomic.Int64
+	sentAll  chan struct{}
+	// sent holds every trade sent, written by the one connection sending.
+	sent []trade.Trade
+}
+
+func steadyFinnhub(t *testing.T, perFrame, frames int, every time.Duration) *steadyServer {
+	t.Helper()
+	s := &steadyServer{perFrame: perFrame, total: frames, sentAll: make(chan struct{})}
+	var sending atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("token") != testFinnhubKey {
+			http.Error(w, "Invalid API key", http.StatusUnauthorized)
+			return
+		}
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ctx := r.Context()
+		for range steadySymbols {
+			if _, _, err := ws.Read(ctx); err != nil {
+				return
+			}
+		}
+		go func() { // keep reading so pings and the close handshake work
+			for {
+				if _, _, err := ws.Read(ctx); err != nil {
+					return
+				}
+			}
+		}()
+		if sending.CompareAndSwap(false, true) {
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for int(s.frames.Load()) < s.total {
+				select {
+				case <-ctx.Done():
+					sending.Store(false)
+					return
+				case <-tick.C:
+				}
+				b, trades := s.frame()
+				if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+					sending.Store(false)
+					return
+				}
+				s.sent = append(s.sent, trades...)
+				if int(s.frames.Add(1)) == s.total {
+					close(s.sentAll)
+				}
+			}
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+				if ws.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)) != nil {
+					return
+				}
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	s.url = "ws" + strings.TrimPrefix(srv.URL, "http")
+	return s
+}
+
+// frame returns the next frame and its trades, each distinct by its
+// volume.
+func (s *steadyServer) frame() ([]byte, []trade.Trade) {
+	n := len(s.sent)
+	trades := make([]trade.Trade, 0, s.perFrame)
+	now := time.Now().UnixMilli()
+	var b strings.Builder
+	b.WriteString(`{"type":"trade","data":[`)
+	for i := range s.perFrame {
+		k := n + i
+		sym := steadySymbols[k%len(steadySymbols)]
+		price := 100 + float64(k%1000)/100
+		vol := float64(k + 1)
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"s":%q,"p":%g,"t":%d,"v":%g,"c":["1"]}`, sym, price, now, vol)
+		trades = append(trades, trade.Trade{Symbol: sym, Price: price, Volume: vol, Time: time.UnixMilli(now).UTC()})
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String()), trades
+}
+
+func (s *steadyServer) waitSent(limit time.Duration) bool {
+	select {
+	case <-s.sentAll:
+		return true
+	case <-time.After(limit):
+		return false
+	}
+}
+
+// trades returns every trade sent, once all were.
+func (s *steadyServer) trades() []trade.Trade {
+	<-s.sentAll
+	return s.sent
+}
+
+// sinceRun is how long after the run started at is.
+func sinceRun(r *outageRun, at time.Time) time.Duration {
+	return at.Sub(r.started).Round(time.Millisecond)
+}
