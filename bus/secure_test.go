@@ -199,43 +199,84 @@ func TestBadCredentialsFailFast(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := secureCluster(t, tt.tls, tt.mech, tt.opts...)
-			cfg.WriteAttempts = 2
-			// Every call below is bounded by 10s; a hang shows as a
-			// failure, not as a stuck test.
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			check := func(what string, err error, took time.Duration) {
-				t.Helper()
-				t.Logf("%s failed after %v: %v", what, took.Round(time.Millisecond), err)
-				switch {
-				case err == nil:
-					t.Errorf("%s succeeded", what)
-				case ctx.Err() != nil:
-					t.Errorf("%s hung until the test's deadline: %v", what, err)
-				case tt.says != nil && !tt.says(err):
-					t.Errorf("%s: error %q does not say what is wrong", what, err)
-				case took > 8*time.Second:
-					t.Errorf("%s took %v to fail", what, took)
-				}
+			var says func(string, error) bool
+			if tt.says != nil {
+				says = func(_ string, err error) bool { return tt.says(err) }
 			}
-
-			admin := NewAdmin(cfg)
-			defer admin.Close()
-			start := time.Now()
-			_, err := admin.EnsureTopic(ctx, cfg.Topic)
-			check("EnsureTopic", err, time.Since(start))
-			start = time.Now()
-			_, err = admin.Lag(ctx, cfg.Group, cfg.Topic)
-			check("Lag", err, time.Since(start))
-
-			p := NewProducer(cfg)
-			defer p.Close()
-			start = time.Now()
-			check("Send", p.Send(ctx, trades(3)), time.Since(start))
-
-			checkConsumerFails(ctx, t, cfg, check)
+			failsFast(t, secureCluster(t, tt.tls, tt.mech, tt.opts...), 10*time.Second, 8*time.Second, says)
 		})
+	}
+}
+
+// failsFast checks that creating a topic, reading the group's lag,
+// producing and joining the group through cfg each fail within `within`,
+// with an error that says what is wrong: says(call, err) reports whether
+// it does (nil when nothing can, such as a broker that only closes the
+// connection). Every call is bounded by deadline, so a hang shows as a
+// failure, not as a stuck test.
+func failsFast(t *testing.T, cfg Config, deadline, within time.Duration, says func(call string, err error) bool) {
+	t.Helper()
+	cfg.WriteAttempts = 2
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	check := func(what string, err error, took time.Duration) {
+		t.Helper()
+		t.Logf("%s failed after %v: %v", what, took.Round(time.Millisecond), err)
+		switch {
+		case err == nil:
+			t.Errorf("%s succeeded", what)
+		case ctx.Err() != nil:
+			t.Errorf("%s hung until the test's deadline: %v", what, err)
+		case says != nil && !says(what, err):
+			t.Errorf("%s: error %q does not say what is wrong", what, err)
+		case took > within:
+			t.Errorf("%s took %v to fail", what, took)
+		}
+	}
+
+	admin := NewAdmin(cfg)
+	defer admin.Close()
+	start := time.Now()
+	_, err := admin.EnsureTopic(ctx, cfg.Topic)
+	check("EnsureTopic", err, time.Since(start))
+	start = time.Now()
+	_, err = admin.Lag(ctx, cfg.Group, cfg.Topic)
+	check("Lag", err, time.Since(start))
+
+	p := NewProducer(cfg)
+	defer p.Close()
+	start = time.Now()
+	check("Send", p.Send(ctx, trades(3)), time.Since(start))
+
+	// The consumer retries its group forever, as it must for a broker
+	// that restarts, reporting each failure as it goes; it must never be
+	// given a partition.
+	errs := make(chan error, 100)
+	c := NewConsumer(cfg, slog.New(slog.DiscardHandler))
+	c.OnError = func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start = time.Now()
+	go func() {
+		done <- c.Run(cctx, func(context.Context, *Claim) error {
+			t.Error("a consumer was given a partition")
+			return nil
+		})
+	}()
+	select {
+	case err := <-errs:
+		check("Consumer.Run", err, time.Since(start))
+	case <-ctx.Done():
+		t.Error("the consumer reported no error")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Consumer.Run after cancel: %v", err)
 	}
 }
 
@@ -313,40 +354,5 @@ func TestValidateSecurityNeedsBrokers(t *testing.T) {
 				t.Errorf("Validate() = %v, want ok=%v", err, tt.ok)
 			}
 		})
-	}
-}
-
-// checkConsumerFails runs a consumer of cfg until it reports its first
-// error, and checks that error and how long it took. The consumer retries
-// its group forever, as it must for a broker that restarts, reporting each
-// failure as it goes; it must never be given a partition.
-func checkConsumerFails(ctx context.Context, t *testing.T, cfg Config, check func(what string, err error, took time.Duration)) {
-	t.Helper()
-	errs := make(chan error, 100)
-	c := NewConsumer(cfg, slog.New(slog.DiscardHandler))
-	c.OnError = func(err error) {
-		select {
-		case errs <- err:
-		default:
-		}
-	}
-	cctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	start := time.Now()
-	go func() {
-		done <- c.Run(cctx, func(context.Context, *Claim) error {
-			t.Error("a consumer was given a partition")
-			return nil
-		})
-	}()
-	select {
-	case err := <-errs:
-		check("Consumer.Run", err, time.Since(start))
-	case <-ctx.Done():
-		t.Error("the consumer reported no error")
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Errorf("Consumer.Run after cancel: %v", err)
 	}
 }

@@ -223,44 +223,6 @@ func consumeReal(t *testing.T, cfg Config, want int) map[string]trade.Trade {
 	}
 }
 
-// failsFast checks that creating a topic, producing and joining the group
-// through cfg each fail well within a timeout, with an error that says
-// what is wrong: says(call, err) reports whether it does.
-func failsFast(t *testing.T, cfg Config, says func(call string, err error) bool) {
-	t.Helper()
-	cfg.WriteAttempts = 2
-	// Every call is bounded by the test's 15s; a hang shows as a failure.
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	check := func(what string, err error, took time.Duration) {
-		t.Helper()
-		t.Logf("%s failed after %v: %v", what, took.Round(time.Millisecond), err)
-		switch {
-		case err == nil:
-			t.Errorf("%s succeeded", what)
-		case ctx.Err() != nil:
-			t.Errorf("%s hung until the test's deadline: %v", what, err)
-		case !says(what, err):
-			t.Errorf("%s: error %q does not say what is wrong", what, err)
-		case took > 10*time.Second:
-			t.Errorf("%s took %v to fail", what, took)
-		}
-	}
-
-	admin := NewAdmin(cfg)
-	defer admin.Close()
-	start := time.Now()
-	_, err := admin.EnsureTopic(ctx, cfg.Topic)
-	check("EnsureTopic", err, time.Since(start))
-
-	p := NewProducer(cfg)
-	defer p.Close()
-	start = time.Now()
-	check("Send", p.Send(ctx, trades(3)), time.Since(start))
-
-	checkConsumerFails(ctx, t, cfg, check)
-}
-
 // untrusted reports whether err is, and says it is, a broker certificate
 // that no trusted authority signed. The consumer group's errors come from
 // kafka-go's own dials, unexplained: for it the x509 error says it
@@ -280,7 +242,7 @@ func TestTLSRealKafka(t *testing.T) {
 
 func TestTLSRealKafkaWrongCA(t *testing.T) {
 	env := e2eEnv(t, tlsWhat, e2eKafkaTLSEnv, e2eTLSCAEnv)
-	failsFast(t, realCluster(env[0], wrongCA(t), nil), untrusted)
+	failsFast(t, realCluster(env[0], wrongCA(t), nil), 15*time.Second, 10*time.Second, untrusted)
 }
 
 // saslEnv returns the SASL_SSL listener, the CA file, the user and the
@@ -318,7 +280,7 @@ func TestTLSSASLRealKafkaWrongPassword(t *testing.T) {
 	for _, name := range []string{"plain", "scram-sha-512"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			failsFast(t, realCluster(addr, caConfig(t, ca), mustMechanism(t, name, user, password+"-wrong")), refused)
+			failsFast(t, realCluster(addr, caConfig(t, ca), mustMechanism(t, name, user, password+"-wrong")), 15*time.Second, 10*time.Second, refused)
 		})
 	}
 }
