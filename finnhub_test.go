@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,38 @@ import (
 )
 
 const testFinnhubKey = "sekrit-KEY-8c1d"
+
+// acceptFinnhub answers r as Finnhub does: a request without the test key
+// is refused with 401; otherwise it accepts the websocket and reads the
+// client's subscriptions. It returns nil when the request was refused or
+// the client went away.
+func acceptFinnhub(w http.ResponseWriter, r *http.Request, subscriptions int) *websocket.Conn {
+	if r.URL.Query().Get("token") != testFinnhubKey {
+		http.Error(w, "Invalid API key", http.StatusUnauthorized)
+		return nil
+	}
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return nil
+	}
+	for range subscriptions {
+		if _, _, err := ws.Read(r.Context()); err != nil {
+			ws.CloseNow()
+			return nil
+		}
+	}
+	return ws
+}
+
+// keepReading reads ws until it fails, so that pings and the close
+// handshake work while the server writes.
+func keepReading(ctx context.Context, ws *websocket.Conn) {
+	for {
+		if _, _, err := ws.Read(ctx); err != nil {
+			return
+		}
+	}
+}
 
 // scriptedFinnhub speaks Finnhub's protocol: on the first connection it
 // sends trades, a frame with a bad trade and a broken frame, then drops
@@ -34,21 +67,12 @@ func scriptedFinnhub(t *testing.T) (url string, distinct int) {
 	scripts := [][]string{{a, b, `{"type":"trade","data":[{"s":`}, {b, c}}
 	var conns atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("token") != testFinnhubKey {
-			http.Error(w, "Invalid API key", http.StatusUnauthorized)
-			return
-		}
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
+		ws := acceptFinnhub(w, r, 3) // the three subscriptions
+		if ws == nil {
 			return
 		}
 		defer ws.CloseNow()
 		ctx := r.Context()
-		for range 3 { // the three subscriptions
-			if _, _, err := ws.Read(ctx); err != nil {
-				return
-			}
-		}
 		n := int(conns.Add(1)) - 1
 		if n >= len(scripts) {
 			n = len(scripts) - 1
@@ -61,13 +85,7 @@ func scriptedFinnhub(t *testing.T) (url string, distinct int) {
 		if n == 0 {
 			return // drop the link
 		}
-		go func() { // keep reading so the close handshake works
-			for {
-				if _, _, err := ws.Read(ctx); err != nil {
-					return
-				}
-			}
-		}()
+		go keepReading(ctx, ws)
 		for {
 			select {
 			case <-ctx.Done():

@@ -59,25 +59,9 @@ const outageStart = "2026-03-03T14:30:00Z"
 // down and then back, and every trade is stored once, in the candles and
 // sector volumes once.
 func TestOutageKafka(t *testing.T) {
-	brokers, hosts := outageStack(t)
-	const count = 60000
-	ks := outageKeyspace(t, hosts, "outk_")
-	outageTopics(t, brokers, ks)
-	trades := outageInput(t, 11, count)
-	r := startOutageRun(t, "--brokers", brokers, "--cassandra", hosts, "--keyspace", ks, "--topic", ks, "--group", ks,
-		"--seed", "11", "--start", outageStart, "--count", strconv.Itoa(count), "--rate", "1000")
-
-	r.waitStatus("10,000 trades stored", func(s runLogLine) bool { return s.int("stored") >= 10000 })
-	o := r.breakFor("kafka", brokers, outageFor)
-	code := r.wait(6 * time.Minute)
-	sum := r.summary(code)
-	log := parseRunLog(r.log.String())
-	f := checkCassandra(t, hosts, ks, trades, sum.Late, 0)
-	f.fault = "kafka down 30s"
-	t.Logf("figures: fault=%q in=%d stored=%d doubled=%d lost=%d", f.fault, f.in, f.stored, f.doubled, f.lost)
-
-	if sum.Produced != count {
-		t.Errorf("produced %d, want %d: the synthetic feed must wait, not skip", sum.Produced, count)
+	r, sum, log, o, f := syntheticOutage(t, "kafka", 11, "outk_", "kafka down 30s")
+	if sum.Produced != outageCount {
+		t.Errorf("produced %d, want %d: the synthetic feed must wait, not skip", sum.Produced, outageCount)
 	}
 	during := statusLinesBetween(log, o.stopped.Add(time.Second), o.listening)
 	if len(during) < 10 {
@@ -126,7 +110,7 @@ func TestOutageKafkaLiveFeed(t *testing.T) {
 	// What the feed dropped is not lost: it is counted, and said.
 	f := checkCassandra(t, hosts, ks, sent, sum.Late, sum.FeedDropped)
 	f.fault = "kafka down 30s, live feed"
-	t.Logf("figures: fault=%q in=%d stored=%d doubled=%d lost=%d", f.fault, f.in, f.stored, f.doubled, f.lost)
+	f.log(t)
 	t.Logf("feed_dropped=%d feed_bad=%d late=%d", sum.FeedDropped, sum.FeedBad, sum.Late)
 
 	if got := f.stored + sum.FeedDropped; got != f.in {
@@ -157,25 +141,9 @@ func TestOutageKafkaLiveFeed(t *testing.T) {
 // one line in the log when it starts and one when Cassandra is back, and
 // every trade is stored once, in the candles and sector volumes once.
 func TestOutageCassandra(t *testing.T) {
-	brokers, hosts := outageStack(t)
-	const count = 60000
-	ks := outageKeyspace(t, hosts, "outc_")
-	outageTopics(t, brokers, ks)
-	trades := outageInput(t, 12, count)
-	r := startOutageRun(t, "--brokers", brokers, "--cassandra", hosts, "--keyspace", ks, "--topic", ks, "--group", ks,
-		"--seed", "12", "--start", outageStart, "--count", strconv.Itoa(count), "--rate", "1000")
-
-	r.waitStatus("10,000 trades stored", func(s runLogLine) bool { return s.int("stored") >= 10000 })
-	o := r.breakFor("cassandra", hosts, outageFor)
-	code := r.wait(6 * time.Minute)
-	sum := r.summary(code)
-	log := parseRunLog(r.log.String())
-	f := checkCassandra(t, hosts, ks, trades, sum.Late, 0)
-	f.fault = "cassandra down 30s"
-	t.Logf("figures: fault=%q in=%d stored=%d doubled=%d lost=%d", f.fault, f.in, f.stored, f.doubled, f.lost)
-
-	if sum.Produced != count {
-		t.Errorf("produced %d, want %d", sum.Produced, count)
+	r, sum, log, o, f := syntheticOutage(t, "cassandra", 12, "outc_", "cassandra down 30s")
+	if sum.Produced != outageCount {
+		t.Errorf("produced %d, want %d", sum.Produced, outageCount)
 	}
 	during := statusLinesBetween(log, o.stopped.Add(time.Second), o.listening)
 	for _, s := range during {
@@ -203,6 +171,37 @@ func TestOutageCassandra(t *testing.T) {
 // the test unless faults are allowed. It checks that scripts/devstack, with
 // the test's environment, manages the servers the test uses, so that it
 // never stops someone else's.
+// outageCount is how many trades a synthetic outage run sends, at 1,000/s.
+const outageCount = 60000
+
+// syntheticOutage runs outageCount pinned trades of seed at 1,000 trades/s
+// against the dev stack, stops server ("kafka" or "cassandra") for
+// outageFor once 10,000 are stored, waits for the run to end, and compares
+// what Cassandra holds with the input. It logs the figures of fault.
+func syntheticOutage(t *testing.T, server string, seed int64, prefix, fault string) (*outageRun, pipeline.Summary, []runLogLine, outageTimes, outageFigures) {
+	t.Helper()
+	brokers, hosts := outageStack(t)
+	ks := outageKeyspace(t, hosts, prefix)
+	outageTopics(t, brokers, ks)
+	trades := outageInput(t, seed, outageCount)
+	r := startOutageRun(t, "--brokers", brokers, "--cassandra", hosts, "--keyspace", ks, "--topic", ks, "--group", ks,
+		"--seed", strconv.FormatInt(seed, 10), "--start", outageStart, "--count", strconv.Itoa(outageCount), "--rate", "1000")
+
+	r.waitStatus("10,000 trades stored", func(s runLogLine) bool { return s.int("stored") >= 10000 })
+	addr := brokers
+	if server == "cassandra" {
+		addr = hosts
+	}
+	o := r.breakFor(server, addr, outageFor)
+	code := r.wait(6 * time.Minute)
+	sum := r.summary(code)
+	log := parseRunLog(r.log.String())
+	f := checkCassandra(t, hosts, ks, trades, sum.Late, 0)
+	f.fault = fault
+	f.log(t)
+	return r, sum, log, o, f
+}
+
 func outageStack(t *testing.T) (brokers, hosts string) {
 	t.Helper()
 	brokers, hosts = os.Getenv("TRADETOP_E2E_KAFKA"), os.Getenv("TRADETOP_E2E_CASSANDRA")
@@ -610,6 +609,12 @@ type outageFigures struct {
 	lost int64
 }
 
+// log logs the figures in the form docs/RELIABILITY.md quotes.
+func (f outageFigures) log(t *testing.T) {
+	t.Helper()
+	t.Logf("figures: fault=%q in=%d stored=%d doubled=%d lost=%d", f.fault, f.in, f.stored, f.doubled, f.lost)
+}
+
 func (f outageFigures) check(t *testing.T) {
 	t.Helper()
 	if f.doubled != 0 || f.lost != 0 {
@@ -884,28 +889,13 @@ func steadyFinnhub(t *testing.T, perFrame, frames int, every time.Duration) *ste
 	s := &steadyServer{perFrame: perFrame, total: frames, sentAll: make(chan struct{})}
 	var sending atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("token") != testFinnhubKey {
-			http.Error(w, "Invalid API key", http.StatusUnauthorized)
-			return
-		}
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
+		ws := acceptFinnhub(w, r, len(steadySymbols))
+		if ws == nil {
 			return
 		}
 		defer ws.CloseNow()
 		ctx := r.Context()
-		for range steadySymbols {
-			if _, _, err := ws.Read(ctx); err != nil {
-				return
-			}
-		}
-		go func() { // keep reading so pings and the close handshake work
-			for {
-				if _, _, err := ws.Read(ctx); err != nil {
-					return
-				}
-			}
-		}()
+		go keepReading(ctx, ws)
 		if sending.CompareAndSwap(false, true) {
 			tick := time.NewTicker(every)
 			defer tick.Stop()
