@@ -54,6 +54,42 @@ type Report struct {
 	LastErrorTime time.Time
 }
 
+// Pacer is implemented by sources whose pace can change while they run, such
+// as the synthetic market. Rate and SetRate may be called from any
+// goroutine; a new rate takes effect within one pacing tick.
+type Pacer interface {
+	// Rate is the pace in trades per second; 0 means no pacing (as fast
+	// as emit takes them).
+	Rate() float64
+	// SetRate changes the pace; 0 means no pacing. It returns an error for
+	// a rate the source cannot take.
+	SetRate(rate float64) error
+}
+
+// Wrapper is implemented by sources that run another source (a recording
+// of it, say) and pass its capabilities on.
+type Wrapper interface {
+	// Unwrap returns the source this one runs.
+	Unwrap() Source
+}
+
+// As finds the first source in src's chain of wrappers that implements T
+// (Reporter, Subscriber, Pacer), as errors.As finds an error.
+func As[T any](src Source) (T, bool) {
+	for src != nil {
+		if t, ok := src.(T); ok {
+			return t, true
+		}
+		w, ok := src.(Wrapper)
+		if !ok {
+			break
+		}
+		src = w.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
 // Subscriber is implemented by sources whose symbols can change while they
 // run. Subscribe and Unsubscribe may be called from any goroutine; they
 // return an error for a symbol the source cannot take (malformed, or not

@@ -26,34 +26,12 @@ const recordBuffer = 64 << 10
 //
 // Writes are buffered and flushed at least every second and when Run
 // returns. A failed write stops Run, which returns an error saying so; w is
-// not closed. The returned source implements Reporter and Subscriber exactly
-// when src does, passing the calls through, so a recorded live feed keeps its
-// report and its runtime subscriptions, and a type assertion on it tells the
-// truth. Its Run may be called as often as src's may, writing each run's
-// trades to the same w; runs must not overlap.
+// not closed. The returned source unwraps to src (Wrapper), so As finds src's
+// report, runtime subscriptions and pace through it. Its Run may be called
+// as often as src's may, writing each run's trades to the same w; runs must
+// not overlap.
 func Record(src Source, w io.Writer) Source {
-	r := &recorder{src: src, w: w}
-	rep, isReporter := src.(Reporter)
-	sub, isSubscriber := src.(Subscriber)
-	switch {
-	case isReporter && isSubscriber:
-		return &struct {
-			*recorder
-			Reporter
-			Subscriber
-		}{r, rep, sub}
-	case isReporter:
-		return &struct {
-			*recorder
-			Reporter
-		}{r, rep}
-	case isSubscriber:
-		return &struct {
-			*recorder
-			Subscriber
-		}{r, sub}
-	}
-	return r
+	return &recorder{src: src, w: w}
 }
 
 // recorder is the Source part of what Record returns.
@@ -61,6 +39,9 @@ type recorder struct {
 	src Source
 	w   io.Writer
 }
+
+// Unwrap returns the recorded source.
+func (r *recorder) Unwrap() Source { return r.src }
 
 // Name describes the source ("synthetic seed=7, recording").
 func (r *recorder) Name() string { return r.src.Name() + ", recording" }

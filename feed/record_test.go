@@ -237,7 +237,7 @@ func TestRecordPassesThrough(t *testing.T) {
 			if got := rec.Name(); got != "fake, recording" {
 				t.Errorf("Name() = %q", got)
 			}
-			rep, ok := rec.(Reporter)
+			rep, ok := As[Reporter](rec)
 			if ok != tt.wantReport {
 				t.Fatalf("recorder is a Reporter: %v, want %v", ok, tt.wantReport)
 			}
@@ -246,7 +246,7 @@ func TestRecordPassesThrough(t *testing.T) {
 					t.Errorf("Report() = %+v, not the wrapped source's", got)
 				}
 			}
-			sub, ok := rec.(Subscriber)
+			sub, ok := As[Subscriber](rec)
 			if ok != tt.wantSubscribe {
 				t.Fatalf("recorder is a Subscriber: %v, want %v", ok, tt.wantSubscribe)
 			}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/tradetop/tradetop/trade"
@@ -27,6 +28,10 @@ const (
 // ctxCheckEvery is how many trades may be generated between two looks at
 // ctx.Done.
 const ctxCheckEvery = 64
+
+// unpacedChunk is how many trades an unpaced Run makes between two looks at
+// the rate.
+const unpacedChunk = 4096
 
 // The market model. Log prices follow a discretised Ornstein-Uhlenbeck walk
 // towards the reference price: most trades move by a normal step of moveVol,
@@ -120,15 +125,20 @@ func (c SyntheticConfig) Validate() error {
 }
 
 // Synthetic is a deterministic generated market: a Source of plausible US
-// equity trades. It is immutable once built, so Run may be called any number
-// of times, from any goroutines; each call generates the sequence afresh.
+// equity trades. Run may be called any number of times, from any goroutines;
+// each call generates the sequence afresh. Its pace is the one thing that
+// changes: SetRate, from any goroutine, paces every Run from the next tick.
 type Synthetic struct {
 	cfg    SyntheticConfig
 	name   string
 	market *market
+	rate   atomic.Uint64 // math.Float64bits of the pace; 0 is unpaced
 }
 
-var _ Source = (*Synthetic)(nil)
+var (
+	_ Source = (*Synthetic)(nil)
+	_ Pacer  = (*Synthetic)(nil)
+)
 
 // NewSynthetic validates cfg, fills in its defaults and returns the source.
 func NewSynthetic(cfg SyntheticConfig) (*Synthetic, error) {
@@ -143,11 +153,28 @@ func NewSynthetic(cfg SyntheticConfig) (*Synthetic, error) {
 		cfg.Universe = u
 	}
 	cfg = cfg.withDefaults()
-	return &Synthetic{
+	s := &Synthetic{
 		cfg:    cfg,
 		name:   "synthetic seed=" + strconv.FormatInt(cfg.Seed, 10),
 		market: newMarket(cfg.Universe),
-	}, nil
+	}
+	s.rate.Store(math.Float64bits(cfg.Rate))
+	return s, nil
+}
+
+// Rate is the pace in trades per second of wall time; 0 is unpaced.
+func (s *Synthetic) Rate() float64 { return math.Float64frombits(s.rate.Load()) }
+
+// SetRate changes the pace of every Run from its next tick: trades per
+// second of wall time, at most MaxRate, or 0 for no pacing. The sequence of
+// trades does not change, only how fast it comes (and, unless Start is
+// pinned, the event times, which follow the wall clock).
+func (s *Synthetic) SetRate(rate float64) error {
+	if math.IsNaN(rate) || rate < 0 || rate > MaxRate {
+		return fmt.Errorf("synthetic feed: rate %v out of range [0, %g] trades/s", rate, float64(MaxRate))
+	}
+	s.rate.Store(math.Float64bits(rate))
+	return nil
 }
 
 // Name describes the source ("synthetic seed=7").
@@ -156,17 +183,36 @@ func (s *Synthetic) Name() string { return s.name }
 // Run generates trades and calls emit with each, from the calling goroutine,
 // until Count trades (it returns nil), ctx is done (ctx.Err()) or emit fails
 // (its error). With a Rate it emits a burst every 10ms; when emit blocks it
-// waits, then catches up by at most 100ms worth of trades.
+// waits, then catches up by at most 100ms worth of trades. Unpaced, it emits
+// as fast as emit takes them, looking at the rate again every unpacedChunk
+// trades.
 func (s *Synthetic) Run(ctx context.Context, emit func(trade.Trade) error) error {
 	g := s.newGenerator()
-	if s.cfg.Rate == 0 {
-		_, err := g.emitN(ctx, -1, emit)
-		return err
-	}
-	tick := time.NewTicker(tickInterval)
-	defer tick.Stop()
-	p := newPacer(s.cfg.Rate, time.Now())
+	var (
+		tick *time.Ticker
+		p    *pacer
+	)
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
 	for {
+		rate := s.Rate()
+		if rate == 0 {
+			p = nil
+			if stop, err := g.emitN(ctx, unpacedChunk, emit); stop {
+				return err
+			}
+			continue
+		}
+		if tick == nil {
+			tick = time.NewTicker(tickInterval)
+		}
+		if p == nil {
+			p = newPacer(rate, time.Now())
+		}
+		p.rate = rate
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

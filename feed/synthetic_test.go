@@ -505,6 +505,66 @@ func TestSyntheticPacing(t *testing.T) {
 		})
 	})
 
+	t.Run("SetRate changes the pace of a running source", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 4*time.Second)
+			defer cancel()
+			s := mustSynthetic(t, SyntheticConfig{Rate: 100, Start: testStart})
+			go func() {
+				time.Sleep(2 * time.Second)
+				if err := s.SetRate(1000); err != nil {
+					t.Error(err)
+				}
+			}()
+			n := 0
+			if err := s.Run(ctx, func(trade.Trade) error { n++; return nil }); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Run returned %v, want the deadline", err)
+			}
+			if want := 100*2 + 1000*2; math.Abs(float64(n-want)) > 20 {
+				t.Errorf("%d trades, want %d within two bursts", n, want)
+			}
+			if got := s.Rate(); got != 1000 {
+				t.Errorf("Rate() = %v after SetRate(1000)", got)
+			}
+		})
+	})
+
+	t.Run("SetRate(0) unpaces a running source", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// At one trade a second the count would take hours of
+			// (virtual) time; unpaced it takes none.
+			s := mustSynthetic(t, SyntheticConfig{Rate: 1, Start: testStart, Count: 20_000})
+			start := time.Now()
+			n := 0
+			err := s.Run(t.Context(), func(trade.Trade) error {
+				if n++; n == 1 {
+					if err := s.SetRate(0); err != nil {
+						t.Error(err)
+					}
+				}
+				return nil
+			})
+			if err != nil || n != 20_000 {
+				t.Fatalf("Run = %v after %d trades, want nil after 20000", err, n)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("unpaced run took %v of virtual time", d)
+			}
+		})
+	})
+
+	t.Run("SetRate refuses what the config refuses", func(t *testing.T) {
+		s := mustSynthetic(t, SyntheticConfig{Rate: 5})
+		for _, r := range []float64{-1, math.NaN(), MaxRate * 2, math.Inf(1)} {
+			if err := s.SetRate(r); err == nil {
+				t.Errorf("SetRate(%v) accepted", r)
+			}
+		}
+		if got := s.Rate(); got != 5 {
+			t.Errorf("Rate() = %v after refused changes, want 5", got)
+		}
+	})
+
 	t.Run("rate does not change a pinned sequence", func(t *testing.T) {
 		cfg := SyntheticConfig{Seed: 9, Start: testStart, Count: 3000}
 		unpaced := collect(t, mustSynthetic(t, cfg))

@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -26,6 +28,36 @@ func (p *Pipeline) Paused() bool { return p.gate.closed() }
 // goroutine; callers that must not block call it from their own.
 func (p *Pipeline) RecentCandles(ctx context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error) {
 	return p.cfg.Store.RecentCandles(ctx, symbol, interval, n)
+}
+
+// Candles returns the symbol's stored candles of the interval whose start
+// lies in [from, to), oldest first: any stored range, not only this run's. It
+// reads the store and may be called from any goroutine.
+func (p *Pipeline) Candles(ctx context.Context, symbol string, interval time.Duration, from, to time.Time) ([]agg.Candle, error) {
+	return p.cfg.Store.Candles(ctx, symbol, interval, from, to)
+}
+
+// ErrFixedRate is returned by SetRate when the source's pace cannot change.
+var ErrFixedRate = errors.New("the source's pace is fixed")
+
+// SetRate changes the pace of a source that has one (the synthetic market),
+// in trades per second; 0 means as fast as the pipeline takes them. It may be
+// called from any goroutine; the next snapshot shows the new rate.
+func (p *Pipeline) SetRate(rate float64) error {
+	pc, ok := feed.As[feed.Pacer](p.cfg.Source)
+	if !ok {
+		return ErrFixedRate
+	}
+	return pc.SetRate(rate)
+}
+
+// rate is the source's pace and whether it has one that SetRate changes.
+func (p *Pipeline) rate() (float64, bool) {
+	pc, ok := feed.As[feed.Pacer](p.cfg.Source)
+	if !ok {
+		return 0, false
+	}
+	return pc.Rate(), true
 }
 
 // gate is a door the feed passes through: closed, it waits.

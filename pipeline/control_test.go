@@ -234,3 +234,51 @@ func TestDrainAfterTheFeedEndsIsBounded(t *testing.T) {
 		t.Errorf("produced %d, stored %d; want %d, 0", sum.Produced, sum.StoredTrades, n)
 	}
 }
+
+func TestSetRateChangesTheSourcesPace(t *testing.T) {
+	syn, err := feed.NewSynthetic(feed.SyntheticConfig{Rate: 50, Start: pinned})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Through a recording, as --record runs it.
+	src := feed.Record(syn, &bytes.Buffer{})
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err := New(Config{Source: src, Store: st, SnapshotInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := p.Run(ctx); done <- err }()
+	until(t, "a snapshot with the rate", func() bool {
+		s := p.Snapshot()
+		return s != nil && s.RateAdjustable && s.Rate == 50
+	})
+	if err := p.SetRate(0); err != nil {
+		t.Fatal(err)
+	}
+	// At 50 trades a second this would take minutes.
+	until(t, "the unpaced feed to produce 20000 trades", func() bool {
+		s := p.Snapshot()
+		return s.Rate == 0 && s.Produced >= 20_000
+	})
+	if err := p.SetRate(-3); err == nil {
+		t.Error("SetRate(-3) accepted")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	fixed, err := New(Config{Source: &endless{}, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fixed.SetRate(10); !errors.Is(err, ErrFixedRate) {
+		t.Errorf("SetRate on a source without a pace = %v, want ErrFixedRate", err)
+	}
+}

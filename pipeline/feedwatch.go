@@ -14,7 +14,7 @@ var ErrNoSubscriptions = errors.New("the source's symbols are fixed")
 // Subscribe adds a symbol to a source that takes subscriptions, such as a
 // live feed. It may be called from any goroutine.
 func (p *Pipeline) Subscribe(symbol string) error {
-	s, ok := p.cfg.Source.(feed.Subscriber)
+	s, ok := feed.As[feed.Subscriber](p.cfg.Source)
 	if !ok {
 		return fmt.Errorf("subscribing to %s: %w", symbol, ErrNoSubscriptions)
 	}
@@ -24,7 +24,7 @@ func (p *Pipeline) Subscribe(symbol string) error {
 // Unsubscribe removes a symbol from a source that takes subscriptions. It
 // may be called from any goroutine.
 func (p *Pipeline) Unsubscribe(symbol string) error {
-	s, ok := p.cfg.Source.(feed.Subscriber)
+	s, ok := feed.As[feed.Subscriber](p.cfg.Source)
 	if !ok {
 		return fmt.Errorf("unsubscribing from %s: %w", symbol, ErrNoSubscriptions)
 	}
@@ -33,7 +33,7 @@ func (p *Pipeline) Unsubscribe(symbol string) error {
 
 // CanSubscribe reports whether the source takes subscriptions.
 func (p *Pipeline) CanSubscribe() bool {
-	_, ok := p.cfg.Source.(feed.Subscriber)
+	_, ok := feed.As[feed.Subscriber](p.cfg.Source)
 	return ok
 }
 
@@ -46,7 +46,7 @@ type feedWatch struct {
 // check reads the source's report, records what changed since the last
 // check, and returns the report, or nil for a source that does not report.
 func (w *feedWatch) check(src feed.Source, errs *errorLog) *feed.Report {
-	rep, ok := src.(feed.Reporter)
+	rep, ok := feed.As[feed.Reporter](src)
 	if !ok {
 		return nil
 	}

@@ -105,6 +105,10 @@ type Snapshot struct {
 	Feed *feed.Report
 	// Subscribable says the source takes Subscribe and Unsubscribe.
 	Subscribable bool
+	// Rate is the source's pace in trades per second, 0 for unpaced, when
+	// RateAdjustable says it has one that SetRate changes.
+	Rate           float64
+	RateAdjustable bool
 }
 
 // Snapshot returns the latest published snapshot, or nil before the first.
@@ -201,6 +205,7 @@ func (p *Pipeline) publish() {
 		Tape:            p.tape.latest(),
 		Subscribable:    p.CanSubscribe(),
 	}
+	s.Rate, s.RateAdjustable = p.rate()
 	p.feedMu.Lock()
 	s.Feed = p.feedWatch.check(p.cfg.Source, &p.errs)
 	p.feedMu.Unlock()
