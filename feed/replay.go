@@ -47,9 +47,13 @@ type ReplayConfig struct {
 	// 10 ten times as fast. Default: 0, as fast as emit takes the trades.
 	// Negative, NaN and infinite speeds are errors.
 	Speed float64
-	// ShiftToNow moves every trade by one constant, Now when Run reads the
-	// first trade minus that trade's time, so that the replay looks live.
-	// IDs do not change. Default: false, the file's own times.
+	// ShiftToNow moves every trade by one constant, Now (in whole
+	// milliseconds) when Run reads the first trade minus that trade's time,
+	// so that the replay looks live. A shifted trade is a new trade, at
+	// another time: its ID is the line's ID with "@" and that anchor in
+	// Unix milliseconds appended (see shiftedID), so one ID always names
+	// one time, and a recording of a shifted replay replays to the same
+	// trades. Default: false, the file's own times.
 	ShiftToNow bool
 	// Now is the clock ShiftToNow reads. Pacing follows the machine's
 	// clock, not Now. Default: time.Now.
@@ -188,6 +192,7 @@ func (r *Replay) Run(ctx context.Context, emit func(trade.Trade) error) error {
 		emitted     int64
 		first       = true
 		shift       time.Duration
+		idSuffix    string    // "@<anchor ms>" of a shifted replay
 		anchorEvent time.Time // the event time of the first trade
 		anchorWall  time.Time // when it went out, moved on by stalls
 		latest      time.Time // the latest event time so far
@@ -221,10 +226,13 @@ func (r *Replay) Run(ctx context.Context, emit func(trade.Trade) error) error {
 			continue
 		}
 		if first && r.cfg.ShiftToNow {
-			shift = r.cfg.Now().Sub(t.Time)
+			anchor := r.cfg.Now().Truncate(time.Millisecond)
+			shift = anchor.Sub(t.Time)
+			idSuffix = "@" + strconv.FormatInt(anchor.UnixMilli(), 10)
 		}
-		if shift != 0 {
+		if r.cfg.ShiftToNow {
 			t.Time = t.Time.Add(shift)
+			t.ID = shiftedID(t.ID, idSuffix)
 			if err := t.Validate(); err != nil {
 				r.bad(no, fmt.Errorf("shifted to now: %w", err))
 				continue
@@ -256,6 +264,18 @@ func (r *Replay) Run(ctx context.Context, emit func(trade.Trade) error) error {
 	rep := r.Report()
 	r.cfg.Log.Info("replay finished", "file", r.cfg.Path, "trades", emitted, "bad_lines", rep.Bad)
 	return nil
+}
+
+// shiftedID is the ID of a trade of a shifted replay: the line's ID with the
+// replay's suffix ("@<anchor ms>"), or, when that would be longer than
+// trade.MaxIDLen, "h" and 32 hex digits of the ID's SHA-256 with the suffix.
+// Either way a function of the line's ID and the shift alone.
+func shiftedID(id, suffix string) string {
+	if len(id)+len(suffix) <= trade.MaxIDLen {
+		return id + suffix
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "h" + hex.EncodeToString(sum[:16]) + suffix
 }
 
 // bad counts and, within limits, logs the bad line no.

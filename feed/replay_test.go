@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -656,13 +657,16 @@ func TestReplayShiftToNow(t *testing.T) {
 			if len(got) != len(orig) {
 				t.Fatalf("%d trades, want %d", len(got), len(orig))
 			}
-			if !got[0].Time.Equal(tt.now) {
-				t.Errorf("first trade at %v, want now, %v", got[0].Time, tt.now)
+			anchor := tt.now.Truncate(time.Millisecond)
+			if !got[0].Time.Equal(anchor) {
+				t.Errorf("first trade at %v, want now in whole milliseconds, %v", got[0].Time, anchor)
 			}
-			shift := tt.now.Sub(orig[0].Time)
+			shift := anchor.Sub(orig[0].Time)
+			suffix := "@" + strconv.FormatInt(anchor.UnixMilli(), 10)
 			for i := range got {
 				want := orig[i]
 				want.Time = want.Time.Add(shift)
+				want.ID += suffix
 				if !sameTrade(got[i], want) || got[i].Time.Location() != time.UTC {
 					t.Errorf("trade %d = %+v, want %+v (moved by %s, in UTC)", i, got[i], want, shift)
 				}
@@ -672,12 +676,48 @@ func TestReplayShiftToNow(t *testing.T) {
 			}
 		})
 	}
+	t.Run("one ID names one time", func(t *testing.T) {
+		// Two replays shifted to different moments are different trades;
+		// the same moment gives the same trades again.
+		at := func(now time.Time) []trade.Trade {
+			return runAll(t, mustReplay(t, ReplayConfig{Path: path, ShiftToNow: true, Now: func() time.Time { return now }}))
+		}
+		now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+		x, again, y := at(now), at(now.Add(400*time.Microsecond)), at(now.Add(time.Millisecond))
+		if !slices.EqualFunc(x, again, sameTrade) {
+			t.Errorf("replays anchored in the same millisecond differ:\n%+v\n%+v", x, again)
+		}
+		times := map[string]time.Time{}
+		for _, tr := range append(x, y...) {
+			if prev, ok := times[tr.ID]; ok && !prev.Equal(tr.Time) {
+				t.Errorf("ID %q names two times, %v and %v", tr.ID, prev, tr.Time)
+			}
+			times[tr.ID] = tr.Time
+		}
+		if len(times) != 2*len(orig) {
+			t.Errorf("%d distinct IDs over two shifted replays of %d trades, want %d", len(times), len(orig), 2*len(orig))
+		}
+	})
+	t.Run("a long ID is hashed, not cut", func(t *testing.T) {
+		long := strings.Repeat("x", trade.MaxIDLen)
+		p := writeFile(t, "long.jsonl", `{"id":"`+long+`","s":"AAPL","p":1,"v":1,"t":1767366000000000000}`+"\n"+
+			`{"id":"`+long[:trade.MaxIDLen-1]+`y","s":"AAPL","p":1,"v":1,"t":1767366001000000000}`)
+		got := runAll(t, mustReplay(t, ReplayConfig{Path: p, ShiftToNow: true, Now: func() time.Time { return t0 }}))
+		if len(got) != 2 || got[0].ID == got[1].ID {
+			t.Fatalf("trades %+v, want two with distinct IDs", got)
+		}
+		for _, tr := range got {
+			if len(tr.ID) > trade.MaxIDLen || !strings.HasPrefix(tr.ID, "h") || !strings.HasSuffix(tr.ID, "@1767366000000") {
+				t.Errorf("ID %q: want h<hash>@1767366000000 within %d bytes", tr.ID, trade.MaxIDLen)
+			}
+		}
+	})
 	t.Run("a shift out of range is a bad line", func(t *testing.T) {
 		r := mustReplay(t, ReplayConfig{Path: path, ShiftToNow: true, Now: func() time.Time {
 			return time.Date(2200, 12, 31, 23, 59, 58, 0, time.UTC)
 		}})
 		got := runAll(t, r)
-		if len(got) != 2 || got[0].ID != "a" || got[1].ID != "c" {
+		if len(got) != 2 || !strings.HasPrefix(got[0].ID, "a@") || !strings.HasPrefix(got[1].ID, "c@") {
 			t.Errorf("trades %+v, want a and c", got)
 		}
 		if rep := r.Report(); rep.Bad != 1 || !strings.HasPrefix(rep.LastBad, "line 2: shifted to now: invalid trade: time") {

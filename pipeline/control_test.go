@@ -14,6 +14,7 @@ import (
 
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/storetest"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -281,4 +282,72 @@ func TestSetRateChangesTheSourcesPace(t *testing.T) {
 	if err := fixed.SetRate(10); !errors.Is(err, ErrFixedRate) {
 		t.Errorf("SetRate on a source without a pace = %v, want ErrFixedRate", err)
 	}
+}
+
+// testClock is a clock the test moves; every reading is a nanosecond later
+// than the one before, so that trades stamped by it are in order.
+type testClock struct{ ns atomic.Int64 }
+
+func (c *testClock) Now() time.Time { return time.Unix(0, c.ns.Add(1)).UTC() }
+
+func (c *testClock) add(d time.Duration) { c.ns.Add(int64(d)) }
+
+func TestPauseNeverMakesAHeldTradeLate(t *testing.T) {
+	clock := &testClock{}
+	clock.ns.Store(pinned.UnixNano())
+	u := feed.DefaultUniverse()
+	// A live-clock feed, as the default synthetic market is: quiet
+	// partitions close their windows by the (test's) wall clock.
+	src, err := feed.NewSynthetic(feed.SyntheticConfig{Rate: 500, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tradetop.db")
+	st, err := store.OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err := New(Config{Source: src, Store: st, Sector: u.Sector, IdleAdvance: true, Now: clock.Now, SnapshotInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		sum Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { sum, err := p.Run(ctx); done <- result{sum, err} }()
+
+	until(t, "trades to flow", func() bool { s := p.Snapshot(); return s != nil && s.StoredTrades > 200 })
+	p.Pause()
+	// The feed now holds the trade it made last, at the gate.
+	until(t, "the paused pipeline to drain", func() bool {
+		s := p.Snapshot()
+		return s.Paused && s.StoredTrades == s.Produced
+	})
+	// A long pause: every partition is quiet, and the wall clock passes
+	// the held trade's windows by far.
+	clock.add(time.Minute)
+	before := p.Snapshot().Candles
+	for range 150 {
+		if p.Snapshot().Candles > before {
+			break // windows closed by the clock while the trade was held
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.Resume()
+	atResume := p.Snapshot().Produced
+	until(t, "trades after the pause", func() bool { return p.Snapshot().StoredTrades > atResume+100 })
+	cancel()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.sum.Late != 0 {
+		t.Errorf("late = %d after a pause, want 0: the trade held at the gate arrived after its windows closed", r.sum.Late)
+	}
+	got := storetest.ReadSQLite(t, path)
+	storetest.Check(t, "pause", got, storetest.OfStoredTrades(got, storetest.Windows{SectorOf: u.Sector}))
 }

@@ -203,7 +203,9 @@ func (w *worker) deadLetter(ctx context.Context, m kafka.Message, reason error) 
 // longer than the allowed lateness and Kafka, asked at most once a second,
 // says there is nothing more to read. A partition that was held up (by the
 // store, by a slow or absent broker, by a new generation that has not
-// fetched yet) is not, or its backlog would arrive late.
+// fetched yet) is not, or its backlog would arrive late. Nor may the
+// watermark pass a trade the feed handed over that is not in Kafka yet (one
+// held by a pause, say): it would arrive late for no fault of its own.
 func (w *worker) idle(ctx context.Context) {
 	if !w.p.cfg.IdleAdvance || w.next < w.hwm {
 		return
@@ -214,12 +216,23 @@ func (w *worker) idle(ctx context.Context) {
 		return
 	}
 	w.lastIdle = now
+	to := now.Add(-quiet)
+	if held, ok := w.p.flight.oldest(w.p.m.produced.Load()); ok {
+		to = minTime(to, held.Add(-w.eng.AllowedLateness()))
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if end, err := w.cl.EndOffset(ctx); err != nil || end > w.next {
 		return
 	}
-	w.eng.AdvanceWatermark(now.Add(-quiet))
+	w.eng.AdvanceWatermark(to)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // cut hands the current batch to the store writer: the trades read since the

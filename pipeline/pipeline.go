@@ -36,6 +36,7 @@ type Pipeline struct {
 	stored  chan struct{} // signalled after each store write
 	broker  atomic.Pointer[string]
 	gate    gate
+	flight  *inFlight
 	tape    tape
 	// kafka and store say whether Kafka and the store are reachable.
 	kafka, store *outage
@@ -65,6 +66,8 @@ func New(cfg Config) (*Pipeline, error) {
 	p.errs.log, p.errs.now = cfg.Log, cfg.Now
 	p.kafka, p.store = newOutage("kafka", &p.errs), newOutage("store", &p.errs)
 	p.pool.New = func() any { return new(batch) }
+	// One trade at the gate, the ingest queue and the producer's batch.
+	p.flight = newInFlight(1 + cfg.IngestQueue + cfg.Kafka.BatchSize)
 	p.parts.m = map[int]*partView{}
 	p.intervals = slices.Clone(cfg.Agg.Intervals)
 	if len(p.intervals) == 0 {
@@ -188,6 +191,7 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	g.Go(func() error {
 		defer close(in)
 		err := cfg.Source.Run(feedCtx, func(t trade.Trade) error {
+			p.flight.accept(t.Time)
 			if err := p.gate.wait(feedCtx); err != nil {
 				return err
 			}
