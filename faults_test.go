@@ -48,6 +48,7 @@ import (
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
@@ -87,8 +88,8 @@ func TestCrashRestartEmbedded(t *testing.T) {
 	t.Logf("final run summary: %+v", final)
 
 	input := faultInput(t, seed, count)
-	got := readFaultContents(t, sqliteFaultStore(t, filepath.Join(dir, "crashed", storeFile)), input)
-	want := readFaultContents(t, sqliteFaultStore(t, filepath.Join(dir, "reference", storeFile)), input)
+	got := readFaultContents(t, sqliteFaultStore(t, filepath.Join(dir, "crashed", datadir.StoreFile)), input)
+	want := readFaultContents(t, sqliteFaultStore(t, filepath.Join(dir, "reference", datadir.StoreFile)), input)
 	checkReference(t, want, input)
 	reportFault(t, "kill -9 and restart (embedded)", input, got, want)
 }
@@ -195,13 +196,13 @@ func faultRand(t *testing.T) *rand.Rand {
 func TestDuplicateDelivery(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
 		kcfg := bus.Config{Topic: "trades", Group: "tradetop", Partitions: 6}
-		emb, err := bus.StartEmbedded(kcfg.Partitions, kcfg.Topic, kcfg.Topic+".dlq")
+		emb, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: kcfg.Partitions, Topics: []string{kcfg.Topic, kcfg.Topic + ".dlq"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer emb.Close()
 		kcfg.Brokers = []string{emb.Addr()}
-		testDuplicateDelivery(t, kcfg, sqliteFaultStore(t, filepath.Join(t.TempDir(), storeFile)))
+		testDuplicateDelivery(t, kcfg, sqliteFaultStore(t, filepath.Join(t.TempDir(), datadir.StoreFile)))
 	})
 	t.Run("kafka+cassandra", func(t *testing.T) {
 		brokers, hosts := faultClusters(t)
@@ -539,7 +540,7 @@ func TestShutdownDrainsOnSIGTERM(t *testing.T) {
 	}
 	// What the summary says is what the store holds: every trade, and in
 	// every window of each interval, flushed at the drain.
-	trades, perInterval := sqliteTotals(t, filepath.Join(dir, storeFile))
+	trades, perInterval := sqliteTotals(t, filepath.Join(dir, datadir.StoreFile))
 	if trades != sum.Produced {
 		t.Errorf("the store holds %d trades, the summary says %d were produced and stored", trades, sum.Produced)
 	}
@@ -559,7 +560,7 @@ func TestShutdownSecondSignalStopsAtOnce(t *testing.T) {
 	bin := faultBinary(t)
 	dir := t.TempDir()
 	p := startFaultProc(t, "run", bin, shutdownArgs(dir, "10m"))
-	unlock := stallStore(t, p, filepath.Join(dir, storeFile))
+	unlock := stallStore(t, p, filepath.Join(dir, datadir.StoreFile))
 	defer unlock()
 	from := p.mark()
 	p.signal(t, syscall.SIGTERM)
@@ -569,7 +570,7 @@ func TestShutdownSecondSignalStopsAtOnce(t *testing.T) {
 	p.signal(t, syscall.SIGINT)
 	code, sum := p.finish(t, time.Minute)
 	unlock()
-	checkAborted(t, p, code, sum, filepath.Join(dir, storeFile))
+	checkAborted(t, p, code, sum, filepath.Join(dir, datadir.StoreFile))
 }
 
 // TestShutdownDrainTimeout stops a run whose drain cannot end, because the
@@ -580,12 +581,12 @@ func TestShutdownDrainTimeout(t *testing.T) {
 	bin := faultBinary(t)
 	dir := t.TempDir()
 	p := startFaultProc(t, "run", bin, shutdownArgs(dir, "1s"))
-	unlock := stallStore(t, p, filepath.Join(dir, storeFile))
+	unlock := stallStore(t, p, filepath.Join(dir, datadir.StoreFile))
 	defer unlock()
 	p.signal(t, syscall.SIGTERM)
 	code, sum := p.finish(t, time.Minute)
 	unlock()
-	checkAborted(t, p, code, sum, filepath.Join(dir, storeFile))
+	checkAborted(t, p, code, sum, filepath.Join(dir, datadir.StoreFile))
 }
 
 // shutdownArgs are the arguments of an open-ended headless run.

@@ -28,6 +28,7 @@ import (
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
@@ -44,8 +45,6 @@ const (
 	exitUsage    = 2
 	exitAborted  = 3
 	envPrefix    = "TRADETOP_"
-	storeFile    = "tradetop.db"
-	logFile      = "tradetop.log"
 	defaultRate  = 1000
 	usageHeading = `tradetop: top for a market-data pipeline.
 
@@ -340,6 +339,19 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "tradetop: %v (see tradetop --help)\n", err)
 		return exitUsage
 	}
+	// One process at a time may use the embedded store and broker: two
+	// would interleave their windows in one store.
+	if len(o.brokers) == 0 || len(o.cassandra) == 0 {
+		lock, err := datadir.Acquire(o.dataDir)
+		if err != nil {
+			fmt.Fprintf(stderr, "tradetop: %v\n", err)
+			if _, inUse := errors.AsType[*datadir.InUseError](err); inUse {
+				return exitUsage
+			}
+			return exitFailure
+		}
+		defer lock.Release()
+	}
 	// The terminal UI owns the terminal, so its log goes to a file.
 	logOut := stderr
 	if !o.noUI {
@@ -375,7 +387,7 @@ func openLog(dir string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the data directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, datadir.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening the log: %w", err)
 	}
@@ -441,6 +453,7 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 			SectorInterval:  o.sectorWindow,
 			AllowedLateness: lateness,
 		},
+		EmbeddedDir:  filepath.Join(o.dataDir, datadir.BrokerDir),
 		IdleAdvance:  liveClock(o),
 		DrainTimeout: o.drainTimeout,
 		MaxInFlight:  maxInFlight(o),
@@ -574,14 +587,10 @@ func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, s
 		}
 		return c, c.Name(), nil
 	}
-	// With the embedded broker the offsets live in memory, so a write that
-	// survives the process is enough; offsets kept by a real cluster outlive
-	// the machine, so the store must outlive a power loss too.
-	sync := store.SynchronousNormal
-	if len(o.brokers) > 0 {
-		sync = store.SynchronousFull
-	}
-	st, err := store.OpenSQLiteWith(ctx, filepath.Join(o.dataDir, storeFile), store.SQLiteOptions{Synchronous: sync})
+	// Committed offsets outlive the process (the embedded broker keeps
+	// them in the data directory, a real cluster on its own), so a write
+	// they are committed past must outlive a power loss too.
+	st, err := store.OpenSQLiteWith(ctx, filepath.Join(o.dataDir, datadir.StoreFile), store.SQLiteOptions{Synchronous: store.SynchronousFull})
 	if err != nil {
 		return nil, "", err
 	}

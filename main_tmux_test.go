@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tradetop/tradetop/datadir"
 )
 
 // TestTerminalUIUnderTmux runs the built binary in a tmux pane of 200x60, as
@@ -133,7 +135,7 @@ func TestTerminalUIUnderTmux(t *testing.T) {
 	if got := strings.TrimSpace(string(exit)); got != "EXIT=0" {
 		t.Fatalf("exit %q, want EXIT=0; the screen:\n%s", got, capture())
 	}
-	log, err := os.ReadFile(filepath.Join(data, logFile))
+	log, err := os.ReadFile(filepath.Join(data, datadir.LogFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/pipeline"
 )
 
@@ -18,7 +19,7 @@ import (
 // order.
 func storedTrades(t *testing.T, dir string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, storeFile)+"?mode=ro")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, datadir.StoreFile)+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 func embedded(t *testing.T, partitions int) (*Embedded, Config) {
 	t.Helper()
-	e, err := StartEmbedded(partitions, "trades", "trades.dlq")
+	e, err := StartEmbedded(EmbeddedConfig{Partitions: partitions, Topics: []string{"trades", "trades.dlq"}})
 	if err != nil {
 		t.Fatal(err)
 	}

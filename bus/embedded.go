@@ -19,8 +19,10 @@ import (
 
 // Embedded is an in-process broker that speaks the real Kafka protocol on a
 // free loopback port, so the default mode takes the same code path as a real
-// cluster. Its log lives in memory; Trim deletes what the consumer group has
-// committed, so a long run keeps memory flat.
+// cluster. Its log and its groups' committed offsets live in a directory, so
+// that a restart resumes where the last run stopped (or in memory, for
+// tests); Trim deletes what the consumer group has committed, so a long run
+// keeps memory and disk flat.
 //
 // Its methods may be called from any goroutine.
 type Embedded struct {
@@ -32,19 +34,40 @@ type Embedded struct {
 // segmentBytes is the embedded broker's log segment size.
 const segmentBytes = 2 << 20
 
+// EmbeddedConfig configures an embedded broker.
+type EmbeddedConfig struct {
+	// Dir keeps the log, the topics and the groups' committed offsets, and
+	// is read back at the next start. Writes are not synced to disk one by
+	// one (as Kafka's own default): a crash of the process loses nothing,
+	// a crash of the machine may lose the last seconds. Default: "", in
+	// memory only, gone with the process.
+	Dir string
+	// Partitions is the partition count of the topics it creates. Default 6.
+	Partitions int
+	// Topics are created at start if they do not exist.
+	Topics []string
+}
+
 // StartEmbedded starts a single-node broker on 127.0.0.1 with the topics
-// already created, each with the given number of partitions.
-func StartEmbedded(partitions int, topics ...string) (*Embedded, error) {
-	c, err := kfake.NewCluster(
+// created.
+func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+	if cfg.Partitions == 0 {
+		cfg.Partitions = 6
+	}
+	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(0),
-		kfake.SeedTopics(int32(partitions), topics...),
+		kfake.SeedTopics(int32(cfg.Partitions), cfg.Topics...),
 		kfake.ClusterID("tradetop-embedded"),
 		// Trim frees whole segments only: small segments keep what is
 		// held after a trim small (the broker's default is 100 MiB per
 		// partition).
 		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}),
-	)
+	}
+	if cfg.Dir != "" {
+		opts = append(opts, kfake.DataDir(cfg.Dir))
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded broker: %w", err)
 	}

@@ -29,6 +29,10 @@ type Config struct {
 	// Kafka says how to reach Kafka. With no brokers the pipeline starts an
 	// embedded broker on loopback.
 	Kafka bus.Config
+	// EmbeddedDir is where the embedded broker keeps its log and the
+	// group's committed offsets, so that a restart resumes from them.
+	// Default: "", in memory only (a restart starts from an empty topic).
+	EmbeddedDir string
 	// Agg configures the windows.
 	Agg agg.Config
 

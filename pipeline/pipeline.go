@@ -119,7 +119,7 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	var emb *bus.Embedded
 	if len(kcfg.Brokers) == 0 {
 		var err error
-		emb, err = bus.StartEmbedded(kcfg.Partitions, kcfg.Topic, kcfg.DLQTopic)
+		emb, err = bus.StartEmbedded(bus.EmbeddedConfig{Dir: cfg.EmbeddedDir, Partitions: kcfg.Partitions, Topics: []string{kcfg.Topic, kcfg.DLQTopic}})
 		if err != nil {
 			return p.summary(), err
 		}
