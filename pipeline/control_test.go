@@ -351,3 +351,64 @@ func TestPauseNeverMakesAHeldTradeLate(t *testing.T) {
 	got := storetest.ReadSQLite(t, path)
 	storetest.Check(t, "pause", got, storetest.OfStoredTrades(got, storetest.Windows{SectorOf: u.Sector}))
 }
+
+// listSource emits its trades in order, then ends.
+type listSource []trade.Trade
+
+func (listSource) Name() string { return "list" }
+
+func (l listSource) Run(ctx context.Context, emit func(trade.Trade) error) error {
+	for _, t := range l {
+		if err := emit(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestLateAndDuplicateTradesAreWarnedWithAnExample(t *testing.T) {
+	var src listSource
+	for i := range 11 {
+		src = append(src, trade.Trade{ID: fmt.Sprint("t-", i), Symbol: "AAPL", Price: 100, Volume: 1, Time: pinned.Add(time.Duration(i) * time.Second)})
+	}
+	late := trade.Trade{ID: "late-1", Symbol: "AAPL", Price: 99, Volume: 1, Time: pinned.Add(500 * time.Millisecond)}
+	src = append(src, late, src[10])
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var log bytes.Buffer
+	p, err := New(Config{Source: src, Store: st, Log: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := p.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Late != 1 || sum.Duplicates != 1 {
+		t.Fatalf("summary %+v: want one late trade and one duplicate", sum)
+	}
+	want := map[string]string{
+		"late":      "late-1 at 2026-01-02T15:00:00.500Z, 9.5s behind the newest trade (allowed lateness 2s)",
+		"duplicate": "AAPL t-10 at 2026-01-02T15:00:10.000Z",
+	}
+	for source, example := range want {
+		found := false
+		for _, ev := range p.Snapshot().Events {
+			if ev.Source == source && ev.Level == slog.LevelWarn && strings.Contains(ev.Message, example) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no %s warning with %q among the events %+v", source, example, p.Snapshot().Events)
+		}
+		if !strings.Contains(log.String(), "level=WARN msg="+source) {
+			t.Errorf("no WARN line for %s in the log:\n%s", source, log.String())
+		}
+	}
+	if s := p.Snapshot(); s.Errors != 0 {
+		t.Errorf("%d errors: late and duplicate trades are warnings, not errors", s.Errors)
+	}
+}

@@ -95,6 +95,21 @@ type worker struct {
 	lastIdle   time.Time // last time idle asked Kafka for the end offset
 	// hwm is the partition's end offset when the last message was fetched.
 	hwm int64
+	// lateEx and dupEx describe the first late and duplicate trade of the
+	// current batch, for its warning.
+	lateEx, dupEx string
+}
+
+// example describes t for a warning: its symbol, ID, event time and how far
+// it is behind the newest event time of the partition.
+func (w *worker) example(t *trade.Trade) string {
+	ex := fmt.Sprintf("%s %s at %s", t.Symbol, t.ID, t.Time.UTC().Format("2006-01-02T15:04:05.000Z"))
+	if wm, ok := w.eng.Watermark(); ok {
+		if behind := wm.Add(w.eng.AllowedLateness()).Sub(t.Time); behind > 0 {
+			ex += fmt.Sprintf(", %s behind the newest trade (allowed lateness %s)", behind.Round(time.Millisecond), w.eng.AllowedLateness())
+		}
+	}
+	return ex
 }
 
 func (w *worker) newBatch() *batch {
@@ -172,10 +187,16 @@ func (w *worker) handle(ctx context.Context, m kafka.Message) error {
 	}
 	switch w.eng.Add(&t, m.Offset) {
 	case agg.Late:
+		if w.cur.late == 0 {
+			w.lateEx = w.example(&t)
+		}
 		w.cur.late++
 	case agg.Duplicate:
 		// Left out of the windows; its row is written again, which
 		// changes nothing, so that it is accounted for like any other.
+		if w.cur.dups == 0 {
+			w.dupEx = w.example(&t)
+		}
 		w.cur.dups++
 	}
 	w.cur.trades = append(w.cur.trades, t)
@@ -257,6 +278,12 @@ func (w *worker) cut(ctx context.Context, final bool) error {
 	w.p.m.bad.Add(b.bad)
 	w.p.m.late.Add(b.late)
 	w.p.m.dups.Add(b.dups)
+	if b.late > 0 {
+		w.p.errs.warn("late", fmt.Errorf("partition %d: %d trades arrived after a window of theirs had closed, left out of it; e.g. %s", w.cl.Partition, b.late, w.lateEx))
+	}
+	if b.dups > 0 {
+		w.p.errs.warn("duplicate", fmt.Errorf("partition %d: %d trades were read again while counted in an open window, counted once; e.g. %s", w.cl.Partition, b.dups, w.dupEx))
+	}
 	select {
 	case w.out <- b:
 	default:
