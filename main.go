@@ -12,11 +12,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,10 +36,11 @@ import (
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/trade"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], osEnvironment(), os.Stdout, os.Stderr))
 }
 
 // Exit codes.
@@ -84,6 +89,7 @@ type options struct {
 	maxInFlight       int64
 	logLevel          string
 	cpuProfile        string
+	version           bool
 
 	source         string
 	symbols        listValue
@@ -119,6 +125,9 @@ type options struct {
 	cassandraTLS      *tls.Config
 }
 
+// maxQuoted is the most of a bad value an error line quotes.
+const maxQuoted = 40
+
 // Passwords are read from these variables, or from the --*-password-file
 // flags, never from a flag value.
 const (
@@ -138,7 +147,7 @@ func flags(o *options) *flag.FlagSet {
 	fs.Var(&o.symbols, "symbols", "finnhub: the symbols to subscribe to, comma separated (AAPL,MSFT,BINANCE:BTCUSDT)")
 	fs.StringVar(&o.finnhubURL, "finnhub-url", "wss://ws.finnhub.io", "finnhub: the websocket URL, without the token")
 	fs.StringVar(&o.finnhubKeyFile, "finnhub-key-file", "", "finnhub: a file whose first line is the API key")
-	fs.DurationVar(&o.stallTimeout, "stall-timeout", 30*time.Second, "finnhub: silence longer than this is a dead link, reconnected")
+	durationVar(fs, &o.stallTimeout, "stall-timeout", 30*time.Second, "finnhub: silence longer than this is a dead link, reconnected")
 	fs.StringVar(&o.record, "record", "", "also write every trade the source produces to this file, one JSON line a trade")
 	fs.Var(&o.speed, "speed", "replay: 1 (as recorded), 10 (ten times faster) or max")
 	fs.BoolVar(&o.shiftToNow, "shift-to-now", false, "replay: move event times so the first trade happens now")
@@ -147,22 +156,23 @@ func flags(o *options) *flag.FlagSet {
 	fs.Var(&o.rate, "rate", "trades per second from the synthetic feed, or max")
 	fs.Var(&o.start, "start", "pin the synthetic feed's clock to this RFC 3339 time (same seed, same trades); default: the wall clock")
 	fs.Int64Var(&o.count, "count", 0, "stop the feed after this many trades, then drain and exit (0: no limit)")
-	fs.DurationVar(&o.duration, "duration", 0, "stop after this long, then drain and exit (0: run until interrupted)")
+	durationVar(fs, &o.duration, "duration", 0, "stop after this long, then drain and exit (0: run until interrupted)")
 	fs.Var(&o.brokers, "brokers", "Kafka bootstrap brokers, host:port,... (default: an embedded broker on loopback)")
 	fs.StringVar(&o.topic, "topic", "trades", "Kafka topic of the trades")
 	fs.StringVar(&o.group, "group", "tradetop", "Kafka consumer group of the processing stage")
 	fs.IntVar(&o.partitions, "partitions", 6, "partitions of the topic when tradetop creates it")
 	fs.IntVar(&o.replicationFactor, "replication-factor", 1, "replication factor of the topic when tradetop creates it")
 	fs.Var(&o.windows, "windows", "candle windows, comma separated: whole seconds dividing a day")
-	fs.DurationVar(&o.sectorWindow, "sector-window", time.Minute, "window of the per-sector volume")
-	fs.DurationVar(&o.lateness, "allowed-lateness", 2*time.Second, "how late a trade may arrive and still count in its windows")
+	durationVar(fs, &o.sectorWindow, "sector-window", time.Minute, "window of the per-sector volume")
+	durationVar(fs, &o.lateness, "allowed-lateness", 2*time.Second, "how late a trade may arrive and still count in its windows")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store and the log")
-	fs.DurationVar(&o.statusInterval, "status-interval", 5*time.Second, "how often --no-ui logs a status line")
+	durationVar(fs, &o.statusInterval, "status-interval", 5*time.Second, "how often --no-ui logs a status line")
 	fs.StringVar(&o.summary, "summary", "text", "summary at exit: text (a log line), json (one object on stdout) or none")
 	fs.Int64Var(&o.maxInFlight, "max-in-flight", 0, "most trades produced but not yet stored; at --rate max, latency is about this over the stored rate (0: 50000, or 20000 with --cassandra)")
-	fs.DurationVar(&o.drainTimeout, "drain-timeout", 10*time.Second, "how long a stop may take to drain before it gives up")
+	durationVar(fs, &o.drainTimeout, "drain-timeout", 10*time.Second, "how long a stop may take to drain before it gives up")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run to this file (for go tool pprof)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 
 	fs.StringVar(&o.kafkaSASL, "kafka-sasl", "none", "Kafka SASL mechanism: none, plain, scram-sha-256 or scram-sha-512")
 	fs.StringVar(&o.kafkaUser, "kafka-username", "", "Kafka SASL user; the password comes from "+kafkaPasswordEnv+" or --kafka-password-file")
@@ -180,6 +190,12 @@ func flags(o *options) *flag.FlagSet {
 	return fs
 }
 
+// durationVar adds a duration flag whose bad value says what is wanted.
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var((*durationValue)(p), name, usage)
+}
+
 // tlsFlags adds the TLS flags of one system, named after it.
 func tlsFlags(fs *flag.FlagSet, system string, t *auth.TLS) {
 	fs.BoolVar(&t.Enable, system+"-tls", false, "connect to "+system+" with TLS (implied by the other -tls flags)")
@@ -190,33 +206,129 @@ func tlsFlags(fs *flag.FlagSet, system string, t *auth.TLS) {
 }
 
 // parse reads the environment, then args, and checks the result. Every error
-// is one line that names the flag or variable.
-func parse(args []string, getenv func(string) string) (options, *flag.FlagSet, error) {
-	var o options
-	fs := flags(&o)
+// is one line that names the flag or variable. A flag on the command line
+// wins over its variable, whose value is then not even read. Warnings are
+// lines to print, for variables that set nothing.
+func parse(args []string, env environment) (o options, fs *flag.FlagSet, warnings []string, err error) {
+	fs = flags(&o)
+	// Which flags the command line sets: their variables do not count.
+	onCommandLine := map[string]bool{}
+	probe := flags(new(options))
+	if err := probe.Parse(args); err != nil {
+		return o, fs, nil, err
+	}
+	probe.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" && envErr == nil {
+		if onCommandLine[f.Name] || envErr != nil {
+			return
+		}
+		name := envName(f.Name)
+		if v := env.get(name); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("invalid value %q for %s: %v", v, name, err)
+				envErr = fmt.Errorf("invalid value %q for %s: %v", trade.Excerpt(v, maxQuoted), name, err)
 			}
 		}
 	})
 	if envErr != nil {
-		return o, fs, envErr
+		return o, fs, nil, envErr
 	}
+	warnings = unknownVariables(env, fs)
 	if err := fs.Parse(args); err != nil {
-		return o, fs, err
+		return o, fs, warnings, err
 	}
 	if fs.NArg() > 0 {
-		return o, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return o, fs, warnings, fmt.Errorf("unexpected argument %q", trade.Excerpt(fs.Arg(0), maxQuoted))
 	}
-	if err := o.validate(); err != nil {
-		return o, fs, err
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := o.validate(set); err != nil {
+		return o, fs, warnings, err
 	}
-	return o, fs, o.secure(getenv)
+	return o, fs, warnings, o.secure(env.get)
 }
+
+// envName is the variable that sets the flag name.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// otherVariables are the TRADETOP_ variables that are not flags.
+var otherVariables = map[string]bool{kafkaPasswordEnv: true, cassandraPasswordEnv: true}
+
+// unknownVariables says, one line each, which TRADETOP_ variables set
+// nothing, naming the closest flag's.
+func unknownVariables(env environment, fs *flag.FlagSet) []string {
+	known := map[string]bool{}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) {
+		known[envName(f.Name)] = true
+		names = append(names, envName(f.Name))
+	})
+	var out []string
+	for _, v := range env.names() {
+		if !strings.HasPrefix(v, envPrefix) || known[v] || otherVariables[v] || strings.HasPrefix(v, envPrefix+"E2E_") {
+			continue
+		}
+		line := fmt.Sprintf("warning: %s is not a tradetop setting; it is ignored", strconv.Quote(v))
+		if near, d := closest(v, names); d <= 3 {
+			line += fmt.Sprintf(" (did you mean %s?)", near)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// closest returns the name nearest to s by edit distance, and the distance.
+func closest(s string, names []string) (string, int) {
+	best, bestD := "", math.MaxInt
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best, bestD
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// environment is the process's environment, by name.
+type environment map[string]string
+
+// osEnvironment reads the process's environment.
+func osEnvironment() environment {
+	env := environment{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+func (e environment) get(name string) string { return e[name] }
+
+// names returns the names set, sorted.
+func (e environment) names() []string { return slices.Sorted(maps.Keys(e)) }
 
 // secure reads the passwords and TLS files the flags name.
 func (o *options) secure(getenv func(string) string) error {
@@ -258,11 +370,11 @@ func (o *options) secure(getenv func(string) string) error {
 	return nil
 }
 
-func (o *options) validate() error {
-	for _, w := range o.windows {
-		if err := agg.ValidateInterval(w); err != nil {
-			return fmt.Errorf("invalid value for flag -windows: %v", err)
-		}
+// validate checks o; set names the flags given on the command line or in
+// the environment.
+func (o *options) validate(set map[string]bool) error {
+	if err := (agg.Config{Intervals: o.windows}).Validate(); err != nil {
+		return fmt.Errorf("invalid value for flag -windows: %v", err)
 	}
 	if err := agg.ValidateInterval(o.sectorWindow); err != nil {
 		return fmt.Errorf("invalid value for flag -sector-window: %v", err)
@@ -277,14 +389,37 @@ func (o *options) validate() error {
 			return fmt.Errorf("invalid value for flag -cassandra: %v", err)
 		}
 	}
-	switch kind, file, _ := strings.Cut(o.source, ":"); {
+	if err := bus.ValidateTopic(o.topic); err != nil {
+		return fmt.Errorf("invalid value for flag -topic: %v", err)
+	}
+	if err := bus.ValidateTopic(o.topic + ".dlq"); err != nil {
+		return fmt.Errorf("invalid value for flag -topic: its dead-letter topic: %v", err)
+	}
+	if strings.TrimSpace(o.group) == "" {
+		return errors.New("invalid value for flag -group: must not be empty")
+	}
+	kind, file, _ := strings.Cut(o.source, ":")
+	switch {
 	case o.source == "synthetic", o.source == "finnhub":
 	case kind == "replay" && file != "":
 	default:
-		return fmt.Errorf("invalid value for flag -source: %q: want synthetic, finnhub or replay:FILE", o.source)
+		return fmt.Errorf("invalid value for flag -source: %q: want synthetic, finnhub or replay:FILE", trade.Excerpt(o.source, maxQuoted))
 	}
-	if o.source != "synthetic" && o.count > 0 {
-		return errors.New("invalid value for flag -count: it applies to --source synthetic")
+	// A flag of another source would be ignored without a word.
+	for _, f := range []struct {
+		names  []string
+		source string
+		ok     bool
+	}{
+		{[]string{"rate", "seed", "start", "count"}, "synthetic", o.source == "synthetic"},
+		{[]string{"speed", "shift-to-now"}, "replay:FILE", kind == "replay"},
+		{[]string{"symbols", "finnhub-url", "finnhub-key-file", "stall-timeout"}, "finnhub", o.source == "finnhub"},
+	} {
+		for _, name := range f.names {
+			if set[name] && !f.ok {
+				return fmt.Errorf("invalid value for flag -%s: it applies to --source %s, not %s", name, f.source, trade.Excerpt(o.source, maxQuoted))
+			}
+		}
 	}
 	if o.source == "finnhub" && len(o.symbols) == 0 {
 		return errors.New("invalid value for flag -symbols: --source finnhub needs the symbols to subscribe to")
@@ -327,8 +462,11 @@ func (o *options) validate() error {
 	return nil
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	o, fs, err := parse(args, getenv)
+func run(args []string, env environment, stdout, stderr io.Writer) int {
+	o, fs, warnings, err := parse(args, env)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "tradetop: %s\n", w)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usageHeading)
 		fs.SetOutput(stdout)
@@ -339,16 +477,21 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "tradetop: %v (see tradetop --help)\n", err)
 		return exitUsage
 	}
+	if o.version {
+		fmt.Fprintf(stdout, "tradetop %s\n", version())
+		return exitOK
+	}
 	// One process at a time may use the embedded store and broker: two
 	// would interleave their windows in one store.
 	if len(o.brokers) == 0 || len(o.cassandra) == 0 {
 		lock, err := datadir.Acquire(o.dataDir)
 		if err != nil {
-			fmt.Fprintf(stderr, "tradetop: %v\n", err)
 			if _, inUse := errors.AsType[*datadir.InUseError](err); inUse {
-				return exitUsage
+				fmt.Fprintf(stderr, "tradetop: %v\n", err)
+			} else {
+				fmt.Fprintf(stderr, "tradetop: invalid value for flag -data-dir: %v\n", err)
 			}
-			return exitFailure
+			return exitUsage
 		}
 		defer lock.Release()
 	}
@@ -357,8 +500,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if !o.noUI {
 		f, err := openLog(o.dataDir)
 		if err != nil {
-			fmt.Fprintf(stderr, "tradetop: %v\n", err)
-			return exitFailure
+			fmt.Fprintf(stderr, "tradetop: invalid value for flag -data-dir: %v\n", err)
+			return exitUsage
 		}
 		defer f.Close()
 		logOut = f
@@ -380,6 +523,31 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return exitFailure
 	}
 	return exitOK
+}
+
+// version is the module version tradetop was built as, or the commit it
+// was built from.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := info.Main.Version
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+modified"
+			}
+		}
+	}
+	if (v == "" || v == "(devel)") && rev != "" {
+		return "commit " + rev[:min(12, len(rev))] + modified + " (" + info.GoVersion + ")"
+	}
+	return v + " (" + info.GoVersion + ")"
 }
 
 // openLog opens the log file of the terminal UI in dir, for appending.
@@ -485,6 +653,9 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 	} else {
 		sum, err = runUI(soft, stop, o, p, universe, log)
 	}
+	if _, notStarted := errors.AsType[*pipeline.StartError](err); notStarted {
+		return err // a run that never started has nothing to sum up
+	}
 	switch o.summary {
 	case "json":
 		if err := json.NewEncoder(stdout).Encode(sum); err != nil {
@@ -495,6 +666,14 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 			"candles", sum.Candles, "sector_rows", sum.SectorRows, "late", sum.Late, "duplicates", sum.Duplicates, "bad", sum.Bad,
 			"errors", sum.Errors, "duration_s", sum.DurationS, "throughput_tps", int64(sum.ThroughputTPS),
 			"p50_ms", sum.LatencyMS.P50, "p99_ms", sum.LatencyMS.P99, "max_ms", sum.LatencyMS.Max)
+		if !o.noUI {
+			// The log is in a file: say on the terminal, once the UI has
+			// given it back, what the run did.
+			fmt.Fprintf(stdout, "tradetop: produced %d, stored %d, late %d, duplicates %d, dropped by the feed %d, bad %d, errors %d; "+
+				"latency p50 %.0f ms, p99 %.0f ms; in %.1fs (log: %s)\n",
+				sum.Produced, sum.StoredTrades, sum.Late, sum.Duplicates, sum.FeedDropped, sum.Bad, sum.Errors,
+				sum.LatencyMS.P50, sum.LatencyMS.P99, sum.DurationS, filepath.Join(o.dataDir, datadir.LogFile))
+		}
 	}
 	return err
 }
@@ -725,6 +904,20 @@ func (t *timeValue) Set(s string) error {
 		return errors.New("want a year from 1971 to 2200 (in UTC)")
 	}
 	*t = timeValue(v)
+	return nil
+}
+
+// durationValue is a duration such as 30s or 1h30m.
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return errors.New("want a duration such as 500ms, 30s, 5m or 1h30m")
+	}
+	*d = durationValue(v)
 	return nil
 }
 

@@ -186,13 +186,13 @@ func FuzzParseFlag(f *testing.F) {
 			// line break makes a two-line error.
 			t.Skip("auth prints file names unquoted")
 		}
-		_, fs, err := parse([]string{"--" + name + "=" + value}, env(nil))
+		_, fs, _, err := parse([]string{"--" + name + "=" + value}, env(nil))
 		var printed string
 		if err != nil {
 			checkErrorLine(t, err)
 		} else {
 			printed = fs.Lookup(name).Value.String()
-			_, fs2, err := parse([]string{"--" + name + "=" + printed}, env(nil))
+			_, fs2, _, err := parse([]string{"--" + name + "=" + printed}, env(nil))
 			if err != nil || fs2.Lookup(name).Value.String() != printed {
 				t.Fatalf("--%s=%q prints as %q, which does not parse to the same: %v", name, value, printed, err)
 			}
@@ -201,7 +201,7 @@ func FuzzParseFlag(f *testing.F) {
 			return // an empty variable is an unset one
 		}
 		variable := envPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-		_, fs, envErr := parse(nil, env(map[string]string{variable: value}))
+		_, fs, _, envErr := parse(nil, env(map[string]string{variable: value}))
 		switch {
 		case (envErr == nil) != (err == nil):
 			t.Fatalf("--%s=%q: %v, but %s: %v", name, value, err, variable, envErr)

@@ -3,14 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-func env(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}
+func env(vars map[string]string) environment { return environment(vars) }
 
 func TestBadInputIsOneLineAndExitTwo(t *testing.T) {
 	tests := []struct {
@@ -53,7 +54,16 @@ func TestBadInputIsOneLineAndExitTwo(t *testing.T) {
 		{"finnhub without a key", []string{"--source", "finnhub", "--symbols", "AAPL"}, nil, "-finnhub-key-file"},
 		{"count with a replay", []string{"--source", "replay:x.jsonl", "--count", "5"}, nil, "-count"},
 		{"bad speed", []string{"--speed", "-2"}, nil, "-speed"},
-		{"zero stall timeout", []string{"--stall-timeout", "0s"}, nil, "-stall-timeout"},
+		{"zero stall timeout", []string{"--source", "finnhub", "--symbols", "AAPL", "--stall-timeout", "0s"}, map[string]string{"FINNHUB_API_KEY": "k"}, "-stall-timeout"},
+		{"a window twice", []string{"--windows", "1s,1s"}, nil, "-windows"},
+		{"a topic with a space", []string{"--topic", "my trades"}, nil, "-topic"},
+		{"a topic too long for its dead letters", []string{"--topic", strings.Repeat("t", 247)}, nil, "-topic"},
+		{"an empty group", []string{"--group", " "}, nil, "-group"},
+		{"speed of a synthetic feed", []string{"--speed", "10"}, nil, "-speed"},
+		{"shift of a synthetic feed", []string{"--shift-to-now"}, nil, "-shift-to-now"},
+		{"rate of a replay", []string{"--source", "replay:x.jsonl", "--rate", "10"}, nil, "-rate"},
+		{"symbols of a replay", []string{"--source", "replay:x.jsonl", "--symbols", "AAPL"}, nil, "-symbols"},
+		{"seed of finnhub, from the environment", []string{"--source", "finnhub", "--symbols", "AAPL"}, map[string]string{"FINNHUB_API_KEY": "k", "TRADETOP_SEED": "4"}, "-seed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,8 +83,81 @@ func TestBadInputIsOneLineAndExitTwo(t *testing.T) {
 	}
 }
 
+func TestDurationErrorsSayTheForm(t *testing.T) {
+	for _, name := range []string{"duration", "allowed-lateness", "sector-window", "status-interval", "drain-timeout", "stall-timeout"} {
+		var out, errOut bytes.Buffer
+		if code := run([]string{"--" + name, "soon"}, env(nil), &out, &errOut); code != exitUsage {
+			t.Errorf("--%s soon: exit %d, want 2", name, code)
+		}
+		if msg := errOut.String(); !strings.Contains(msg, "-"+name) || !strings.Contains(msg, "such as 500ms, 30s, 5m or 1h30m") || strings.Contains(msg, "parse error") {
+			t.Errorf("--%s soon: %q: want the flag and the form a duration takes", name, msg)
+		}
+	}
+}
+
+func TestFlagOverridesABadVariable(t *testing.T) {
+	o, _, _, err := parse([]string{"--rate", "50"}, env(map[string]string{"TRADETOP_RATE": "-1"}))
+	if err != nil || o.rate != 50 {
+		t.Errorf("parse with a bad TRADETOP_RATE under --rate 50 = rate %v, %v; want 50 and no error", o.rate, err)
+	}
+}
+
+func TestUnknownVariableIsWarnedWithTheClosest(t *testing.T) {
+	_, _, warnings, err := parse(nil, env(map[string]string{"TRADETOP_RAET": "5", "TRADETOP_KAFKA_PASSWORD": "x", "TRADETOP_NOTHING_LIKE_IT_AT_ALL": "1", "HOME": "/root"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 2 {
+		t.Fatalf("warnings %q: want two, for the two unknown TRADETOP_ variables", warnings)
+	}
+	if w := warnings[1]; !strings.Contains(w, `"TRADETOP_RAET"`) || !strings.Contains(w, "did you mean TRADETOP_RATE?") {
+		t.Errorf("warning %q: want it to name TRADETOP_RATE", w)
+	}
+	if w := warnings[0]; !strings.Contains(w, "TRADETOP_NOTHING_LIKE_IT_AT_ALL") || strings.Contains(w, "did you mean") {
+		t.Errorf("warning %q: want no guess for a name like no flag's", w)
+	}
+}
+
+func TestUnreadableDataDirNamesTheFlag(t *testing.T) {
+	// Under a file, as root writes to read-only directories.
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run([]string{"--no-ui", "--data-dir", filepath.Join(file, "data")}, env(nil), &out, &errOut)
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	if code != exitUsage || len(lines) != 1 || !strings.Contains(lines[0], "-data-dir") || !strings.Contains(lines[0], "not a directory") {
+		t.Errorf("exit %d, stderr %q: want exit 2 and one line naming --data-dir and why", code, errOut.String())
+	}
+}
+
+func TestUnreachableBrokerPrintsNoSummary(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	var out, errOut bytes.Buffer
+	code := run([]string{"--no-ui", "--brokers", addr, "--summary", "json", "--data-dir", t.TempDir(), "--duration", "30s"}, env(nil), &out, &errOut)
+	if code != exitFailure || out.Len() != 0 {
+		t.Errorf("exit %d, stdout %q: want exit 1 and no summary of a run that never started", code, out.String())
+	}
+	if !strings.Contains(errOut.String(), addr) && !strings.Contains(errOut.String(), "connect") {
+		t.Errorf("stderr %q: want the reason", errOut.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"--version"}, env(nil), &out, &errOut); code != exitOK || !strings.HasPrefix(out.String(), "tradetop ") || errOut.Len() != 0 {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}
+
 func TestFlagBeatsEnvironment(t *testing.T) {
-	o, _, err := parse([]string{"--rate", "50"}, env(map[string]string{"TRADETOP_RATE": "max", "TRADETOP_SEED": "9", "TRADETOP_NO_UI": "true"}))
+	o, _, _, err := parse([]string{"--rate", "50"}, env(map[string]string{"TRADETOP_RATE": "max", "TRADETOP_SEED": "9", "TRADETOP_NO_UI": "true"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +167,7 @@ func TestFlagBeatsEnvironment(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	o, _, err := parse(nil, env(nil))
+	o, _, _, err := parse(nil, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

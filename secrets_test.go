@@ -506,7 +506,7 @@ func realSASLRuns(t *testing.T) (runs []secretRun, secrets []string) {
 // getenv, as execute does, over a SQLite store in a temporary directory.
 func secretPipeline(t *testing.T, args []string, vars map[string]string) *pipeline.Pipeline {
 	t.Helper()
-	o, _, err := parse(append(slices.Clone(args), "--data-dir", t.TempDir()), env(vars))
+	o, _, _, err := parse(append(slices.Clone(args), "--data-dir", t.TempDir()), env(vars))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -154,10 +154,10 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	if err := validateTopicName(c.Topic); err != nil {
+	if err := ValidateTopic(c.Topic); err != nil {
 		return err
 	}
-	if err := validateTopicName(c.DLQTopic); err != nil {
+	if err := ValidateTopic(c.DLQTopic); err != nil {
 		return err
 	}
 	switch {
@@ -272,7 +272,8 @@ func ValidateBroker(addr string) error {
 	return nil
 }
 
-func validateTopicName(t string) error {
+// ValidateTopic reports whether t can name a Kafka topic.
+func ValidateTopic(t string) error {
 	if t == "" || len(t) > 249 || t == "." || t == ".." {
 		return fmt.Errorf("topic %q: must be 1 to 249 characters and not . or ..", t)
 	}

@@ -124,7 +124,7 @@ func FuzzTopicName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		err := validateTopicName(s)
+		err := ValidateTopic(s)
 		cfgErr := Config{Topic: s}.Validate()
 		if err != nil {
 			checkErrorLine(t, err)

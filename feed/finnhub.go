@@ -22,7 +22,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -788,7 +787,7 @@ func decodeFinnhubFrame(b []byte) finnhubFrame {
 		if err := json.Unmarshal(head.Msg, &msg); err != nil {
 			msg = string(bytes.TrimSpace(head.Msg))
 		}
-		fr.msg = finnhubTruncate(finnhubPrintable(msg), 200)
+		fr.msg = trade.Excerpt(finnhubPrintable(msg), 200)
 	case "trade":
 		if head.Data == nil || bytes.Equal(*head.Data, []byte("null")) {
 			fr.bad = append(fr.bad, "trade frame without data: "+finnhubExcerpt(b))
@@ -890,7 +889,7 @@ func finnhubJSONProblem(err error) string {
 	switch {
 	case errors.As(err, &te):
 		// Value quotes a number as sent, which may be long.
-		value := finnhubTruncate(finnhubPrintable(te.Value), 40)
+		value := trade.Excerpt(finnhubPrintable(te.Value), 40)
 		want := finnhubJSONKind(te.Type.Kind().String())
 		if te.Field != "" {
 			return fmt.Sprintf("field %q is %s, want %s", te.Field, value, want)
@@ -919,18 +918,6 @@ func finnhubJSONKind(kind string) string {
 	return kind
 }
 
-// finnhubExcerpt quotes the start of b for a report.
-func finnhubExcerpt(b []byte) string {
-	if len(b) <= finnhubExcerptLen {
-		return strconv.Quote(string(b))
-	}
-	n := finnhubExcerptLen
-	for n > 0 && !utf8.RuneStart(b[n]) {
-		n--
-	}
-	return strconv.Quote(string(b[:n])) + "…"
-}
-
 // finnhubPrintable returns s as valid UTF-8 with each control character replaced
 // by a space, fit for a status line.
 func finnhubPrintable(s string) string {
@@ -943,13 +930,7 @@ func finnhubPrintable(s string) string {
 	}, s)
 }
 
-// finnhubTruncate cuts s to at most n bytes, on a rune boundary.
-func finnhubTruncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+// finnhubExcerpt quotes the start of b for a report.
+func finnhubExcerpt(b []byte) string {
+	return strconv.Quote(trade.Excerpt(string(b), finnhubExcerptLen))
 }

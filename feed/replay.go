@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tradetop/tradetop/trade"
 )
@@ -552,13 +551,13 @@ func (d *lineDecoder) decodeCSV(line []byte, no int) (trade.Trade, error) {
 	var t trade.Trade
 	t.Symbol = string(fields[c.symbol])
 	if t.Price, err = strconv.ParseFloat(string(fields[c.price]), 64); err != nil {
-		return trade.Trade{}, fmt.Errorf("bad price %q", replayExcerpt(fields[c.price]))
+		return trade.Trade{}, fmt.Errorf("bad price %q", trade.Excerpt(string(fields[c.price]), maxReplayExcerpt))
 	}
 	if t.Volume, err = strconv.ParseFloat(string(fields[c.volume]), 64); err != nil {
-		return trade.Trade{}, fmt.Errorf("bad volume %q", replayExcerpt(fields[c.volume]))
+		return trade.Trade{}, fmt.Errorf("bad volume %q", trade.Excerpt(string(fields[c.volume]), maxReplayExcerpt))
 	}
 	if t.Time, err = parseTradeTime(fields[c.ts]); err != nil {
-		return trade.Trade{}, fmt.Errorf("bad ts %q: want RFC 3339 or whole Unix seconds, ms, µs or ns", replayExcerpt(fields[c.ts]))
+		return trade.Trade{}, fmt.Errorf("bad ts %q: want RFC 3339 or whole Unix seconds, ms, µs or ns", trade.Excerpt(string(fields[c.ts]), maxReplayExcerpt))
 	}
 	if c.id >= 0 && len(fields[c.id]) > 0 {
 		t.ID = string(fields[c.id])
@@ -569,18 +568,6 @@ func (d *lineDecoder) decodeCSV(line []byte, no int) (trade.Trade, error) {
 		return trade.Trade{}, err
 	}
 	return t, nil
-}
-
-// replayExcerpt returns the start of b, for an error message.
-func replayExcerpt(b []byte) string {
-	if len(b) <= maxReplayExcerpt {
-		return string(b)
-	}
-	b = b[:maxReplayExcerpt]
-	for len(b) > 0 && !utf8.Valid(b) {
-		b = b[:len(b)-1]
-	}
-	return string(b) + "…"
 }
 
 // tradeColumns maps the columns of a CSV file of trades to their positions in

@@ -224,7 +224,7 @@ func parseHeader(header []string) (columns, error) {
 		case "price":
 			p = &c.price
 		default:
-			return c, fmt.Errorf("unknown column %q in header (want symbol,name,sector,shares[,price])", universeExcerpt(h))
+			return c, fmt.Errorf("unknown column %q in header (want symbol,name,sector,shares[,price])", trade.Excerpt(h, maxReplayExcerpt))
 		}
 		if *p >= 0 {
 			return c, fmt.Errorf("column %q twice in header", h)
@@ -261,7 +261,7 @@ func (c columns) instrument(rec []string) (Instrument, error) {
 	case in.Symbol == "":
 		return in, errors.New("empty symbol")
 	case len(in.Symbol) > trade.MaxSymbolLen:
-		return in, fmt.Errorf("symbol %q longer than %d bytes", universeExcerpt(in.Symbol), trade.MaxSymbolLen)
+		return in, fmt.Errorf("symbol %q longer than %d bytes", trade.Excerpt(in.Symbol, maxReplayExcerpt), trade.MaxSymbolLen)
 	case !trade.Printable(in.Symbol) || strings.ContainsFunc(in.Symbol, unicode.IsSpace):
 		return in, fmt.Errorf("symbol %q has spaces or control characters", in.Symbol)
 	case in.Name == "":
@@ -275,13 +275,13 @@ func (c columns) instrument(rec []string) (Instrument, error) {
 	}
 	shares, err := strconv.ParseInt(field(c.shares), 10, 64)
 	if err != nil || shares <= 0 {
-		return in, fmt.Errorf("bad shares %q for %s: want a whole number > 0", universeExcerpt(field(c.shares)), in.Symbol)
+		return in, fmt.Errorf("bad shares %q for %s: want a whole number > 0", trade.Excerpt(field(c.shares), maxReplayExcerpt), in.Symbol)
 	}
 	in.Shares = shares
 	if c.price >= 0 && field(c.price) != "" {
 		p, err := strconv.ParseFloat(field(c.price), 64)
 		if err != nil || !(p > 0) || p > trade.MaxPrice {
-			return in, fmt.Errorf("bad price %q for %s: want a number in (0, %g]", universeExcerpt(field(c.price)), in.Symbol, float64(trade.MaxPrice))
+			return in, fmt.Errorf("bad price %q for %s: want a number in (0, %g]", trade.Excerpt(field(c.price), maxReplayExcerpt), in.Symbol, float64(trade.MaxPrice))
 		}
 		in.Price = p
 	}
@@ -293,10 +293,6 @@ const maxUniverseFile = 64 << 20
 
 // maxYAMLError bounds the YAML parser's error messages.
 const maxYAMLError = 200
-
-// universeExcerpt returns the start of s, for an error message that quotes
-// a field: a field may be as long as the file.
-func universeExcerpt(s string) string { return replayExcerpt([]byte(s)) }
 
 // LoadUniverseFile reads the universe in the file at path, in the format its
 // extension names: .csv (LoadUniverse) or .yaml and .yml (LoadUniverseYAML),
@@ -358,13 +354,13 @@ func LoadUniverseYAML(r io.Reader) (u *Universe, err error) {
 	// it is bad input, not a crash.
 	defer func() {
 		if p := recover(); p != nil {
-			u, err = nil, fmt.Errorf("yaml: cannot parse: %s", finnhubTruncate(fmt.Sprint(p), maxYAMLError))
+			u, err = nil, fmt.Errorf("yaml: cannot parse: %s", trade.Excerpt(fmt.Sprint(p), maxYAMLError))
 		}
 	}()
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		// The parser quotes some input whole (an unknown anchor's name).
-		return nil, errors.New(finnhubTruncate(err.Error(), maxYAMLError))
+		return nil, errors.New(trade.Excerpt(err.Error(), maxYAMLError))
 	}
 	return universeFromYAML(&doc)
 }
@@ -412,7 +408,7 @@ func yamlInstrument(item *yaml.Node) (Instrument, error) {
 		col := slices.Index(yamlColumns.names, key)
 		switch {
 		case col < 0:
-			return Instrument{}, fmt.Errorf("line %d: unknown key %q (want symbol, name, sector, shares, price)", k.Line, universeExcerpt(k.Value))
+			return Instrument{}, fmt.Errorf("line %d: unknown key %q (want symbol, name, sector, shares, price)", k.Line, trade.Excerpt(k.Value, maxReplayExcerpt))
 		case seen[col]:
 			return Instrument{}, fmt.Errorf("line %d: key %q twice", k.Line, key)
 		case v.Kind != yaml.ScalarNode:
@@ -456,7 +452,7 @@ func yamlKind(n *yaml.Node) string {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.ScalarNode:
-		return fmt.Sprintf("the value %q", universeExcerpt(n.Value))
+		return fmt.Sprintf("the value %q", trade.Excerpt(n.Value, maxReplayExcerpt))
 	case yaml.AliasNode:
 		return "an alias"
 	}

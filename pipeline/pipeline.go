@@ -94,6 +94,14 @@ func (p *Pipeline) Abort() {
 	}
 }
 
+// StartError is returned by Run when the pipeline could not start (the
+// broker unreachable, say): nothing ran, and its summary counts nothing.
+type StartError struct{ Err error }
+
+func (e *StartError) Error() string { return e.Err.Error() }
+
+func (e *StartError) Unwrap() error { return e.Err }
+
 // ErrAborted is returned by Run when Abort or the drain timeout stopped it
 // before every produced trade was stored.
 var ErrAborted = errors.New("stopped before the drain finished")
@@ -121,7 +129,7 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 		var err error
 		emb, err = bus.StartEmbedded(bus.EmbeddedConfig{Dir: cfg.EmbeddedDir, Partitions: kcfg.Partitions, Topics: []string{kcfg.Topic, kcfg.DLQTopic}})
 		if err != nil {
-			return p.summary(), err
+			return p.summary(), &StartError{err}
 		}
 		defer emb.Close()
 		kcfg.Brokers = []string{emb.Addr()}
@@ -134,7 +142,7 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	for _, topic := range []string{kcfg.Topic, kcfg.DLQTopic} {
 		info, err := admin.EnsureTopic(hard, topic)
 		if err != nil {
-			return p.summary(), err
+			return p.summary(), &StartError{err}
 		}
 		if info.Created {
 			cfg.Log.Info("created topic", "topic", topic, "partitions", info.Partitions)

@@ -77,3 +77,16 @@ func Day(t time.Time) string {
 func Printable(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
+
+// Excerpt returns s cut to at most n bytes on a rune boundary, with "…"
+// when it was cut: what an error message quotes of a bad value, so that a
+// megabyte of input stays one short line.
+func Excerpt(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
