@@ -82,7 +82,7 @@ func TestCrashRestartEmbedded(t *testing.T) {
 	}
 	// The reference runs alongside, on its own broker and data directory.
 	ref := startFaultProc(t, "reference", bin, args("reference"))
-	final := crashAndRestart(t, bin, args("crashed"), 4, 5*time.Second)
+	final := crashAndRestart(t, bin, args("crashed"), 4, 5*time.Second, nil)
 	refSum := ref.finishOK(t, 3*time.Minute)
 	t.Logf("reference summary: %+v", refSum)
 	t.Logf("final run summary: %+v", final)
@@ -121,7 +121,7 @@ func TestCrashRestartRealClusters(t *testing.T) {
 	// timeouts, so that the runs only find them.
 	crashed, reference := cassandraFaultStore(t, hosts, name), cassandraFaultStore(t, hosts, refName)
 	ref := startFaultProc(t, "reference", bin, args(refName))
-	final := crashAndRestart(t, bin, args(name), 3, 2500*time.Millisecond)
+	final := crashAndRestart(t, bin, args(name), 3, 2500*time.Millisecond, nil)
 	refSum := ref.finishOK(t, 3*time.Minute)
 	t.Logf("reference summary: %+v", refSum)
 	t.Logf("final run summary: %+v", final)
@@ -133,11 +133,77 @@ func TestCrashRestartRealClusters(t *testing.T) {
 	reportFault(t, "kill -9 and restart (Kafka + Cassandra)", input, got, want)
 }
 
-// crashArgs are the arguments of a pinned headless run.
+// TestCrashAtFullRateRealClusters kills tradetop on real Kafka and
+// Cassandra at the maximum rate, three times, and measures after each kill
+// how much of what the killed run had stored its successor reads again: the
+// stored trades at or past the group's committed offsets (the store and
+// Kafka, read directly). Offsets are committed at the read position once
+// stored, so that is at most a commit interval and a batch: the test wants
+// under two seconds' worth at the rate the run stored. The final store must
+// hold exactly the input.
+func TestCrashAtFullRateRealClusters(t *testing.T) {
+	brokers, hosts := faultClusters(t)
+	const seed, count = 29, 400_000
+	bin := faultBinary(t)
+	name := storetest.Keyspace(t, hosts, "fullrate_")
+	deleteFaultTopics(t, brokers, name, name+".dlq")
+	args := append(crashArgs(seed, count, 0),
+		"--brokers", strings.Join(brokers, ","), "--cassandra", strings.Join(hosts, ","),
+		"--keyspace", name, "--topic", name, "--group", name, "--data-dir", t.TempDir())
+	cassandraFaultStore(t, hosts, name) // the keyspace, made patiently
+	kcfg := bus.Config{Brokers: brokers, Topic: name, Group: name}
+	var worst float64
+	var reread int64
+	final := crashAndRestart(t, bin, args, 3, 3*time.Second, func(storing time.Duration) {
+		got := storetest.ReadCassandra(t, hosts, name)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		admin := bus.NewAdmin(kcfg)
+		defer admin.Close()
+		lag, err := admin.Lag(ctx, name, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := got.MaxOffsets()
+		var again int64
+		for _, l := range lag {
+			if top, ok := stored[int32(l.Partition)]; ok && l.Committed >= 0 {
+				again += max(0, top+1-l.Committed)
+			} else if ok {
+				again += top + 1 // nothing committed: all of it
+			}
+		}
+		perSecond := float64(len(got.Trades)) / storing.Seconds()
+		seconds := float64(again) / perSecond
+		t.Logf("after the kill: %d stored trades past the committed offsets, %.2fs at the %.0f trades/s stored", again, seconds, perSecond)
+		reread += again
+		worst = max(worst, seconds)
+	})
+	t.Logf("final run summary: %+v", final)
+	input := faultInput(t, seed, count)
+	got := storetest.ReadCassandra(t, hosts, name)
+	d := storetest.Compare(got, storetest.Reference(input, storetest.Windows{
+		Intervals: faultIntervals, Sector: faultSectorWindow, SectorOf: feed.DefaultUniverse().Sector}))
+	line := fmt.Sprintf("%s reread_after_restart=%d worst_reread_s=%.2f", d.Figures("kill -9 at full rate (Kafka + Cassandra)"), reread, worst)
+	t.Log(line)
+	storetest.WriteFigures(t, line)
+	if !d.OK() {
+		t.Errorf("the store differs from the input: %v", d.Problems[:min(len(d.Problems), 20)])
+	}
+	if worst >= 2 {
+		t.Errorf("a restart read %.2fs worth of trades again, want under 2s", worst)
+	}
+}
+
+// crashArgs are the arguments of a pinned headless run; rate 0 is max.
 func crashArgs(seed, count int64, rate int) []string {
+	r := "max"
+	if rate > 0 {
+		r = strconv.Itoa(rate)
+	}
 	return []string{
 		"--no-ui", "--seed", strconv.FormatInt(seed, 10), "--start", faultStart,
-		"--count", strconv.FormatInt(count, 10), "--rate", strconv.Itoa(rate),
+		"--count", strconv.FormatInt(count, 10), "--rate", r,
 		"--windows", "1s,10s", "--sector-window", faultSectorWindow.String(),
 		"--status-interval", "500ms", "--summary", "json",
 	}
@@ -146,8 +212,9 @@ func crashArgs(seed, count int64, rate int) []string {
 // crashAndRestart runs the binary with args kills times, killing each run
 // with SIGKILL at a random moment up to maxDelay after its first status
 // line that shows stored trades, then runs it once more to the end and
-// returns that run's summary.
-func crashAndRestart(t *testing.T, bin string, args []string, kills int, maxDelay time.Duration) pipeline.Summary {
+// returns that run's summary. afterKill, if set, is called after each kill
+// with how long the killed run had been storing.
+func crashAndRestart(t *testing.T, bin string, args []string, kills int, maxDelay time.Duration, afterKill func(storing time.Duration)) pipeline.Summary {
 	t.Helper()
 	rng := faultRand(t)
 	for i := 1; i <= kills; i++ {
@@ -156,6 +223,7 @@ func crashAndRestart(t *testing.T, bin string, args []string, kills int, maxDela
 		if p.waitStatus(0, time.Minute, func(s faultStatus) bool { return s.stored > 0 }) == nil {
 			t.Fatalf("%s: no status line with stored trades within a minute; stderr:\n%s", name, p.stderrTail())
 		}
+		storing := time.Now()
 		delay := time.Duration(rng.Int64N(int64(maxDelay)))
 		select {
 		case <-p.done:
@@ -166,6 +234,9 @@ func crashAndRestart(t *testing.T, bin string, args []string, kills int, maxDela
 		p.kill(t)
 		t.Logf("%s: SIGKILL %v after its first stored trades; its last status: %s",
 			name, delay.Round(time.Millisecond), p.lastStatusLine())
+		if afterKill != nil {
+			afterKill(time.Since(storing))
+		}
 	}
 	return startFaultProc(t, "final run", bin, args).finishOK(t, 3*time.Minute)
 }

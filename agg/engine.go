@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/tradetop/tradetop/trade"
@@ -197,19 +198,17 @@ func (o Outcome) String() string {
 }
 
 type window struct {
-	start, end  int64
-	firstOffset int64
-	open, high  float64
-	low, close  float64
-	volume      float64
-	notional    float64
-	count       int64
+	start, end int64
+	open, high float64
+	low, close float64
+	volume     float64
+	notional   float64
+	count      int64
 }
 
-func (w *window) add(price, volume float64, offset int64) {
+func (w *window) add(price, volume float64) {
 	if w.count == 0 {
 		w.open, w.high, w.low = price, price, price
-		w.firstOffset = offset
 	}
 	w.high = max(w.high, price)
 	w.low = min(w.low, price)
@@ -217,7 +216,6 @@ func (w *window) add(price, volume float64, offset int64) {
 	w.volume += volume
 	w.notional += price * volume
 	w.count++
-	w.firstOffset = min(w.firstOffset, offset)
 }
 
 type symbolState struct {
@@ -268,10 +266,11 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// Add aggregates one valid trade read at the given Kafka offset and says
+// Add aggregates one valid trade, in the order the partition delivers them
+// (a window's open is its first trade, its close its last), and says
 // whether it counted in all its windows, was late for at least one, or was
 // a duplicate of a trade already counted.
-func (e *Engine) Add(t *trade.Trade, offset int64) Outcome {
+func (e *Engine) Add(t *trade.Trade) Outcome {
 	ts := t.Time.UnixNano()
 	if e.duplicate(t.ID, ts) {
 		e.dups++
@@ -280,12 +279,12 @@ func (e *Engine) Add(t *trade.Trade, offset int64) Outcome {
 	s := e.symbol(t.Symbol)
 	late := false
 	for i, iv := range e.intervals {
-		if !e.addTo(&s.open[i], ts, iv, t.Price, t.Volume, offset) {
+		if !e.addTo(&s.open[i], ts, iv, t.Price, t.Volume) {
 			late = true
 		}
 	}
 	sec := s.sector
-	if !e.addTo(&sec.open, ts, e.sectorIv, t.Price, t.Volume, offset) {
+	if !e.addTo(&sec.open, ts, e.sectorIv, t.Price, t.Volume) {
 		late = true
 	}
 	s.stats.observe(t, ts)
@@ -360,7 +359,7 @@ func idHash(id string) [2]uint64 {
 // addTo adds a trade to the window of size iv containing ts in the ordered
 // list ws, creating the window if needed. It reports false if that window has
 // already closed.
-func (e *Engine) addTo(ws *[]window, ts, iv int64, price, volume float64, offset int64) bool {
+func (e *Engine) addTo(ws *[]window, ts, iv int64, price, volume float64) bool {
 	start := floorDiv(ts, iv) * iv
 	end := start + iv
 	if e.hasWM && end <= e.wm {
@@ -378,7 +377,7 @@ func (e *Engine) addTo(ws *[]window, ts, iv int64, price, volume float64, offset
 		*ws = list
 		e.nextClose = min(e.nextClose, end)
 	}
-	list[i].add(price, volume, offset)
+	list[i].add(price, volume)
 	return true
 }
 
@@ -519,9 +518,9 @@ func (e *Engine) Watermark() (time.Time, bool) {
 // AppendOpen appends every open window as it stands — a candle or sector row
 // of the trades so far — to dst, without closing it or moving the
 // watermark. At a clean stop the pipeline stores them, so the store shows
-// every trade, and commits CommitOffset with the watermark: whoever resumes
-// the partition rebuilds those windows whole from Kafka and writes them
-// again when they close, over the rows written at the stop.
+// every trade; whoever resumes the partition rebuilds those windows from
+// the stored trades (Rebuild) and writes them again when they close, over
+// the rows written at the stop.
 func (e *Engine) AppendOpen(dst *Closed) {
 	for _, s := range e.symList {
 		for i, iv := range e.intervals {
@@ -537,25 +536,36 @@ func (e *Engine) AppendOpen(dst *Closed) {
 	}
 }
 
-// CommitOffset returns the offset from which the partition must be read again
-// to rebuild every open window: the first offset that contributed to an open
-// window, or next when no window is open. Committing it (with the watermark)
-// after the closed windows are stored is what makes replay safe.
-func (e *Engine) CommitOffset(next int64) int64 {
-	off := next
-	for _, s := range e.symList {
-		for _, ws := range s.open {
-			for i := range ws {
-				off = min(off, ws[i].firstOffset)
-			}
-		}
+// OpenSince returns the earliest event time a trade may have and still be in
+// a window that is open at watermark wm: the start of the oldest window of
+// any interval that ends after wm. The trades of the windows open at a
+// committed watermark are the stored trades from this time on.
+func (c Config) OpenSince(wm time.Time) time.Time {
+	c = c.withDefaults()
+	w := wm.UnixNano()
+	since := int64(math.MaxInt64)
+	for _, iv := range append(slices.Clone(c.Intervals), c.SectorInterval) {
+		n := int64(iv)
+		// The window holding the instant just after wm ends after wm.
+		since = min(since, floorDiv(w, n)*n)
 	}
-	for _, sec := range e.secList {
-		for i := range sec.open {
-			off = min(off, sec.open[i].firstOffset)
-		}
+	return time.Unix(0, since).UTC()
+}
+
+// Rebuild restores the state a partition had when its offset was committed
+// with watermark wm, in a new engine: the watermark, and the open windows
+// and the IDs counted in them, from the stored trades read before that
+// offset (every stored trade of the partition at or after OpenSince(wm),
+// in the order they were read). The trades are not counted again: Late and
+// Duplicates stay as they were, and no window closes (none of them can move
+// the watermark, which was past them all).
+func (e *Engine) Rebuild(wm time.Time, stored []trade.Trade) {
+	e.AdvanceWatermark(wm)
+	late, dups := e.late, e.dups
+	for i := range stored {
+		e.Add(&stored[i])
 	}
-	return off
+	e.late, e.dups = late, dups
 }
 
 // TakeClosed appends the windows closed since the last call to dst and

@@ -1,10 +1,12 @@
 package agg
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -145,7 +147,7 @@ func TestWindows(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEngine(t, tt.cfg)
 			for i := range tt.trades {
-				e.Add(&tt.trades[i], int64(i))
+				e.Add(&tt.trades[i])
 			}
 			got := closedCandles(e)
 			if tt.stop {
@@ -172,14 +174,14 @@ func TestWindows(t *testing.T) {
 
 func TestSectorVolumeByPartition(t *testing.T) {
 	e := newEngine(t, Config{Intervals: []time.Duration{time.Minute}, SectorInterval: time.Minute, AllowedLateness: NoLateness})
-	for i, x := range []trade.Trade{
+	for _, x := range []trade.Trade{
 		tr("AAPL", 0, 10, 1),
 		tr("MSFT", time.Second, 20, 2),
 		tr("XOM", 2*time.Second, 30, 3),
 		tr("ZZZ", 3*time.Second, 40, 4),
 		tr("AAPL", time.Minute, 10, 5),
 	} {
-		e.Add(&x, int64(i))
+		e.Add(&x)
 	}
 	var c Closed
 	e.TakeClosed(&c)
@@ -207,39 +209,6 @@ func TestSectorVolumeByPartition(t *testing.T) {
 	}
 	if total != 15 {
 		t.Errorf("day volume over sectors = %v, want 15", total)
-	}
-}
-
-func TestCommitOffset(t *testing.T) {
-	e := newEngine(t, Config{Intervals: []time.Duration{time.Second}, SectorInterval: time.Second, AllowedLateness: NoLateness})
-	if got := e.CommitOffset(0); got != 0 {
-		t.Fatalf("empty engine commit offset = %d, want 0", got)
-	}
-	x := tr("AAPL", 100*time.Millisecond, 10, 1)
-	e.Add(&x, 40)
-	x = tr("MSFT", 200*time.Millisecond, 10, 1)
-	e.Add(&x, 41)
-	if got := e.CommitOffset(42); got != 40 {
-		t.Errorf("commit offset with open windows from 40 = %d, want 40", got)
-	}
-	x = tr("AAPL", 1500*time.Millisecond, 10, 1)
-	e.Add(&x, 42)
-	if got := e.CommitOffset(43); got != 42 {
-		t.Errorf("commit offset after the first second closed = %d, want 42", got)
-	}
-	// A clean stop stores the open windows as they stand and commits
-	// where they start, so that a restart rebuilds them whole.
-	var c Closed
-	e.AppendOpen(&c)
-	if len(c.Candles) != 1 || c.Candles[0].Start != t0.Add(time.Second) || c.Candles[0].Count != 1 {
-		t.Errorf("open windows at a stop: %+v, want AAPL's second 15:00:01 with one trade", c.Candles)
-	}
-	if got := e.CommitOffset(43); got != 42 {
-		t.Errorf("commit offset after a stop = %d, want 42, where the open windows start", got)
-	}
-	x = tr("AAPL", 1600*time.Millisecond, 10, 1)
-	if got := e.Add(&x, 43); got != Counted {
-		t.Errorf("a trade in a window stored at a stop is %s, want counted", got)
 	}
 }
 
@@ -287,10 +256,23 @@ func stream(r *rand.Rand, n int) []trade.Trade {
 	return out
 }
 
-// store applies closed windows as upserts, like the real stores.
+// store applies closed windows as upserts, like the real stores, and keeps
+// the raw trades with the offset they were read at, as Cassandra does: an
+// upsert (the last write wins), but a late trade only if its ID is not
+// stored yet, and a duplicate not at all (see pipeline).
 type store struct {
 	candles map[string]Candle
 	sectors map[string]SectorVolume
+	raw     map[string]rawRow
+}
+
+type rawRow struct {
+	t      trade.Trade
+	offset int64
+}
+
+func newStore() store {
+	return store{map[string]Candle{}, map[string]SectorVolume{}, map[string]rawRow{}}
 }
 
 func (s *store) write(c *Closed) {
@@ -301,6 +283,41 @@ func (s *store) write(c *Closed) {
 		s.sectors[fmt.Sprintf("%s/%s", sv.Sector, sv.Start.Format("15:04:05"))] = sv
 	}
 	c.Reset()
+}
+
+// read is a trade read at an offset and what Add made of it.
+type read struct {
+	t       trade.Trade
+	offset  int64
+	outcome Outcome
+}
+
+func (s *store) writeRaw(rs []read) {
+	for _, r := range rs {
+		switch _, stored := s.raw[r.t.ID]; {
+		case r.outcome == Duplicate, r.outcome == Late && stored:
+		default:
+			s.raw[r.t.ID] = rawRow{r.t, r.offset}
+		}
+	}
+}
+
+// reread is what a partition's new owner reads back to rebuild its open
+// windows: the trades read before the committed offset, with event times
+// from since on, in offset order.
+func (s *store) reread(since time.Time, before int64) []trade.Trade {
+	var rows []rawRow
+	for _, r := range s.raw {
+		if r.offset < before && !r.t.Time.Before(since) {
+			rows = append(rows, r)
+		}
+	}
+	slices.SortFunc(rows, func(a, b rawRow) int { return cmp.Compare(a.offset, b.offset) })
+	out := make([]trade.Trade, len(rows))
+	for i, r := range rows {
+		out[i] = r.t
+	}
+	return out
 }
 
 // TestReplayFromCommitIsExact checks the commit protocol: processing a
@@ -341,6 +358,12 @@ func TestDuplicatesCountOnce(t *testing.T) {
 				from := max(0, i-r.IntN(200))
 				dup = append(dup, in[from:i+1]...)
 				copies += i + 1 - from
+			case 2: // a resend from about when the minute windows close
+				if i > 1700 {
+					from := i - 1300 - r.IntN(400)
+					dup = append(dup, in[from:from+50]...)
+					copies += 50
+				}
 			}
 		}
 		if seed == 0 {
@@ -351,7 +374,7 @@ func TestDuplicatesCountOnce(t *testing.T) {
 		e := newEngine(t, cfg)
 		late := int64(0)
 		for i := range dup {
-			if e.Add(&dup[i], int64(i)) == Late {
+			if e.Add(&dup[i]) == Late {
 				late++
 			}
 		}
@@ -366,7 +389,7 @@ func TestDuplicatesCountOnce(t *testing.T) {
 func lateIn(t *testing.T, cfg Config, in []trade.Trade) int64 {
 	e := newEngine(t, cfg)
 	for i := range in {
-		e.Add(&in[i], int64(i))
+		e.Add(&in[i])
 	}
 	return e.Late()
 }
@@ -374,11 +397,11 @@ func lateIn(t *testing.T, cfg Config, in []trade.Trade) int64 {
 // runOnce runs in through one engine and stores its windows, the open ones
 // as they stand, as an uninterrupted run with a clean stop does.
 func runOnce(t *testing.T, cfg Config, in []trade.Trade) store {
-	s := store{map[string]Candle{}, map[string]SectorVolume{}}
+	s := newStore()
 	e := newEngine(t, cfg)
 	var c Closed
 	for i := range in {
-		e.Add(&in[i], int64(i))
+		e.Add(&in[i])
 	}
 	e.TakeClosed(&c)
 	e.AppendOpen(&c)
@@ -387,44 +410,63 @@ func runOnce(t *testing.T, cfg Config, in []trade.Trade) store {
 }
 
 // runWithCrashes runs in with up to four interruptions at random points,
-// each followed by a new engine resuming from the last committed offset and
-// watermark; batches are stored, and committed, at random points. An
-// interruption is a crash, or a clean stop that stores the open windows as
-// they stand and commits.
+// each followed by a new engine that resumes from the last committed offset
+// and watermark: it rebuilds the open windows from the stored trades read
+// before that offset, then reads on from it. Batches (raw trades and closed
+// windows) are stored at random points, and then committed at the read
+// position, or not: a crash may fall between the two. An interruption is a
+// crash, or a clean stop that stores the open windows as they stand and
+// commits.
 func runWithCrashes(t *testing.T, cfg Config, in []trade.Trade, r *rand.Rand) store {
-	got := store{map[string]Candle{}, map[string]SectorVolume{}}
+	got := newStore()
 	var c Closed
+	var pending []read
 	next := 0
 	var wm time.Time
 	hasWM := false
 	for run := 0; next < len(in); run++ {
 		e := newEngine(t, cfg)
 		if hasWM {
-			e.AdvanceWatermark(wm)
+			e.Rebuild(wm, got.reread(cfg.OpenSince(wm), int64(next)))
 		}
-		crash := len(in)
+		pending = pending[:0]
+		crash, failed := len(in), false
 		if run < 4 {
 			crash = next + r.IntN(len(in)-next+1)
 		}
 		for i := next; i < crash; i++ {
-			e.Add(&in[i], int64(i))
+			pending = append(pending, read{in[i], int64(i), e.Add(&in[i])})
+			if r.IntN(25) == 0 && run < 4 && r.IntN(10) == 0 {
+				// A write that failed part of the way, then a crash:
+				// some rows of the batch are stored, not all.
+				for _, p := range pending {
+					if r.IntN(2) == 0 {
+						got.writeRaw([]read{p})
+					}
+				}
+				crash, failed = i+1, true
+				break
+			}
 			if r.IntN(25) == 0 { // a batch: store, then maybe commit
+				got.writeRaw(pending)
+				pending = pending[:0]
 				e.TakeClosed(&c)
 				got.write(&c)
 				if r.IntN(4) != 0 {
-					next = int(e.CommitOffset(int64(i + 1)))
+					next = i + 1
 					wm, hasWM = e.Watermark()
 				}
 			}
 		}
-		if crash == len(in) || r.IntN(2) == 0 {
+		if !failed && (crash == len(in) || r.IntN(2) == 0) {
+			got.writeRaw(pending)
 			e.TakeClosed(&c)
 			e.AppendOpen(&c)
 			got.write(&c)
-			next = int(e.CommitOffset(int64(crash)))
+			next = crash
 			wm, hasWM = e.Watermark()
 		}
-		if crash == len(in) {
+		if crash == len(in) && !failed {
 			break // the input is exhausted
 		}
 	}
@@ -465,7 +507,7 @@ func TestDuplicateOutcomes(t *testing.T) {
 		{a, Duplicate}, // its second has closed, its minute is open
 		{later, Duplicate},
 	} {
-		if got := e.Add(&step.x, 0); got != step.want {
+		if got := e.Add(&step.x); got != step.want {
 			t.Fatalf("%s: %s, want %s", step.x.ID, got, step.want)
 		}
 	}
@@ -475,17 +517,17 @@ func TestDuplicateOutcomes(t *testing.T) {
 	// Past the minute every window of a has closed: its IDs are forgotten
 	// and a copy is late, like any trade for a closed window.
 	next := tr("MSFT", 2*time.Minute, 12, 1)
-	e.Add(&next, 0)
+	e.Add(&next)
 	if len(e.seen) != 1 {
 		t.Errorf("%d buckets of IDs kept after the first minute closed, want 1", len(e.seen))
 	}
-	if got := e.Add(&a, 0); got != Late {
+	if got := e.Add(&a); got != Late {
 		t.Errorf("a copy after its windows closed: %s, want late", got)
 	}
 	// A trade without an ID cannot be recognised: it always counts.
 	anon := tr("XOM", 2*time.Minute, 1, 1)
 	anon.ID = ""
-	if e.Add(&anon, 0) != Counted || e.Add(&anon, 0) != Counted {
+	if e.Add(&anon) != Counted || e.Add(&anon) != Counted {
 		t.Error("trades without an ID are not all counted")
 	}
 }
@@ -506,7 +548,7 @@ func TestAddDoesNotAllocate(t *testing.T) {
 	e := newEngine(t, Config{})
 	in := benchTrades(10000)
 	for i := range in {
-		e.Add(&in[i], int64(i))
+		e.Add(&in[i])
 	}
 	var c Closed
 	e.TakeClosed(&c)
@@ -515,7 +557,7 @@ func TestAddDoesNotAllocate(t *testing.T) {
 		x := in[i%len(in)]
 		// Each pass over in is minutes later, so its IDs are new again.
 		x.Time = x.Time.Add(time.Duration(1+i/len(in)) * 3 * time.Minute)
-		e.Add(&x, int64(len(in)+i))
+		e.Add(&x)
 		if i%500 == 0 {
 			c.Reset()
 			e.TakeClosed(&c)
@@ -555,7 +597,7 @@ func BenchmarkEngineAdd(b *testing.B) {
 	for b.Loop() {
 		x := in[i]
 		x.Time = x.Time.Add(shift)
-		e.Add(&x, int64(i))
+		e.Add(&x)
 		if i++; i == len(in) {
 			i = 0
 			shift += span

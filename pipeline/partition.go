@@ -19,48 +19,57 @@ import (
 // the offset (with the watermark as metadata) that may be committed once they
 // are durable.
 type batch struct {
-	claim  *bus.Claim
-	trades []trade.Trade
-	ingest []time.Time // Kafka timestamp (ingest time) of each trade
-	closed agg.Closed
-	commit int64 // offset to commit; -1 for none
-	meta   string
-	bad    int64 // messages skipped as bad since the last batch
-	late   int64
-	dups   int64
-	done   chan struct{} // closed when durable, for the final batch
+	claim   *bus.Claim
+	trades  []trade.Trade
+	origins []store.Origin // where each trade was read
+	ingest  []time.Time    // Kafka timestamp (ingest time) of each trade
+	closed  agg.Closed
+	commit  int64 // offset to commit; -1 for none
+	meta    string
+	read    int64 // messages read since the last batch
+	bad     int64 // of them, skipped as bad
+	late    int64
+	dups    int64         // of them, duplicates: not written again
+	done    chan struct{} // closed when durable, for the final batch
 }
 
 func (b *batch) reset() {
-	*b = batch{trades: b.trades[:0], ingest: b.ingest[:0], closed: agg.Closed{Candles: b.closed.Candles[:0], Sectors: b.closed.Sectors[:0]}}
-}
-
-func (b *batch) rows() store.Batch {
-	return store.Batch{Trades: b.trades, Candles: b.closed.Candles, Sectors: b.closed.Sectors}
+	*b = batch{trades: b.trades[:0], origins: b.origins[:0], ingest: b.ingest[:0],
+		closed: agg.Closed{Candles: b.closed.Candles[:0], Sectors: b.closed.Sectors[:0]}}
 }
 
 // The committed metadata carries the partition's watermark, so a consumer
 // that takes the partition over resumes with the same windows closed.
-const metaPrefix = "tradetop/1 wm="
+// Version 2 commits at the read position: the open windows are rebuilt from
+// the store. Version 1 committed where the oldest open window started: they
+// were rebuilt by reading the partition from there.
+const (
+	metaPrefix   = "tradetop/2 wm="
+	metaPrefixV1 = "tradetop/1 wm="
+)
 
-func encodeMeta(e *agg.Engine) string {
-	wm, ok := e.Watermark()
+func encodeMeta(wm time.Time, ok bool) string {
 	if !ok {
 		return ""
 	}
 	return metaPrefix + strconv.FormatInt(wm.UnixNano(), 10)
 }
 
-func decodeMeta(s string) (time.Time, bool) {
+// decodeMeta returns the watermark in committed metadata, and whether the
+// open windows are to be rebuilt from the store (version 2).
+func decodeMeta(s string) (wm time.Time, rebuild, ok bool) {
 	rest, ok := strings.CutPrefix(s, metaPrefix)
+	rebuild = ok
 	if !ok {
-		return time.Time{}, false
+		if rest, ok = strings.CutPrefix(s, metaPrefixV1); !ok {
+			return time.Time{}, false, false
+		}
 	}
 	n, err := strconv.ParseInt(rest, 10, 64)
 	if err != nil {
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
-	return time.Unix(0, n).UTC(), true
+	return time.Unix(0, n).UTC(), rebuild, true
 }
 
 // handler returns the function that processes one claimed partition.
@@ -70,13 +79,48 @@ func (p *Pipeline) handler(dlq *bus.DeadLetters, out chan<- *batch) bus.Handler 
 		if err != nil {
 			return err
 		}
-		if wm, ok := decodeMeta(cl.Metadata); ok {
-			eng.AdvanceWatermark(wm)
+		if err := p.restore(ctx, eng, cl); err != nil {
+			return err
 		}
 		w := &worker{p: p, cl: cl, eng: eng, dlq: dlq, out: out, next: cl.Start, target: -1, lastCommit: cl.Start}
+		w.lastWM, _ = eng.Watermark()
 		w.cur = w.newBatch()
 		return w.run(ctx)
 	}
+}
+
+// restore brings a new engine to the state its partition was committed in:
+// the watermark from the commit's metadata and, for a commit at the read
+// position, the open windows and the IDs counted in them, rebuilt from the
+// trades the store holds that were read before the committed offset. It
+// retries a failing store like a write, until ctx is done.
+func (p *Pipeline) restore(ctx context.Context, eng *agg.Engine, cl *bus.Claim) error {
+	wm, rebuild, ok := decodeMeta(cl.Metadata)
+	if !ok {
+		return nil // nothing committed: the partition starts afresh
+	}
+	if !rebuild {
+		eng.AdvanceWatermark(wm)
+		return nil
+	}
+	start := p.cfg.Now()
+	since := p.cfg.Agg.OpenSince(wm)
+	var trades []trade.Trade
+	err := p.retryStore(ctx, "reread", func() error {
+		var err error
+		trades, err = p.cfg.Store.Reread(ctx, int32(cl.Partition), since, cl.Start)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	eng.Rebuild(wm, trades)
+	took := p.cfg.Now().Sub(start)
+	p.m.rebuilt.Add(int64(len(trades)))
+	msg := fmt.Sprintf("partition %d: rebuilt %d open windows from %d stored trades in %s", cl.Partition, eng.OpenWindows(), len(trades), took.Round(time.Millisecond))
+	p.cfg.Log.Info("rebuilt open windows", "partition", cl.Partition, "windows", eng.OpenWindows(), "trades", len(trades), "since", since, "took", took)
+	p.errs.event("rebuild", msg)
+	return nil
 }
 
 // worker processes one partition in one generation. It owns its engine.
@@ -95,6 +139,8 @@ type worker struct {
 	lastIdle   time.Time // last time idle asked Kafka for the end offset
 	// hwm is the partition's end offset when the last message was fetched.
 	hwm int64
+	// lastWM is the watermark last committed.
+	lastWM time.Time
 	// lateEx and dupEx describe the first late and duplicate trade of the
 	// current batch, for its warning.
 	lateEx, dupEx string
@@ -178,6 +224,7 @@ func (w *worker) endOffset(ctx context.Context) (int64, error) {
 }
 
 func (w *worker) handle(ctx context.Context, m kafka.Message) error {
+	w.cur.read++
 	w.next = m.Offset + 1
 	w.lastMsg = w.p.cfg.Now()
 	w.hwm = m.HighWaterMark
@@ -185,21 +232,27 @@ func (w *worker) handle(ctx context.Context, m kafka.Message) error {
 	if err := trade.UnmarshalJSON(m.Value, &t); err != nil {
 		return w.deadLetter(ctx, m, err)
 	}
-	switch w.eng.Add(&t, m.Offset) {
+	origin := store.Origin{Partition: int32(m.Partition), Offset: m.Offset}
+	switch w.eng.Add(&t) {
 	case agg.Late:
 		if w.cur.late == 0 {
 			w.lateEx = w.example(&t)
 		}
 		w.cur.late++
+		// It may be a copy of a trade stored earlier, whose origin a
+		// rebuild must see: it is stored only if it is not.
+		origin.IfAbsent = true
 	case agg.Duplicate:
-		// Left out of the windows; its row is written again, which
-		// changes nothing, so that it is accounted for like any other.
+		// Left out of the windows and not written again: the first
+		// copy, read earlier, is stored with its origin.
 		if w.cur.dups == 0 {
 			w.dupEx = w.example(&t)
 		}
 		w.cur.dups++
+		return nil
 	}
 	w.cur.trades = append(w.cur.trades, t)
+	w.cur.origins = append(w.cur.origins, origin)
 	w.cur.ingest = append(w.cur.ingest, m.Time)
 	return nil
 }
@@ -263,18 +316,23 @@ func (w *worker) cut(ctx context.Context, final bool) error {
 	b := w.cur
 	w.eng.TakeClosed(&b.closed)
 	b.commit = -1
-	if c := w.eng.CommitOffset(w.next); c > w.lastCommit || final {
-		b.commit, b.meta = c, encodeMeta(w.eng)
-		w.lastCommit = c
+	// Commit at the read position: the raw trades up to it are in this
+	// batch or an earlier one, and the windows they feed are rebuilt from
+	// them by whoever resumes the partition. A moved watermark alone is
+	// committed too, so that the windows it closed stay closed.
+	wm, hasWM := w.eng.Watermark()
+	if w.next > w.lastCommit || (hasWM && !wm.Equal(w.lastWM)) || final {
+		b.commit, b.meta = w.next, encodeMeta(wm, hasWM)
+		w.lastCommit, w.lastWM = w.next, wm
 	}
 	w.publishView()
-	if len(b.trades) == 0 && b.closed.Len() == 0 && b.commit < 0 && b.bad == 0 && !final {
+	if b.read == 0 && b.closed.Len() == 0 && b.commit < 0 && !final {
 		return nil
 	}
 	if final {
 		b.done = make(chan struct{})
 	}
-	w.p.m.consumed.Add(int64(len(b.trades)) + b.bad)
+	w.p.m.consumed.Add(b.read)
 	w.p.m.bad.Add(b.bad)
 	w.p.m.late.Add(b.late)
 	w.p.m.dups.Add(b.dups)
@@ -310,9 +368,9 @@ func (w *worker) cut(ctx context.Context, final bool) error {
 }
 
 // finish completes the drain of this partition: every trade read is
-// stored, every open window is stored as it stands, and the offset its
-// oldest open window starts at is committed with the watermark, so that a
-// restart rebuilds those windows whole and rewrites them when they close.
+// stored, every open window is stored as it stands, and the read position
+// is committed with the watermark, so that a restart rebuilds those windows
+// whole from the store and rewrites them when they close.
 func (w *worker) finish(ctx context.Context) error {
 	w.eng.AppendOpen(&w.cur.closed)
 	return w.cut(ctx, true)

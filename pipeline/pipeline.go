@@ -354,6 +354,8 @@ type counters struct {
 	candles        atomic.Int64
 	sectors        atomic.Int64
 	storeRetries   atomic.Int64
+	// rebuilt counts the stored trades read back to rebuild open windows.
+	rebuilt atomic.Int64
 }
 
 // errorLog counts errors and logs them, at most one line per source and

@@ -40,8 +40,10 @@ type Snapshot struct {
 	// while Produced − StoredTrades would pass it.
 	MaxInFlight int64
 
-	Produced     int64
-	Consumed     int64
+	Produced int64
+	Consumed int64
+	// StoredTrades counts the trades read that are durable in the store: a
+	// duplicate counts, as its first copy is stored.
 	StoredTrades int64
 	Candles      int64
 	SectorRows   int64
@@ -52,6 +54,9 @@ type Snapshot struct {
 	Duplicates int64
 	Bad        int64
 	Errors     int64
+	// Rebuilt counts the stored trades read back to rebuild the open
+	// windows of partitions this instance was assigned.
+	Rebuilt int64
 	// ProduceRetries and StoreRetries count retried Kafka writes and store
 	// writes; both are among Errors.
 	ProduceRetries int64
@@ -74,13 +79,15 @@ type Snapshot struct {
 	// were.
 	RecentLatency Latency
 
-	// Lag is each partition's end and committed offsets. Offsets are
-	// committed only once every window they feed is stored, so the
-	// committed offset trails the read position by up to the longest window
-	// plus the allowed lateness: TotalLag is the replay distance after a
-	// crash, Unread is what is really waiting.
-	Lag      []bus.PartitionLag
-	TotalLag int64
+	// Lag is each partition's end and committed offsets. A partition's
+	// offset is committed at its read position once the raw trades read
+	// before it are stored, within the commit interval and a store batch:
+	// TotalLag is what the group has not committed, Unread what this
+	// instance has not read, and CommitTrail how far its commits trail its
+	// reads, the distance a crash would read again.
+	Lag         []bus.PartitionLag
+	TotalLag    int64
+	CommitTrail int64
 	// Positions is the next offset to read of each partition this
 	// instance processes.
 	Positions map[int]int64
@@ -191,6 +198,7 @@ func (p *Pipeline) publish() {
 		Errors:          p.errs.total.Load(),
 		ProduceRetries:  p.m.produceRetries.Load(),
 		StoreRetries:    p.m.storeRetries.Load(),
+		Rebuilt:         p.m.rebuilt.Load(),
 		KafkaDownSince:  p.kafka.downSince(),
 		StoreDownSince:  p.store.downSince(),
 		Latency:         run,
@@ -229,6 +237,9 @@ func (p *Pipeline) publish() {
 			s.TotalLag += pl.Lag
 			if next, ok := s.Positions[pl.Partition]; ok {
 				s.Unread += max(pl.End-next, 0)
+				if pl.Committed >= 0 {
+					s.CommitTrail += max(next-pl.Committed, 0)
+				}
 			}
 		}
 	}
@@ -271,8 +282,10 @@ type Summary struct {
 	SectorRows   int64 `json:"sector_rows"`
 	Late         int64 `json:"late"`
 	Duplicates   int64 `json:"duplicates"`
-	Bad          int64 `json:"bad"`
-	Errors       int64 `json:"errors"`
+	// Rebuilt counts the stored trades read back to rebuild open windows.
+	Rebuilt int64 `json:"rebuilt"`
+	Bad     int64 `json:"bad"`
+	Errors  int64 `json:"errors"`
 	// FeedBad and FeedDropped are the source's bad input and the trades a
 	// live source dropped because the pipeline was behind.
 	FeedBad       int64   `json:"feed_bad"`
@@ -297,7 +310,7 @@ func (p *Pipeline) summary() Summary {
 	}
 	out := Summary{
 		Produced: s.Produced, Consumed: s.Consumed, StoredTrades: s.StoredTrades,
-		Candles: s.Candles, SectorRows: s.SectorRows, Late: s.Late, Duplicates: s.Duplicates, Bad: s.Bad, Errors: s.Errors,
+		Candles: s.Candles, SectorRows: s.SectorRows, Late: s.Late, Duplicates: s.Duplicates, Rebuilt: s.Rebuilt, Bad: s.Bad, Errors: s.Errors,
 		Source: s.Source, Broker: s.Broker, Store: s.Store,
 	}
 	if s.Feed != nil {

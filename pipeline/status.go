@@ -44,6 +44,7 @@ func (p *Pipeline) LogStatus(ctx context.Context, log *slog.Logger, every time.D
 			"candles", s.Candles,
 			"unread", s.Unread,
 			"commit_lag", s.TotalLag,
+			"commit_trail", s.CommitTrail,
 			"p50_ms_last10s", ms(s.RecentLatency.P50),
 			"p99_ms_last10s", ms(s.RecentLatency.P99),
 			"late", s.Late,

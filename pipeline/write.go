@@ -32,7 +32,7 @@ func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 			return ctx.Err()
 		}
 		group = append(group[:0], b)
-		merged = store.Batch{Trades: merged.Trades[:0], Candles: merged.Candles[:0], Sectors: merged.Sectors[:0]}
+		merged = store.Batch{Trades: merged.Trades[:0], Origins: merged.Origins[:0], Candles: merged.Candles[:0], Sectors: merged.Sectors[:0]}
 		merge(&merged, b)
 	more:
 		for len(merged.Trades) < maxWriteTrades {
@@ -58,7 +58,8 @@ func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 			for _, t := range b.ingest {
 				lat = append(lat, now.Sub(t))
 			}
-			p.m.stored.Add(int64(len(b.trades)))
+			// A duplicate is accounted for: its first copy is stored.
+			p.m.stored.Add(int64(len(b.trades)) + b.dups)
 			p.m.candles.Add(int64(len(b.closed.Candles)))
 			p.m.sectors.Add(int64(len(b.closed.Sectors)))
 			if b.commit >= 0 {
@@ -80,20 +81,25 @@ func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 
 func merge(dst *store.Batch, b *batch) {
 	dst.Trades = append(dst.Trades, b.trades...)
+	dst.Origins = append(dst.Origins, b.origins...)
 	dst.Candles = append(dst.Candles, b.closed.Candles...)
 	dst.Sectors = append(dst.Sectors, b.closed.Sectors...)
 }
 
-// writeDurable writes b, retrying with backoff until the store takes it or
-// ctx is done. Every failed write is an error and a retry; a run of them is
-// one store outage: a line in the log when it starts and one when the store
-// is back.
+// writeDurable writes b, retrying until the store takes it or ctx is done.
 func (p *Pipeline) writeDurable(ctx context.Context, b *store.Batch) error {
+	return p.retryStore(ctx, "write", func() error { return p.cfg.Store.Write(ctx, b) })
+}
+
+// retryStore calls op, retrying with backoff until it succeeds or ctx is
+// done. Every failure is an error and a retry; a run of them is one store
+// outage: a line in the log when it starts and one when the store is back.
+func (p *Pipeline) retryStore(ctx context.Context, what string, op func() error) error {
 	bo := newBackoff()
 	for {
-		err := p.cfg.Store.Write(ctx, b)
+		err := op()
 		if err == nil {
-			p.store.ok("write")
+			p.store.ok(what)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -101,7 +107,7 @@ func (p *Pipeline) writeDurable(ctx context.Context, b *store.Batch) error {
 		}
 		p.errs.total.Add(1)
 		p.m.storeRetries.Add(1)
-		p.store.fail("write", err)
+		p.store.fail(what, err)
 		if !bo.wait(ctx) {
 			return ctx.Err()
 		}

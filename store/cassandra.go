@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/trade"
 )
 
 // Cassandra is the Store on Apache Cassandra. Write is called from one
@@ -30,8 +31,10 @@ type Cassandra struct {
 	session *gocql.Session
 	closed  atomic.Bool
 
-	// days are the candle_days rows known to be written. Only Write uses it.
-	days map[candleDay]struct{}
+	// days and indexed are the candle_days and trade_index rows known to
+	// be written. Only Write uses them.
+	days    map[candleDay]struct{}
+	indexed map[indexKey]struct{}
 }
 
 type candleDay struct {
@@ -85,7 +88,7 @@ func OpenCassandra(ctx context.Context, cfg CassandraConfig) (*Cassandra, error)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to cassandra %s: %w", strings.Join(cfg.Hosts, ","), explainTLS(ctx, cfg, err))
 	}
-	c := &Cassandra{cfg: cfg, session: session, days: map[candleDay]struct{}{}}
+	c := &Cassandra{cfg: cfg, session: session, days: map[candleDay]struct{}{}, indexed: map[indexKey]struct{}{}}
 	if err := c.migrate(ctx); err != nil {
 		session.Close()
 		return nil, err
@@ -144,7 +147,14 @@ func (c *Cassandra) Write(ctx context.Context, b *Batch) error {
 	if c.closed.Load() {
 		return fmt.Errorf("writing to cassandra: %w", ErrClosed)
 	}
-	jobs, days, err := c.plan(ctx, b)
+	if len(b.Origins) != 0 && len(b.Origins) != len(b.Trades) {
+		return fmt.Errorf("writing to cassandra: %d origins for %d trades", len(b.Origins), len(b.Trades))
+	}
+	present, err := c.present(ctx, b)
+	if err != nil {
+		return fmt.Errorf("writing to cassandra: %w", err)
+	}
+	jobs, days, index, err := c.plan(ctx, b, present)
 	if err != nil {
 		return fmt.Errorf("writing to cassandra: %w", err)
 	}
@@ -164,12 +174,60 @@ func (c *Cassandra) Write(ctx context.Context, b *Batch) error {
 	for _, d := range days {
 		c.days[d] = struct{}{}
 	}
+	if len(c.indexed)+len(index) > maxKnownDays {
+		clear(c.indexed)
+	}
+	for _, k := range index {
+		c.indexed[k] = struct{}{}
+	}
 	return nil
 }
 
-// plan turns b into per-partition batches, and lists the candle_days rows
-// it writes.
-func (c *Cassandra) plan(ctx context.Context, b *Batch) ([]*gocql.Batch, []candleDay, error) {
+// present returns the IDs of the trades of b marked IfAbsent that are
+// stored already, reading each (symbol, day) partition they fall in once.
+func (c *Cassandra) present(ctx context.Context, b *Batch) (map[string]bool, error) {
+	type part struct {
+		symbol string
+		day    int64
+	}
+	keys := map[part][]*trade.Trade{}
+	for i, o := range b.Origins {
+		if o.IfAbsent {
+			t := &b.Trades[i]
+			p := part{t.Symbol, dayNumber(t.Time)}
+			keys[p] = append(keys[p], t)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	present := map[string]bool{}
+	for p, ts := range keys {
+		for chunk := range slices.Chunk(ts, 100) {
+			tuples := make([]string, len(chunk))
+			args := []any{p.symbol, time.Unix(p.day*86400, 0).UTC()}
+			for i, t := range chunk {
+				tuples[i] = "(?, ?)"
+				args = append(args, t.Time, t.ID)
+			}
+			iter := c.query(ctx, c.stmt(`SELECT trade_id FROM {ks}.trades WHERE symbol = ? AND day = ? AND (ts, trade_id) IN (`+
+				strings.Join(tuples, ", ")+`)`), args...).Iter()
+			var id string
+			for iter.Scan(&id) {
+				present[id] = true
+			}
+			if err := iter.Close(); err != nil {
+				return nil, fmt.Errorf("reading which late trades are stored: %w", err)
+			}
+		}
+	}
+	return present, nil
+}
+
+// plan turns b into per-partition batches, leaving out the trades marked
+// IfAbsent that present says are stored, and lists the candle_days and
+// trade_index rows it writes.
+func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool) ([]*gocql.Batch, []candleDay, []indexKey, error) {
 	var jobs []*gocql.Batch
 	var cur *gocql.Batch
 	flush := func() {
@@ -200,11 +258,31 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch) ([]*gocql.Batch, []candl
 	slices.SortFunc(idx, func(i, j int) int {
 		return cmp.Or(strings.Compare(ts[i].Symbol, ts[j].Symbol), cmp.Compare(dayNumber(ts[i].Time), dayNumber(ts[j].Time)))
 	})
-	insTrade := c.stmt(`INSERT INTO {ks}.trades (symbol, day, ts, trade_id, ns, price, volume) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	insTrade := c.stmt(`INSERT INTO {ks}.trades (symbol, day, ts, trade_id, ns, price, volume, kafka_partition, kafka_offset)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	var index []indexKey
 	for k, i := range idx {
 		t := &ts[i]
 		same := k > 0 && ts[idx[k-1]].Symbol == t.Symbol && dayNumber(ts[idx[k-1]].Time) == dayNumber(t.Time)
-		add(same, insTrade, t.Symbol, dayOf(t.Time), t.Time, t.ID, t.Time.Nanosecond()%int(time.Millisecond), t.Price, t.Volume)
+		var part, off any // null without an origin
+		if b.Origins != nil {
+			o := b.Origins[i]
+			if o.IfAbsent && present[t.ID] {
+				continue
+			}
+			part, off = int(o.Partition), o.Offset
+			ik := indexKey{o.Partition, dayNumber(t.Time), t.Symbol}
+			if _, known := c.indexed[ik]; !known && !slices.Contains(index, ik) {
+				index = append(index, ik)
+			}
+		}
+		add(same, insTrade, t.Symbol, dayOf(t.Time), t.Time, t.ID, t.Time.Nanosecond()%int(time.Millisecond), t.Price, t.Volume, part, off)
+	}
+	flush()
+	insIndex := c.stmt(`INSERT INTO {ks}.trade_index (kafka_partition, day, symbol) VALUES (?, ?, ?)`)
+	slices.SortFunc(index, func(a, b indexKey) int { return cmp.Compare(a.partition, b.partition) })
+	for k, ik := range index {
+		add(k > 0 && index[k-1].partition == ik.partition, insIndex, int(ik.partition), time.Unix(ik.day*86400, 0).UTC(), ik.symbol)
 	}
 	flush()
 
@@ -219,7 +297,7 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch) ([]*gocql.Batch, []candl
 		cd := &cs[k]
 		ivl, err := intervalName(cd.Interval)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		d := candleDay{cd.Symbol, ivl, dayNumber(cd.Start)}
 		same := k > 0 && cs[k-1].Symbol == cd.Symbol && cs[k-1].Interval == cd.Interval && dayNumber(cs[k-1].Start) == d.day
@@ -244,13 +322,61 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch) ([]*gocql.Batch, []candl
 		s := &ss[k]
 		ivl, err := intervalName(s.Interval)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		same := k > 0 && dayNumber(ss[k-1].Start) == dayNumber(s.Start)
 		add(same, insSector, dayOf(s.Start), s.Sector, s.Start, int(s.Partition), ivl, s.Volume, s.Notional, s.Count)
 	}
 	flush()
-	return jobs, days, ctx.Err()
+	return jobs, days, index, ctx.Err()
+}
+
+// Reread returns the stored trades read from the Kafka partition before the
+// offset before, with event times at or after since, in the order they were
+// read: the symbols and days from trade_index, then each (symbol, day)
+// partition from since on.
+func (c *Cassandra) Reread(ctx context.Context, partition int32, since time.Time, before int64) ([]trade.Trade, error) {
+	if c.closed.Load() {
+		return nil, fmt.Errorf("reading back partition %d: %w", partition, ErrClosed)
+	}
+	type part struct {
+		day    time.Time
+		symbol string
+	}
+	var parts []part
+	iter := c.query(ctx, c.stmt(`SELECT day, symbol FROM {ks}.trade_index WHERE kafka_partition = ? AND day >= ?`),
+		int(partition), dayOf(since)).Iter()
+	var p part
+	for iter.Scan(&p.day, &p.symbol) {
+		parts = append(parts, p)
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("reading back partition %d: %w", partition, err)
+	}
+	var out []trade.Trade
+	var offsets []int64
+	for _, p := range parts {
+		iter := c.query(ctx, c.stmt(`SELECT trade_id, ts, ns, price, volume, kafka_partition, kafka_offset FROM {ks}.trades
+			WHERE symbol = ? AND day = ? AND ts >= ?`), p.symbol, p.day, since.Truncate(time.Millisecond)).PageSize(5000).Iter()
+		var (
+			t    = trade.Trade{Symbol: p.symbol}
+			ns   int
+			from *int
+			off  *int64
+		)
+		for iter.Scan(&t.ID, &t.Time, &ns, &t.Price, &t.Volume, &from, &off) {
+			t.Time = t.Time.Add(time.Duration(ns)).UTC()
+			if from == nil || off == nil || int32(*from) != partition || *off >= before || t.Time.Before(since) {
+				continue
+			}
+			out = append(out, t)
+			offsets = append(offsets, *off)
+		}
+		if err := iter.Close(); err != nil {
+			return nil, fmt.Errorf("reading back partition %d: %w", partition, err)
+		}
+	}
+	return inReadOrder(out, offsets), nil
 }
 
 // Candles returns the symbol's candles of the interval whose start lies in

@@ -64,6 +64,18 @@ var cassandraMigrations = [][]string{
 			PRIMARY KEY ((day), sector, bucket_start, kafka_partition)
 		)`,
 	},
+	// 2 keeps where each trade was read, and which symbols each Kafka
+	// partition carried on each day: a partition's open windows are
+	// rebuilt from its stored trades.
+	2: {
+		`ALTER TABLE {ks}.trades ADD IF NOT EXISTS (kafka_partition int, kafka_offset bigint)`,
+		`CREATE TABLE IF NOT EXISTS {ks}.trade_index (
+			kafka_partition int,
+			day             date,
+			symbol          text,
+			PRIMARY KEY ((kafka_partition), day, symbol)
+		)`,
+	},
 }
 
 // cassandraSchemaVersion is the schema version this code writes and reads.

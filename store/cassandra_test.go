@@ -201,6 +201,7 @@ func TestCassandraCandles(t *testing.T)       { testCandles(t, openTestCassandra
 func TestCassandraRecentCandles(t *testing.T) { testRecentCandles(t, openTestCassandraStore) }
 func TestCassandraSectorVolume(t *testing.T)  { testSectorVolume(t, openTestCassandraStore) }
 func TestCassandraTradeCount(t *testing.T)    { testTradeCount(t, openTestCassandraStore) }
+func TestCassandraReread(t *testing.T)        { testReread(t, openTestCassandraStore) }
 
 func TestCassandraWriteTwiceStoresOnce(t *testing.T) {
 	s := openTestCassandraStore(t).(*Cassandra)

@@ -135,7 +135,10 @@ type SQLite struct {
 	counts        *sql.Stmt
 }
 
-var _ Store = (*SQLite)(nil)
+var (
+	_ Store = (*SQLite)(nil)
+	_ Store = (*Cassandra)(nil)
+)
 
 // OpenSQLite opens the SQLite store at path with the default options,
 // creating the file, its parent directory and the schema as needed.
@@ -347,6 +350,7 @@ func (s *SQLite) Write(ctx context.Context, b *Batch) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("writing batch: committing: %w", err)
 	}
+	s.w.committed()
 	s.ckpt.wrote(b.Len())
 	return nil
 }
@@ -458,6 +462,71 @@ func (s *SQLite) TradeCount(ctx context.Context, symbol string, day time.Time) (
 		return 0, fmt.Errorf("counting trades: %w", err)
 	}
 	return n, nil
+}
+
+// Reread returns the stored trades read from the Kafka partition before the
+// offset before, with event times at or after since, in the order they were
+// read.
+func (s *SQLite) Reread(ctx context.Context, partition int32, since time.Time, before int64) ([]trade.Trade, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("reading back partition %d: %w", partition, ErrClosed)
+	}
+	since = clampTime(since)
+	var out []trade.Trade
+	var offsets []int64
+	err := func() error {
+		// One read transaction: the index and the trades agree.
+		tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck // read only
+		rows, err := tx.QueryContext(ctx, `SELECT day, symbol FROM trade_index WHERE kafka_partition = ? AND day >= ?`,
+			int64(partition), trade.Day(since))
+		if err != nil {
+			return err
+		}
+		type part struct{ day, symbol string }
+		var parts []part
+		for rows.Next() {
+			var p part
+			if err := rows.Scan(&p.day, &p.symbol); err != nil {
+				rows.Close()
+				return err
+			}
+			parts = append(parts, p)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		for _, p := range parts {
+			rows, err := tx.QueryContext(ctx, `SELECT trade_id, ts_ns, price, volume, kafka_offset FROM trades
+				WHERE symbol = ? AND day = ? AND ts_ns >= ? AND kafka_partition = ? AND kafka_offset < ?`,
+				p.symbol, p.day, since.UnixNano(), int64(partition), before)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				t := trade.Trade{Symbol: p.symbol}
+				var ns, off int64
+				if err := rows.Scan(&t.ID, &ns, &t.Price, &t.Volume, &off); err != nil {
+					rows.Close()
+					return err
+				}
+				t.Time = time.Unix(0, ns).UTC()
+				out = append(out, t)
+				offsets = append(offsets, off)
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("reading back partition %d: %w", partition, err)
+	}
+	return inReadOrder(out, offsets), nil
 }
 
 // Counts returns the number of rows in each table, read in one snapshot. It

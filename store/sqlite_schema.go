@@ -82,6 +82,20 @@ SELECT day, sector, SUM(volume) AS volume, SUM(notional) AS notional, SUM(trades
 FROM sector_volume
 GROUP BY day, sector;
 `,
+	// Where each trade was read, and which symbols each Kafka partition
+	// carried on each day: a partition's open windows are rebuilt from
+	// its stored trades.
+	2: `
+ALTER TABLE trades ADD COLUMN kafka_partition INTEGER;
+ALTER TABLE trades ADD COLUMN kafka_offset INTEGER;
+
+CREATE TABLE trade_index (
+	kafka_partition INTEGER NOT NULL,
+	day             TEXT    NOT NULL,
+	symbol          TEXT    NOT NULL,
+	PRIMARY KEY (kafka_partition, day, symbol)
+) WITHOUT ROWID;
+`,
 }
 
 // sqliteSchemaVersion is the schema version this code writes and reads.

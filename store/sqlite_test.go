@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -278,8 +279,8 @@ func TestSQLiteReopen(t *testing.T) {
 			Scan(&objects, &schema); err != nil {
 			t.Fatal(err)
 		}
-		if version != sqliteSchemaVersion || objects != 7 {
-			t.Errorf("open %d: user_version %d with %d schema objects, want %d with 7",
+		if version != sqliteSchemaVersion || objects != 8 {
+			t.Errorf("open %d: user_version %d with %d schema objects, want %d with 8",
 				i, version, objects, sqliteSchemaVersion)
 		}
 		if i == 0 {
@@ -1065,4 +1066,99 @@ func benchmarkWrite(b *testing.B, sync Synchronous, n int, replay bool) {
 		}
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "trades/s")
+}
+
+func TestSQLiteReread(t *testing.T) { testReread(t, openTestSQLiteStore) }
+
+// testReread writes trades of two Kafka partitions across midnight, out of
+// order, some of them again as copies at later offsets, and reads one
+// partition back.
+func testReread(t *testing.T, open func(testing.TB) Store) {
+	s := open(t)
+	at := func(d time.Duration) time.Time { return day0.Add(24*time.Hour + d) }
+	tr := func(id, sym string, d time.Duration, price float64) trade.Trade {
+		return trade.Trade{ID: id, Symbol: sym, Price: price, Volume: 1, Time: at(d)}
+	}
+	var b Batch
+	add := func(t trade.Trade, part int32, off int64, ifAbsent bool) {
+		b.Trades = append(b.Trades, t)
+		b.Origins = append(b.Origins, Origin{Partition: part, Offset: off, IfAbsent: ifAbsent})
+	}
+	add(tr("a1", "AAPL", -2*time.Second, 10), 1, 100, false) // the day before
+	add(tr("m1", "MSFT", -time.Second, 20), 1, 101, false)
+	add(tr("a2", "AAPL", 500*time.Microsecond, 11), 1, 102, false)
+	add(tr("x1", "XOM", 0, 30), 2, 100, false)                     // another partition
+	add(tr("a0", "AAPL", -time.Hour, 9), 1, 103, false)            // before since
+	add(tr("a3", "AAPL", 300*time.Microsecond, 12), 1, 104, false) // earlier than a2, read later
+	add(tr("m2", "MSFT", time.Second, 21), 1, 200, false)          // at or after before
+	mustWrite(t, s, &b)
+	// A copy of m1 read again, late, at a later offset: it must not move
+	// m1's origin. A late trade not stored yet is stored.
+	b = Batch{}
+	add(tr("m1", "MSFT", -time.Second, 20), 1, 150, true)
+	add(tr("a4", "AAPL", -1500*time.Millisecond, 13), 1, 105, true)
+	mustWrite(t, s, &b)
+	// Trades written without an origin are not read back.
+	mustWrite(t, s, &Batch{Trades: []trade.Trade{tr("n1", "AAPL", 10*time.Millisecond, 14)}})
+
+	got, err := s.Reread(t.Context(), 1, at(-3*time.Second), 150)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, g := range got {
+		ids = append(ids, g.ID)
+	}
+	if want := []string{"a1", "m1", "a2", "a3", "a4"}; !slices.Equal(ids, want) {
+		t.Fatalf("Reread = %q, want %q (read order, partition 1, from since, before offset 150)", ids, want)
+	}
+	if g := got[2]; g.Symbol != "AAPL" || g.Price != 11 || g.Volume != 1 || !g.Time.Equal(at(500*time.Microsecond)) {
+		t.Errorf("a2 read back as %+v", g)
+	}
+	// m1 keeps the offset it was first read at: before 101 it is not.
+	got, err = s.Reread(t.Context(), 1, at(-3*time.Second), 101)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "a1" {
+		t.Errorf("Reread before 101 = %+v, want a1 only", got)
+	}
+	if got, err := s.Reread(t.Context(), 3, day0, 1000); err != nil || len(got) != 0 {
+		t.Errorf("Reread of a partition with nothing = %v, %v", got, err)
+	}
+}
+
+// TestSQLiteMigratesAVersion1File opens a file of the first schema, with a
+// trade in it: the trade stays, without an origin, so it is never read back
+// for a rebuild, and new trades are stored with theirs.
+func TestSQLiteMigratesAVersion1File(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{sqliteMigrations[1], "PRAGMA user_version = 1",
+		`INSERT INTO trades (symbol, day, ts_ns, trade_id, price, volume) VALUES ('AAPL', '` + trade.Day(day0) + `', ` +
+			strconv.FormatInt(day0.UnixNano(), 10) + `, 'old', 1, 1)`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := OpenSQLite(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustWrite(t, s, &Batch{
+		Trades:  []trade.Trade{{ID: "new", Symbol: "AAPL", Price: 2, Volume: 1, Time: day0.Add(time.Second)}},
+		Origins: []Origin{{Partition: 0, Offset: 7}},
+	})
+	if c := mustCounts(t, s); c.Trades != 2 {
+		t.Errorf("%d trades after the migration, want the old one and the new one", c.Trades)
+	}
+	got, err := s.Reread(t.Context(), 0, day0, 100)
+	if err != nil || len(got) != 1 || got[0].ID != "new" {
+		t.Errorf("Reread = %+v, %v; want the new trade only", got, err)
+	}
 }

@@ -82,6 +82,10 @@ func (ins *insert) close() error {
 // the goroutine holding SQLite.wmu.
 type writeState struct {
 	trades, candles, sectors insert
+	// index inserts a trade_index row; indexed are the rows known to be
+	// stored, and fresh those the current Write adds.
+	index          *sql.Stmt
+	indexed, fresh map[indexKey]struct{}
 
 	// args holds the statement arguments of one table at a time.
 	args []any
@@ -99,15 +103,16 @@ type writeState struct {
 }
 
 func (w *writeState) prepare(ctx context.Context, db *sql.DB) error {
-	w.trades = insert{table: "trades", cols: 6}
+	w.trades = insert{table: "trades", cols: 8}
 	w.candles = insert{table: "candles", cols: 12}
 	w.sectors = insert{table: "sector_volume", cols: 8}
 	// OR ROLLBACK: a row that breaks NOT NULL (a NaN price) ends the
 	// transaction, as Write would anyway, and SQLite keeps no statement
 	// journal, which the default OR ABORT needs for multi-row statements.
-	// Trade rows are never updated: one id always names the same trade.
+	// Trade rows are never updated: one id always names the same trade,
+	// and the first origin stored is the one a rebuild needs.
 	if err := w.trades.prepare(ctx, db,
-		"INSERT OR ROLLBACK INTO trades (symbol, day, ts_ns, trade_id, price, volume)",
+		"INSERT OR ROLLBACK INTO trades (symbol, day, ts_ns, trade_id, price, volume, kafka_partition, kafka_offset)",
 		"ON CONFLICT DO NOTHING"); err != nil {
 		return err
 	}
@@ -121,16 +126,52 @@ func (w *writeState) prepare(ctx context.Context, db *sql.DB) error {
 			trades = excluded.trades`); err != nil {
 		return err
 	}
-	return w.sectors.prepare(ctx, db,
+	if err := w.sectors.prepare(ctx, db,
 		`INSERT INTO sector_volume (day, sector, bucket_start_ns, kafka_partition,
 			interval, volume, notional, trades)`,
 		`ON CONFLICT (day, sector, bucket_start_ns, kafka_partition) DO UPDATE SET
 			interval = excluded.interval, volume = excluded.volume,
-			notional = excluded.notional, trades = excluded.trades`)
+			notional = excluded.notional, trades = excluded.trades`); err != nil {
+		return err
+	}
+	var err error
+	w.index, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO trade_index (kafka_partition, day, symbol) VALUES (?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("preparing trade_index insert: %w", err)
+	}
+	w.indexed, w.fresh = map[indexKey]struct{}{}, map[indexKey]struct{}{}
+	return nil
+}
+
+// indexKey is a trade_index row: a symbol a Kafka partition carried on a
+// day.
+type indexKey struct {
+	partition int32
+	day       int64
+	symbol    string
+}
+
+// maxIndexed bounds the trade_index rows a store remembers writing; past
+// it, it forgets them and writes them again, which changes nothing.
+const maxIndexed = 100_000
+
+// committed records that the Write that added w.fresh is durable.
+func (w *writeState) committed() {
+	if len(w.indexed)+len(w.fresh) > maxIndexed {
+		clear(w.indexed)
+	}
+	for k := range w.fresh {
+		w.indexed[k] = struct{}{}
+	}
+	clear(w.fresh)
 }
 
 func (w *writeState) close() error {
-	return errors.Join(w.trades.close(), w.candles.close(), w.sectors.close())
+	errs := []error{w.trades.close(), w.candles.close(), w.sectors.close()}
+	if w.index != nil {
+		errs = append(errs, w.index.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // write upserts the rows of b inside tx.
@@ -143,12 +184,19 @@ func (w *writeState) write(ctx context.Context, tx *sql.Tx, b *Batch) error {
 		clear(w.groups)
 		w.args, w.tradeKeys, w.sorted = w.args[:0], w.tradeKeys[:0], w.sorted[:0]
 	}()
+	clear(w.fresh)
 	var err error
 	if len(b.Trades) > 0 {
-		if w.args, err = w.appendTrades(w.args[:0], b.Trades); err != nil {
+		if len(b.Origins) != 0 && len(b.Origins) != len(b.Trades) {
+			return fmt.Errorf("writing trades: %d origins for %d trades", len(b.Origins), len(b.Trades))
+		}
+		if w.args, err = w.appendTrades(w.args[:0], b.Trades, b.Origins); err != nil {
 			return fmt.Errorf("writing trades: %w", err)
 		}
 		if err := w.trades.exec(ctx, tx, w.args); err != nil {
+			return err
+		}
+		if err := w.writeIndex(ctx, tx); err != nil {
 			return err
 		}
 	}
@@ -171,9 +219,25 @@ func (w *writeState) write(ctx context.Context, tx *sql.Tx, b *Batch) error {
 	return nil
 }
 
-// appendTrades appends the columns of ts to args in primary key order, which
-// makes consecutive inserts land on the same B-tree pages.
-func (w *writeState) appendTrades(args []any, ts []trade.Trade) ([]any, error) {
+// writeIndex inserts the trade_index rows of the batch not known to be
+// stored.
+func (w *writeState) writeIndex(ctx context.Context, tx *sql.Tx) error {
+	if len(w.fresh) == 0 {
+		return nil
+	}
+	st := tx.StmtContext(ctx, w.index)
+	for k := range w.fresh {
+		if _, err := st.ExecContext(ctx, int64(k.partition), trade.Day(time.Unix(0, k.day*nsPerDay)), k.symbol); err != nil {
+			return fmt.Errorf("writing trade_index: %w", err)
+		}
+	}
+	return nil
+}
+
+// appendTrades appends the columns of ts, and of their origins if any, to
+// args in primary key order, which makes consecutive inserts land on the
+// same B-tree pages. It notes the trade_index rows they need in w.fresh.
+func (w *writeState) appendTrades(args []any, ts []trade.Trade, origins []Origin) ([]any, error) {
 	keys := w.tradeKeys[:0]
 	for i := range ts {
 		t := &ts[i]
@@ -193,6 +257,16 @@ func (w *writeState) appendTrades(args []any, ts []trade.Trade) ([]any, error) {
 		}
 		t := &ts[key.i]
 		args = append(args, symbol, w.day.get(key.ns), key.ns, t.ID, t.Price, t.Volume)
+		if origins == nil {
+			args = append(args, nil, nil)
+			continue
+		}
+		o := origins[key.i]
+		args = append(args, int64(o.Partition), o.Offset)
+		ik := indexKey{o.Partition, unixDay(key.ns), key.symbol}
+		if _, ok := w.indexed[ik]; !ok {
+			w.fresh[ik] = struct{}{}
+		}
 	}
 	return args, nil
 }

@@ -4,7 +4,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
@@ -14,9 +16,24 @@ import (
 // Batch is one unit of durable work: when Write returns nil, every row in it
 // is durable and the Kafka offsets that produced it may be committed.
 type Batch struct {
-	Trades  []trade.Trade
+	Trades []trade.Trade
+	// Origins, when set, say where each of Trades was read, one per trade
+	// in the same order. The rows keep them, so that a partition's open
+	// windows can be rebuilt from the store (Reread).
+	Origins []Origin
 	Candles []agg.Candle
 	Sectors []agg.SectorVolume
+}
+
+// Origin is where a trade was read: its Kafka partition and offset.
+type Origin struct {
+	Partition int32
+	Offset    int64
+	// IfAbsent says to store the trade only if no trade with its ID is
+	// stored: a trade that came after its windows closed may be a copy of
+	// one stored earlier, and the earlier one's origin is the one a
+	// rebuild must see. Other trades are upserted.
+	IfAbsent bool
 }
 
 // Len is the number of rows in the batch.
@@ -49,6 +66,26 @@ type Store interface {
 	// TradeCount returns how many trades of the symbol are stored for the UTC
 	// day containing day.
 	TradeCount(ctx context.Context, symbol string, day time.Time) (int64, error)
+	// Reread returns the stored trades read from the Kafka partition before
+	// the offset before, with event times at or after since, in the order
+	// they were read. A partition's new owner rebuilds its open windows from
+	// them. Trades stored without an origin are not among them.
+	Reread(ctx context.Context, partition int32, since time.Time, before int64) ([]trade.Trade, error)
 	// Close releases the store. It is safe to call twice.
 	Close() error
+}
+
+// inReadOrder returns ts sorted by their offsets, the order a partition
+// delivered them.
+func inReadOrder(ts []trade.Trade, offsets []int64) []trade.Trade {
+	idx := make([]int, len(ts))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(offsets[a], offsets[b]) })
+	out := make([]trade.Trade, len(ts))
+	for i, j := range idx {
+		out[i] = ts[j]
+	}
+	return out
 }

@@ -40,6 +40,10 @@ type Trade struct {
 	Symbol        string
 	Time          time.Time
 	Price, Volume float64
+	// Partition and Offset are where the trade was read; -1 when the row
+	// has no origin (and in a reference).
+	Partition int32
+	Offset    int64
 }
 
 // CandleKey names a candle row.
@@ -95,7 +99,7 @@ func Reference(input []trade.Trade, w Windows) Contents {
 	c := newContents()
 	c.Rows = int64(len(input))
 	for _, tr := range input {
-		c.Trades[tr.ID] = Trade{tr.Symbol, tr.Time.UTC(), tr.Price, tr.Volume}
+		c.Trades[tr.ID] = Trade{tr.Symbol, tr.Time.UTC(), tr.Price, tr.Volume, -1, -1}
 		for _, iv := range w.Intervals {
 			start := floor(tr.Time, iv)
 			k := CandleKey{tr.Symbol, iv, start.UnixNano()}
@@ -174,14 +178,16 @@ func ReadSQLite(t testing.TB, path string) Contents {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	query("SELECT symbol, trade_id, ts_ns, price, volume FROM trades", func(r *sql.Rows) error {
+	query("SELECT symbol, trade_id, ts_ns, price, volume, kafka_partition, kafka_offset FROM trades", func(r *sql.Rows) error {
 		var tr Trade
 		var id string
 		var ns int64
-		if err := r.Scan(&tr.Symbol, &id, &ns, &tr.Price, &tr.Volume); err != nil {
+		var part, off sql.NullInt64
+		if err := r.Scan(&tr.Symbol, &id, &ns, &tr.Price, &tr.Volume, &part, &off); err != nil {
 			return err
 		}
 		tr.Time = time.Unix(0, ns).UTC()
+		tr.Partition, tr.Offset = int32(orMinus1(part)), orMinus1(off)
 		c.addTrade(id, tr)
 		return nil
 	})
@@ -244,9 +250,15 @@ func ReadCassandra(t testing.TB, hosts []string, keyspace string) Contents {
 		sv       Sector
 		ivCandle string
 	)
-	scan("SELECT symbol, trade_id, ts, ns, price, volume FROM "+keyspace+".trades",
-		[]any{&tr.Symbol, &id, &tr.Time, &ns, &tr.Price, &tr.Volume}, func() error {
+	var part *int
+	var off *int64
+	scan("SELECT symbol, trade_id, ts, ns, price, volume, kafka_partition, kafka_offset FROM "+keyspace+".trades",
+		[]any{&tr.Symbol, &id, &tr.Time, &ns, &tr.Price, &tr.Volume, &part, &off}, func() error {
 			tr.Time = tr.Time.Add(time.Duration(ns)).UTC()
+			tr.Partition, tr.Offset = -1, -1
+			if part != nil && off != nil {
+				tr.Partition, tr.Offset = int32(*part), *off
+			}
 			c.addTrade(id, tr)
 			return nil
 		})
@@ -260,6 +272,24 @@ func ReadCassandra(t testing.TB, hosts []string, keyspace string) Contents {
 			return c.addSector(sec, iv, start, sv)
 		})
 	return c
+}
+
+func orMinus1(n sql.NullInt64) int64 {
+	if !n.Valid {
+		return -1
+	}
+	return n.Int64
+}
+
+// MaxOffsets returns the highest offset stored of each Kafka partition.
+func (c Contents) MaxOffsets() map[int32]int64 {
+	out := map[int32]int64{}
+	for _, tr := range c.Trades {
+		if tr.Partition >= 0 {
+			out[tr.Partition] = max(out[tr.Partition], tr.Offset)
+		}
+	}
+	return out
 }
 
 func (c *Contents) addTrade(id string, tr Trade) {
