@@ -146,7 +146,7 @@ func replayShiftedTwice(t *testing.T, bin string, args []string, read func() sto
 	// whole-millisecond shift, which its ID names.
 	bad := 0
 	for id, tr := range got.Trades {
-		orig, anchor, ok := strings.Cut(id, "@")
+		anchor, orig, ok := strings.Cut(strings.TrimPrefix(id, "@"), ":")
 		ms, err := strconv.ParseInt(anchor, 10, 64)
 		want, inSample := sample[orig]
 		if !ok || err != nil || !inSample {

@@ -157,18 +157,69 @@ type Engine struct {
 	// time bucket of size span, the longest window.
 	seen     map[int64]*idSet
 	span     int64
-	lastSeen int // size of the last bucket forgotten, to size the next
+	lastSeen int // hashed IDs of the last bucket forgotten, to size the next
 
 	closed Closed
 	late   int64
 	dups   int64
 }
 
-// idSet is the IDs (as 128-bit hashes) of the trades of one time bucket,
-// kept until every window those trades fed has closed.
+// idSet is the IDs of the trades of one time bucket, kept until every
+// window those trades fed has closed. An ID that ends in a sequence number
+// ("s7-1767366000000-42", "r-1f2e3d4c5b6a-1234"), as the synthetic market's
+// and replayed files' IDs do, is a bit in a bitmap of its prefix's numbers:
+// a minute of trades at full speed costs a few megabytes, not hundreds.
+// Other IDs are 128-bit hashes. Either way two distinct IDs of one bucket
+// never collide in practice: the prefixes are 128-bit hashes too.
 type idSet struct {
+	seqs  map[[2]uint64]map[uint64]uint64 // prefix hash → number/64 → 64 bits
 	ids   map[[2]uint64]struct{}
 	until int64 // latest end of a window fed by one of them
+}
+
+// maxSeqDigits is the longest sequence number an ID may end in to be kept
+// as a bit: its value fits 60 bits.
+const maxSeqDigits = 18
+
+// splitSeq splits an ID into the prefix before the decimal number it ends
+// in and that number. It reports false for an ID with no such number, or
+// one written with a leading zero ("a007" must not be "a7").
+func splitSeq(id string) (prefix string, seq uint64, ok bool) {
+	i := len(id)
+	for i > 0 && id[i-1] >= '0' && id[i-1] <= '9' {
+		i--
+	}
+	digits := id[i:]
+	if len(digits) == 0 || len(digits) > maxSeqDigits || (digits[0] == '0' && len(digits) > 1) {
+		return "", 0, false
+	}
+	for j := 0; j < len(digits); j++ {
+		seq = seq*10 + uint64(digits[j]-'0')
+	}
+	return id[:i], seq, true
+}
+
+// add remembers id and reports whether it was there already.
+func (s *idSet) add(id string) bool {
+	if prefix, seq, ok := splitSeq(id); ok {
+		words, ok := s.seqs[idHash(prefix)]
+		if !ok {
+			words = map[uint64]uint64{}
+			s.seqs[idHash(prefix)] = words
+		}
+		w, bit := words[seq>>6], uint64(1)<<(seq&63)
+		if w&bit != 0 {
+			return true
+		}
+		words[seq>>6] = w | bit
+		return false
+	}
+	h := idHash(id)
+	if _, dup := s.ids[h]; dup {
+		return true
+	}
+	s.ids[h] = struct{}{}
+	return false
 }
 
 // Outcome is what Add did with a trade.
@@ -320,14 +371,12 @@ func (e *Engine) duplicate(id string, ts int64) bool {
 	bucket := floorDiv(ts, e.span)
 	set, ok := e.seen[bucket]
 	if !ok {
-		set = &idSet{ids: make(map[[2]uint64]struct{}, e.lastSeen)}
+		set = &idSet{seqs: map[[2]uint64]map[uint64]uint64{}, ids: make(map[[2]uint64]struct{}, e.lastSeen)}
 		e.seen[bucket] = set
 	}
-	h := idHash(id)
-	if _, dup := set.ids[h]; dup {
+	if set.add(id) {
 		return true
 	}
-	set.ids[h] = struct{}{}
 	set.until = max(set.until, until)
 	return false
 }

@@ -251,7 +251,18 @@ func stream(r *rand.Rand, n int) []trade.Trade {
 			jitter = time.Duration(r.IntN(90)) * time.Second
 		}
 		out[i] = tr(syms[r.IntN(len(syms))], at-jitter+time.Hour, float64(1+r.IntN(1000))/8, float64(1+r.IntN(9)))
-		out[i].ID = strconv.Itoa(i)
+		// IDs of every form: a sequence number after a prefix, as
+		// generated and replayed trades have, or not.
+		switch i % 4 {
+		case 0:
+			out[i].ID = strconv.Itoa(i)
+		case 1:
+			out[i].ID = "s7-1767366000000-" + strconv.Itoa(i)
+		case 2:
+			out[i].ID = "f-" + strconv.FormatUint(uint64(i)*0x9e3779b97f4a7c15, 16) + "-0"
+		default:
+			out[i].ID = "x" + strconv.Itoa(i) + "z"
+		}
 	}
 	return out
 }
@@ -529,6 +540,27 @@ func TestDuplicateOutcomes(t *testing.T) {
 	anon.ID = ""
 	if e.Add(&anon) != Counted || e.Add(&anon) != Counted {
 		t.Error("trades without an ID are not all counted")
+	}
+}
+
+func TestIDsEndingInANumberAreKeptApart(t *testing.T) {
+	s := &idSet{seqs: map[[2]uint64]map[uint64]uint64{}, ids: map[[2]uint64]struct{}{}}
+	ids := []string{
+		"a7", "a007", "a07", "a70", "a", "7", "0", "00", "a0",
+		"a1", "a12", "a-1", "a-12", "b12",
+		"s1-1767366000000-63", "s1-1767366000000-64", "s1-1767366000000-65",
+		"n123456789012345678", "n1234567890123456789", "n-18446744073709551615",
+		"x@1767366000000", "@1767366000000:s1-1767366000000-5",
+	}
+	for _, id := range ids {
+		if s.add(id) {
+			t.Errorf("%q taken for a duplicate of an earlier, different ID", id)
+		}
+	}
+	for _, id := range ids {
+		if !s.add(id) {
+			t.Errorf("%q again not recognised", id)
+		}
 	}
 }
 

@@ -49,10 +49,10 @@ type ReplayConfig struct {
 	// ShiftToNow moves every trade by one constant, Now (in whole
 	// milliseconds) when Run reads the first trade minus that trade's time,
 	// so that the replay looks live. A shifted trade is a new trade, at
-	// another time: its ID is the line's ID with "@" and that anchor in
-	// Unix milliseconds appended (see shiftedID), so one ID always names
-	// one time, and a recording of a shifted replay replays to the same
-	// trades. Default: false, the file's own times.
+	// another time: its ID is "@", that anchor in Unix milliseconds and ":"
+	// before the line's ID (see shiftedID), so one ID always names one
+	// time, and a recording of a shifted replay replays to the same trades.
+	// Default: false, the file's own times.
 	ShiftToNow bool
 	// Now is the clock ShiftToNow reads. Pacing follows the machine's
 	// clock, not Now. Default: time.Now.
@@ -191,7 +191,7 @@ func (r *Replay) Run(ctx context.Context, emit func(trade.Trade) error) error {
 		emitted     int64
 		first       = true
 		shift       time.Duration
-		idSuffix    string    // "@<anchor ms>" of a shifted replay
+		idPrefix    string    // "@<anchor ms>:" of a shifted replay
 		anchorEvent time.Time // the event time of the first trade
 		anchorWall  time.Time // when it went out, moved on by stalls
 		latest      time.Time // the latest event time so far
@@ -227,11 +227,11 @@ func (r *Replay) Run(ctx context.Context, emit func(trade.Trade) error) error {
 		if first && r.cfg.ShiftToNow {
 			anchor := r.cfg.Now().Truncate(time.Millisecond)
 			shift = anchor.Sub(t.Time)
-			idSuffix = "@" + strconv.FormatInt(anchor.UnixMilli(), 10)
+			idPrefix = "@" + strconv.FormatInt(anchor.UnixMilli(), 10) + ":"
 		}
 		if r.cfg.ShiftToNow {
 			t.Time = t.Time.Add(shift)
-			t.ID = shiftedID(t.ID, idSuffix)
+			t.ID = shiftedID(t.ID, idPrefix)
 			if err := t.Validate(); err != nil {
 				r.bad(no, fmt.Errorf("shifted to now: %w", err))
 				continue
@@ -265,16 +265,18 @@ func (r *Replay) Run(ctx context.Context, emit func(trade.Trade) error) error {
 	return nil
 }
 
-// shiftedID is the ID of a trade of a shifted replay: the line's ID with the
-// replay's suffix ("@<anchor ms>"), or, when that would be longer than
-// trade.MaxIDLen, "h" and 32 hex digits of the ID's SHA-256 with the suffix.
-// Either way a function of the line's ID and the shift alone.
-func shiftedID(id, suffix string) string {
-	if len(id)+len(suffix) <= trade.MaxIDLen {
-		return id + suffix
+// shiftedID is the ID of a trade of a shifted replay: the replay's prefix
+// ("@<anchor ms>:") and the line's ID, or, when that would be longer than
+// trade.MaxIDLen, the prefix, "h" and 32 hex digits of the ID's SHA-256.
+// Either way a function of the line's ID and the shift alone. The line's ID
+// comes last, so that a sequence number it ends in still ends the ID (the
+// aggregation keeps such IDs compactly).
+func shiftedID(id, prefix string) string {
+	if len(prefix)+len(id) <= trade.MaxIDLen {
+		return prefix + id
 	}
 	sum := sha256.Sum256([]byte(id))
-	return "h" + hex.EncodeToString(sum[:16]) + suffix
+	return prefix + "h" + hex.EncodeToString(sum[:16])
 }
 
 // bad counts and, within limits, logs the bad line no.

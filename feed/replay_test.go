@@ -662,11 +662,11 @@ func TestReplayShiftToNow(t *testing.T) {
 				t.Errorf("first trade at %v, want now in whole milliseconds, %v", got[0].Time, anchor)
 			}
 			shift := anchor.Sub(orig[0].Time)
-			suffix := "@" + strconv.FormatInt(anchor.UnixMilli(), 10)
+			prefix := "@" + strconv.FormatInt(anchor.UnixMilli(), 10) + ":"
 			for i := range got {
 				want := orig[i]
 				want.Time = want.Time.Add(shift)
-				want.ID += suffix
+				want.ID = prefix + want.ID
 				if !sameTrade(got[i], want) || got[i].Time.Location() != time.UTC {
 					t.Errorf("trade %d = %+v, want %+v (moved by %s, in UTC)", i, got[i], want, shift)
 				}
@@ -707,8 +707,8 @@ func TestReplayShiftToNow(t *testing.T) {
 			t.Fatalf("trades %+v, want two with distinct IDs", got)
 		}
 		for _, tr := range got {
-			if len(tr.ID) > trade.MaxIDLen || !strings.HasPrefix(tr.ID, "h") || !strings.HasSuffix(tr.ID, "@1767366000000") {
-				t.Errorf("ID %q: want h<hash>@1767366000000 within %d bytes", tr.ID, trade.MaxIDLen)
+			if len(tr.ID) > trade.MaxIDLen || !strings.HasPrefix(tr.ID, "@1767366000000:h") {
+				t.Errorf("ID %q: want @1767366000000:h<hash> within %d bytes", tr.ID, trade.MaxIDLen)
 			}
 		}
 	})
@@ -717,7 +717,7 @@ func TestReplayShiftToNow(t *testing.T) {
 			return time.Date(2200, 12, 31, 23, 59, 58, 0, time.UTC)
 		}})
 		got := runAll(t, r)
-		if len(got) != 2 || !strings.HasPrefix(got[0].ID, "a@") || !strings.HasPrefix(got[1].ID, "c@") {
+		if len(got) != 2 || !strings.HasSuffix(got[0].ID, ":a") || !strings.HasSuffix(got[1].ID, ":c") {
 			t.Errorf("trades %+v, want a and c", got)
 		}
 		if rep := r.Report(); rep.Bad != 1 || !strings.HasPrefix(rep.LastBad, "line 2: shifted to now: invalid trade: time") {
