@@ -31,6 +31,7 @@ type Pipeline struct {
 	lag     atomic.Pointer[[]bus.PartitionLag]
 	lagTime atomic.Pointer[time.Time]
 	parts   partStats
+	commits commitLog
 	pool    sync.Pool // of *batch
 	drain   chan struct{}
 	stored  chan struct{} // signalled after each store write
@@ -178,7 +179,10 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 		}
 	}
 	trim := newTrimmer(emb, kcfg.Topic)
-	consumer.OnCommitted = trim.committed
+	consumer.OnCommitted = func(offsets map[int]int64) {
+		p.commits.set(offsets)
+		trim.committed(offsets)
+	}
 
 	// The drain has DrainTimeout from when the feed stops: by a soft stop,
 	// or by itself (a count reached, a file read to its end).

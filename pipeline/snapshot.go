@@ -129,6 +129,30 @@ type partView struct {
 	open    int
 }
 
+// commitLog is the offsets this instance last committed, by partition.
+type commitLog struct {
+	mu sync.Mutex
+	m  map[int]int64
+}
+
+func (c *commitLog) set(offsets map[int]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[int]int64{}
+	}
+	for p, o := range offsets {
+		c.m[p] = o
+	}
+}
+
+func (c *commitLog) get(p int) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, ok := c.m[p]
+	return o, ok
+}
+
 type partStats struct {
 	mu sync.Mutex
 	m  map[int]*partView
@@ -230,6 +254,11 @@ func (p *Pipeline) publish() {
 	s.Positions = make(map[int]int64, len(views))
 	for part, v := range views {
 		s.Positions[part] = v.next
+		// This instance's own last commit, not the lag read's, which may
+		// be a second older.
+		if c, ok := p.commits.get(part); ok {
+			s.CommitTrail += max(v.next-c, 0)
+		}
 	}
 	if l := p.lag.Load(); l != nil {
 		s.Lag = *l
@@ -237,9 +266,6 @@ func (p *Pipeline) publish() {
 			s.TotalLag += pl.Lag
 			if next, ok := s.Positions[pl.Partition]; ok {
 				s.Unread += max(pl.End-next, 0)
-				if pl.Committed >= 0 {
-					s.CommitTrail += max(next-pl.Committed, 0)
-				}
 			}
 		}
 	}
