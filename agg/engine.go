@@ -601,19 +601,18 @@ func (c Config) OpenSince(wm time.Time) time.Time {
 	return time.Unix(0, since).UTC()
 }
 
-// Rebuild restores the state a partition had when its offset was committed
-// with watermark wm, in a new engine: the watermark, and the open windows
-// and the IDs counted in them, from the stored trades read before that
-// offset (every stored trade of the partition at or after OpenSince(wm),
-// in the order they were read). The trades are not counted again: Late and
-// Duplicates stay as they were, and no window closes (none of them can move
-// the watermark, which was past them all).
-func (e *Engine) Rebuild(wm time.Time, stored []trade.Trade) {
-	e.AdvanceWatermark(wm)
+// Restore adds a stored trade to a new engine that is rebuilding the state
+// its partition was committed in: after AdvanceWatermark with the committed
+// watermark, every stored trade of the partition read before the committed
+// offset, at or after OpenSince(wm), each symbol's in the order they were
+// read (one symbol after another will do: no window holds two symbols but
+// a sector's, whose sums do not depend on the order). That rebuilds the
+// open windows and the IDs counted in them. The trades are not counted
+// again: Late and Duplicates do not move, and no window closes (none of
+// them can move the watermark, which was past them all).
+func (e *Engine) Restore(t *trade.Trade) {
 	late, dups := e.late, e.dups
-	for i := range stored {
-		e.Add(&stored[i])
-	}
+	e.Add(t)
 	e.late, e.dups = late, dups
 }
 

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -315,18 +316,25 @@ func (s *store) writeRaw(rs []read) {
 
 // reread is what a partition's new owner reads back to rebuild its open
 // windows: the trades read before the committed offset, with event times
-// from since on, in offset order.
-func (s *store) reread(since time.Time, before int64) []trade.Trade {
+// from since on, each symbol's in offset order, the symbols in an order of
+// their own (r's).
+func (s *store) reread(since time.Time, before int64, r *rand.Rand) []trade.Trade {
 	var rows []rawRow
-	for _, r := range s.raw {
-		if r.offset < before && !r.t.Time.Before(since) {
-			rows = append(rows, r)
+	for _, row := range s.raw {
+		if row.offset < before && !row.t.Time.Before(since) {
+			rows = append(rows, row)
 		}
 	}
-	slices.SortFunc(rows, func(a, b rawRow) int { return cmp.Compare(a.offset, b.offset) })
+	rank := map[string]int{}
+	for _, sym := range []string{"AAPL", "MSFT", "XOM", "ZZZ"} {
+		rank[sym] = r.IntN(100)
+	}
+	slices.SortFunc(rows, func(a, b rawRow) int {
+		return cmp.Or(cmp.Compare(rank[a.t.Symbol], rank[b.t.Symbol]), strings.Compare(a.t.Symbol, b.t.Symbol), cmp.Compare(a.offset, b.offset))
+	})
 	out := make([]trade.Trade, len(rows))
-	for i, r := range rows {
-		out[i] = r.t
+	for i, row := range rows {
+		out[i] = row.t
 	}
 	return out
 }
@@ -438,7 +446,10 @@ func runWithCrashes(t *testing.T, cfg Config, in []trade.Trade, r *rand.Rand) st
 	for run := 0; next < len(in); run++ {
 		e := newEngine(t, cfg)
 		if hasWM {
-			e.Rebuild(wm, got.reread(cfg.OpenSince(wm), int64(next)))
+			e.AdvanceWatermark(wm)
+			for _, x := range got.reread(cfg.OpenSince(wm), int64(next), r) {
+				e.Restore(&x)
+			}
 		}
 		pending = pending[:0]
 		crash, failed := len(in), false

@@ -75,11 +75,8 @@ func decodeMeta(s string) (wm time.Time, rebuild, ok bool) {
 // handler returns the function that processes one claimed partition.
 func (p *Pipeline) handler(dlq *bus.DeadLetters, out chan<- *batch) bus.Handler {
 	return func(ctx context.Context, cl *bus.Claim) error {
-		eng, err := agg.New(p.cfg.Agg, int32(cl.Partition))
+		eng, err := p.restore(ctx, cl)
 		if err != nil {
-			return err
-		}
-		if err := p.restore(ctx, eng, cl); err != nil {
 			return err
 		}
 		w := &worker{p: p, cl: cl, eng: eng, dlq: dlq, out: out, next: cl.Start, target: -1, lastCommit: cl.Start}
@@ -89,38 +86,51 @@ func (p *Pipeline) handler(dlq *bus.DeadLetters, out chan<- *batch) bus.Handler 
 	}
 }
 
-// restore brings a new engine to the state its partition was committed in:
+// restore returns an engine in the state its partition was committed in:
 // the watermark from the commit's metadata and, for a commit at the read
 // position, the open windows and the IDs counted in them, rebuilt from the
 // trades the store holds that were read before the committed offset. It
-// retries a failing store like a write, until ctx is done.
-func (p *Pipeline) restore(ctx context.Context, eng *agg.Engine, cl *bus.Claim) error {
+// retries a failing store like a write, with a new engine each time, until
+// ctx is done.
+func (p *Pipeline) restore(ctx context.Context, cl *bus.Claim) (*agg.Engine, error) {
+	newEngine := func() (*agg.Engine, error) { return agg.New(p.cfg.Agg, int32(cl.Partition)) }
 	wm, rebuild, ok := decodeMeta(cl.Metadata)
 	if !ok {
-		return nil // nothing committed: the partition starts afresh
+		return newEngine() // nothing committed: the partition starts afresh
 	}
 	if !rebuild {
-		eng.AdvanceWatermark(wm)
-		return nil
+		eng, err := newEngine()
+		if err == nil {
+			eng.AdvanceWatermark(wm)
+		}
+		return eng, err
 	}
 	start := p.cfg.Now()
 	since := p.cfg.Agg.OpenSince(wm)
-	var trades []trade.Trade
+	var eng *agg.Engine
+	var n int64
 	err := p.retryStore(ctx, "reread", func() error {
 		var err error
-		trades, err = p.cfg.Store.Reread(ctx, int32(cl.Partition), since, cl.Start)
-		return err
+		if eng, err = newEngine(); err != nil {
+			return err
+		}
+		eng.AdvanceWatermark(wm)
+		n = 0
+		return p.cfg.Store.Reread(ctx, int32(cl.Partition), since, cl.Start, func(t trade.Trade) error {
+			eng.Restore(&t)
+			n++
+			return nil
+		})
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	eng.Rebuild(wm, trades)
 	took := p.cfg.Now().Sub(start)
-	p.m.rebuilt.Add(int64(len(trades)))
-	msg := fmt.Sprintf("partition %d: rebuilt %d open windows from %d stored trades in %s", cl.Partition, eng.OpenWindows(), len(trades), took.Round(time.Millisecond))
-	p.cfg.Log.Info("rebuilt open windows", "partition", cl.Partition, "windows", eng.OpenWindows(), "trades", len(trades), "since", since, "took", took)
-	p.errs.event("rebuild", msg)
-	return nil
+	p.m.rebuilt.Add(n)
+	p.cfg.Log.Info("rebuilt open windows", "partition", cl.Partition, "windows", eng.OpenWindows(), "trades", n, "since", since, "took", took)
+	p.errs.event("rebuild", fmt.Sprintf("partition %d: rebuilt %d open windows from %d stored trades in %s",
+		cl.Partition, eng.OpenWindows(), n, took.Round(time.Millisecond)))
+	return eng, nil
 }
 
 // worker processes one partition in one generation. It owns its engine.

@@ -331,52 +331,67 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool)
 	return jobs, days, index, ctx.Err()
 }
 
-// Reread returns the stored trades read from the Kafka partition before the
-// offset before, with event times at or after since, in the order they were
-// read: the symbols and days from trade_index, then each (symbol, day)
-// partition from since on.
-func (c *Cassandra) Reread(ctx context.Context, partition int32, since time.Time, before int64) ([]trade.Trade, error) {
+// Reread calls each with every stored trade read from the Kafka partition
+// before the offset before, with an event time at or after since: one symbol
+// after another, each symbol's in the order they were read. The symbols and
+// days come from trade_index; each (symbol, day) partition is read from
+// since on, and a symbol's trades sorted by offset.
+func (c *Cassandra) Reread(ctx context.Context, partition int32, since time.Time, before int64, each func(trade.Trade) error) error {
 	if c.closed.Load() {
-		return nil, fmt.Errorf("reading back partition %d: %w", partition, ErrClosed)
+		return fmt.Errorf("reading back partition %d: %w", partition, ErrClosed)
 	}
-	type part struct {
-		day    time.Time
-		symbol string
-	}
-	var parts []part
+	days := map[string][]time.Time{}
+	var symbols []string
 	iter := c.query(ctx, c.stmt(`SELECT day, symbol FROM {ks}.trade_index WHERE kafka_partition = ? AND day >= ?`),
 		int(partition), dayOf(since)).Iter()
-	var p part
-	for iter.Scan(&p.day, &p.symbol) {
-		parts = append(parts, p)
+	var (
+		day time.Time
+		sym string
+	)
+	for iter.Scan(&day, &sym) {
+		if _, ok := days[sym]; !ok {
+			symbols = append(symbols, sym)
+		}
+		days[sym] = append(days[sym], day)
 	}
 	if err := iter.Close(); err != nil {
-		return nil, fmt.Errorf("reading back partition %d: %w", partition, err)
+		return fmt.Errorf("reading back partition %d: %w", partition, err)
 	}
-	var out []trade.Trade
-	var offsets []int64
-	for _, p := range parts {
-		iter := c.query(ctx, c.stmt(`SELECT trade_id, ts, ns, price, volume, kafka_partition, kafka_offset FROM {ks}.trades
-			WHERE symbol = ? AND day = ? AND ts >= ?`), p.symbol, p.day, since.Truncate(time.Millisecond)).PageSize(5000).Iter()
-		var (
-			t    = trade.Trade{Symbol: p.symbol}
-			ns   int
-			from *int
-			off  *int64
-		)
-		for iter.Scan(&t.ID, &t.Time, &ns, &t.Price, &t.Volume, &from, &off) {
-			t.Time = t.Time.Add(time.Duration(ns)).UTC()
-			if from == nil || off == nil || int32(*from) != partition || *off >= before || t.Time.Before(since) {
-				continue
+	type read struct {
+		t      trade.Trade
+		offset int64
+	}
+	var reads []read
+	for _, sym := range symbols {
+		reads = reads[:0]
+		for _, day := range days[sym] {
+			iter := c.query(ctx, c.stmt(`SELECT trade_id, ts, ns, price, volume, kafka_partition, kafka_offset FROM {ks}.trades
+				WHERE symbol = ? AND day = ? AND ts >= ?`), sym, day, since.Truncate(time.Millisecond)).PageSize(5000).Iter()
+			var (
+				t    = trade.Trade{Symbol: sym}
+				ns   int
+				from *int
+				off  *int64
+			)
+			for iter.Scan(&t.ID, &t.Time, &ns, &t.Price, &t.Volume, &from, &off) {
+				t.Time = t.Time.Add(time.Duration(ns)).UTC()
+				if from == nil || off == nil || int32(*from) != partition || *off >= before || t.Time.Before(since) {
+					continue
+				}
+				reads = append(reads, read{t, *off})
 			}
-			out = append(out, t)
-			offsets = append(offsets, *off)
+			if err := iter.Close(); err != nil {
+				return fmt.Errorf("reading back partition %d: %w", partition, err)
+			}
 		}
-		if err := iter.Close(); err != nil {
-			return nil, fmt.Errorf("reading back partition %d: %w", partition, err)
+		slices.SortFunc(reads, func(a, b read) int { return cmp.Compare(a.offset, b.offset) })
+		for _, r := range reads {
+			if err := each(r.t); err != nil {
+				return err
+			}
 		}
 	}
-	return inReadOrder(out, offsets), nil
+	return nil
 }
 
 // Candles returns the symbol's candles of the interval whose start lies in

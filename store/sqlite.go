@@ -464,16 +464,14 @@ func (s *SQLite) TradeCount(ctx context.Context, symbol string, day time.Time) (
 	return n, nil
 }
 
-// Reread returns the stored trades read from the Kafka partition before the
-// offset before, with event times at or after since, in the order they were
-// read.
-func (s *SQLite) Reread(ctx context.Context, partition int32, since time.Time, before int64) ([]trade.Trade, error) {
+// Reread calls each with every stored trade read from the Kafka partition
+// before the offset before, with an event time at or after since: one symbol
+// after another, each symbol's in the order they were read.
+func (s *SQLite) Reread(ctx context.Context, partition int32, since time.Time, before int64, each func(trade.Trade) error) error {
 	if s.closed.Load() {
-		return nil, fmt.Errorf("reading back partition %d: %w", partition, ErrClosed)
+		return fmt.Errorf("reading back partition %d: %w", partition, ErrClosed)
 	}
 	since = clampTime(since)
-	var out []trade.Trade
-	var offsets []int64
 	err := func() error {
 		// One read transaction: the index and the trades agree.
 		tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -481,41 +479,44 @@ func (s *SQLite) Reread(ctx context.Context, partition int32, since time.Time, b
 			return err
 		}
 		defer tx.Rollback() //nolint:errcheck // read only
-		rows, err := tx.QueryContext(ctx, `SELECT day, symbol FROM trade_index WHERE kafka_partition = ? AND day >= ?`,
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT symbol FROM trade_index WHERE kafka_partition = ? AND day >= ?`,
 			int64(partition), trade.Day(since))
 		if err != nil {
 			return err
 		}
-		type part struct{ day, symbol string }
-		var parts []part
+		var symbols []string
 		for rows.Next() {
-			var p part
-			if err := rows.Scan(&p.day, &p.symbol); err != nil {
+			var sym string
+			if err := rows.Scan(&sym); err != nil {
 				rows.Close()
 				return err
 			}
-			parts = append(parts, p)
+			symbols = append(symbols, sym)
 		}
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		for _, p := range parts {
-			rows, err := tx.QueryContext(ctx, `SELECT trade_id, ts_ns, price, volume, kafka_offset FROM trades
-				WHERE symbol = ? AND day = ? AND ts_ns >= ? AND kafka_partition = ? AND kafka_offset < ?`,
-				p.symbol, p.day, since.UnixNano(), int64(partition), before)
+		for _, sym := range symbols {
+			// The days of the primary key from since's on, in read order.
+			rows, err := tx.QueryContext(ctx, `SELECT trade_id, ts_ns, price, volume FROM trades
+				WHERE symbol = ? AND day >= ? AND ts_ns >= ? AND kafka_partition = ? AND kafka_offset < ?
+				ORDER BY kafka_offset`,
+				sym, trade.Day(since), since.UnixNano(), int64(partition), before)
 			if err != nil {
 				return err
 			}
 			for rows.Next() {
-				t := trade.Trade{Symbol: p.symbol}
-				var ns, off int64
-				if err := rows.Scan(&t.ID, &ns, &t.Price, &t.Volume, &off); err != nil {
+				t := trade.Trade{Symbol: sym}
+				var ns int64
+				if err := rows.Scan(&t.ID, &ns, &t.Price, &t.Volume); err != nil {
 					rows.Close()
 					return err
 				}
 				t.Time = time.Unix(0, ns).UTC()
-				out = append(out, t)
-				offsets = append(offsets, off)
+				if err := each(t); err != nil {
+					rows.Close()
+					return err
+				}
 			}
 			if err := rows.Close(); err != nil {
 				return err
@@ -524,9 +525,9 @@ func (s *SQLite) Reread(ctx context.Context, partition int32, since time.Time, b
 		return nil
 	}()
 	if err != nil {
-		return nil, fmt.Errorf("reading back partition %d: %w", partition, err)
+		return fmt.Errorf("reading back partition %d: %w", partition, err)
 	}
-	return inReadOrder(out, offsets), nil
+	return nil
 }
 
 // Counts returns the number of rows in each table, read in one snapshot. It

@@ -1101,30 +1101,43 @@ func testReread(t *testing.T, open func(testing.TB) Store) {
 	// Trades written without an origin are not read back.
 	mustWrite(t, s, &Batch{Trades: []trade.Trade{tr("n1", "AAPL", 10*time.Millisecond, 14)}})
 
-	got, err := s.Reread(t.Context(), 1, at(-3*time.Second), 150)
-	if err != nil {
-		t.Fatal(err)
+	reread := func(partition int32, since time.Time, before int64) map[string][]trade.Trade {
+		t.Helper()
+		got := map[string][]trade.Trade{}
+		err := s.Reread(t.Context(), partition, since, before, func(tr trade.Trade) error {
+			got[tr.Symbol] = append(got[tr.Symbol], tr)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
 	}
-	var ids []string
-	for _, g := range got {
-		ids = append(ids, g.ID)
+	ids := func(ts []trade.Trade) []string {
+		var out []string
+		for _, x := range ts {
+			out = append(out, x.ID)
+		}
+		return out
 	}
-	if want := []string{"a1", "m1", "a2", "a3", "a4"}; !slices.Equal(ids, want) {
-		t.Fatalf("Reread = %q, want %q (read order, partition 1, from since, before offset 150)", ids, want)
+	got := reread(1, at(-3*time.Second), 150)
+	if len(got) != 2 || !slices.Equal(ids(got["AAPL"]), []string{"a1", "a2", "a3", "a4"}) || !slices.Equal(ids(got["MSFT"]), []string{"m1"}) {
+		t.Fatalf("Reread = %v, want AAPL a1 a2 a3 a4 and MSFT m1 (each symbol's in read order, partition 1, from since, before offset 150)", got)
 	}
-	if g := got[2]; g.Symbol != "AAPL" || g.Price != 11 || g.Volume != 1 || !g.Time.Equal(at(500*time.Microsecond)) {
+	if g := got["AAPL"][1]; g.Symbol != "AAPL" || g.Price != 11 || g.Volume != 1 || !g.Time.Equal(at(500*time.Microsecond)) {
 		t.Errorf("a2 read back as %+v", g)
 	}
 	// m1 keeps the offset it was first read at: before 101 it is not.
-	got, err = s.Reread(t.Context(), 1, at(-3*time.Second), 101)
-	if err != nil {
-		t.Fatal(err)
+	if got := reread(1, at(-3*time.Second), 101); len(got) != 1 || !slices.Equal(ids(got["AAPL"]), []string{"a1"}) {
+		t.Errorf("Reread before 101 = %v, want a1 only", got)
 	}
-	if len(got) != 1 || got[0].ID != "a1" {
-		t.Errorf("Reread before 101 = %+v, want a1 only", got)
+	if got := reread(3, day0, 1000); len(got) != 0 {
+		t.Errorf("Reread of a partition with nothing = %v", got)
 	}
-	if got, err := s.Reread(t.Context(), 3, day0, 1000); err != nil || len(got) != 0 {
-		t.Errorf("Reread of a partition with nothing = %v, %v", got, err)
+	stop := errors.New("stop")
+	n := 0
+	if err := s.Reread(t.Context(), 1, day0, 1000, func(trade.Trade) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("Reread with a failing callback = %v after %d calls, want its error after one", err, n)
 	}
 }
 
@@ -1157,8 +1170,9 @@ func TestSQLiteMigratesAVersion1File(t *testing.T) {
 	if c := mustCounts(t, s); c.Trades != 2 {
 		t.Errorf("%d trades after the migration, want the old one and the new one", c.Trades)
 	}
-	got, err := s.Reread(t.Context(), 0, day0, 100)
-	if err != nil || len(got) != 1 || got[0].ID != "new" {
-		t.Errorf("Reread = %+v, %v; want the new trade only", got, err)
+	var got []string
+	err = s.Reread(t.Context(), 0, day0, 100, func(tr trade.Trade) error { got = append(got, tr.ID); return nil })
+	if err != nil || !slices.Equal(got, []string{"new"}) {
+		t.Errorf("Reread = %q, %v; want the new trade only", got, err)
 	}
 }

@@ -4,9 +4,7 @@
 package store
 
 import (
-	"cmp"
 	"context"
-	"slices"
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
@@ -66,26 +64,13 @@ type Store interface {
 	// TradeCount returns how many trades of the symbol are stored for the UTC
 	// day containing day.
 	TradeCount(ctx context.Context, symbol string, day time.Time) (int64, error)
-	// Reread returns the stored trades read from the Kafka partition before
-	// the offset before, with event times at or after since, in the order
-	// they were read. A partition's new owner rebuilds its open windows from
-	// them. Trades stored without an origin are not among them.
-	Reread(ctx context.Context, partition int32, since time.Time, before int64) ([]trade.Trade, error)
+	// Reread calls each with every stored trade read from the Kafka
+	// partition before the offset before, with an event time at or after
+	// since: one symbol after another, each symbol's in the order they were
+	// read. A partition's new owner rebuilds its open windows from them.
+	// Trades stored without an origin are not among them. An error from
+	// each stops it and is returned.
+	Reread(ctx context.Context, partition int32, since time.Time, before int64, each func(trade.Trade) error) error
 	// Close releases the store. It is safe to call twice.
 	Close() error
-}
-
-// inReadOrder returns ts sorted by their offsets, the order a partition
-// delivered them.
-func inReadOrder(ts []trade.Trade, offsets []int64) []trade.Trade {
-	idx := make([]int, len(ts))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(offsets[a], offsets[b]) })
-	out := make([]trade.Trade, len(ts))
-	for i, j := range idx {
-		out[i] = ts[j]
-	}
-	return out
 }
