@@ -13,6 +13,8 @@ import (
 func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := &m.keys
 	switch {
+	case msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste && !m.typing():
+		return m.onBurst(msg)
 	case msg.String() == "ctrl+c" || (key.Matches(msg, k.Quit) && !m.filtering && m.prompting == noPrompt):
 		return m.onQuit(msg)
 	case m.filtering:
@@ -33,6 +35,30 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.onDetailKey(msg)
 	}
 	return m.onDashboardKey(msg)
+}
+
+// typing reports whether a text input takes the keys.
+func (m *Model) typing() bool { return m.filtering || m.prompting != noPrompt }
+
+// onBurst takes keys typed in one burst, which Bubble Tea delivers as one
+// message of several runes (tmux send-keys jjj, a fast typist, a key
+// repeating), as that many keys. Once a key opens a text input, the rest of
+// the burst is text and goes into it whole.
+func (m Model) onBurst(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	for i, r := range msg.Runes {
+		one := msg
+		one.Runes = []rune{r}
+		if m.typing() {
+			one.Runes = msg.Runes[i:]
+		}
+		next, cmd := m.onKey(one)
+		m, cmds = next.(Model), append(cmds, cmd)
+		if len(one.Runes) > 1 {
+			break
+		}
+	}
+	return m, tea.Batch(cmds...)
 }
 
 // onQuit starts the drain on the first q or ctrl+c; a ctrl+c while

@@ -385,3 +385,67 @@ func TestSubscribePrompt(t *testing.T) {
 		t.Error("the refusal is not in the events")
 	}
 }
+
+// TestKeyBursts feeds keys typed in one burst, which Bubble Tea v1 delivers
+// as one message of several runes: on the dashboard each rune is a key,
+// while text typed into the filter or the prompt goes in whole.
+func TestKeyBursts(t *testing.T) {
+	burst := func(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+	tests := []struct {
+		name  string
+		keys  []tea.KeyMsg
+		check func(t *testing.T, m Model)
+	}{
+		{"jjj moves three rows", []tea.KeyMsg{burst("jjj")}, func(t *testing.T, m Model) {
+			if got := m.symbols.cursor(); got != 3 {
+				t.Errorf("jjj left the cursor at %d, want 3", got)
+			}
+		}},
+		{"jjk moves one row", []tea.KeyMsg{burst("jjk")}, func(t *testing.T, m Model) {
+			if got := m.symbols.cursor(); got != 1 {
+				t.Errorf("jjk left the cursor at %d, want 1", got)
+			}
+		}},
+		{"Ss reverses, then sorts by change", []tea.KeyMsg{burst("Ss")}, func(t *testing.T, m Model) {
+			if m.symbols.sort != byChange || m.symbols.reverse {
+				t.Errorf("Ss: sort %s reverse %v, want chg%% not reversed", sortNames[m.symbols.sort], m.symbols.reverse)
+			}
+		}},
+		{"sS sorts by change, reversed", []tea.KeyMsg{burst("sS")}, func(t *testing.T, m Model) {
+			if m.symbols.sort != byChange || !m.symbols.reverse {
+				t.Errorf("sS: sort %s reverse %v, want chg%% reversed", sortNames[m.symbols.sort], m.symbols.reverse)
+			}
+		}},
+		{"a filter typed in a burst goes in whole", []tea.KeyMsg{press("/"), burst("jpm")}, func(t *testing.T, m Model) {
+			if !m.filtering || m.symbols.filter != "jpm" || m.symbols.cursor() != 0 {
+				t.Errorf("filtering %v filter %q cursor %d, want jpm typed", m.filtering, m.symbols.filter, m.symbols.cursor())
+			}
+		}},
+		{"keys after / in one burst are the filter's", []tea.KeyMsg{burst("j/sq")}, func(t *testing.T, m Model) {
+			if !m.filtering || m.symbols.filter != "sq" || m.draining {
+				t.Errorf("filtering %v filter %q draining %v, want the filter sq after one move", m.filtering, m.symbols.filter, m.draining)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _ := newTestModel(t, 12, 100, 30, 40)
+			for _, k := range tt.keys {
+				m, _ = step(t, m, k)
+			}
+			tt.check(t, m)
+		})
+	}
+}
+
+// TestBurstInThePrompt types a symbol to subscribe to in one burst.
+func TestBurstInThePrompt(t *testing.T) {
+	m, src := newTestModel(t, 12, 160, 48, 5)
+	src.f.subscribable = true
+	m, _ = step(t, m, snapshotMsg{src.at(6)})
+	m, _ = step(t, m, press("a"))
+	m, _ = step(t, m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("TSLAq")})
+	if got := m.prompt.Value(); got != "TSLAq" || m.draining {
+		t.Errorf("prompt %q draining %v, want TSLAq typed whole", got, m.draining)
+	}
+}
