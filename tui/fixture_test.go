@@ -34,6 +34,10 @@ type fixture struct {
 	// subscribable makes the snapshots say the source takes subscriptions.
 	subscribable bool
 	stopRead     bool // the consumer stops reading (for stall verdicts)
+	// livePositions makes the read positions move on between lag reads, as
+	// the pipeline's do: they are taken at each snapshot, the end offsets
+	// only at each read.
+	livePositions bool
 }
 
 func newFixture(n int) *fixture {
@@ -125,6 +129,9 @@ func (f *fixture) snapshot(k int) *pipeline.Snapshot {
 				committed = int64(rate * commitAt)
 			}
 			pos := end - int64(p%3)
+			if f.livePositions {
+				pos = int64(rate*sec) - int64(p%3)
+			}
 			if f.stopRead && p == 0 {
 				pos = int64(rate * 5)
 				committed = min(committed, pos)
@@ -139,7 +146,7 @@ func (f *fixture) snapshot(k int) *pipeline.Snapshot {
 			s.Lag = append(s.Lag, bus.PartitionLag{Partition: p, End: end, Committed: committed, Lag: lag})
 			s.TotalLag += lag
 			s.Positions[p] = pos
-			s.Unread += end - pos
+			s.Unread += max(end-pos, 0)
 		}
 	}
 	for j := range 64 {

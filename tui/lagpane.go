@@ -38,6 +38,7 @@ type lagRow struct {
 	p        *partLag
 	verdict  verdict
 	in, read float64
+	unread   int64 // -1: this instance does not read the partition
 }
 
 // SetSize gives the pane its outer size.
@@ -68,21 +69,38 @@ func (p *lagPane) noteRows() int {
 	return 0
 }
 
-// update takes the snapshot and the tracker's judgement of it.
+// update takes the snapshot and the tracker's judgement of it. What is
+// unread, per partition and in total, is read from the snapshot's own lag
+// read and positions, so the total is the sum of the rows: the tracker's
+// samples keep the positions of the snapshot that brought each read, and
+// the positions move on between reads.
 func (p *lagPane) update(s *pipeline.Snapshot) {
 	lt := p.lt
 	p.topic, p.group = s.Topic, s.Group
-	p.unread, p.total = s.Unread, s.TotalLag
+	p.total = s.TotalLag
 	p.known = !s.LagTime.IsZero()
 	if p.known {
 		p.read = fmtAge(s.Time.Sub(s.LagTime))
 	}
-	p.sum = lt.summary(s.Unread)
+	unread := make(map[int]int64, len(s.Lag))
+	p.unread = 0
+	for _, pl := range s.Lag {
+		if pos, ok := s.Positions[pl.Partition]; ok {
+			n := max(pl.End-pos, 0)
+			unread[pl.Partition] = n
+			p.unread += n
+		}
+	}
+	p.sum = lt.summary(p.unread)
 	p.rows = p.rows[:0]
 	for _, id := range lt.ids {
 		pl := lt.parts[id]
 		in, read := lt.rates(pl)
-		p.rows = append(p.rows, lagRow{p: pl, verdict: lt.verdict(pl), in: in, read: read})
+		n, ok := unread[id]
+		if !ok {
+			n = -1
+		}
+		p.rows = append(p.rows, lagRow{p: pl, verdict: lt.verdict(pl), in: in, read: read, unread: n})
 	}
 	p.offset = min(p.offset, max(len(p.rows)-p.partRows(), 0))
 	if lt.reads != p.drawn {
@@ -180,8 +198,8 @@ func (p *lagPane) View(focused bool) string {
 		}
 		b.WriteString(padLeft(num(l.lag, 10), numW))
 		if withUnread {
-			if l.pos >= 0 {
-				b.WriteString(padLeft(num(max(l.end-l.pos, 0), 10), 8))
+			if r.unread >= 0 {
+				b.WriteString(padLeft(num(r.unread, 10), 8))
 			} else {
 				b.WriteString(padLeft("—", 8))
 			}
