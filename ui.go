@@ -19,8 +19,11 @@ import (
 
 // runUI runs p under the terminal UI until ctx is done, the source ends or
 // the user quits; stop starts the drain. The UI stays up, saying it drains,
-// until Run returns, and exits then, also when the pipeline fails. Without a
-// terminal on standard output it runs nothing and says to use --no-ui.
+// until Run returns. It exits then when the user quit, a signal stopped the
+// run or the pipeline failed; a run that ended by itself (its source ran
+// out, --count or --duration reached) shows its summary until a key is
+// pressed. Without a terminal on standard output it runs nothing and says
+// to use --no-ui.
 func runUI(ctx context.Context, stop context.CancelFunc, o options, p *pipeline.Pipeline, u *feed.Universe, log *slog.Logger) (pipeline.Summary, error) {
 	if !term.IsTerminal(os.Stdout.Fd()) {
 		return pipeline.Summary{}, errors.New("the terminal UI needs a terminal on standard output; run with --no-ui")
@@ -35,16 +38,22 @@ func runUI(ctx context.Context, stop context.CancelFunc, o options, p *pipeline.
 	lipgloss.HasDarkBackground()
 
 	res := make(chan result, 1)
-	done := make(chan struct{})
+	done, interrupted := make(chan struct{}), make(chan struct{})
 	uiCtx, stopUI := context.WithCancel(context.Background())
 	defer stopUI()
 	go func() {
 		sum, err := p.Run(ctx)
+		// ctx is cancelled by a signal or by the UI's q; its time limit
+		// ends it with DeadlineExceeded, and a source that runs out leaves
+		// it alone.
+		if err != nil || errors.Is(ctx.Err(), context.Canceled) {
+			close(interrupted)
+		}
 		res <- result{sum, err}
 		close(done)
 	}()
 
-	m := tui.New(p, tui.Options{Stop: stop, Abort: p.Abort, Done: done, Stopping: ctx.Done(), MarketCap: u.MarketCap})
+	m := tui.New(p, tui.Options{Stop: stop, Abort: p.Abort, Done: done, Stopping: ctx.Done(), Interrupted: interrupted, MarketCap: u.MarketCap})
 	prog := tea.NewProgram(m,
 		tea.WithAltScreen(),
 		tea.WithMouseCellMotion(),
@@ -59,14 +68,22 @@ func runUI(ctx context.Context, stop context.CancelFunc, o options, p *pipeline.
 	go func() {
 		select {
 		case <-exited:
+			return
 		case <-done:
-			// The model quits by itself once the pipeline is done; end the
-			// program only if it has not within a moment.
-			select {
-			case <-exited:
-			case <-time.After(2 * time.Second):
-				stopUI()
-			}
+		}
+		select {
+		case <-interrupted:
+		default:
+			// The run ended by itself: the UI shows its summary until a
+			// key is pressed.
+			return
+		}
+		// The model quits by itself once an interrupted pipeline is done;
+		// end the program only if it has not within a moment.
+		select {
+		case <-exited:
+		case <-time.After(2 * time.Second):
+			stopUI()
 		}
 	}()
 	_, uiErr := prog.Run()

@@ -61,3 +61,37 @@ func TestWholeFlow(t *testing.T) {
 		t.Errorf("pauses %d, candle reads %d", src.pauses, src.reads)
 	}
 }
+
+// TestRunThatEndsByItself runs the UI over a pipeline that ends without
+// being asked to (a count reached, a replay read to its end): the UI shows
+// the run's summary from the final snapshot, and exits on a key.
+func TestRunThatEndsByItself(t *testing.T) {
+	src := &fakeSource{f: newFixture(12)}
+	src.at(120)
+	done := make(chan struct{})
+	m := New(src, Options{Styles: asciiStyles(), Interval: 20 * time.Millisecond, Done: done})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 40))
+	waitFor := func(what ...string) {
+		t.Helper()
+		teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+			for _, w := range what {
+				if !bytes.Contains(b, []byte(w)) {
+					return false
+				}
+			}
+			return true
+		}, teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+	}
+	waitFor("Symbols", "AAPL")
+
+	// The pipeline publishes its final snapshot, then says it is done.
+	final := src.at(124)
+	close(done)
+	waitFor("Run ended", "produced", fmtInt(final.Produced), "any key exits")
+
+	tm.Type("x")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
+	if got := tm.FinalModel(t).(Model); got.draining {
+		t.Errorf("the run ended by itself, and the UI says it drains")
+	}
+}

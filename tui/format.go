@@ -146,5 +146,14 @@ func clock(t time.Time) string {
 	return t.Local().Format("15:04:05")
 }
 
+// zone names the local time zone at t, as the UI's times are printed in
+// it: UTC, CET, or an offset such as +0530 for a zone without a name.
+func zone(t time.Time) string {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return t.Local().Format("MST")
+}
+
 // trimFloat prints v with prec decimals.
 func trimFloat(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }

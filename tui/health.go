@@ -52,7 +52,7 @@ type healthTracker struct {
 
 // observe updates the tracker with a new snapshot and judges the stages.
 // sum is the lag pane's summary of the same snapshot; draining says the
-// feed was stopped on purpose.
+// feed was stopped on purpose, or has ended.
 func (h *healthTracker) observe(s *pipeline.Snapshot, sum lagSummary, draining bool) {
 	t := s.Time
 	if h.prev == nil {

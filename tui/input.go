@@ -13,6 +13,9 @@ import (
 func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := &m.keys
 	switch {
+	case m.ended:
+		// The run is over and its summary shows: any key exits.
+		return m, tea.Quit
 	case msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste && !m.typing():
 		return m.onBurst(msg)
 	case msg.String() == "ctrl+c" || (key.Matches(msg, k.Quit) && !m.filtering && m.prompting == noPrompt):
@@ -64,6 +67,7 @@ func (m Model) onBurst(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 // onQuit starts the drain on the first q or ctrl+c; a ctrl+c while
 // draining stops the pipeline at once.
 func (m Model) onQuit(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	m.quit = true
 	if !m.draining {
 		m.draining = true
 		m.events.note(m.now(), "stopping: draining what was produced (ctrl+c again stops at once)")
@@ -314,7 +318,7 @@ func (m Model) onCandles(msg candlesMsg) (tea.Model, tea.Cmd) {
 // onMouse scrolls the pane under the wheel; a click focuses a pane and
 // selects a symbol.
 func (m Model) onMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
-	if m.screen != dashboard || m.showHelp || msg.Action != tea.MouseActionPress {
+	if m.screen != dashboard || m.showHelp || m.ended || msg.Action != tea.MouseActionPress {
 		return m, nil
 	}
 	d := 0

@@ -449,3 +449,61 @@ func TestBurstInThePrompt(t *testing.T) {
 		t.Errorf("prompt %q draining %v, want TSLAq typed whole", got, m.draining)
 	}
 }
+
+// TestEndOfRun checks what the UI does when the pipeline has stopped: it
+// exits after a quit or an interruption, and shows the run's summary, from
+// the final snapshot, when the run ended by itself.
+func TestEndOfRun(t *testing.T) {
+	tests := []struct {
+		name        string
+		before      []tea.Msg
+		interrupted bool
+		summary     string // "" for an exit
+	}{
+		{name: "the feed ends", summary: "The feed ended by itself"},
+		{name: "a time limit", before: []tea.Msg{stoppingMsg{}}, summary: "reached its time limit"},
+		{name: "q", before: []tea.Msg{press("q")}},
+		{name: "a signal", before: []tea.Msg{stoppingMsg{}}, interrupted: true},
+		{name: "a failure", interrupted: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, src := newTestModel(t, 12, 100, 30, 40)
+			for _, msg := range tt.before {
+				m, _ = step(t, m, msg)
+			}
+			final := src.at(48)
+			m, cmd := step(t, m, doneMsg{snap: final, interrupted: tt.interrupted})
+			quits := cmd != nil && isQuit(cmd())
+			if tt.summary == "" {
+				if !quits {
+					t.Fatalf("no exit when the pipeline is done")
+				}
+				return
+			}
+			if quits {
+				t.Fatalf("exits at once; want the summary first")
+			}
+			view := ansi.Strip(m.View())
+			for _, want := range []string{"Run ended", tt.summary, "ENDED", "any key exits",
+				"produced          " + fmtInt(final.Produced) + " trades", "stored            " + fmtInt(final.StoredTrades) + " trades",
+				"late              2", "duplicates        0", "dropped by feed   0", "errors            5",
+				"latency p50       14ms", "latency p99       2400ms", "latency max       3100ms"} {
+				if !strings.Contains(view, want) {
+					t.Errorf("the summary lacks %q:\n%s", want, view)
+				}
+			}
+			// Any key exits, even one that means something elsewhere.
+			for _, k := range []string{"j", "?", "enter"} {
+				if _, cmd := step(t, m, press(k)); cmd == nil || !isQuit(cmd()) {
+					t.Errorf("%s on the summary does not exit", k)
+				}
+			}
+		})
+	}
+}
+
+func isQuit(msg tea.Msg) bool {
+	_, ok := msg.(tea.QuitMsg)
+	return ok
+}

@@ -40,12 +40,19 @@ type Options struct {
 	// Abort stops the pipeline at once: ctrl+c while draining. Default:
 	// nothing.
 	Abort func()
-	// Done is closed when the pipeline has stopped; the UI then exits.
-	// Default: never.
+	// Done is closed when the pipeline has stopped, after its final
+	// snapshot. If the user quit in the UI, or Interrupted is closed, the
+	// UI then exits; otherwise the run ended by itself (its source ran
+	// out, a count or a time limit was reached) and the UI shows the run's
+	// summary until a key is pressed. Default: never.
 	Done <-chan struct{}
 	// Stopping is closed when the pipeline was told to stop another way (a
 	// signal, a time limit); the UI then shows the drain. Default: never.
 	Stopping <-chan struct{}
+	// Interrupted is closed, before Done, when the run did not end by
+	// itself: a signal stopped it, or it failed. The UI then exits when
+	// Done closes, as after q, without the summary. Default: never.
+	Interrupted <-chan struct{}
 	// Interval is how often the UI takes the latest snapshot. Default 250ms,
 	// the pipeline's publishing interval.
 	Interval time.Duration
@@ -86,8 +93,12 @@ type (
 	}
 	// stoppingMsg says the pipeline was told to stop and is draining.
 	stoppingMsg struct{}
-	// doneMsg says the pipeline has stopped.
-	doneMsg struct{}
+	// doneMsg says the pipeline has stopped, with its final snapshot, and
+	// whether it was interrupted rather than ending by itself.
+	doneMsg struct {
+		snap        *pipeline.Snapshot
+		interrupted bool
+	}
 )
 
 // screen is what the body shows.
@@ -146,6 +157,10 @@ type Model struct {
 	pauseWant *bool // a pause or resume asked for and not yet seen
 	draining  bool
 	aborting  bool
+	quit      bool // the user asked to quit in the UI
+
+	ended   bool // the run ended by itself; its summary shows
+	summary summaryScreen
 }
 
 // New returns the UI over src.
@@ -183,6 +198,7 @@ func New(src Source, o Options) Model {
 		tape:    newTapePane(st),
 		events:  eventsPane{st: st},
 		detail:  detailPane{st: st},
+		summary: summaryScreen{st: st},
 		filter:  ti,
 		prompt:  pi,
 	}
@@ -195,8 +211,26 @@ func (m Model) Init() tea.Cmd {
 	return tea.Batch(
 		func() tea.Msg { return snapshotMsg{src.Snapshot()} },
 		waitFor(m.opts.Stopping, stoppingMsg{}),
-		waitFor(m.opts.Done, doneMsg{}),
+		waitForEnd(src, m.opts.Done, m.opts.Interrupted),
 	)
+}
+
+// waitForEnd returns the final snapshot once done is closed, and whether
+// interrupted was closed before it.
+func waitForEnd(src Source, done, interrupted <-chan struct{}) tea.Cmd {
+	if done == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		<-done
+		msg := doneMsg{snap: src.Snapshot()}
+		select {
+		case <-interrupted:
+			msg.interrupted = true
+		default:
+		}
+		return msg
+	}
 }
 
 // waitForSnapshot takes the latest snapshot after one interval.
@@ -233,7 +267,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case stoppingMsg:
 		return m.onStopping()
 	case doneMsg:
-		return m, tea.Quit
+		return m.onDone(msg)
 	}
 	return m, nil
 }
@@ -256,6 +290,7 @@ func (m *Model) relayout() {
 	m.tape.SetSize(m.lay.tape.w, m.lay.tape.h)
 	m.events.SetSize(m.lay.events.w, m.lay.events.h)
 	m.detail.SetSize(m.lay.body.w, m.lay.body.h)
+	m.summary.SetSize(m.lay.body.w, m.lay.body.h)
 	m.help.Width = m.width
 	if !m.focusShown(m.focus) {
 		m.focus = focusSymbols
@@ -276,13 +311,28 @@ func (m Model) onSnapshot(msg snapshotMsg) (tea.Model, tea.Cmd) {
 	return m, tea.Batch(next, m.candleCmd())
 }
 
+// onDone exits once the pipeline has stopped, when the user quit or the
+// run was interrupted; a run that ended by itself shows its summary from
+// the final snapshot until a key is pressed.
+func (m Model) onDone(msg doneMsg) (tea.Model, tea.Cmd) {
+	if m.quit || msg.interrupted {
+		return m, tea.Quit
+	}
+	m.ended, m.showHelp = true, false
+	if msg.snap != nil && msg.snap != m.snap {
+		m.apply(msg.snap)
+	}
+	m.summary.update(m.snap, m.draining)
+	return m, nil
+}
+
 // apply brings every pane up to the snapshot.
 func (m *Model) apply(s *pipeline.Snapshot) {
 	m.snap = s
 	m.hist.record(s)
 	m.lags.record(s)
 	m.lag.update(s)
-	m.health.observe(s, m.lag.sum, m.draining)
+	m.health.observe(s, m.lag.sum, m.draining || m.ended)
 	m.symbols.update(s.Symbols)
 	m.sectors.update(s.Sectors)
 	m.tape.update(s.Tape)

@@ -24,6 +24,8 @@ func (m Model) View() string {
 // stateBadge says, in the header, when the pipeline is not simply running.
 func (m *Model) stateBadge() string {
 	switch {
+	case m.ended:
+		return m.st.Idle.Render("ENDED")
 	case m.aborting:
 		return m.st.Bad.Render("STOPPING NOW")
 	case m.draining:
@@ -39,6 +41,8 @@ func (m *Model) bodyView() string {
 	switch {
 	case b.h <= 0:
 		return ""
+	case m.ended:
+		return m.summary.View()
 	case m.showHelp:
 		var win time.Duration = m.lags.window
 		var km help.KeyMap = dashboardHelp{&m.keys}
@@ -73,6 +77,9 @@ func (m *Model) bodyView() string {
 // footerView is the key help of the screen shown, or the drain's progress.
 func (m *Model) footerView() string {
 	st, w := m.st, m.width
+	if m.ended {
+		return fit(st.Bold.Render("the run is over")+st.Dim.Render(" · any key exits"), w)
+	}
 	if m.draining {
 		msg := "draining: storing every trade produced, then exiting · ctrl+c stops at once"
 		if m.aborting {

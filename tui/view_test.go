@@ -126,6 +126,11 @@ func TestViewFitsEverySize(t *testing.T) {
 				w2, h2 := h*3+7, w/3+5
 				m, _ = step(t, m, tea.WindowSizeMsg{Width: w2, Height: h2})
 				checkFrame(t, m, w2, h2)
+				// The run ends by itself: its summary fits too.
+				m, _ = step(t, m, doneMsg{snap: src.at(204)})
+				checkFrame(t, m, w2, h2)
+				m, _ = step(t, m, tea.WindowSizeMsg{Width: w, Height: h})
+				checkFrame(t, m, w, h)
 			})
 		}
 	}
@@ -148,7 +153,7 @@ func checkFrame(t *testing.T, m Model, w, h int) {
 			t.Errorf("line %d is %d wide, want the full width %d: %q", i, lw, w, ansi.Strip(l))
 		}
 	}
-	if m.screen != dashboard || m.showHelp {
+	if m.screen != dashboard || m.showHelp || m.ended {
 		return
 	}
 	plain := make([][]rune, len(lines))
