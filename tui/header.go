@@ -34,14 +34,7 @@ func header(st *Styles, w int, s *pipeline.Snapshot, stages [len(stageNames)]hea
 		right = state + "  " + right
 	}
 	sep := st.Dim.Render(" │ ")
-	left := app + " " + s.Source
-	if s.Broker != "" {
-		left += sep + st.Dim.Render("kafka ") + s.Broker
-	}
-	if s.Store != "" {
-		left += sep + st.Dim.Render("store ") + s.Store
-	}
-	line1 := spread(left, right, w)
+	line1 := spread(where(st, s, w-width(right)-1), right, w)
 
 	// Line 2: health dots, then rates and counters while they fit.
 	var dots []string
@@ -66,6 +59,52 @@ func header(st *Styles, w int, s *pipeline.Snapshot, stages [len(stageNames)]hea
 		used += iw
 	}
 	return fit(line1, w) + "\n" + fit(line2, w)
+}
+
+// where says what runs where in at most w cells: the source, the broker
+// and the store, each named in full, or by its kind alone (embedded,
+// sqlite), or left out, the broker first, rather than cut mid-word.
+func where(st *Styles, s *pipeline.Snapshot, w int) string {
+	sep := st.Dim.Render(" │ ")
+	app := st.App.Render("tradetop") + " " + s.Source
+	type part struct{ label, full string }
+	parts := []part{{"kafka ", s.Broker}, {"store ", s.Store}}
+	draw := func(short [2]bool, shown [2]bool) string {
+		out := app
+		for i, p := range parts {
+			if p.full == "" || !shown[i] {
+				continue
+			}
+			v := p.full
+			if short[i] {
+				v = kind(v)
+			}
+			out += sep + st.Dim.Render(p.label) + v
+		}
+		return out
+	}
+	for _, c := range []struct{ short, shown [2]bool }{
+		{[2]bool{false, false}, [2]bool{true, true}},
+		{[2]bool{true, false}, [2]bool{true, true}},
+		{[2]bool{true, true}, [2]bool{true, true}},
+		{[2]bool{true, false}, [2]bool{false, true}},
+		{[2]bool{true, true}, [2]bool{false, true}},
+	} {
+		if out := draw(c.short, c.shown); width(out) <= w {
+			return out
+		}
+	}
+	return fit(app, w)
+}
+
+// kind is the first word of a broker's or a store's description: its kind
+// (embedded, sqlite, cassandra) or its first address.
+func kind(s string) string {
+	s = strings.Trim(s, "[]")
+	if i := strings.IndexByte(s, ' '); i > 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // counts is the header's tally of trades left out or refused, and errors.

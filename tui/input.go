@@ -25,12 +25,11 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case m.prompting != noPrompt:
 		return m.onPromptKey(msg)
 	case m.showHelp:
-		if key.Matches(msg, k.Help, k.Back) {
-			m.showHelp = false
-		}
-		return m, nil
+		return m.onHelpKey(msg)
 	case key.Matches(msg, k.Help):
 		m.showHelp = true
+		m.manual.offset = 0
+		m.updateHelp()
 		return m, nil
 	case key.Matches(msg, k.Pause):
 		return m.onPause()
@@ -62,6 +61,28 @@ func (m Model) onBurst(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 	}
 	return m, tea.Batch(cmds...)
+}
+
+// onHelpKey scrolls the full help, or closes it.
+func (m Model) onHelpKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k, p := &m.keys, &m.manual
+	switch {
+	case key.Matches(msg, k.Help, k.Back):
+		m.showHelp = false
+	case key.Matches(msg, k.Up):
+		p.scroll(-1)
+	case key.Matches(msg, k.Down):
+		p.scroll(1)
+	case key.Matches(msg, k.PageUp):
+		p.scroll(-p.rows())
+	case key.Matches(msg, k.PageDown):
+		p.scroll(p.rows())
+	case key.Matches(msg, k.Top):
+		p.scroll(-1 << 30)
+	case key.Matches(msg, k.Bottom):
+		p.scroll(1 << 30)
+	}
+	return m, nil
 }
 
 // onQuit starts the drain on the first q or ctrl+c; a ctrl+c while
@@ -318,6 +339,15 @@ func (m Model) onCandles(msg candlesMsg) (tea.Model, tea.Cmd) {
 // onMouse scrolls the pane under the wheel; a click focuses a pane and
 // selects a symbol.
 func (m Model) onMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
+	if m.showHelp && msg.Action == tea.MouseActionPress {
+		switch msg.Button {
+		case tea.MouseButtonWheelUp:
+			m.manual.scroll(-1)
+		case tea.MouseButtonWheelDown:
+			m.manual.scroll(1)
+		}
+		return m, nil
+	}
 	if m.screen != dashboard || m.showHelp || m.ended || msg.Action != tea.MouseActionPress {
 		return m, nil
 	}

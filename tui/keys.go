@@ -1,8 +1,9 @@
 package tui
 
 import (
-	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
+
+	"github.com/tradetop/tradetop/pipeline"
 )
 
 // keyMap is every key the UI answers to.
@@ -42,59 +43,44 @@ func newKeyMap() keyMap {
 	}
 }
 
-// dashboardHelp, detailHelp and filterHelp are the help of each screen.
-type (
-	dashboardHelp struct{ k *keyMap }
-	detailHelp    struct{ k *keyMap }
-	filterHelp    struct{ k *keyMap }
-)
-
-var (
-	_ help.KeyMap = dashboardHelp{}
-	_ help.KeyMap = detailHelp{}
-	_ help.KeyMap = filterHelp{}
-)
-
-func (h dashboardHelp) ShortHelp() []key.Binding {
-	k := h.k
-	return []key.Binding{k.Up, k.Down, k.Enter, k.Filter, k.Sort, k.Pause, k.Focus, k.Help, k.Quit}
+// helpOnly is a line of the help that names keys bound elsewhere under
+// another meaning. It is never matched against a key; its one key is only
+// there because the help leaves out bindings without keys.
+func helpOnly(keys, desc string) key.Binding {
+	return key.NewBinding(key.WithKeys(keys), key.WithHelp(keys, desc))
 }
 
-func (h dashboardHelp) FullHelp() [][]key.Binding {
-	k := h.k
-	return [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Enter, k.Back, k.Focus, k.FocusBack},
-		{k.Sort, k.Reverse, k.Filter, k.Window},
-		{k.Pause, k.Subscribe, k.Unsubscribe, k.Help, k.Quit},
+// sections lists every key by where it works, for the full help. Keys the
+// source cannot use are left out: a and x unless it takes subscriptions.
+func (k *keyMap) sections(s *pipeline.Snapshot) []helpSection {
+	feed := []key.Binding{k.Pause}
+	if s != nil && s.Subscribable {
+		feed = append(feed, k.Subscribe, k.Unsubscribe)
+	}
+	return []helpSection{
+		{"Move", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Focus, k.FocusBack}},
+		{"Symbols", []key.Binding{k.Enter, k.Filter, k.Clear, k.Sort, k.Reverse}},
+		{"Detail", []key.Binding{helpOnly("↑/↓", "previous/next symbol"), k.Window, k.Back}},
+		{"Feed", feed},
+		{"Anywhere", []key.Binding{k.Help, k.Quit, helpOnly("ctrl+c", "while draining: stop at once")}},
 	}
 }
 
-func (h detailHelp) ShortHelp() []key.Binding {
-	k := h.k
-	return []key.Binding{k.Back, k.Up, k.Down, k.Window, k.Pause, k.Help, k.Quit}
-}
-
-func (h detailHelp) FullHelp() [][]key.Binding { return dashboardHelp(h).FullHelp() }
-
-func (h filterHelp) ShortHelp() []key.Binding {
-	k := h.k
-	return []key.Binding{k.Apply, k.Clear, k.Up, k.Down}
-}
-
-func (h filterHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
-
-// promptHelp is the help while a symbol to subscribe or unsubscribe is
-// typed.
-type promptHelp struct{ k *keyMap }
-
-var _ help.KeyMap = promptHelp{}
-
-func (h promptHelp) ShortHelp() []key.Binding {
-	return []key.Binding{
-		key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm")),
-		key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+// footerKeys are the keys the footer names for what is shown, most useful
+// first; the help and quit keys come after them, always shown.
+func (m *Model) footerKeys() []key.Binding {
+	k := &m.keys
+	switch {
+	case m.filtering:
+		return []key.Binding{k.Apply, k.Clear, k.Up, k.Down}
+	case m.showHelp:
+		return []key.Binding{helpOnly("↑/↓", "scroll"), helpOnly("pgup/pgdn", "page"), helpOnly("?/esc", "close")}
+	case m.screen == detail:
+		return []key.Binding{k.Back, k.Up, k.Down, k.Window, k.Pause}
 	}
+	return []key.Binding{k.Up, k.Down, k.Enter, k.Filter, k.Sort, k.Pause, k.Focus}
 }
 
-func (h promptHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
+// promptKeys are the footer's keys while a symbol to subscribe or
+// unsubscribe is typed.
+var promptKeys = []key.Binding{helpOnly("enter", "confirm"), helpOnly("esc", "cancel")}

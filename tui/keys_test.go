@@ -1,10 +1,13 @@
 package tui
 
 import (
+	"fmt"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -506,4 +509,73 @@ func TestEndOfRun(t *testing.T) {
 func isQuit(msg tea.Msg) bool {
 	_, ok := msg.(tea.QuitMsg)
 	return ok
+}
+
+// TestHelpReachesEveryKey opens the help at 80x24 and scrolls it to its
+// end: every key the UI answers to is there, with what it does; a and x
+// only for a source that takes subscriptions. The footer always says how
+// to open the help, and the header cuts no word.
+func TestHelpReachesEveryKey(t *testing.T) {
+	for _, subscribable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("subscribable=%v", subscribable), func(t *testing.T) {
+			src := &fakeSource{f: newFixture(50)}
+			src.f.subscribable = subscribable
+			m := New(src, Options{Styles: asciiStyles()})
+			m, _ = step(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
+			for k := 0; k <= 40; k += 4 {
+				m, _ = step(t, m, snapshotMsg{src.at(k)})
+			}
+			view := ansi.Strip(m.View())
+			lines := strings.Split(view, "\n")
+			if footer := lines[len(lines)-1]; !strings.Contains(footer, "? help") || !strings.Contains(footer, "q quit") {
+				t.Errorf("the footer at 80x24 does not say ? help and q quit: %q", footer)
+			}
+			if strings.Contains(lines[0], "…") {
+				t.Errorf("the header cuts a word at 80x24: %q", lines[0])
+			}
+
+			m, _ = step(t, m, press("?"))
+			seen := map[string]bool{}
+			for range 100 {
+				for _, l := range strings.Split(ansi.Strip(m.View()), "\n") {
+					seen[strings.Join(strings.Fields(strings.Trim(l, "┃│ ")), " ")] = true
+				}
+				before := m.View()
+				m, _ = step(t, m, tea.KeyMsg{Type: tea.KeyPgDown})
+				if m.View() == before {
+					break
+				}
+			}
+			if !m.showHelp {
+				t.Fatal("scrolling closed the help")
+			}
+			shown := func(b key.Binding) bool {
+				want := b.Help().Key + " " + b.Help().Desc
+				for l := range seen {
+					if strings.Contains(" "+l+" ", " "+want+" ") {
+						return true
+					}
+				}
+				return false
+			}
+			kv := reflect.ValueOf(m.keys)
+			for i := range kv.NumField() {
+				b, ok := kv.Field(i).Interface().(key.Binding)
+				name := kv.Type().Field(i).Name
+				if !ok || b.Help().Key == "" {
+					continue
+				}
+				want := true
+				switch name {
+				case "Apply", "Clear":
+					continue // the filter's own, in its footer
+				case "Subscribe", "Unsubscribe":
+					want = subscribable
+				}
+				if got := shown(b); got != want {
+					t.Errorf("%s (%q %q) in the help: %v, want %v", name, b.Help().Key, b.Help().Desc, got, want)
+				}
+			}
+		})
+	}
 }

@@ -147,6 +147,7 @@ type Model struct {
 	tape    tapePane
 	events  eventsPane
 	detail  detailPane
+	manual  helpScreen
 
 	filtering bool
 	filter    textinput.Model
@@ -199,6 +200,7 @@ func New(src Source, o Options) Model {
 		events:  eventsPane{st: st},
 		detail:  detailPane{st: st},
 		summary: summaryScreen{st: st},
+		manual:  helpScreen{st: st},
 		filter:  ti,
 		prompt:  pi,
 	}
@@ -291,6 +293,8 @@ func (m *Model) relayout() {
 	m.events.SetSize(m.lay.events.w, m.lay.events.h)
 	m.detail.SetSize(m.lay.body.w, m.lay.body.h)
 	m.summary.SetSize(m.lay.body.w, m.lay.body.h)
+	m.manual.SetSize(m.lay.body.w, m.lay.body.h)
+	m.updateHelp()
 	m.help.Width = m.width
 	if !m.focusShown(m.focus) {
 		m.focus = focusSymbols
@@ -346,6 +350,14 @@ func (m *Model) apply(s *pipeline.Snapshot) {
 	if m.screen == detail {
 		m.detail.update(m.symbols.rows, m.hist)
 	}
+	if m.showHelp {
+		m.updateHelp()
+	}
+}
+
+// updateHelp lays the full help out for the keys the source takes.
+func (m *Model) updateHelp() {
+	m.manual.update(m.keys.sections(m.snap), m.lags.window, m.now())
 }
 
 // paused says whether the feed is paused, or about to be.

@@ -3,9 +3,8 @@ package tui
 import (
 	"cmp"
 	"slices"
-	"time"
 
-	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
 )
 
 // View draws the screen: header, body, footer, exactly the terminal's size.
@@ -44,9 +43,7 @@ func (m *Model) bodyView() string {
 	case m.ended:
 		return m.summary.View()
 	case m.showHelp:
-		var win time.Duration = m.lags.window
-		var km help.KeyMap = dashboardHelp{&m.keys}
-		return helpView(m.st, m.help, km, b.w, b.h, win)
+		return m.manual.View()
 	case m.screen == detail:
 		return m.detail.View()
 	case !m.lay.symbols.shown():
@@ -75,6 +72,7 @@ func (m *Model) bodyView() string {
 }
 
 // footerView is the key help of the screen shown, or the drain's progress.
+// However narrow the terminal, it says how to open the help and quit.
 func (m *Model) footerView() string {
 	st, w := m.st, m.width
 	if m.ended {
@@ -90,21 +88,29 @@ func (m *Model) footerView() string {
 		}
 		return fit(st.Warn.Render(msg), w)
 	}
+	hm := m.help
 	if m.prompting != noPrompt {
-		hm := m.help
 		hm.Width = w
-		return fit(m.prompt.View()+"  "+hm.ShortHelpView(promptHelp{&m.keys}.ShortHelp()), w)
+		return fit(m.prompt.View()+"  "+hm.ShortHelpView(promptKeys), w)
 	}
-	var km help.KeyMap = dashboardHelp{&m.keys}
+	keys := m.footerKeys()
+	var always []key.Binding
 	switch {
 	case m.filtering:
-		km = filterHelp{&m.keys}
 	case m.showHelp:
-		return fit(st.Dim.Render("? or esc: close help · q: quit"), w)
-	case m.screen == detail:
-		km = detailHelp{&m.keys}
+		always = []key.Binding{m.keys.Quit}
+	default:
+		always = []key.Binding{m.keys.Help, m.keys.Quit}
 	}
-	hm := m.help
-	hm.Width = w
-	return fit(hm.ShortHelpView(km.ShortHelp()), w)
+	right := ""
+	if len(always) > 0 {
+		right = hm.ShortHelpView(always)
+	}
+	sep := st.Dim.Render(" • ")
+	hm.Width = max(w-width(right)-width(sep), 1)
+	left := hm.ShortHelpView(keys)
+	if right == "" {
+		return fit(left, w)
+	}
+	return fit(left+sep+right, w)
 }
