@@ -15,16 +15,26 @@ import (
 // eventsPane shows the pipeline's errors, warnings and recoveries, newest
 // first, each labelled with its level, as the pipeline rate-limits them (one
 // per source and level every few seconds, with a count of those held back),
-// and the UI's own notes, at level info: pause, resume, drain.
+// and the UI's own notes, at level info: pause, resume, drain. Focused, it
+// has a cursor: an event can be shown whole, and the events searched.
+// The selection follows the event, not the row, as newer ones arrive.
 type eventsPane struct {
 	st     *Styles
 	w, h   int
 	offset int
-	rows   []eventRow
+	rows   []eventRow // every event, newest first
+	shown  []int      // indices into rows that match the search
 	notes  []eventRow // the UI's own, newest last
 	errors int64
 	late   int64
 	bad    int64
+
+	selected eventKey
+	picked   bool // the user chose the selection; until then it is the newest
+	expanded bool // the selected event shows whole
+	textOff  int  // first line of the expanded event on screen
+	query    string
+	typing   bool // the search is being typed on the pane's last line
 }
 
 type eventRow struct {
@@ -32,13 +42,24 @@ type eventRow struct {
 	note bool
 }
 
+// eventKey tells events apart across snapshots; the count held back grows
+// on the same event.
+type eventKey struct {
+	t       time.Time
+	source  string
+	message string
+}
+
+func (r *eventRow) key() eventKey { return eventKey{r.Time, r.Source, r.Message} }
+
 // maxNotes bounds the UI's own notes.
 const maxNotes = 20
 
 // SetSize gives the pane its outer size.
 func (p *eventsPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.scroll(0)
+	p.clampOffset()
+	p.scrollText(0)
 }
 
 // note adds one of the UI's own events.
@@ -73,38 +94,179 @@ func (p *eventsPane) merge(events []pipeline.Event) {
 	rows = append(rows, p.notes...)
 	slices.SortStableFunc(rows, func(a, b eventRow) int { return b.Time.Compare(a.Time) })
 	p.rows = rows
-	p.scroll(0)
+	p.search(p.query)
 }
 
-func (p *eventsPane) scroll(d int) {
-	p.offset = min(max(p.offset+d, 0), max(len(p.rows)-(p.h-2), 0))
+// search shows the events whose level, source or message contain q, in
+// any case.
+func (p *eventsPane) search(q string) {
+	p.query = q
+	q = strings.ToLower(q)
+	p.shown = p.shown[:0]
+	for i := range p.rows {
+		r := &p.rows[i]
+		if q == "" || strings.Contains(strings.ToLower(levelLabel(r.Level)+" "+r.Source+" "+r.Message), q) {
+			p.shown = append(p.shown, i)
+		}
+	}
+	if (!p.picked || p.cursor() < 0) && len(p.shown) > 0 {
+		p.selected = p.rows[p.shown[0]].key()
+		p.picked = false
+	}
+	if len(p.shown) == 0 {
+		p.expanded = false
+	}
+	p.clampOffset()
 }
 
-// View draws the pane.
-func (p *eventsPane) View(focused bool) string {
+// cursor is the position of the selection among the shown events, or -1.
+func (p *eventsPane) cursor() int {
+	for i, ri := range p.shown {
+		if p.rows[ri].key() == p.selected {
+			return i
+		}
+	}
+	return -1
+}
+
+// selectedRow returns the selected event, if it is shown.
+func (p *eventsPane) selectedRow() (*eventRow, bool) {
+	if i := p.cursor(); i >= 0 {
+		return &p.rows[p.shown[i]], true
+	}
+	return nil, false
+}
+
+// move moves the selection by d shown events; back at the top, it
+// follows the newest again.
+func (p *eventsPane) move(d int) {
+	if len(p.shown) == 0 {
+		return
+	}
+	i := min(max(p.cursor()+d, 0), len(p.shown)-1)
+	p.selected = p.rows[p.shown[i]].key()
+	p.picked = i > 0
+	p.clampOffset()
+}
+
+// pageRows is how many events fit, less the search's line when there is
+// one.
+func (p *eventsPane) pageRows() int {
+	if p.typing || p.query != "" {
+		return max(p.h-3, 1)
+	}
+	return max(p.h-2, 1)
+}
+
+// clampOffset scrolls so the selection is on screen.
+func (p *eventsPane) clampOffset() {
+	page := p.pageRows()
+	if i := p.cursor(); i >= 0 {
+		if i < p.offset {
+			p.offset = i
+		}
+		if i >= p.offset+page {
+			p.offset = i - page + 1
+		}
+	}
+	p.offset = max(min(p.offset, len(p.shown)-page), 0)
+}
+
+// toggle shows the selected event whole, or goes back to the list.
+func (p *eventsPane) toggle() {
+	_, ok := p.selectedRow()
+	p.expanded = !p.expanded && ok
+	p.textOff = 0
+}
+
+// scrollText moves the expanded event's text by d lines.
+func (p *eventsPane) scrollText(d int) {
+	p.textOff = min(max(p.textOff+d, 0), max(len(p.expandedLines())-(p.h-2), 0))
+}
+
+// expandedLines is the selected event whole: when, how bad and from where,
+// then its message wrapped to the pane, its own line breaks kept.
+func (p *eventsPane) expandedLines() []string {
+	r, ok := p.selectedRow()
+	cw := p.w - 4
+	if !ok || cw <= 0 {
+		return nil
+	}
 	st := p.st
+	ls := st.Level(r.Level)
+	if r.note {
+		ls = st.Dim
+	}
+	head := st.Dim.Render(r.Time.Local().Format("2006-01-02 15:04:05.000 MST")+" ") + ls.Render(levelLabel(r.Level)+" "+r.Source)
+	lines := splitLines(st.r.NewStyle().Width(cw).Render(head))
+	if r.Repeats > 0 {
+		lines = append(lines, st.Dim.Render("+"+strconv.Itoa(r.Repeats)+" more like it held back"))
+	}
+	lines = append(lines, "")
+	msg := strings.ReplaceAll(ansi.Strip(r.Message), "\t", "    ")
+	wrap := st.r.NewStyle().Width(cw)
+	for _, l := range strings.Split(strings.ReplaceAll(msg, "\r", ""), "\n") {
+		lines = append(lines, splitLines(wrap.Render(l))...)
+	}
+	return lines
+}
+
+// View draws the pane. searchLine is the search being typed, if it is.
+func (p *eventsPane) View(focused bool, searchLine string) string {
+	st := p.st
+	info := "errors " + fmtInt(p.errors) + " · late " + fmtInt(p.late) + " · bad " + fmtInt(p.bad)
+	if p.query != "" {
+		info = strconv.Itoa(len(p.shown)) + " of " + strconv.Itoa(len(p.rows)) + " match · " + info
+	}
+	if p.expanded {
+		lines := p.expandedLines()
+		i := p.cursor()
+		info = "event " + strconv.Itoa(i+1) + " of " + strconv.Itoa(len(p.shown))
+		if n := len(lines); n > p.h-2 {
+			info += " · lines " + strconv.Itoa(p.textOff+1) + "–" + strconv.Itoa(min(p.textOff+p.h-2, n)) + " of " + strconv.Itoa(n)
+		}
+		info += " · enter or esc: back"
+		return st.box(p.w, p.h, focused, "Events", info, lines[min(p.textOff, len(lines)):])
+	}
 	body := make([]string, 0, p.h)
-	if len(p.rows) == 0 {
+	switch {
+	case len(p.rows) == 0:
 		body = append(body, st.Dim.Render("no warnings or errors"))
+	case len(p.shown) == 0:
+		body = append(body, st.Dim.Render("no event matches “"+p.query+"”"))
 	}
 	srcW := 8
 	for _, r := range p.rows {
 		srcW = max(srcW, min(len(r.Source), 18))
 	}
-	for i := p.offset; i < len(p.rows) && len(body) < p.h-2; i++ {
-		r := p.rows[i]
+	page := p.pageRows()
+	for i := p.offset; i < len(p.shown) && i < p.offset+page; i++ {
+		r := &p.rows[p.shown[i]]
 		ls := st.Level(r.Level)
 		if r.note {
 			ls = st.Dim
 		}
+		marker := "  "
+		if focused && r.key() == p.selected {
+			marker = st.selMarker + " "
+		}
 		label := ls.Render(fit(levelLabel(r.Level), 5) + " " + fit(r.Source, srcW))
-		line := st.Dim.Render(clock(r.Time)+" ") + label + " " + oneLine(r.Message)
+		line := marker + st.Dim.Render(clock(r.Time)+" ") + label + " " + oneLine(r.Message)
 		if r.Repeats > 0 {
 			line += st.Dim.Render(" (+" + strconv.Itoa(r.Repeats) + " held back)")
 		}
 		body = append(body, line)
 	}
-	info := "errors " + fmtInt(p.errors) + " · late " + fmtInt(p.late) + " · bad " + fmtInt(p.bad)
+	if p.typing || p.query != "" {
+		for len(body) < p.h-3 {
+			body = append(body, "")
+		}
+		if p.typing {
+			body = append(body, searchLine)
+		} else {
+			body = append(body, st.Dim.Render("search “"+p.query+"” · / to change · esc to clear"))
+		}
+	}
 	return st.box(p.w, p.h, focused, "Events", info, body)
 }
 

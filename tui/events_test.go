@@ -1,13 +1,16 @@
 package tui
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
 	"github.com/tradetop/tradetop/pipeline"
@@ -27,7 +30,7 @@ func TestEventsPaneLabelsLevels(t *testing.T) {
 	p.SetSize(80, 8)
 	p.update(eventsSnapshot())
 	p.note(t0.Add(4*time.Second), "feed paused")
-	lines := strings.Split(p.View(false), "\n")
+	lines := strings.Split(p.View(false, ""), "\n")
 	want := []string{
 		"15:00:04 INFO  tradetop feed paused",
 		"15:00:03 INFO  store    store is back after 2s",
@@ -49,7 +52,7 @@ func TestEventsPaneColoursLevels(t *testing.T) {
 	p.SetSize(80, 8)
 	p.update(eventsSnapshot())
 	p.note(t0.Add(4*time.Second), "feed paused")
-	view := p.View(false)
+	view := p.View(false, "")
 	// prefix is the escape sequence a style starts with.
 	prefix := func(s lipgloss.Style) string { return strings.SplitN(s.Render("x"), "x", 2)[0] }
 	for _, tt := range []struct {
@@ -80,5 +83,91 @@ func TestHeaderShowsRecentLatency(t *testing.T) {
 	s.RecentLatency = pipeline.Latency{}
 	if got := header(asciiStyles(), 200, s, stages, ""); !strings.Contains(got, "p50 – p99 – last 10s") {
 		t.Errorf("header with nothing stored lately shows\n%s\nwant no figures", got)
+	}
+}
+
+// manyEvents is a snapshot with n pipeline events, oldest first, the i-th
+// a second after t0 with a message long enough to be cut in a pane.
+func manyEvents(n int) *pipeline.Snapshot {
+	s := &pipeline.Snapshot{Time: t0.Add(time.Hour), Started: t0, Errors: int64(n)}
+	for i := range n {
+		src, lvl := "kafka", slog.LevelWarn
+		if i%3 == 0 {
+			src, lvl = "store", slog.LevelError
+		}
+		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(time.Duration(i+1) * time.Second), Level: lvl, Source: src,
+			Message: fmt.Sprintf("event %02d: %s the end", i, strings.Repeat("a long explanation of what went wrong ", 6))})
+	}
+	return s
+}
+
+// TestEventsCanBeRead focuses the events pane with tab, at 80x24 where it
+// has no place of its own, moves through the events, shows one whole and
+// searches them.
+func TestEventsCanBeRead(t *testing.T) {
+	src := &fakeSource{f: newFixture(12)}
+	m := New(src, Options{Styles: asciiStyles()})
+	m, _ = step(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
+	m, _ = step(t, m, snapshotMsg{src.at(8)})
+	m, _ = step(t, m, snapshotMsg{manyEvents(30)})
+	for range 8 {
+		if m.focus == focusEvents {
+			break
+		}
+		m, _ = step(t, m, press("tab"))
+	}
+	if m.focus != focusEvents || !m.lay.events.shown() {
+		t.Fatalf("tab never focused a shown events pane: focus %v, events at %+v", m.focus, m.lay.events)
+	}
+	view := ansi.Strip(m.View())
+	if !strings.Contains(view, "┏━ Events") || !strings.Contains(view, "▸ ") || !strings.Contains(view, "event 29") {
+		t.Fatalf("the focused events pane does not show the newest event selected:\n%s", view)
+	}
+
+	// Down moves through the events, scrolling past the pane's end.
+	for range 12 {
+		m, _ = step(t, m, press("down"))
+	}
+	view = ansi.Strip(m.View())
+	if !strings.Contains(view, "▸ 15:00:18") || strings.Contains(view, "event 29") {
+		t.Fatalf("twelve downs do not select the event of 15:00:18 and scroll:\n%s", view)
+	}
+
+	// Enter shows it whole, wrapped; enter again goes back.
+	m, _ = step(t, m, press("enter"))
+	view = ansi.Strip(m.View())
+	words := strings.Join(strings.Fields(strings.ReplaceAll(view, "┃", " ")), " ")
+	if !strings.Contains(words, "event 17: "+strings.TrimSpace(strings.Repeat("a long explanation of what went wrong ", 6))+" the end") {
+		t.Fatalf("enter does not show event 17 whole:\n%s", view)
+	}
+	m, _ = step(t, m, press("enter"))
+	if strings.Contains(ansi.Strip(m.View()), "the end") {
+		t.Fatalf("enter again does not go back to the list")
+	}
+
+	// / searches the events while they are focused, not the symbols.
+	m, _ = step(t, m, press("/"))
+	m, _ = step(t, m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("event 0")})
+	if m.filtering || m.symbols.filter != "" {
+		t.Fatalf("/ in the events pane filtered the symbols")
+	}
+	m, _ = step(t, m, press("enter"))
+	view = ansi.Strip(m.View())
+	// Events 00 to 09 match, the newest first.
+	if !strings.Contains(view, "event 09") {
+		t.Errorf("searching for “event 0” does not show event 09:\n%s", view)
+	}
+	for i := 10; i < 30; i++ {
+		if strings.Contains(view, fmt.Sprintf("event %02d", i)) {
+			t.Errorf("searching for “event 0” shows event %02d:\n%s", i, view)
+		}
+	}
+	if !strings.Contains(view, "10 of 30") {
+		t.Errorf("the pane does not say how many events match:\n%s", view)
+	}
+	// esc clears the search.
+	m, _ = step(t, m, press("esc"))
+	if view = ansi.Strip(m.View()); !strings.Contains(view, "event 29") {
+		t.Errorf("esc does not clear the search:\n%s", view)
 	}
 }

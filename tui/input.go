@@ -18,10 +18,12 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	case msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste && !m.typing():
 		return m.onBurst(msg)
-	case msg.String() == "ctrl+c" || (key.Matches(msg, k.Quit) && !m.filtering && m.prompting == noPrompt):
+	case msg.String() == "ctrl+c" || (key.Matches(msg, k.Quit) && !m.typing()):
 		return m.onQuit(msg)
 	case m.filtering:
 		return m.onFilterKey(msg)
+	case m.searching:
+		return m.onSearchKey(msg)
 	case m.prompting != noPrompt:
 		return m.onPromptKey(msg)
 	case m.showHelp:
@@ -35,12 +37,14 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.onPause()
 	case m.screen == detail:
 		return m.onDetailKey(msg)
+	case m.focus == focusEvents:
+		return m.onEventsKey(msg)
 	}
 	return m.onDashboardKey(msg)
 }
 
 // typing reports whether a text input takes the keys.
-func (m *Model) typing() bool { return m.filtering || m.prompting != noPrompt }
+func (m *Model) typing() bool { return m.filtering || m.searching || m.prompting != noPrompt }
 
 // onBurst takes keys typed in one burst, which Bubble Tea delivers as one
 // message of several runes (tmux send-keys jjj, a fast typist, a key
@@ -169,6 +173,74 @@ func (m *Model) setFilter(f string) {
 	m.symbols.order()
 }
 
+// onEventsKey moves through the focused events, shows one whole and
+// searches them; other keys work as anywhere on the dashboard.
+func (m Model) onEventsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k, p := &m.keys, &m.events
+	move := p.move
+	if p.expanded {
+		move = p.scrollText
+	}
+	switch {
+	case key.Matches(msg, k.Enter):
+		p.toggle()
+	case key.Matches(msg, k.Back):
+		switch {
+		case p.expanded:
+			p.toggle()
+		case p.query != "":
+			m.search.SetValue("")
+			p.search("")
+		}
+	case key.Matches(msg, k.Filter):
+		m.searching, p.typing, p.expanded = true, true, false
+		m.search.SetValue(p.query)
+		m.search.CursorEnd()
+		p.clampOffset()
+		return m, m.search.Focus()
+	case key.Matches(msg, k.Up):
+		move(-1)
+	case key.Matches(msg, k.Down):
+		move(1)
+	case key.Matches(msg, k.PageUp):
+		move(-p.pageRows())
+	case key.Matches(msg, k.PageDown):
+		move(p.pageRows())
+	case key.Matches(msg, k.Top):
+		move(-1 << 30)
+	case key.Matches(msg, k.Bottom):
+		move(1 << 30)
+	default:
+		return m.onDashboardKey(msg)
+	}
+	return m, nil
+}
+
+// onSearchKey edits the events' search; enter keeps it and esc clears it.
+func (m Model) onSearchKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k, p := &m.keys, &m.events
+	switch {
+	case key.Matches(msg, k.Apply):
+	case key.Matches(msg, k.Clear):
+		m.search.SetValue("")
+	case msg.Type == tea.KeyUp:
+		p.move(-1)
+		return m, nil
+	case msg.Type == tea.KeyDown:
+		p.move(1)
+		return m, nil
+	default:
+		var cmd tea.Cmd
+		m.search, cmd = m.search.Update(msg)
+		p.search(m.search.Value())
+		return m, cmd
+	}
+	m.searching, p.typing = false, false
+	m.search.Blur()
+	p.search(m.search.Value())
+	return m, nil
+}
+
 // onDashboardKey selects, sorts, filters, focuses and scrolls.
 func (m Model) onDashboardKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := &m.keys
@@ -177,7 +249,7 @@ func (m Model) onDashboardKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.openDetail()
 	case key.Matches(msg, k.Filter):
 		m.filtering = true
-		m.focus = focusSymbols
+		m.setFocus(focusSymbols)
 		m.filter.SetValue(m.symbols.filter)
 		m.filter.CursorEnd()
 		m.setFilter(m.symbols.filter)
@@ -228,33 +300,30 @@ func (m *Model) scrollFocused(d int) {
 	case focusTape:
 		m.tape.scroll(d)
 	case focusEvents:
-		m.events.scroll(d)
+		m.events.move(d)
 	}
 }
 
-// cycleFocus moves the focus to the next shown pane in direction d.
+// cycleFocus moves the focus to the next pane in direction d that the
+// screen can show: a pane folded for want of room borrows a place while
+// it is focused.
 func (m *Model) cycleFocus(d int) {
 	f := m.focus
 	for range focusCount {
 		f = (f + focus(d) + focusCount) % focusCount
-		if m.focusShown(f) {
-			m.focus = f
+		if l := computeLayout(m.width, m.height, m.needs(), f); l.pane(f).shown() {
+			m.setFocus(f)
 			return
 		}
 	}
 }
 
-// focusShown reports whether pane f is on screen to take the focus.
-func (m *Model) focusShown(f focus) bool {
-	switch f {
-	case focusLag:
-		return m.lay.lag.shown()
-	case focusTape:
-		return m.lay.tape.shown()
-	case focusEvents:
-		return m.lay.events.shown()
+// setFocus focuses pane f and lays the screen out for it.
+func (m *Model) setFocus(f focus) {
+	if f != m.focus {
+		m.focus = f
+		m.relayout()
 	}
-	return true
 }
 
 // openDetail shows the selected symbol up close.
@@ -371,7 +440,7 @@ func (m Model) onMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
 		}
 		if d == 0 {
 			// A click focuses the pane, and on a symbol selects it.
-			m.focus = t.f
+			m.setFocus(t.f)
 			if t.f == focusSymbols {
 				m.symbols.selectRow(msg.Y - t.r.y - 2)
 			}

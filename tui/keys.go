@@ -60,6 +60,8 @@ func (k *keyMap) sections(s *pipeline.Snapshot) []helpSection {
 	return []helpSection{
 		{"Move", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Focus, k.FocusBack}},
 		{"Symbols", []key.Binding{k.Enter, k.Filter, k.Clear, k.Sort, k.Reverse}},
+		{"Events (tab to them)", []key.Binding{helpOnly("↑/↓", "select an event"), helpOnly("enter", "show it whole, or back"),
+			helpOnly("/", "search the events"), helpOnly("esc", "clear the search")}},
 		{"Detail", []key.Binding{helpOnly("↑/↓", "previous/next symbol"), k.Window, k.Back}},
 		{"Feed", feed},
 		{"Anywhere", []key.Binding{k.Help, k.Quit, helpOnly("ctrl+c", "while draining: stop at once")}},
@@ -72,11 +74,17 @@ func (m *Model) footerKeys() []key.Binding {
 	k := &m.keys
 	switch {
 	case m.filtering:
-		return []key.Binding{k.Apply, k.Clear, k.Up, k.Down}
+		return []key.Binding{k.Apply, k.Clear, helpOnly("↑/↓", "move")}
+	case m.searching:
+		return []key.Binding{helpOnly("enter", "keep search"), helpOnly("esc", "clear search"), helpOnly("↑/↓", "select")}
 	case m.showHelp:
 		return []key.Binding{helpOnly("↑/↓", "scroll"), helpOnly("pgup/pgdn", "page"), helpOnly("?/esc", "close")}
 	case m.screen == detail:
 		return []key.Binding{k.Back, k.Up, k.Down, k.Window, k.Pause}
+	case m.focus == focusEvents && m.events.expanded:
+		return []key.Binding{helpOnly("↑/↓", "scroll"), helpOnly("enter/esc", "back to the list"), k.Focus}
+	case m.focus == focusEvents:
+		return []key.Binding{helpOnly("↑/↓", "select"), helpOnly("enter", "show whole"), helpOnly("/", "search"), k.Focus}
 	}
 	return []key.Binding{k.Up, k.Down, k.Enter, k.Filter, k.Sort, k.Pause, k.Focus}
 }

@@ -283,30 +283,32 @@ func TestHelpToggles(t *testing.T) {
 	}
 }
 
-func TestTabCyclesTheShownPanes(t *testing.T) {
-	// At 80x24 the tape and the events are folded away.
+// TestTabReachesEveryPane cycles the focus with tab: at 80x24, where the
+// tape and the events fold for want of room, each borrows the place of the
+// panes under the symbols while it is focused.
+func TestTabReachesEveryPane(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {200, 60}} {
+		m, _ := newTestModel(t, 12, size[0], size[1], 8)
+		for _, f := range []focus{focusLag, focusTape, focusEvents, focusSymbols} {
+			m, _ = step(t, m, press("tab"))
+			if m.focus != f || !m.lay.pane(f).shown() {
+				t.Fatalf("%dx%d: focus %v shown %v, want %v shown", size[0], size[1], m.focus, m.lay.pane(m.focus).shown(), f)
+			}
+			checkFrame(t, m, size[0], size[1])
+		}
+		m, _ = step(t, m, tea.KeyMsg{Type: tea.KeyShiftTab})
+		if m.focus != focusEvents {
+			t.Errorf("shift+tab went to %v", m.focus)
+		}
+	}
+	// At 80x24 the symbols keep their place.
 	m, _ := newTestModel(t, 12, 80, 24, 8)
-	seen := []focus{m.focus}
+	sym := m.lay.symbols
 	for range 3 {
 		m, _ = step(t, m, press("tab"))
-		seen = append(seen, m.focus)
-	}
-	want := []focus{focusSymbols, focusLag, focusSymbols, focusLag}
-	for i := range want {
-		if seen[i] != want[i] {
-			t.Fatalf("focus went %v, want %v", seen, want)
+		if m.lay.symbols != sym {
+			t.Errorf("focusing %v moved the symbols from %+v to %+v", m.focus, sym, m.lay.symbols)
 		}
-	}
-	m, _ = newTestModel(t, 12, 200, 60, 8)
-	for _, f := range []focus{focusLag, focusTape, focusEvents, focusSymbols} {
-		m, _ = step(t, m, press("tab"))
-		if m.focus != f {
-			t.Fatalf("focus %v, want %v", m.focus, f)
-		}
-	}
-	m, _ = step(t, m, tea.KeyMsg{Type: tea.KeyShiftTab})
-	if m.focus != focusEvents {
-		t.Errorf("shift+tab went to %v", m.focus)
 	}
 }
 

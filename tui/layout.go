@@ -36,8 +36,63 @@ const (
 // always show; then the symbols, the topic lag and the sector volume, and
 // with room to spare the tape and the events. When space runs short the
 // events and the tape fold first, then the sector volume, then the topic
-// lag; the symbols go last.
-func computeLayout(w, h int, n needs) layout {
+// lag; the symbols go last. The focused pane f always shows: if it has
+// folded, it borrows a place (see borrow).
+func computeLayout(w, h int, n needs, f focus) layout {
+	l := placePanes(w, h, n)
+	l.borrow(f)
+	return l
+}
+
+// borrow gives the focused pane f, if it has folded, the place of the
+// sector volume and the topic lag, or when those have folded too, the
+// symbols' place; the panes there fold while it is focused.
+func (l *layout) borrow(f focus) {
+	r := l.pane(f)
+	if r == nil || r.shown() || !l.symbols.shown() {
+		return
+	}
+	area := union(l.sectors, l.lag)
+	if !area.shown() {
+		area = l.symbols
+	}
+	for _, o := range []*rect{&l.symbols, &l.sectors, &l.lag, &l.tape, &l.events} {
+		if o.shown() && area.contains(o.x, o.y) {
+			*o = rect{}
+		}
+	}
+	*r = area
+}
+
+// pane is where the pane f goes.
+func (l *layout) pane(f focus) *rect {
+	switch f {
+	case focusSymbols:
+		return &l.symbols
+	case focusLag:
+		return &l.lag
+	case focusTape:
+		return &l.tape
+	case focusEvents:
+		return &l.events
+	}
+	return nil
+}
+
+// union is the smallest rect holding the shown ones of a and b.
+func union(a, b rect) rect {
+	switch {
+	case !a.shown():
+		return b
+	case !b.shown():
+		return a
+	}
+	x, y := min(a.x, b.x), min(a.y, b.y)
+	return rect{x, y, max(a.x+a.w, b.x+b.w) - x, max(a.y+a.h, b.y+b.h) - y}
+}
+
+// placePanes is the layout with nothing focused.
+func placePanes(w, h int, n needs) layout {
 	var l layout
 	l.body = rect{0, headerHeight, w, h - headerHeight - footerHeight}
 	bh, y := l.body.h, l.body.y

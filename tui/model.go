@@ -152,6 +152,9 @@ type Model struct {
 	filtering bool
 	filter    textinput.Model
 
+	searching bool // the events' search is being typed
+	search    textinput.Model
+
 	prompting promptKind // a symbol to subscribe or unsubscribe being typed
 	prompt    textinput.Model
 
@@ -179,6 +182,13 @@ func New(src Source, o Options) Model {
 	ti.PromptStyle, ti.TextStyle, ti.PlaceholderStyle = st.Title, st.Bold, st.Dim
 	ti.Cursor.Style = st.Selected
 	ti.Cursor.SetMode(cursor.CursorStatic)
+	si := textinput.New()
+	si.Prompt = "/ "
+	si.Placeholder = "text in events"
+	si.CharLimit = 64
+	si.PromptStyle, si.TextStyle, si.PlaceholderStyle = st.Title, st.Bold, st.Dim
+	si.Cursor.Style = st.Selected
+	si.Cursor.SetMode(cursor.CursorStatic)
 	pi := textinput.New()
 	pi.CharLimit = 64
 	pi.PromptStyle, pi.TextStyle, pi.PlaceholderStyle = st.Title, st.Bold, st.Dim
@@ -202,6 +212,7 @@ func New(src Source, o Options) Model {
 		summary: summaryScreen{st: st},
 		manual:  helpScreen{st: st},
 		filter:  ti,
+		search:  si,
 		prompt:  pi,
 	}
 }
@@ -281,11 +292,20 @@ func (m Model) onWindowSize(msg tea.WindowSizeMsg) (tea.Model, tea.Cmd) {
 	return m, m.candleCmd()
 }
 
-// relayout places the panes for the size and what they hold.
+// needs are the heights that show the panes' content whole.
+func (m *Model) needs() needs {
+	return needs{symbols: len(m.symbols.rows) + 3, sectors: m.sectors.need(), lag: m.lag.need()}
+}
+
+// relayout places the panes for the size, what they hold and the focus.
 func (m *Model) relayout() {
-	n := needs{symbols: len(m.symbols.rows) + 3, sectors: m.sectors.need(), lag: m.lag.need()}
+	n := m.needs()
 	m.laidFor = n
-	m.lay = computeLayout(m.width, m.height, n)
+	m.lay = computeLayout(m.width, m.height, n, m.focus)
+	if !m.lay.pane(m.focus).shown() && m.focus != focusSymbols {
+		m.focus = focusSymbols
+		m.lay = computeLayout(m.width, m.height, n, m.focus)
+	}
 	m.symbols.SetSize(m.lay.symbols.w, m.lay.symbols.h)
 	m.sectors.SetSize(m.lay.sectors.w, m.lay.sectors.h)
 	m.lag.SetSize(m.lay.lag.w, m.lay.lag.h)
@@ -296,9 +316,6 @@ func (m *Model) relayout() {
 	m.manual.SetSize(m.lay.body.w, m.lay.body.h)
 	m.updateHelp()
 	m.help.Width = m.width
-	if !m.focusShown(m.focus) {
-		m.focus = focusSymbols
-	}
 	if m.screen == detail {
 		m.detail.update(m.symbols.rows, m.hist)
 	}
@@ -344,7 +361,7 @@ func (m *Model) apply(s *pipeline.Snapshot) {
 	if m.pauseWant != nil && *m.pauseWant == s.Paused {
 		m.pauseWant = nil
 	}
-	if n := (needs{symbols: len(m.symbols.rows) + 3, sectors: m.sectors.need(), lag: m.lag.need()}); n != m.laidFor {
+	if m.needs() != m.laidFor {
 		m.relayout()
 	}
 	if m.screen == detail {

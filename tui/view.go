@@ -46,15 +46,15 @@ func (m *Model) bodyView() string {
 		return m.manual.View()
 	case m.screen == detail:
 		return m.detail.View()
-	case !m.lay.symbols.shown():
-		return blankBlock(b.w, b.h)
 	}
-	filterLine := ""
-	if m.filtering {
-		filterLine = m.filter.View()
+	var blocks []block
+	if m.lay.symbols.shown() {
+		filterLine := ""
+		if m.filtering {
+			filterLine = m.filter.View()
+		}
+		blocks = append(blocks, block{m.lay.symbols, splitLines(m.symbols.View(m.focus == focusSymbols, filterLine))})
 	}
-	m.symbols.typing = m.filtering
-	blocks := []block{{m.lay.symbols, splitLines(m.symbols.View(m.focus == focusSymbols, filterLine))}}
 	if m.lay.sectors.shown() {
 		blocks = append(blocks, block{m.lay.sectors, splitLines(m.sectors.View())})
 	}
@@ -65,7 +65,14 @@ func (m *Model) bodyView() string {
 		blocks = append(blocks, block{m.lay.tape, splitLines(m.tape.View(m.focus == focusTape))})
 	}
 	if m.lay.events.shown() {
-		blocks = append(blocks, block{m.lay.events, splitLines(m.events.View(m.focus == focusEvents))})
+		searchLine := ""
+		if m.searching {
+			searchLine = m.search.View()
+		}
+		blocks = append(blocks, block{m.lay.events, splitLines(m.events.View(m.focus == focusEvents, searchLine))})
+	}
+	if len(blocks) == 0 {
+		return blankBlock(b.w, b.h)
 	}
 	slices.SortFunc(blocks, func(a, b block) int { return cmp.Compare(a.at.x, b.at.x) })
 	return compose(b, blocks)
@@ -96,7 +103,7 @@ func (m *Model) footerView() string {
 	keys := m.footerKeys()
 	var always []key.Binding
 	switch {
-	case m.filtering:
+	case m.filtering, m.searching:
 	case m.showHelp:
 		always = []key.Binding{m.keys.Quit}
 	default:

@@ -107,7 +107,8 @@ func TestViewFitsEverySize(t *testing.T) {
 	colour.SetColorProfile(termenv.ANSI256)
 	themes := map[string]*Styles{"ascii": asciiStyles(), "256": NewStyles(colour)}
 	// Each screen in turn, and back, the way a user gets there.
-	visits := [][]string{nil, {"?"}, {"?", "down", "enter"}, {"esc", "/", "s", "0"}, {"esc", "s", "tab"}}
+	visits := [][]string{nil, {"?"}, {"?", "down", "enter"}, {"esc", "/", "s", "0"}, {"esc", "s", "tab"},
+		{"tab", "tab", "enter"}, {"down", "enter", "/", "k"}, {"esc", "esc", "tab"}}
 	for themeName, st := range themes {
 		for _, size := range sizes {
 			w, h := size[0], size[1]
