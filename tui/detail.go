@@ -17,7 +17,9 @@ import (
 // detailPane is one symbol up close: its price over the last minutes on a
 // time axis (an ntcharts time-series line chart), its stored OHLC candles of
 // the chosen window drawn on an ntcharts canvas with the volume bars under
-// them, and its statistics.
+// them, and its statistics. The candles are live (the newest stored, read
+// again every second) or a screen of any stored range, paged back and
+// forth: an earlier run's, yesterday's.
 type detailPane struct {
 	st       *Styles
 	w, h     int
@@ -28,7 +30,12 @@ type detailPane struct {
 	candles  []agg.Candle
 	err      error
 	loading  bool
-	asked    time.Time // snapshot time of the last candle read asked for
+	asked    time.Time // snapshot time of the last live read asked for
+	seq      int       // reads asked for; an answer to an older one is dropped
+	live     bool      // the candles shown are the newest; else a stored range
+	anchor   time.Time // not live: the screen shown ends before this
+	note     string    // what a read found, when it found nothing new
+	now      time.Time // the UI's clock at the last update
 
 	chart   string   // the drawn price chart
 	span    int      // seconds the chart covers
@@ -41,10 +48,14 @@ const (
 	candleRefresh = time.Second // how often the open detail rereads candles
 )
 
-// open shows symbol, keeping the window chosen before.
+// open shows symbol, keeping the window chosen before and the place in
+// time: live, or the stored range shown.
 func (p *detailPane) open(symbol string, intervals []time.Duration) {
 	if p.symbol != symbol {
-		p.candles, p.err = nil, nil
+		p.candles, p.err, p.note = nil, nil, ""
+	}
+	if p.symbol == "" {
+		p.live = true
 	}
 	p.symbol = symbol
 	if p.interval == 0 || !containsDuration(intervals, p.interval) {
@@ -54,6 +65,58 @@ func (p *detailPane) open(symbol string, intervals []time.Duration) {
 		}
 	}
 	p.asked = time.Time{}
+}
+
+// query is the read of the candles to show now: the newest when live, else
+// the screen before the anchor.
+func (p *detailPane) query(now time.Time) candleQuery {
+	q := candleQuery{symbol: p.symbol, interval: p.interval, n: p.wantCandles(), now: now}
+	if !p.live {
+		q.dir, q.at = -1, p.anchor
+	}
+	return q
+}
+
+// page is the read of the screen before (dir -1) or after (+1) the one
+// shown.
+func (p *detailPane) page(dir int, now time.Time) candleQuery {
+	q := candleQuery{symbol: p.symbol, interval: p.interval, n: p.wantCandles(), dir: dir, now: now}
+	switch {
+	case len(p.candles) == 0 && p.live:
+		q.at = now
+	case len(p.candles) == 0:
+		q.at = p.anchor
+	case dir < 0:
+		q.at = p.candles[0].Start
+	default:
+		q.at = p.candles[len(p.candles)-1].Start.Add(p.interval)
+	}
+	return q
+}
+
+// take keeps the candles a read brought, if it is the latest asked for.
+func (p *detailPane) take(msg candlesMsg) {
+	q := msg.q
+	if q.seq != p.seq {
+		return
+	}
+	p.loading = false
+	if msg.err != nil {
+		p.err = msg.err
+		return
+	}
+	p.err, p.note = nil, ""
+	switch {
+	case q.dir == 0:
+		p.live, p.candles = true, msg.candles
+	case len(msg.candles) == 0:
+		// Nothing stored that far: stay on the screen shown.
+		p.note = "nothing stored before " + stamp(q.at, q.now)
+	default:
+		p.live, p.candles = false, msg.candles
+		last := msg.candles[len(msg.candles)-1]
+		p.anchor = last.Start.Add(last.Interval)
+	}
 }
 
 func containsDuration(ds []time.Duration, d time.Duration) bool {
@@ -77,7 +140,7 @@ func (p *detailPane) nextInterval(intervals []time.Duration) {
 		}
 	}
 	p.interval = intervals[i%len(intervals)]
-	p.candles, p.err = nil, nil
+	p.candles, p.err, p.note = nil, nil, ""
 	p.asked = time.Time{}
 }
 
@@ -108,8 +171,10 @@ func (p *detailPane) wantCandles() int {
 	return max(cw/2, 1)
 }
 
-// update redraws the charts from the history and the candles held.
-func (p *detailPane) update(rows []symbolRow, h *history) {
+// update redraws the charts from the history and the candles held; now
+// is the UI's clock.
+func (p *detailPane) update(rows []symbolRow, h *history, now time.Time) {
+	p.now = now
 	p.has = false
 	for _, r := range rows {
 		if r.Symbol == p.symbol {
@@ -243,7 +308,7 @@ func (p *detailPane) drawCandles() {
 		p.candleV = append(p.candleV, st.Axis.Render(padLeft(label, axisW-1)+tick)+line)
 	}
 	// The time axis: the first and the last candle's start.
-	first, last := clock(cs[0].Start), clock(cs[len(cs)-1].Start)
+	first, last := stamp(cs[0].Start, p.now), stamp(cs[len(cs)-1].Start, p.now)+" "+zone(cs[len(cs)-1].Start)
 	axis := spaces(axisW + max(x0, 0))
 	if gw-max(x0, 0) >= len(first)+len(last)+2 {
 		axis += first + spaces(gw-max(x0, 0)-len(first)-len(last)) + last
@@ -284,10 +349,22 @@ func (p *detailPane) View() string {
 	if lowerH == 0 {
 		return top
 	}
-	candleInfo := fmtInterval(p.interval) + " candles · w: window"
-	if p.err != nil {
-		candleInfo = fmtInterval(p.interval) + " candles · read failed"
+	// Say which range shows, live or stored, before the hints.
+	candleInfo := fmtInterval(p.interval) + " candles · stored"
+	if p.live {
+		candleInfo = fmtInterval(p.interval) + " candles · live"
 	}
+	switch {
+	case p.err != nil:
+		candleInfo += " · read failed"
+	case p.note != "":
+		candleInfo += " · " + p.note
+	}
+	if n := len(p.candles); n > 0 {
+		last := p.candles[n-1]
+		candleInfo += " · " + timeRange(p.candles[0].Start, last.Start.Add(last.Interval), p.now)
+	}
+	candleInfo += " · [ ]: page · w: window"
 	candles := st.box(p.w-statsW, lowerH, true, "Candles", candleInfo, p.candleV)
 	if statsW == 0 {
 		return top + "\n" + candles

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,7 +39,13 @@ type fixture struct {
 	// the pipeline's do: they are taken at each snapshot, the end offsets
 	// only at each read.
 	livePositions bool
+	// earlier are spans of time before t0 whose candles are stored, as by
+	// an earlier run; this run's start at t0.
+	earlier []timeSpan
 }
+
+// timeSpan is [from, to).
+type timeSpan struct{ from, to time.Time }
 
 func newFixture(n int) *fixture {
 	f := &fixture{step: 250 * time.Millisecond}
@@ -178,8 +185,9 @@ func sortSectors(ds []agg.SectorDay) {
 	}
 }
 
-// candles fabricates n stored candles of symbol i ending before now.
-func (f *fixture) candles(symbol string, interval time.Duration, n int, now time.Time) []agg.Candle {
+// candles fabricates n stored candles of symbol i ending before now, of a
+// run that started at start.
+func (f *fixture) candles(symbol string, interval time.Duration, n int, now, start time.Time) []agg.Candle {
 	i := 0
 	for j, s := range f.symbols {
 		if s == symbol {
@@ -188,9 +196,10 @@ func (f *fixture) candles(symbol string, interval time.Duration, n int, now time
 	}
 	end := now.Truncate(interval)
 	var out []agg.Candle
+	first := start
 	for k := n; k >= 1; k-- {
 		start := end.Add(-time.Duration(k) * interval)
-		if start.Before(t0) {
+		if start.Before(first) {
 			continue
 		}
 		a, b := start.Sub(t0).Seconds(), start.Add(interval).Sub(t0).Seconds()
@@ -202,6 +211,42 @@ func (f *fixture) candles(symbol string, interval time.Duration, n int, now time
 			Volume: vol, Notional: vol * (o + c) / 2, Count: int64(1 + k%5)})
 	}
 	return out
+}
+
+// storedCandles fabricates the stored candles of symbol whose start lies in
+// [from, to): those of the earlier runs, then this run's, which end before
+// now.
+func (f *fixture) storedCandles(symbol string, interval time.Duration, from, to, now time.Time) []agg.Candle {
+	var out []agg.Candle
+	spans := append(slices.Clone(f.earlier), timeSpan{t0, now.Truncate(interval)})
+	for _, sp := range spans {
+		a, b := maxTime(sp.from, from), minTime(sp.to, to)
+		if !a.Before(b) {
+			continue
+		}
+		// This run's as RecentCandles has them; an earlier run's alike.
+		n := int(sp.to.Sub(a)/interval) + 1
+		for _, c := range f.candles(symbol, interval, n, sp.to.Add(interval-1), sp.from) {
+			if !c.Start.Before(a) && c.Start.Before(b) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // fakeSource is a Source over a fixture; tests set its snapshot.
@@ -269,5 +314,24 @@ func (s *fakeSource) RecentCandles(_ context.Context, symbol string, interval ti
 	if s.snap != nil {
 		now = s.snap.Time
 	}
-	return s.f.candles(symbol, interval, n, now), nil
+	cs := s.f.candles(symbol, interval, n, now, t0)
+	// Fewer than n from this run: the newest of the earlier runs' before
+	// them.
+	for i := len(s.f.earlier) - 1; i >= 0 && len(cs) < n; i-- {
+		sp := s.f.earlier[i]
+		more := s.f.storedCandles(symbol, interval, sp.from, sp.to, t0)
+		cs = append(more[max(len(more)-(n-len(cs)), 0):], cs...)
+	}
+	return cs, nil
+}
+
+func (s *fakeSource) Candles(_ context.Context, symbol string, interval time.Duration, from, to time.Time) ([]agg.Candle, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
+	now := t0
+	if s.snap != nil {
+		now = s.snap.Time
+	}
+	return s.f.storedCandles(symbol, interval, from, to, now), nil
 }

@@ -146,6 +146,39 @@ func clock(t time.Time) string {
 	return t.Local().Format("15:04:05")
 }
 
+// stamp prints a time of day in the local zone, with its date when it is
+// not on now's day: 15:04:05, Jan 2 15:04:05, 2025-12-31 15:04:05.
+func stamp(t, now time.Time) string {
+	if t.IsZero() {
+		return "--:--:--"
+	}
+	lt, ln := t.Local(), now.Local()
+	switch {
+	case sameDay(lt, ln):
+		return lt.Format("15:04:05")
+	case lt.Year() == ln.Year():
+		return lt.Format("Jan 2 15:04:05")
+	}
+	return lt.Format("2006-01-02 15:04:05")
+}
+
+// timeRange prints the span [from, to) with its zone: 15:00:10–15:01:00
+// UTC, with dates where a day is not now's or the span crosses midnight.
+func timeRange(from, to, now time.Time) string {
+	end := clock(to)
+	if !sameDay(from.Local(), to.Local()) {
+		end = to.Local().Format("Jan 2 15:04:05")
+		if to.Local().Year() != now.Local().Year() {
+			end = to.Local().Format("2006-01-02 15:04:05")
+		}
+	}
+	return stamp(from, now) + "–" + end + " " + zone(to)
+}
+
+func sameDay(a, b time.Time) bool {
+	return a.Year() == b.Year() && a.YearDay() == b.YearDay()
+}
+
 // zone names the local time zone at t, as the UI's times are printed in
 // it: UTC, CET, or an offset such as +0530 for a zone without a name.
 func zone(t time.Time) string {

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"context"
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -338,22 +337,33 @@ func (m Model) openDetail() (tea.Model, tea.Cmd) {
 	}
 	m.screen = detail
 	m.detail.open(r.Symbol, intervals)
-	m.detail.update(m.symbols.rows, m.hist)
-	return m, m.candleCmd()
+	m.detail.update(m.symbols.rows, m.hist, m.now())
+	return m, m.askCandles(m.detail.query(m.now()))
 }
 
-// onDetailKey goes back, changes the candle window or the symbol.
+// onDetailKey goes back, changes the candle window or the symbol, and
+// pages the candles through the stored history.
 func (m Model) onDetailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	k := &m.keys
+	k, d := &m.keys, &m.detail
 	switch {
 	case key.Matches(msg, k.Back):
 		m.screen = dashboard
 	case key.Matches(msg, k.Window):
 		if m.snap != nil {
-			m.detail.nextInterval(m.snap.Intervals)
-			m.detail.update(m.symbols.rows, m.hist)
-			return m, m.candleCmd()
+			d.nextInterval(m.snap.Intervals)
+			d.update(m.symbols.rows, m.hist, m.now())
+			return m, m.askCandles(d.query(m.now()))
 		}
+	case key.Matches(msg, k.Earlier):
+		return m, m.askCandles(d.page(-1, m.now()))
+	case key.Matches(msg, k.Later):
+		if d.live {
+			return m, nil
+		}
+		return m, m.askCandles(d.page(1, m.now()))
+	case key.Matches(msg, k.Live):
+		d.live = true
+		return m, m.askCandles(d.query(m.now()))
 	case key.Matches(msg, k.Up):
 		m.symbols.move(-1)
 		return m.openDetail()
@@ -364,44 +374,42 @@ func (m Model) onDetailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// candleCmd reads the detail symbol's candles when it is shown and they are
-// due: at once when it opens, then every candleRefresh of snapshot time.
+// askCandles reads the candles q asks for; an answer to an earlier read
+// still under way is then dropped.
+func (m *Model) askCandles(q candleQuery) tea.Cmd {
+	d := &m.detail
+	if d.interval == 0 || q.n == 0 || m.width == 0 {
+		return nil
+	}
+	d.seq++
+	q.seq = d.seq
+	d.loading, d.note = true, ""
+	if q.dir == 0 {
+		d.asked = m.now()
+		if d.asked.IsZero() {
+			d.asked = time.Unix(0, 1)
+		}
+	}
+	return readCandles(m.src, q)
+}
+
+// candleCmd reads the live candles again when they are shown and due:
+// every candleRefresh of snapshot time. A stored range is read once.
 func (m *Model) candleCmd() tea.Cmd {
 	d := &m.detail
-	if m.screen != detail || d.loading || d.interval == 0 || m.width == 0 {
+	if m.screen != detail || !d.live || d.loading {
 		return nil
 	}
 	if !d.asked.IsZero() && m.now().Sub(d.asked) < candleRefresh {
 		return nil
 	}
-	n := d.wantCandles()
-	if n == 0 {
-		return nil
-	}
-	d.loading, d.asked = true, m.now()
-	if d.asked.IsZero() {
-		d.asked = time.Unix(0, 1)
-	}
-	src, sym, iv := m.src, d.symbol, d.interval
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		cs, err := src.RecentCandles(ctx, sym, iv, n)
-		return candlesMsg{symbol: sym, interval: iv, candles: cs, err: err}
-	}
+	return m.askCandles(d.query(m.now()))
 }
 
-// onCandles keeps candles read for the symbol and window shown, and asks
-// again when they were for another.
+// onCandles keeps candles read for the symbol and window shown.
 func (m Model) onCandles(msg candlesMsg) (tea.Model, tea.Cmd) {
-	d := &m.detail
-	d.loading = false
-	if msg.symbol != d.symbol || msg.interval != d.interval {
-		d.asked = time.Time{}
-		return m, m.candleCmd()
-	}
-	d.candles, d.err = msg.candles, msg.err
-	d.update(m.symbols.rows, m.hist)
+	m.detail.take(msg)
+	m.detail.update(m.symbols.rows, m.hist, m.now())
 	return m, nil
 }
 

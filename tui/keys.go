@@ -11,6 +11,7 @@ type keyMap struct {
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	Enter, Back, Focus, FocusBack           key.Binding
 	Sort, Reverse, Filter, Pause, Window    key.Binding
+	Earlier, Later, Live                    key.Binding
 	Subscribe, Unsubscribe                  key.Binding
 	Help, Quit                              key.Binding
 	// While the filter is typed.
@@ -36,6 +37,9 @@ func newKeyMap() keyMap {
 		Subscribe:   key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "subscribe a symbol")),
 		Unsubscribe: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "unsubscribe a symbol")),
 		Window:      key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "candle window")),
+		Earlier:     key.NewBinding(key.WithKeys("["), key.WithHelp("[", "earlier candles")),
+		Later:       key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "later candles")),
+		Live:        key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "live candles")),
 		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 		Apply:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
@@ -62,7 +66,7 @@ func (k *keyMap) sections(s *pipeline.Snapshot) []helpSection {
 		{"Symbols", []key.Binding{k.Enter, k.Filter, k.Clear, k.Sort, k.Reverse}},
 		{"Events (tab to them)", []key.Binding{helpOnly("↑/↓", "select an event"), helpOnly("enter", "show it whole, or back"),
 			helpOnly("/", "search the events"), helpOnly("esc", "clear the search")}},
-		{"Detail", []key.Binding{helpOnly("↑/↓", "previous/next symbol"), k.Window, k.Back}},
+		{"Detail", []key.Binding{helpOnly("↑/↓", "previous/next symbol"), k.Window, k.Earlier, k.Later, k.Live, k.Back}},
 		{"Feed", feed},
 		{"Anywhere", []key.Binding{k.Help, k.Quit, helpOnly("ctrl+c", "while draining: stop at once")}},
 	}
@@ -79,8 +83,10 @@ func (m *Model) footerKeys() []key.Binding {
 		return []key.Binding{helpOnly("enter", "keep search"), helpOnly("esc", "clear search"), helpOnly("↑/↓", "select")}
 	case m.showHelp:
 		return []key.Binding{helpOnly("↑/↓", "scroll"), helpOnly("pgup/pgdn", "page"), helpOnly("?/esc", "close")}
+	case m.screen == detail && !m.detail.live:
+		return []key.Binding{k.Back, k.Earlier, k.Later, k.Live, k.Window, helpOnly("↑/↓", "symbol")}
 	case m.screen == detail:
-		return []key.Binding{k.Back, k.Up, k.Down, k.Window, k.Pause}
+		return []key.Binding{k.Back, k.Earlier, k.Window, helpOnly("↑/↓", "symbol"), k.Pause}
 	case m.focus == focusEvents && m.events.expanded:
 		return []key.Binding{helpOnly("↑/↓", "scroll"), helpOnly("enter/esc", "back to the list"), k.Focus}
 	case m.focus == focusEvents:

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -148,7 +149,7 @@ func TestDetailOpensReadsCandlesAndCloses(t *testing.T) {
 	if m.detail.interval.Minutes() != 1 || cmd == nil {
 		t.Fatalf("w: window %v, read %v", m.detail.interval, cmd != nil)
 	}
-	m, _ = step(t, m, candlesMsg{symbol: "JPM", interval: 1e9})
+	m, _ = step(t, m, candlesMsg{q: candleQuery{symbol: "JPM", interval: time.Second, seq: m.detail.seq - 1}})
 	if m.detail.interval.Minutes() != 1 {
 		t.Errorf("a stale answer changed the window")
 	}
@@ -579,5 +580,103 @@ func TestHelpReachesEveryKey(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDetailReadsStoredHistory pages the detail's candles back past this
+// run's start into an earlier run's, the day before, and forward again to
+// live; the candle pane says which range it shows.
+func TestDetailReadsStoredHistory(t *testing.T) {
+	src := &fakeSource{f: newFixture(12)}
+	// An earlier run stored an hour of candles the day before.
+	yesterday := t0.Add(-20 * time.Hour)
+	src.f.earlier = []timeSpan{{yesterday, yesterday.Add(time.Hour)}}
+	m := New(src, Options{Styles: asciiStyles()})
+	m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	for k := 0; k <= 240; k += 4 { // a minute of this run
+		m, _ = step(t, m, snapshotMsg{src.at(k)})
+	}
+	// run presses a key in the detail and runs the read it asks for.
+	run := func(k string) {
+		t.Helper()
+		var cmd tea.Cmd
+		m, cmd = step(t, m, press(k))
+		if cmd == nil {
+			t.Fatalf("%s asks for no candles", k)
+		}
+		m, _ = step(t, m, cmd())
+	}
+	candleInfo := func() string {
+		for _, l := range strings.Split(ansi.Strip(m.View()), "\n") {
+			if i := strings.Index(l, "Candles · "); i >= 0 {
+				info, _, _ := strings.Cut(l[i:], " ━")
+				return info
+			}
+		}
+		return ""
+	}
+	run("enter")
+	n := len(m.detail.candles)
+	if n == 0 || !m.detail.live {
+		t.Fatalf("the detail opens with %d candles, live %v", n, m.detail.live)
+	}
+	if info := candleInfo(); !strings.Contains(info, "1s candles · live") || !strings.Contains(info, "UTC") {
+		t.Errorf("the candles' title does not say they are live, and when: %q", info)
+	}
+	first := m.detail.candles[0].Start
+
+	// [ shows the screen of candles before: this run's first, then the
+	// earlier run's, across the night between.
+	run("[")
+	cs := m.detail.candles
+	if len(cs) != n || !cs[len(cs)-1].Start.Before(first) || m.detail.live {
+		t.Fatalf("[ shows %d candles, the last at %v, live %v; want %d before %v", len(cs), cs[len(cs)-1].Start, m.detail.live, n, first)
+	}
+	if !cs[0].Start.Before(t0) {
+		t.Errorf("[ does not reach back past this run's start to the stored hour before")
+	}
+	if info := candleInfo(); !strings.Contains(info, "1s candles · stored · Jan 1") || !strings.Contains(info, "–Jan 2") {
+		t.Errorf("the title does not say the range, from one day to the next: %q", info)
+	}
+	run("[")
+	cs = m.detail.candles
+	if len(cs) != n || !cs[len(cs)-1].Start.Before(t0) || cs[0].Start.Before(yesterday) {
+		t.Fatalf("a second [ shows %d candles from %v to %v; want %d of the earlier run", len(cs), cs[0].Start, cs[len(cs)-1].Start, n)
+	}
+	if info := candleInfo(); strings.Contains(info, "Jan 2") || !strings.Contains(info, "Jan 1") {
+		t.Errorf("the title does not say the earlier run's range: %q", info)
+	}
+	back := cs[0].Start
+
+	// w keeps the place in time; ↓ shows the next symbol at the same place.
+	run("w")
+	if cs = m.detail.candles; len(cs) == 0 || cs[0].Interval != time.Minute || cs[len(cs)-1].Start.After(back.Add(time.Duration(n)*time.Second)) {
+		t.Errorf("w: %d candles, want 1m candles of the earlier run", len(cs))
+	}
+	run("w")
+	run("down")
+	if cs = m.detail.candles; m.detail.symbol != "JPM" || len(cs) == 0 || !cs[len(cs)-1].Start.Before(t0) {
+		t.Errorf("down shows %s with %d candles, want JPM's of the earlier run", m.detail.symbol, len(cs))
+	}
+
+	// ] goes forward, and back to live when it reaches the present; G
+	// goes straight there.
+	run("]")
+	if cs = m.detail.candles; !cs[0].Start.After(back) || m.detail.live {
+		t.Errorf("] shows candles from %v, live %v; want later than %v", cs[0].Start, m.detail.live, back)
+	}
+	for range 5 {
+		if m.detail.live {
+			break
+		}
+		run("]")
+	}
+	if !m.detail.live || !strings.Contains(candleInfo(), "candles · live") {
+		t.Errorf("] never came back to live: %q", candleInfo())
+	}
+	run("[")
+	run("G")
+	if !m.detail.live || m.detail.candles[len(m.detail.candles)-1].Start.Before(t0) {
+		t.Errorf("G does not go back to live")
 	}
 }

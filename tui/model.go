@@ -20,11 +20,14 @@ import (
 // Source is what the UI needs of the pipeline; *pipeline.Pipeline is one.
 // Snapshot, Pause and Resume may be called from any goroutine and do not
 // block. RecentCandles reads the store, so the UI calls it only from a
-// tea.Cmd.
+// tea.Cmd. A Source may do more, found by type assertion where it is used:
+// read any stored range of candles (candleRanger).
 type Source interface {
 	Snapshot() *pipeline.Snapshot
 	Pause()
 	Resume()
+	// RecentCandles returns at most n of the symbol's newest stored
+	// candles of the interval, oldest first.
 	RecentCandles(ctx context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error)
 	// Subscribe and Unsubscribe change the symbols of a source that takes
 	// subscriptions (Snapshot.Subscribable).
@@ -84,13 +87,6 @@ func (o Options) withDefaults() Options {
 type (
 	// snapshotMsg carries the latest snapshot, nil before the first.
 	snapshotMsg struct{ snap *pipeline.Snapshot }
-	// candlesMsg carries stored candles read for the detail screen.
-	candlesMsg struct {
-		symbol   string
-		interval time.Duration
-		candles  []agg.Candle
-		err      error
-	}
 	// stoppingMsg says the pipeline was told to stop and is draining.
 	stoppingMsg struct{}
 	// doneMsg says the pipeline has stopped, with its final snapshot, and
@@ -317,7 +313,7 @@ func (m *Model) relayout() {
 	m.updateHelp()
 	m.help.Width = m.width
 	if m.screen == detail {
-		m.detail.update(m.symbols.rows, m.hist)
+		m.detail.update(m.symbols.rows, m.hist, m.now())
 	}
 }
 
@@ -365,7 +361,7 @@ func (m *Model) apply(s *pipeline.Snapshot) {
 		m.relayout()
 	}
 	if m.screen == detail {
-		m.detail.update(m.symbols.rows, m.hist)
+		m.detail.update(m.symbols.rows, m.hist, m.now())
 	}
 	if m.showHelp {
 		m.updateHelp()
