@@ -126,6 +126,18 @@ func fmtSpan(d time.Duration) string {
 	}
 }
 
+// roundSpan rounds a span to what fmtSpan prints: seconds under a minute,
+// tenths of a minute under ten, minutes past that.
+func roundSpan(d time.Duration) time.Duration {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second)
+	case d < 10*time.Minute:
+		return d.Round(6 * time.Second)
+	}
+	return d.Round(time.Minute)
+}
+
 // fmtInterval prints a candle window: 1s, 1m, 5m, 1h.
 func fmtInterval(d time.Duration) string {
 	switch {

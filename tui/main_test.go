@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -46,7 +47,13 @@ func step(t testing.TB, m Model, msg tea.Msg) (Model, tea.Cmd) {
 // has seen the snapshots 0..k.
 func newTestModel(t testing.TB, n, w, h, k int) (Model, *fakeSource) {
 	t.Helper()
-	src := &fakeSource{f: newFixture(n)}
+	return newTestModelFrom(t, &fakeSource{f: newFixture(n)}, w, h, k)
+}
+
+// newTestModelFrom returns a model over src, sized w×h, that has seen the
+// snapshots 0..k.
+func newTestModelFrom(t testing.TB, src *fakeSource, w, h, k int) (Model, *fakeSource) {
+	t.Helper()
 	m := New(src, Options{Styles: asciiStyles()})
 	m, _ = step(t, m, tea.WindowSizeMsg{Width: w, Height: h})
 	for i := 0; i <= k; i++ {
@@ -75,3 +82,5 @@ func press(s string) tea.KeyMsg {
 }
 
 func widthAnsi(s string) int { return ansi.StringWidth(s) }
+
+func itoa(n int) string { return strconv.Itoa(n) }

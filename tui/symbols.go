@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -322,13 +323,22 @@ func (p *symbolsPane) View(focused bool, filterLine string) string {
 	} else {
 		info += " ↑"
 	}
+	// How many rows, which show when not all fit, and how many match the
+	// filter: 8–14 of 50, 1–6 of 10/50.
 	n := fmtInt(int64(len(p.rows)))
 	if p.filter != "" {
 		n = fmtInt(int64(len(p.shown))) + "/" + n
 	}
+	page := p.pageRows()
+	if len(p.shown) > page {
+		n = strconv.Itoa(p.offset+1) + "–" + strconv.Itoa(min(p.offset+page, len(p.shown))) + " of " + n
+	}
 	info = n + " · sort " + info
 	if c.trend > 0 {
-		info += " · trend " + fmtSpan(time.Duration(p.step*c.trend)*time.Second)
+		// The span the data covers, which is less than what the columns
+		// hold until the history fills them.
+		covered := time.Duration(min(max(p.hist.span()-1, 0), p.step*c.trend)) * time.Second
+		info += " · trend " + fmtSpan(roundSpan(covered))
 	}
 	body := make([]string, 0, p.h)
 	var b strings.Builder
@@ -363,7 +373,6 @@ func (p *symbolsPane) View(focused bool, filterLine string) string {
 	}
 	body = append(body, st.Head.Render(b.String()))
 
-	page := p.pageRows()
 	if len(p.shown) == 0 {
 		msg := "waiting for trades…"
 		if p.filter != "" {
