@@ -343,7 +343,7 @@ func (p *detailPane) View() string {
 	}
 	chartInfo := info
 	if p.span > 0 {
-		chartInfo += " · last " + fmtSpan(time.Duration(p.span)*time.Second)
+		chartInfo += " · last " + fmtSpan(time.Duration(p.span)*time.Second) + " · times " + zone(p.now)
 	}
 	top := st.box(p.w, chartH, false, title, chartInfo, chartBody)
 	if lowerH == 0 {
@@ -397,12 +397,13 @@ func (p *detailPane) statsLines(w int) []string {
 		kv("volume 1m", fmtCompact(r.vol1m)),
 		kv("trades", fmtInt(r.Count)),
 		kv("trades/s", fmtRate(r.rate)),
-		kv("last trade", clock(r.LastTime)),
+		kv("last trade", clock(r.LastTime)+" "+zone(r.LastTime)),
 	}
 	if n := len(p.candles); n > 0 {
 		c := p.candles[n-1]
 		lines = append(lines, "",
-			st.Head.Render("last "+fmtInterval(c.Interval)+" candle "+clock(c.Start)),
+			st.Head.Render("last "+fmtInterval(c.Interval)+" candle shown"),
+			kv("start", stamp(c.Start, p.now)+" "+zone(c.Start)),
 			kv("O/C", fmtPrice(c.Open)+" "+fmtPrice(c.Close)),
 			kv("H/L", fmtPrice(c.High)+" "+fmtPrice(c.Low)),
 			kv("VWAP", fmtPrice(c.VWAP())),

@@ -215,6 +215,9 @@ func (p *eventsPane) expandedLines() []string {
 func (p *eventsPane) View(focused bool, searchLine string) string {
 	st := p.st
 	info := "errors " + fmtInt(p.errors) + " · late " + fmtInt(p.late) + " · bad " + fmtInt(p.bad)
+	if len(p.rows) > 0 {
+		info = "times " + zone(p.rows[0].Time) + " · " + info
+	}
 	if p.query != "" {
 		info = strconv.Itoa(len(p.shown)) + " of " + strconv.Itoa(len(p.rows)) + " match · " + info
 	}

@@ -112,6 +112,9 @@ func (p *tapePane) View(focused bool) string {
 		body = append(body, b.String())
 	}
 	info := "latest " + strconv.Itoa(len(p.rows))
+	if len(p.rows) > 0 {
+		info = "times " + zone(p.rows[0].Time) + " · " + info
+	}
 	return st.box(p.w, p.h, focused, "Tape", info, body)
 }
 

@@ -5,8 +5,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -267,5 +269,55 @@ func TestMarketCapColumn(t *testing.T) {
 				t.Errorf("the market cap %s of %s is not shown", want, src.f.symbols[0])
 			}
 		})
+	}
+}
+
+// TestTimesSayTheirZone renders every pane that shows a time of day in a
+// zone an hour east of UTC: each says the zone beside its times, which
+// are local.
+func TestTimesSayTheirZone(t *testing.T) {
+	defer func(l *time.Location) { time.Local = l }(time.Local)
+	time.Local = time.FixedZone("CET", 3600)
+
+	m, src := newTestModel(t, 12, 160, 48, 120)
+	lastTrade := src.snap.Tape[0].Time.Local().Format("15:04:05")
+	if !strings.HasPrefix(lastTrade, "16:") {
+		t.Fatalf("the newest trade is at %s local, want 16:…", lastTrade)
+	}
+	panes := map[string]string{
+		"tape":   m.tape.View(false),
+		"events": m.events.View(false, ""),
+	}
+	m = drive(t, m, []string{"enter"})
+	d := splitLines(ansi.Strip(m.detail.View()))
+	chartH, _, statsW := m.detail.layout()
+	panes["price chart"] = strings.Join(d[:chartH], "\n")
+	var candles, stats []string
+	for _, l := range d[chartH:] {
+		r := []rune(l)
+		candles = append(candles, string(r[:len(r)-statsW]))
+		stats = append(stats, string(r[len(r)-statsW:]))
+	}
+	panes["candles"] = strings.Join(candles, "\n")
+	panes["stats"] = strings.Join(stats, "\n")
+	m, _ = step(t, m, doneMsg{snap: src.at(121)})
+	panes["summary"] = m.summary.View()
+
+	clock := regexp.MustCompile(`\b\d\d:\d\d:\d\d\b`)
+	for name, view := range panes {
+		view = ansi.Strip(view)
+		if !clock.MatchString(view) {
+			t.Errorf("%s shows no time of day:\n%s", name, view)
+			continue
+		}
+		if !strings.Contains(view, "CET") {
+			t.Errorf("%s does not say its times are CET:\n%s", name, view)
+		}
+		if strings.Contains(view, "15:01:") {
+			t.Errorf("%s shows UTC times, not local:\n%s", name, view)
+		}
+	}
+	if line := regexp.MustCompile(`last trade.*`).FindString(panes["stats"]); !strings.Contains(line, "CET") {
+		t.Errorf("the last trade's time has no zone: %q", line)
 	}
 }
