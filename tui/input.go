@@ -294,6 +294,8 @@ func (m *Model) scrollFocused(d int) {
 	switch m.focus {
 	case focusSymbols:
 		m.symbols.move(d)
+	case focusSectors:
+		m.sectors.scroll(d)
 	case focusLag:
 		m.lag.scroll(d)
 	case focusTape:
@@ -441,7 +443,7 @@ func (m Model) onMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
 	targets := []struct {
 		f focus
 		r rect
-	}{{focusSymbols, m.lay.symbols}, {focusLag, m.lay.lag}, {focusTape, m.lay.tape}, {focusEvents, m.lay.events}}
+	}{{focusSymbols, m.lay.symbols}, {focusSectors, m.lay.sectors}, {focusLag, m.lay.lag}, {focusTape, m.lay.tape}, {focusEvents, m.lay.events}}
 	for _, t := range targets {
 		if !t.r.contains(msg.X, msg.Y) {
 			continue

@@ -284,13 +284,14 @@ func TestHelpToggles(t *testing.T) {
 	}
 }
 
-// TestTabReachesEveryPane cycles the focus with tab: at 80x24, where the
-// tape and the events fold for want of room, each borrows the place of the
-// panes under the symbols while it is focused.
+// TestTabReachesEveryPane cycles the focus with tab through every pane,
+// the sector volume too: at 80x24, where the tape and the events fold for
+// want of room, each borrows the place of the panes under the symbols
+// while it is focused.
 func TestTabReachesEveryPane(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {200, 60}} {
 		m, _ := newTestModel(t, 12, size[0], size[1], 8)
-		for _, f := range []focus{focusLag, focusTape, focusEvents, focusSymbols} {
+		for _, f := range []focus{focusSectors, focusLag, focusTape, focusEvents, focusSymbols} {
 			m, _ = step(t, m, press("tab"))
 			if m.focus != f || !m.lay.pane(f).shown() {
 				t.Fatalf("%dx%d: focus %v shown %v, want %v shown", size[0], size[1], m.focus, m.lay.pane(m.focus).shown(), f)
@@ -305,7 +306,7 @@ func TestTabReachesEveryPane(t *testing.T) {
 	// At 80x24 the symbols keep their place.
 	m, _ := newTestModel(t, 12, 80, 24, 8)
 	sym := m.lay.symbols
-	for range 3 {
+	for range 4 {
 		m, _ = step(t, m, press("tab"))
 		if m.lay.symbols != sym {
 			t.Errorf("focusing %v moved the symbols from %+v to %+v", m.focus, sym, m.lay.symbols)

@@ -69,6 +69,8 @@ func (l *layout) pane(f focus) *rect {
 	switch f {
 	case focusSymbols:
 		return &l.symbols
+	case focusSectors:
+		return &l.sectors
 	case focusLag:
 		return &l.lag
 	case focusTape:

@@ -110,6 +110,7 @@ type focus int
 
 const (
 	focusSymbols focus = iota
+	focusSectors
 	focusLag
 	focusTape
 	focusEvents

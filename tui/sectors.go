@@ -11,13 +11,15 @@ import (
 
 // sectorsPane shows today's volume per sector as horizontal bars, largest
 // first, with the values. The bars are an ntcharts bar chart, drawn on each
-// snapshot.
+// snapshot. When not every sector fits it says which show, and scrolls
+// when focused.
 type sectorsPane struct {
-	st    *Styles
-	w, h  int
-	rows  []agg.SectorDay
-	total float64
-	lines []string // the drawn body
+	st     *Styles
+	w, h   int
+	offset int // first sector on screen
+	rows   []agg.SectorDay
+	total  float64
+	lines  []string // the drawn body
 }
 
 // shortSectors are shorter names of the GICS sectors, for narrow panes.
@@ -34,6 +36,22 @@ var shortSectors = map[string]string{
 // SetSize gives the pane its outer size.
 func (p *sectorsPane) SetSize(w, h int) {
 	p.w, p.h = w, h
+	p.scroll(0)
+}
+
+// page is how many sectors show: all that fit, less a line saying which
+// show when not all do.
+func (p *sectorsPane) page() int {
+	ch := p.h - 2
+	if len(p.rows) > ch {
+		return max(ch-1, 0)
+	}
+	return max(ch, 0)
+}
+
+// scroll moves the sectors shown by d, and redraws.
+func (p *sectorsPane) scroll(d int) {
+	p.offset = min(max(p.offset+d, 0), max(len(p.rows)-p.page(), 0))
 	p.draw()
 }
 
@@ -47,7 +65,7 @@ func (p *sectorsPane) update(rows []agg.SectorDay) {
 	for _, r := range rows {
 		p.total += r.Volume
 	}
-	p.draw()
+	p.scroll(0)
 }
 
 // draw lays out label, bar and value on each line.
@@ -62,10 +80,9 @@ func (p *sectorsPane) draw() {
 		p.lines = append(p.lines, st.Dim.Render("no trades today yet"))
 		return
 	}
-	n := len(p.rows)
-	if n > ch {
-		n = ch - 1 // the last line says how many more
-	}
+	n, off := p.page(), p.offset
+	shown := p.rows[off:min(off+n, len(p.rows))]
+	n = len(shown)
 	// Labels take what is left after the value and a bar of at least a
 	// quarter of the width; short names stand in when the full ones do not
 	// fit.
@@ -75,7 +92,7 @@ func (p *sectorsPane) draw() {
 	}
 	room := max(cw-valueW-2-max(cw/4, 6), 6)
 	full, short := 0, 0
-	for _, r := range p.rows[:n] {
+	for _, r := range shown {
 		full = max(full, len(r.Sector))
 		short = max(short, len(sectorLabel(r.Sector, true)))
 	}
@@ -87,7 +104,7 @@ func (p *sectorsPane) draw() {
 	var bars []string
 	if barW >= 1 && n > 0 {
 		data := make([]barchart.BarData, n)
-		for i, r := range p.rows[:n] {
+		for i, r := range shown {
 			data[i] = barchart.BarData{Label: r.Sector, Values: []barchart.BarValue{{Name: r.Sector, Value: r.Volume}}}
 		}
 		top := max(p.rows[0].Volume, 1)
@@ -98,12 +115,12 @@ func (p *sectorsPane) draw() {
 		bc.Draw()
 		bars = strings.Split(plainView(&bc.Canvas), "\n")
 	}
-	for i, r := range p.rows[:n] {
+	for i, r := range shown {
 		var b strings.Builder
 		b.WriteString(fit(sectorLabel(r.Sector, abbreviate), labelW))
 		b.WriteByte(' ')
 		if i < len(bars) {
-			b.WriteString(st.Sector(i).Render(bars[i]))
+			b.WriteString(st.Sector(off + i).Render(bars[i]))
 		}
 		b.WriteByte(' ')
 		v := fmtCompact(r.Volume)
@@ -114,11 +131,16 @@ func (p *sectorsPane) draw() {
 		p.lines = append(p.lines, b.String())
 	}
 	if n < len(p.rows) {
-		var rest float64
-		for _, r := range p.rows[n:] {
-			rest += r.Volume
+		// Which show, and the volume of those below.
+		note := strconv.Itoa(off+1) + "–" + strconv.Itoa(off+n) + " of " + strconv.Itoa(len(p.rows))
+		if below := p.rows[off+n:]; len(below) > 0 {
+			var rest float64
+			for _, r := range below {
+				rest += r.Volume
+			}
+			note += " · +" + strconv.Itoa(len(below)) + " below " + fmtCompact(rest)
 		}
-		p.lines = append(p.lines, st.Dim.Render("+"+strconv.Itoa(len(p.rows)-n)+" more · "+fmtCompact(rest)))
+		p.lines = append(p.lines, st.Dim.Render(note))
 	}
 }
 
@@ -132,11 +154,11 @@ func sectorLabel(s string, short bool) string {
 }
 
 // View draws the pane.
-func (p *sectorsPane) View() string {
+func (p *sectorsPane) View(focused bool) string {
 	st := p.st
 	info := "today"
 	if p.total > 0 {
 		info = "today · " + fmtCompact(p.total)
 	}
-	return st.box(p.w, p.h, false, "Sector volume", info, p.lines)
+	return st.box(p.w, p.h, focused, "Sector volume", info, p.lines)
 }

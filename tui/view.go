@@ -56,7 +56,7 @@ func (m *Model) bodyView() string {
 		blocks = append(blocks, block{m.lay.symbols, splitLines(m.symbols.View(m.focus == focusSymbols, filterLine))})
 	}
 	if m.lay.sectors.shown() {
-		blocks = append(blocks, block{m.lay.sectors, splitLines(m.sectors.View())})
+		blocks = append(blocks, block{m.lay.sectors, splitLines(m.sectors.View(m.focus == focusSectors))})
 	}
 	if m.lay.lag.shown() {
 		blocks = append(blocks, block{m.lay.lag, splitLines(m.lag.View(m.focus == focusLag))})
