@@ -284,6 +284,9 @@ func (p *detailPane) drawCandles() {
 		}
 		x := x0 + 2*i
 		graph.DrawCandlestickBottomToTop(&price, canvas.Point{X: x, Y: priceH - 1}, y(c.Low), y(bl), y(bh), y(c.High), style)
+		if c.Close < c.Open {
+			fillBody(&price, x)
+		}
 		if volH > 0 && top > 0 {
 			graph.DrawColumnBottomToTop(&vol, canvas.Point{X: x, Y: volH - 1}, c.Volume/top*float64(volH), style)
 		}
@@ -323,6 +326,27 @@ func (p *detailPane) drawCandles() {
 				label = "vol " + fmtCompact(top)
 			}
 			p.candleV = append(p.candleV, st.Axis.Render(padLeft(label, axisW-1)+" ")+line)
+		}
+	}
+}
+
+// solidBody turns the heavy line glyphs of a candle's body into blocks of
+// the same extent: a falling candle is solid and a rising one hollow, so
+// they differ without colour.
+var solidBody = map[rune]rune{
+	'┃': '█',           // the whole cell
+	'╹': '▀', '╿': '▀', // the upper half
+	'╻': '▄', '╽': '▄', // the lower half
+}
+
+// fillBody makes the body of the candle drawn in column x solid.
+func fillBody(c *canvas.Model, x int) {
+	for y := range c.Height() {
+		p := canvas.Point{X: x, Y: y}
+		cell := c.Cell(p)
+		if r, ok := solidBody[cell.Rune]; ok {
+			cell.Rune = r
+			c.SetCell(p, cell)
 		}
 	}
 }

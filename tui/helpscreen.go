@@ -61,7 +61,8 @@ func (p *helpScreen) update(sections []helpSection, window time.Duration, now ti
 			"sees, and what a restart replays) trails the reads by up to a window; UNREAD is what really waits, " +
 			"and oldest is the age of the oldest unread trade."},
 		{"Charts", "the trend sparklines zoom out from a second a column as the session grows, and say the span they cover; " +
-			"enter shows a symbol's price, its stored candles (w changes the window) and its statistics."},
+			"enter shows a symbol's price, its stored candles (w changes the window, [ and ] page through what is stored; " +
+			"a rising candle is drawn hollow, a falling one solid) and its statistics."},
 		{"Times", "are local, in the zone named beside them: " + zone(now) + "."},
 	}
 	p.lines = append(p.lines, "")
