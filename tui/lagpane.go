@@ -18,7 +18,8 @@ type lagPane struct {
 	st     *Styles
 	lt     *lagTracker
 	w, h   int
-	offset int // first partition row on screen
+	offset int  // first partition row on screen
+	paused bool // the feed is paused: nothing new arrives to judge by
 	topic  string
 	group  string
 	unread int64
@@ -77,6 +78,7 @@ func (p *lagPane) noteRows() int {
 func (p *lagPane) update(s *pipeline.Snapshot) {
 	lt := p.lt
 	p.topic, p.group = s.Topic, s.Group
+	p.paused = s.Paused
 	p.total = s.TotalLag
 	p.known = !s.LagTime.IsZero()
 	if p.known {
@@ -213,7 +215,13 @@ func (p *lagPane) View(focused bool) string {
 			}
 		}
 		b.WriteString("  ")
-		b.WriteString(p.verdictStyle(r.verdict).Render(r.verdict.String()))
+		if p.paused && r.verdict == verdictOK {
+			// Nothing arrives while the feed is paused: OK would say more
+			// than is known.
+			b.WriteString(p.st.Idle.Render("PAUSED"))
+		} else {
+			b.WriteString(p.verdictStyle(r.verdict).Render(r.verdict.String()))
+		}
 		body = append(body, b.String())
 	}
 	if p.noteRows() > 0 {

@@ -237,3 +237,40 @@ func unreadColumn(view string) (rows []int64, total int64, ok bool) {
 	}
 	return nil, 0, false
 }
+
+// TestPausedPartitionsSayPaused pauses the feed: the partitions whose
+// verdict is OK say PAUSED, since nothing new arrives to judge them by;
+// once resumed they say OK again.
+func TestPausedPartitionsSayPaused(t *testing.T) {
+	m, src := newTestModel(t, 12, 160, 48, 40)
+	states := func() []string {
+		var out []string
+		for _, l := range strings.Split(ansi.Strip(m.lag.View(false)), "\n") {
+			f := strings.Fields(strings.Trim(l, "│ "))
+			if len(f) > 4 {
+				if _, err := strconv.Atoi(f[0]); err == nil {
+					out = append(out, f[len(f)-1])
+				}
+			}
+		}
+		return out
+	}
+	src.f.paused = true
+	m, _ = step(t, m, snapshotMsg{src.at(41)})
+	got := states()
+	if len(got) != partitions {
+		t.Fatalf("%d partition rows, want %d", len(got), partitions)
+	}
+	for i, s := range got {
+		if s != "PAUSED" {
+			t.Errorf("paused: partition %d says %s, want PAUSED", i, s)
+		}
+	}
+	src.f.paused = false
+	m, _ = step(t, m, snapshotMsg{src.at(42)})
+	for i, s := range states() {
+		if s != "OK" {
+			t.Errorf("resumed: partition %d says %s, want OK", i, s)
+		}
+	}
+}
