@@ -77,11 +77,11 @@ func TestHeaderShowsRecentLatency(t *testing.T) {
 		RecentLatency: pipeline.Latency{P50: 12 * time.Millisecond, P99: 48 * time.Millisecond, N: 800},
 	}
 	var stages [len(stageNames)]health
-	if got := header(asciiStyles(), 200, s, stages, ""); !strings.Contains(got, "p50 12ms p99 48ms last 10s") || strings.Contains(got, "2.4s") {
+	if got := header(asciiStyles(), 200, s, stages, "", ""); !strings.Contains(got, "p50 12ms p99 48ms last 10s") || strings.Contains(got, "2.4s") {
 		t.Errorf("header shows\n%s\nwant the last ten seconds' p50 12ms and p99 48ms, not the whole run's", got)
 	}
 	s.RecentLatency = pipeline.Latency{}
-	if got := header(asciiStyles(), 200, s, stages, ""); !strings.Contains(got, "p50 – p99 – last 10s") {
+	if got := header(asciiStyles(), 200, s, stages, "", ""); !strings.Contains(got, "p50 – p99 – last 10s") {
 		t.Errorf("header with nothing stored lately shows\n%s\nwant no figures", got)
 	}
 }

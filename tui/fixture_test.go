@@ -42,6 +42,10 @@ type fixture struct {
 	// earlier are spans of time before t0 whose candles are stored, as by
 	// an earlier run; this run's start at t0.
 	earlier []timeSpan
+	// pace is the feed's rate in trades per second (0: unpaced) when
+	// paced says SetRate changes it.
+	pace  float64
+	paced bool
 }
 
 // timeSpan is [from, to).
@@ -75,9 +79,11 @@ func (f *fixture) snapshot(k int) *pipeline.Snapshot {
 		Time: now, Started: t0,
 		Source: "synthetic seed=1", Broker: "embedded 127.0.0.1:9092", Store: "sqlite /data/tradetop.db",
 		Topic: "trades", Group: "tradetop",
-		Intervals:    []time.Duration{time.Second, time.Minute},
-		Paused:       f.paused,
-		Subscribable: f.subscribable,
+		Intervals:      []time.Duration{time.Second, time.Minute},
+		Paused:         f.paused,
+		Subscribable:   f.subscribable,
+		Rate:           f.pace,
+		RateAdjustable: f.paced,
 		// The whole run had a slow spell; the last ten seconds did not.
 		Latency:         pipeline.Latency{P50: 14 * time.Millisecond, P99: 2400 * time.Millisecond, Max: 3100 * time.Millisecond, N: 90000},
 		RecentLatency:   pipeline.Latency{P50: 12 * time.Millisecond, P99: 48 * time.Millisecond, Max: 90 * time.Millisecond, N: 10000},
@@ -259,6 +265,7 @@ type fakeSource struct {
 	resumes int
 	reads   int
 	subs    []string
+	rates   []float64
 }
 
 // at makes the k-th snapshot the latest and returns it.
@@ -296,6 +303,19 @@ func (s *fakeSource) Unsubscribe(symbol string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.subs = append(s.subs, "-"+symbol)
+	return nil
+}
+
+// SetRate changes the fixture's pace, as the pipeline's does a paced
+// source's, and keeps every rate asked for.
+func (s *fakeSource) SetRate(rate float64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.f.paced {
+		return pipeline.ErrFixedRate
+	}
+	s.f.pace = rate
+	s.rates = append(s.rates, rate)
 	return nil
 }
 

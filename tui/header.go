@@ -13,10 +13,11 @@ import (
 // headerHeight is the header's lines.
 const headerHeight = 2
 
-// header draws the top two lines: what runs where and since when, then each
-// stage's health and the rates. Items that do not fit are left out, least
-// important first.
-func header(st *Styles, w int, s *pipeline.Snapshot, stages [len(stageNames)]health, state string) string {
+// header draws the top two lines: what runs where, at what rate and since
+// when, then each stage's health and the rates. Items that do not fit are
+// left out, least important first. state is what the pipeline is doing
+// when it is not simply running; pace the feed's rate, if it has one.
+func header(st *Styles, w int, s *pipeline.Snapshot, stages [len(stageNames)]health, state, pace string) string {
 	if w <= 0 {
 		return ""
 	}
@@ -29,6 +30,9 @@ func header(st *Styles, w int, s *pipeline.Snapshot, stages [len(stageNames)]hea
 	right := "up " + fmtUptime(s.Time.Sub(s.Started))
 	if s.Started.IsZero() {
 		right = "up 0:00:00"
+	}
+	if pace != "" {
+		right = pace + "  " + right
 	}
 	if state != "" {
 		right = state + "  " + right

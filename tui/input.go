@@ -34,6 +34,10 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case key.Matches(msg, k.Pause):
 		return m.onPause()
+	case key.Matches(msg, k.Faster):
+		return m.onRate(1)
+	case key.Matches(msg, k.Slower):
+		return m.onRate(-1)
 	case m.screen == detail:
 		return m.onDetailKey(msg)
 	case m.focus == focusEvents:

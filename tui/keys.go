@@ -13,6 +13,7 @@ type keyMap struct {
 	Sort, Reverse, Filter, Pause, Window    key.Binding
 	Earlier, Later, Live                    key.Binding
 	Subscribe, Unsubscribe                  key.Binding
+	Faster, Slower                          key.Binding
 	Help, Quit                              key.Binding
 	// While the filter is typed.
 	Apply, Clear key.Binding
@@ -36,6 +37,8 @@ func newKeyMap() keyMap {
 		Pause:       key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause feed")),
 		Subscribe:   key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "subscribe a symbol")),
 		Unsubscribe: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "unsubscribe a symbol")),
+		Faster:      key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "faster feed")),
+		Slower:      key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "slower feed")),
 		Window:      key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "candle window")),
 		Earlier:     key.NewBinding(key.WithKeys("["), key.WithHelp("[", "earlier candles")),
 		Later:       key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "later candles")),
@@ -55,9 +58,13 @@ func helpOnly(keys, desc string) key.Binding {
 }
 
 // sections lists every key by where it works, for the full help. Keys the
-// source cannot use are left out: a and x unless it takes subscriptions.
+// source cannot use are left out: + and - unless its rate can change, a
+// and x unless it takes subscriptions.
 func (k *keyMap) sections(s *pipeline.Snapshot) []helpSection {
 	feed := []key.Binding{k.Pause}
+	if s != nil && s.RateAdjustable {
+		feed = append(feed, k.Faster, k.Slower)
+	}
 	if s != nil && s.Subscribable {
 		feed = append(feed, k.Subscribe, k.Unsubscribe)
 	}

@@ -517,13 +517,14 @@ func isQuit(msg tea.Msg) bool {
 
 // TestHelpReachesEveryKey opens the help at 80x24 and scrolls it to its
 // end: every key the UI answers to is there, with what it does; a and x
-// only for a source that takes subscriptions. The footer always says how
+// only for a source that takes subscriptions, + and - for one whose rate
+// can change. The footer always says how
 // to open the help, and the header cuts no word.
 func TestHelpReachesEveryKey(t *testing.T) {
-	for _, subscribable := range []bool{false, true} {
-		t.Run(fmt.Sprintf("subscribable=%v", subscribable), func(t *testing.T) {
+	for _, can := range []bool{false, true} {
+		t.Run(fmt.Sprintf("subscribable and paced=%v", can), func(t *testing.T) {
 			src := &fakeSource{f: newFixture(50)}
-			src.f.subscribable = subscribable
+			src.f.subscribable, src.f.paced, src.f.pace = can, can, 1000
 			m := New(src, Options{Styles: asciiStyles()})
 			m, _ = step(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
 			for k := 0; k <= 40; k += 4 {
@@ -573,8 +574,8 @@ func TestHelpReachesEveryKey(t *testing.T) {
 				switch name {
 				case "Apply", "Clear":
 					continue // the filter's own, in its footer
-				case "Subscribe", "Unsubscribe":
-					want = subscribable
+				case "Subscribe", "Unsubscribe", "Faster", "Slower":
+					want = can
 				}
 				if got := shown(b); got != want {
 					t.Errorf("%s (%q %q) in the help: %v, want %v", name, b.Help().Key, b.Help().Desc, got, want)

@@ -21,7 +21,8 @@ import (
 // Snapshot, Pause and Resume may be called from any goroutine and do not
 // block. RecentCandles reads the store, so the UI calls it only from a
 // tea.Cmd. A Source may do more, found by type assertion where it is used:
-// read any stored range of candles (candleRanger).
+// read any stored range of candles (candleRanger), change the feed's rate
+// (rateSetter).
 type Source interface {
 	Snapshot() *pipeline.Snapshot
 	Pause()
@@ -155,7 +156,9 @@ type Model struct {
 	prompting promptKind // a symbol to subscribe or unsubscribe being typed
 	prompt    textinput.Model
 
-	pauseWant *bool // a pause or resume asked for and not yet seen
+	pauseWant *bool    // a pause or resume asked for and not yet seen
+	rateWant  *float64 // a feed rate asked for and not yet seen
+	rateBusy  bool     // a change of rate is under way
 	draining  bool
 	aborting  bool
 	quit      bool // the user asked to quit in the UI
@@ -274,6 +277,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onCandles(msg)
 	case subscribedMsg:
 		return m.onSubscribed(msg)
+	case rateSetMsg:
+		return m.onRateSet(msg)
 	case stoppingMsg:
 		return m.onStopping()
 	case doneMsg:
@@ -357,6 +362,9 @@ func (m *Model) apply(s *pipeline.Snapshot) {
 	m.events.update(s)
 	if m.pauseWant != nil && *m.pauseWant == s.Paused {
 		m.pauseWant = nil
+	}
+	if m.rateWant != nil && !m.rateBusy && *m.rateWant == s.Rate {
+		m.rateWant = nil
 	}
 	if m.needs() != m.laidFor {
 		m.relayout()

@@ -16,7 +16,11 @@ func (m Model) View() string {
 	if h < headerHeight+footerHeight+1 {
 		return fit(m.st.App.Render("tradetop")+" "+m.st.Dim.Render("needs a taller terminal"), w)
 	}
-	head := header(m.st, w, m.snap, m.health.stages, m.stateBadge())
+	pace := ""
+	if r, ok := m.rate(); ok {
+		pace = fmtPace(r)
+	}
+	head := header(m.st, w, m.snap, m.health.stages, m.stateBadge(), pace)
 	return head + "\n" + m.bodyView() + "\n" + m.footerView()
 }
 
