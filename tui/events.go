@@ -92,6 +92,9 @@ func (p *eventsPane) merge(events []pipeline.Event) {
 		rows = append(rows, eventRow{Event: e})
 	}
 	rows = append(rows, p.notes...)
+	// Both come oldest first: reversed, events of one moment stay newest
+	// first through the stable sort.
+	slices.Reverse(rows)
 	slices.SortStableFunc(rows, func(a, b eventRow) int { return b.Time.Compare(a.Time) })
 	p.rows = rows
 	p.search(p.query)

@@ -171,3 +171,17 @@ func TestEventsCanBeRead(t *testing.T) {
 		t.Errorf("esc does not clear the search:\n%s", view)
 	}
 }
+
+// TestNotesOfOneMomentNewestFirst notes two things at the same snapshot
+// time, as two keys pressed within one frame do: the later shows first.
+func TestNotesOfOneMomentNewestFirst(t *testing.T) {
+	p := &eventsPane{st: asciiStyles()}
+	p.SetSize(80, 8)
+	p.update(eventsSnapshot())
+	p.note(t0.Add(4*time.Second), "feed paused")
+	p.note(t0.Add(4*time.Second), "feed resumed")
+	lines := strings.Split(ansi.Strip(p.View(false, "")), "\n")
+	if !strings.Contains(lines[1], "feed resumed") || !strings.Contains(lines[2], "feed paused") {
+		t.Errorf("the notes of one moment, newest first:\n%s", strings.Join(lines, "\n"))
+	}
+}
