@@ -7,8 +7,9 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 )
 
-// onKey routes a key: quitting first, then the filter being typed, the
-// help, pausing, and the screen shown.
+// onKey routes a key: any key ends the summary of a run that is over;
+// then a burst is taken a key at a time; then quitting, the text being
+// typed, the help, the feed's controls, and the screen or pane shown.
 func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := &m.keys
 	switch {
