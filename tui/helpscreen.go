@@ -64,6 +64,8 @@ func (p *helpScreen) update(sections []helpSection, window time.Duration, now ti
 			"enter shows a symbol's price, its stored candles (w changes the window, [ and ] page through what is stored; " +
 			"a rising candle is drawn hollow, a falling one solid) and its statistics."},
 		{"Times", "are local, in the zone named beside them: " + zone(now) + "."},
+		{"The end", "q drains what was produced, then exits; a run that ends by itself (--count, --duration, " +
+			"the end of a replay) shows its summary until a key is pressed."},
 	}
 	p.lines = append(p.lines, "")
 	wrap := st.r.NewStyle().Width(max(cw, 10))
