@@ -57,9 +57,9 @@ func (p *helpScreen) update(sections []helpSection, window time.Duration, now ti
 		{"Partition verdicts", "judged from the group's committed offsets over " + win + " (twice the longest window plus lateness): " +
 			"OK · WARN: the lag's low points rise · STALL: reads go on but no commit · STOP: no commit and no reads · " +
 			"PAUSED: the feed is paused, nothing new arrives."},
-		{"Two kinds of lag", "an offset is committed only once every window it feeds is stored, so LAG (what any Kafka tool " +
-			"sees, and what a restart replays) trails the reads by up to a window; UNREAD is what really waits, " +
-			"and oldest is the age of the oldest unread trade."},
+		{"Two kinds of lag", "an offset is committed at the read position once the trades read before it are stored, " +
+			"so LAG (what any Kafka tool sees) is UNREAD (what really waits) plus what is read and not yet stored, " +
+			"the little a restart reads again; oldest is the age of the oldest unread trade."},
 		{"Charts", "the trend sparklines zoom out from a second a column as the session grows, and say the span they cover; " +
 			"enter shows a symbol's price, its stored candles (w changes the window, [ and ] page through what is stored; " +
 			"a rising candle is drawn hollow, a falling one solid) and its statistics."},
