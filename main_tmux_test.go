@@ -48,7 +48,9 @@ func startTmux(t *testing.T, w, h int, args ...string) *tmuxSession {
 	for _, a := range args {
 		cmd += " " + shellQuote(a)
 	}
-	script := fmt.Sprintf("%s; echo EXIT=$? > %s", cmd, shellQuote(s.exitFile))
+	// The pane stays after the binary exits, showing what it printed
+	// once it gave the terminal back, until the server is killed.
+	script := fmt.Sprintf("%s; echo EXIT=$? > %s; read _", cmd, shellQuote(s.exitFile))
 	if out, err := s.run("new-session", "-d", "-s", "tt", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "sh", "-c", script); err != nil {
 		t.Fatalf("tmux new-session: %v\n%s", err, out)
 	}
@@ -319,6 +321,12 @@ func TestTerminalUIUnderTmuxSmall(t *testing.T) {
 	s.keys("x")
 	if got := s.exit(10 * time.Second); got != "EXIT=0" {
 		t.Fatalf("exit %q after a key, want EXIT=0; the screen:\n%s", got, s.capture())
+	}
+	// Back on the normal screen, one line says what the run did.
+	screen = s.waitFor("the summary line on the terminal", 5*time.Second, has("tradetop: produced 20000, stored 20000"))
+	line := strings.ReplaceAll(screen, "\n", "") // it wraps at 80 columns
+	if !regexp.MustCompile(`late \d+, duplicates \d+, dropped by the feed \d+, bad \d+, errors \d+; latency p50 \d+ ms, p99 \d+ ms`).MatchString(line) {
+		t.Errorf("the summary line lacks the counts:\n%s", screen)
 	}
 }
 
