@@ -23,6 +23,7 @@ type lagPane struct {
 	topic  string
 	group  string
 	unread int64
+	trail  int64 // read by this instance and not yet committed
 	total  int64
 	known  bool // a lag read has arrived
 	read   string
@@ -293,9 +294,9 @@ func (p *lagPane) summaryLines(room int) []string {
 		behind = ">" + behind
 	}
 	commits := "commits " + behind + " behind"
-	why := " (they wait for their windows to be stored)"
+	why := " (" + fmtInt(p.trail) + " read, not yet stored)"
 	if !s.committed {
-		commits, why = "no commits yet", " (the first comes when a window is stored)"
+		commits, why = "no commits yet", " (the first comes once the first trades are stored)"
 	}
 	when := "read " + p.read + " ago"
 	if room < 3 {
