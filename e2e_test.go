@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gocql/gocql"
 
+	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store/storetest"
 )
@@ -19,10 +19,8 @@ import (
 // against real Kafka and Cassandra, and checks its summary against the rows
 // Cassandra holds.
 func TestCommandOnRealClusters(t *testing.T) {
-	brokers, hosts := os.Getenv("TRADETOP_E2E_KAFKA"), os.Getenv("TRADETOP_E2E_CASSANDRA")
-	if brokers == "" || hosts == "" {
-		t.Skip("TRADETOP_E2E_KAFKA and TRADETOP_E2E_CASSANDRA are not both set (see scripts/devstack)")
-	}
+	v := e2e.Need(t, "a Kafka and a Cassandra, e.g. from scripts/devstack up", "TRADETOP_E2E_KAFKA", "TRADETOP_E2E_CASSANDRA")
+	brokers, hosts := v[0], v[1]
 	const n = 20000
 	name := storetest.Keyspace(t, strings.Split(hosts, ","), "cli_")
 	var out, errOut bytes.Buffer

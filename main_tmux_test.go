@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/datadir"
+	"github.com/tradetop/tradetop/e2e"
 )
 
 // tmuxSession is the built binary running in a tmux pane of its own, on a
@@ -31,7 +32,7 @@ func startTmux(t *testing.T, w, h int, args ...string) *tmuxSession {
 	t.Helper()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
-		t.Skip("tmux is not installed (.ci/run installs it): skipping the end-to-end test of the terminal UI")
+		e2e.Unavailable(t, "tmux is not installed (.ci/run installs it): no end-to-end test of the terminal UI")
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "tradetop")

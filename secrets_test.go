@@ -30,6 +30,7 @@ import (
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/tui"
@@ -479,6 +480,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 func realSASLRuns(t *testing.T) (runs []secretRun, secrets []string) {
 	brokers, pwFile, ca := os.Getenv("TRADETOP_E2E_KAFKA_SASL"), os.Getenv("TRADETOP_E2E_KAFKA_PASSWORD_FILE"), os.Getenv("TRADETOP_E2E_TLS_CA")
 	if brokers == "" || pwFile == "" || ca == "" {
+		if e2e.CI() {
+			t.Fatal("CI=true: TRADETOP_E2E_KAFKA_SASL, TRADETOP_E2E_KAFKA_PASSWORD_FILE and TRADETOP_E2E_TLS_CA must all be set")
+		}
 		t.Log("TRADETOP_E2E_KAFKA_SASL, TRADETOP_E2E_KAFKA_PASSWORD_FILE and TRADETOP_E2E_TLS_CA are not all set: no run against a real SASL broker")
 		return nil, nil
 	}

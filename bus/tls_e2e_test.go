@@ -17,6 +17,7 @@ import (
 
 	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/auth/authtest"
+	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -39,26 +40,10 @@ const (
 )
 
 // e2eEnv returns the values of the variables names, or skips the test when
-// one is not set, saying what they should hold.
+// one is not set (under CI=true, fails it), saying what they should hold.
 func e2eEnv(t *testing.T, what string, names ...string) []string {
 	t.Helper()
-	var vals, missing []string
-	for _, n := range names {
-		v := os.Getenv(n)
-		if v == "" {
-			missing = append(missing, n)
-		}
-		vals = append(vals, v)
-	}
-	if len(missing) > 0 {
-		verb := "is"
-		if len(missing) > 1 {
-			verb = "are"
-		}
-		t.Skipf("%s %s not set (%s, e.g. from scripts/devstack up; see docs/devstack.md)",
-			strings.Join(missing, ", "), verb, what)
-	}
-	return vals
+	return e2e.Need(t, what+", e.g. from scripts/devstack up", names...)
 }
 
 // caConfig is the client TLS configuration the command builds from

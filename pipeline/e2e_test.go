@@ -2,12 +2,12 @@ package pipeline
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/store/storetest"
@@ -17,11 +17,8 @@ import (
 // clusters, or skips the test.
 func realCluster(t *testing.T) (brokers, cassandra []string) {
 	t.Helper()
-	k, c := os.Getenv("TRADETOP_E2E_KAFKA"), os.Getenv("TRADETOP_E2E_CASSANDRA")
-	if k == "" || c == "" {
-		t.Skip("TRADETOP_E2E_KAFKA and TRADETOP_E2E_CASSANDRA are not both set (see scripts/devstack)")
-	}
-	return strings.Split(k, ","), strings.Split(c, ",")
+	v := e2e.Need(t, "a Kafka and a Cassandra, e.g. from scripts/devstack up", "TRADETOP_E2E_KAFKA", "TRADETOP_E2E_CASSANDRA")
+	return strings.Split(v[0], ","), strings.Split(v[1], ",")
 }
 
 // TestRealKafkaAndCassandra runs the whole pipeline against real servers:

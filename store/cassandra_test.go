@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/store/storetest"
 )
 
@@ -166,10 +166,7 @@ func TestTemporary(t *testing.T) {
 // cassandraHosts returns the hosts of the test cluster, or skips the test.
 func cassandraHosts(t testing.TB) []string {
 	t.Helper()
-	h := os.Getenv("TRADETOP_E2E_CASSANDRA")
-	if h == "" {
-		t.Skip("TRADETOP_E2E_CASSANDRA is not set (host:port of a Cassandra to test against, e.g. from scripts/devstack up)")
-	}
+	h := e2e.Need(t, "host:port of a Cassandra to test against, e.g. from scripts/devstack up", "TRADETOP_E2E_CASSANDRA")[0]
 	return strings.Split(h, ",")
 }
 

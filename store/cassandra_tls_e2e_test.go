@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/auth/authtest"
+	"github.com/tradetop/tradetop/e2e"
 )
 
 // cassandraTLSEnv returns the hosts of the test cluster and the CA file that
@@ -20,11 +20,8 @@ import (
 // both these tests and the plaintext ones.
 func cassandraTLSEnv(t *testing.T) (hosts []string, caFile string) {
 	t.Helper()
-	h, ca := os.Getenv("TRADETOP_E2E_CASSANDRA"), os.Getenv("TRADETOP_E2E_TLS_CA")
-	if h == "" || ca == "" {
-		t.Skip("TRADETOP_E2E_CASSANDRA and TRADETOP_E2E_TLS_CA are not both set (a Cassandra that takes TLS and the CA file that signs its certificate, e.g. from scripts/devstack up; see docs/devstack.md)")
-	}
-	return strings.Split(h, ","), ca
+	v := e2e.Need(t, "a Cassandra that takes TLS and the CA file that signs its certificate, e.g. from scripts/devstack up", "TRADETOP_E2E_CASSANDRA", "TRADETOP_E2E_TLS_CA")
+	return strings.Split(v[0], ","), v[1]
 }
 
 // openTLS opens a store on ks over TLS, trusting the authorities in caFile
