@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -9,14 +8,9 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/datadir"
-	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/store/storetest"
 	"github.com/tradetop/tradetop/trade"
 )
-
-// consistentWindows are the windows of the runs below, whose aggregates
-// are checked against the raw trades the store holds.
-var consistentWindows = storetest.Windows{SectorOf: feed.DefaultUniverse().Sector}
 
 // TestDataDirIsOneProcessAtATime starts a second tradetop on the data
 // directory of a running one: it must refuse at once, naming the other,
@@ -51,7 +45,7 @@ func TestDataDirIsOneProcessAtATime(t *testing.T) {
 	if got.Rows != firstSum.Produced {
 		t.Errorf("the store holds %d trades, the first run produced %d: the second wrote to it", got.Rows, firstSum.Produced)
 	}
-	storetest.Check(t, "two processes, one data directory", got, storetest.OfStoredTrades(got, consistentWindows))
+	storetest.Check(t, "two processes, one data directory", got, storetest.OfStoredTrades(got, defaultRunWindows))
 
 	killed := startFaultProc(t, "killed", bin, append(args, "--duration", "60s"))
 	if killed.waitStatus(0, time.Minute, func(s faultStatus) bool { return s.stored > 0 }) == nil {
@@ -72,7 +66,7 @@ func TestRestartWithinAMinuteKeepsItsAggregates(t *testing.T) {
 	args := []string{"--no-ui", "--data-dir", dir, "--duration", "10s", "--summary", "json"}
 	restartTwice(t, bin, args)
 	got := storetest.ReadSQLite(t, filepath.Join(dir, datadir.StoreFile))
-	storetest.Check(t, "restart 4s after a stop (embedded)", got, storetest.OfStoredTrades(got, consistentWindows))
+	storetest.Check(t, "restart 4s after a stop (embedded)", got, storetest.OfStoredTrades(got, defaultRunWindows))
 }
 
 // TestRestartWithinAMinuteKeepsItsAggregatesRealClusters is the same on
@@ -88,7 +82,7 @@ func TestRestartWithinAMinuteKeepsItsAggregatesRealClusters(t *testing.T) {
 		"--keyspace", name, "--topic", name, "--group", name}
 	restartTwice(t, bin, args)
 	got := storetest.ReadCassandra(t, hosts, name)
-	storetest.Check(t, "restart 4s after a stop (Kafka + Cassandra)", got, storetest.OfStoredTrades(got, consistentWindows))
+	storetest.Check(t, "restart 4s after a stop (Kafka + Cassandra)", got, storetest.OfStoredTrades(got, defaultRunWindows))
 }
 
 // restartTwice runs args to its end, waits 4 seconds and runs it again.
@@ -130,7 +124,7 @@ func TestShiftedReplayTwiceStoresEachTradeOnceRealClusters(t *testing.T) {
 
 func replayShiftedTwice(t *testing.T, bin string, args []string, read func() storetest.Contents) {
 	t.Helper()
-	trades := replayedTrades(t, "testdata/sample-trades.jsonl")
+	trades := recordedTrades(t, "testdata/sample-trades.jsonl")
 	sample := map[string]trade.Trade{}
 	for _, tr := range trades {
 		sample[tr.ID] = tr
@@ -163,18 +157,4 @@ func replayShiftedTwice(t *testing.T, bin string, args []string, read func() sto
 			t.Fatal("… and more")
 		}
 	}
-}
-
-// replayedTrades are the trades of a recording, as a replay reads them.
-func replayedTrades(t *testing.T, path string) []trade.Trade {
-	t.Helper()
-	r, err := feed.NewReplay(feed.ReplayConfig{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []trade.Trade
-	if err := r.Run(context.Background(), func(tr trade.Trade) error { out = append(out, tr); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
