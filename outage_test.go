@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,8 +21,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
@@ -59,7 +58,7 @@ const outageStart = "2026-03-03T14:30:00Z"
 // down and then back, and every trade is stored once, in the candles and
 // sector volumes once.
 func TestOutageKafka(t *testing.T) {
-	r, sum, log, o, f := syntheticOutage(t, "kafka", 11, "outk_", "kafka down 30s")
+	r, sum, log, o := syntheticOutage(t, "kafka", 11, "outk_", "kafka down 30s")
 	if sum.Produced != outageCount {
 		t.Errorf("produced %d, want %d: the synthetic feed must wait, not skip", sum.Produced, outageCount)
 	}
@@ -74,16 +73,17 @@ func TestOutageKafka(t *testing.T) {
 			break
 		}
 	}
-	r.reportTimings(log, o, "kafka", 1000)
+	r.checkRecovery(log, o, "kafka", 1000)
 	checkOutageLines(t, log, o, "kafka")
-	f.check(t)
 }
 
 // TestOutageKafkaLiveFeed is TestOutageKafka with a live feed: a server
 // speaking Finnhub's protocol sends a known number of trades at a steady
 // rate through the outage. A live feed cannot wait, so what the pipeline
-// could not take is dropped and counted: stored + feed_dropped must be what
-// was sent, and nothing else missing.
+// could not take is dropped and counted: every trade sent before the outage
+// is stored, the trades missing from the store are as many as feed_dropped
+// says, and every candle and sector window is exactly that of the trades
+// stored, in the order they were sent.
 func TestOutageKafkaLiveFeed(t *testing.T) {
 	brokers, hosts := outageStack(t)
 	const (
@@ -107,14 +107,20 @@ func TestOutageKafkaLiveFeed(t *testing.T) {
 	sum := r.summary(code)
 	log := parseRunLog(r.log.String())
 	sent := srv.trades()
-	// What the feed dropped is not lost: it is counted, and said.
-	f := checkCassandra(t, hosts, ks, sent, sum.Late, sum.FeedDropped)
-	f.fault = "kafka down 30s, live feed"
-	f.log(t)
-	t.Logf("feed_dropped=%d feed_bad=%d late=%d", sum.FeedDropped, sum.FeedBad, sum.Late)
-
-	if got := f.stored + sum.FeedDropped; got != f.in {
-		t.Errorf("stored %d + feed_dropped %d = %d, want the %d sent", f.stored, sum.FeedDropped, got, f.in)
+	got := storetest.ReadCassandra(t, strings.Split(hosts, ","), ks)
+	kept, missing := sentAndStored(t, sent, got)
+	// What the feed dropped is not lost: it is counted, and said. Which
+	// trades it dropped only the run knows; the rest must be exact.
+	storetest.Check(t, "kafka down 30s, live feed", got, storetest.Reference(kept, storetest.Windows{SectorOf: feed.DefaultUniverse().Sector}))
+	t.Logf("sent=%d stored=%d missing=%d feed_dropped=%d feed_bad=%d late=%d", len(sent), len(kept), len(missing), sum.FeedDropped, sum.FeedBad, sum.Late)
+	if int64(len(missing)) != sum.FeedDropped {
+		t.Errorf("%d sent trades are not in the store, and the run says it dropped %d", len(missing), sum.FeedDropped)
+	}
+	for _, tr := range missing {
+		if tr.Time.Before(o.stopping.Truncate(time.Millisecond)) {
+			t.Errorf("a trade sent before Kafka was stopped is not stored: %+v", tr)
+			break
+		}
 	}
 	if sum.FeedBad != 0 {
 		t.Errorf("feed_bad = %d, want 0", sum.FeedBad)
@@ -131,9 +137,8 @@ func TestOutageKafkaLiveFeed(t *testing.T) {
 	if sum.FeedDropped > 0 && !strings.Contains(r.log.String(), "the pipeline is behind the live feed") {
 		t.Errorf("%d trades dropped, and the log does not say so", sum.FeedDropped)
 	}
-	r.reportTimings(log, o, "kafka", 1000)
+	r.checkRecovery(log, o, "kafka", 1000)
 	checkOutageLines(t, log, o, "kafka")
-	f.check(t)
 }
 
 // TestOutageCassandra stops Cassandra for 30 seconds in the middle of a run
@@ -141,7 +146,7 @@ func TestOutageKafkaLiveFeed(t *testing.T) {
 // one line in the log when it starts and one when Cassandra is back, and
 // every trade is stored once, in the candles and sector volumes once.
 func TestOutageCassandra(t *testing.T) {
-	r, sum, log, o, f := syntheticOutage(t, "cassandra", 12, "outc_", "cassandra down 30s")
+	r, sum, log, o := syntheticOutage(t, "cassandra", 12, "outc_", "cassandra down 30s")
 	if sum.Produced != outageCount {
 		t.Errorf("produced %d, want %d", sum.Produced, outageCount)
 	}
@@ -162,9 +167,8 @@ func TestOutageCassandra(t *testing.T) {
 		}
 	}
 
-	r.reportTimings(log, o, "store", 1000)
+	r.checkRecovery(log, o, "store", 1000)
 	checkOutageLines(t, log, o, "store")
-	f.check(t)
 }
 
 // outageStack returns the dev stack's brokers and Cassandra hosts, or skips
@@ -177,8 +181,9 @@ const outageCount = 60000
 // syntheticOutage runs outageCount pinned trades of seed at 1,000 trades/s
 // against the dev stack, stops server ("kafka" or "cassandra") for
 // outageFor once 10,000 are stored, waits for the run to end, and compares
-// what Cassandra holds with the input. It logs the figures of fault.
-func syntheticOutage(t *testing.T, server string, seed int64, prefix, fault string) (*outageRun, pipeline.Summary, []runLogLine, outageTimes, outageFigures) {
+// what Cassandra holds, read directly, with the reference of the input:
+// every trade once, every candle and sector window exact, none late.
+func syntheticOutage(t *testing.T, server string, seed int64, prefix, fault string) (*outageRun, pipeline.Summary, []runLogLine, outageTimes) {
 	t.Helper()
 	brokers, hosts := outageStack(t)
 	ks := outageKeyspace(t, hosts, prefix)
@@ -196,18 +201,23 @@ func syntheticOutage(t *testing.T, server string, seed int64, prefix, fault stri
 	code := r.wait(6 * time.Minute)
 	sum := r.summary(code)
 	log := parseRunLog(r.log.String())
-	f := checkCassandra(t, hosts, ks, trades, sum.Late, 0)
-	f.fault = fault
-	f.log(t)
-	return r, sum, log, o, f
+	got := storetest.ReadCassandra(t, strings.Split(hosts, ","), ks)
+	storetest.Check(t, fault, got, storetest.Reference(trades, storetest.Windows{SectorOf: feed.DefaultUniverse().Sector}))
+	// The backlog of the outage is read in event-time order with the
+	// watermark committed before it: none of it is late.
+	if sum.Late != 0 {
+		t.Errorf("%d trades late: the backlog of the outage is left out of the candles and sector volumes", sum.Late)
+	}
+	return r, sum, log, o
 }
 
 func outageStack(t *testing.T) (brokers, hosts string) {
 	t.Helper()
-	brokers, hosts = os.Getenv("TRADETOP_E2E_KAFKA"), os.Getenv("TRADETOP_E2E_CASSANDRA")
-	if brokers == "" || hosts == "" || os.Getenv("TRADETOP_E2E_FAULTS") != "1" {
-		t.Skip("stops dev stack servers: needs TRADETOP_E2E_FAULTS=1, TRADETOP_E2E_KAFKA and TRADETOP_E2E_CASSANDRA (see outage_test.go)")
+	if os.Getenv("TRADETOP_E2E_FAULTS") != "1" {
+		t.Skip("stops dev stack servers: runs with TRADETOP_E2E_FAULTS=1 (see outage_test.go)")
 	}
+	v := e2e.Need(t, "the dev stack whose servers the outage tests stop", "TRADETOP_E2E_KAFKA", "TRADETOP_E2E_CASSANDRA")
+	brokers, hosts = v[0], v[1]
 	dir := os.Getenv("DEVSTACK_DIR")
 	if dir == "" {
 		dir = ".devstack"
@@ -285,28 +295,7 @@ func outageTopics(t *testing.T, brokers, topic string) {
 // --start outageStart and --count n, at any rate.
 func outageInput(t *testing.T, seed, n int64) []trade.Trade {
 	t.Helper()
-	src, err := feed.NewSynthetic(feed.SyntheticConfig{Universe: feed.DefaultUniverse(), Seed: seed,
-		Start: outageTime(t, outageStart), Count: n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []trade.Trade
-	if err := src.Run(context.Background(), func(tr trade.Trade) error {
-		out = append(out, tr)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func outageTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	v, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return syntheticInput(t, seed, outageStart, n)
 }
 
 // outageRun is one headless run of the command, in process, with a server
@@ -476,10 +465,19 @@ func (r *outageRun) summary(code int) pipeline.Summary {
 	return sum
 }
 
-// reportTimings logs how long the outage of system ("kafka", "store")
+// Recovery bounds, from the server listening again, on an unloaded
+// machine; TRADETOP_TEST_SLOW stretches them.
+const (
+	recoverStoring  = 30 * time.Second // producing and storing again
+	recoverCaughtUp = 90 * time.Second // the backlog read and stored
+)
+
+// checkRecovery logs how long the outage of system ("kafka", "store")
 // lasted and how long the run took to recover, as its log tells it, and
-// the peak unread and commit lag. rate is the feed's trades per second.
-func (r *outageRun) reportTimings(log []runLogLine, o outageTimes, system string, rate int64) {
+// the peak unread and commit lag, and fails the test unless the run
+// produced and stored again, and caught up, within the recovery bounds.
+// rate is the feed's trades per second.
+func (r *outageRun) checkRecovery(log []runLogLine, o outageTimes, system string, rate int64) {
 	t := r.t
 	t.Helper()
 	var peakUnread, peakLag int64
@@ -520,9 +518,30 @@ func (r *outageRun) reportTimings(log []runLogLine, o outageTimes, system string
 		}
 		prev = s
 	}
+	line := fmt.Sprintf("recovery: server=%s away_s=%.1f producing_s=%s storing_s=%s caught_up_s=%s",
+		system, o.listening.Sub(o.stopping).Seconds(), secondsOr(producing, o.listening),
+		secondsOr(storing, o.listening), secondsOr(caughtUp, o.listening))
 	t.Logf("recovery after %s listened again: %q after %s, producing after %s, storing after %s, caught up after %s",
 		system, system+" is back", durationOr(last, o.listening), durationOr(producing, o.listening),
 		durationOr(storing, o.listening), durationOr(caughtUp, o.listening))
+	t.Log(line)
+	storetest.WriteFigures(t, line)
+	for what, at := range map[string]time.Time{"producing": producing, "storing": storing} {
+		if b := e2e.Bound(t, recoverStoring); at.IsZero() || at.Sub(o.listening) > b {
+			t.Errorf("not %s again within %s of %s listening again (%s)", what, b, system, durationOr(at, o.listening))
+		}
+	}
+	if b := e2e.Bound(t, recoverCaughtUp); caughtUp.IsZero() || caughtUp.Sub(o.listening) > b {
+		t.Errorf("not caught up within %s of %s listening again (%s)", b, system, durationOr(caughtUp, o.listening))
+	}
+}
+
+// secondsOr is at - from in seconds, or "never".
+func secondsOr(at, from time.Time) string {
+	if at.IsZero() {
+		return "never"
+	}
+	return strconv.FormatFloat(at.Sub(from).Seconds(), 'f', 1, 64)
 }
 
 func durationOr(at, from time.Time) string {
@@ -593,178 +612,29 @@ func checkOutageLines(t *testing.T, log []runLogLine, o outageTimes, system stri
 	t.Logf("other warnings and errors while %s was away: %v", system, others)
 }
 
-// outageFigures are what a fault did to the stored results, in trades.
-type outageFigures struct {
-	fault string
-	in    int64 // trades in the input
-	// stored is the number of trade rows in Cassandra.
-	stored int64
-	// doubled counts trades stored more than once: trade rows beyond the
-	// input's, and trades counted more than once in a candle or a sector's
-	// volume.
-	doubled int64
-	// lost counts trades missing: trade rows short of the input's, and
-	// trades missing from candles or a sector's volume beyond those the run
-	// counted as late.
-	lost int64
-}
-
-// log logs the figures in the form docs/RELIABILITY.md quotes.
-func (f outageFigures) log(t *testing.T) {
+// sentAndStored matches the trades a live feed sent with those got holds,
+// by volume (each sent trade has its own) and field by field: it returns
+// the sent trades that are stored, in the order sent and with their stored
+// IDs, and those that are not.
+func sentAndStored(t *testing.T, sent []trade.Trade, got storetest.Contents) (kept, missing []trade.Trade) {
 	t.Helper()
-	t.Logf("figures: fault=%q in=%d stored=%d doubled=%d lost=%d", f.fault, f.in, f.stored, f.doubled, f.lost)
-}
-
-func (f outageFigures) check(t *testing.T) {
-	t.Helper()
-	if f.doubled != 0 || f.lost != 0 {
-		t.Errorf("%s: %d trades doubled and %d lost, want none", f.fault, f.doubled, f.lost)
+	byVolume := map[float64]string{}
+	for id, tr := range got.Trades {
+		if other, dup := byVolume[tr.Volume]; dup {
+			t.Errorf("trades %s and %s are stored with the same volume %v: one trade under two IDs", other, id, tr.Volume)
+		}
+		byVolume[tr.Volume] = id
 	}
-}
-
-// checkCassandra reads what Cassandra holds in keyspace ks through the store
-// package and compares it with the input: trade rows per symbol and day,
-// every 1s and 1m candle, and each sector's volume per day. late is how
-// many trades the run counted as late, which candles and sector volumes
-// leave out; dropped is how many a live feed dropped, which are nowhere.
-func checkCassandra(t *testing.T, hosts, ks string, input []trade.Trade, late, dropped int64) outageFigures {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	st, err := store.OpenCassandra(ctx, store.CassandraConfig{Hosts: strings.Split(hosts, ","), Keyspace: ks, Timeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	for _, tr := range sent {
+		id, ok := byVolume[tr.Volume]
+		if !ok {
+			missing = append(missing, tr)
+			continue
+		}
+		tr.ID = id
+		kept = append(kept, tr)
 	}
-	defer st.Close()
-	f := outageFigures{in: int64(len(input))}
-	u := feed.DefaultUniverse()
-
-	type symDay struct {
-		symbol string
-		day    time.Time
-	}
-	perSymbolDay := map[symDay]int64{}
-	sectors := map[time.Time]map[string]store.SectorTotal{}
-	first, last := input[0].Time, input[0].Time
-	for _, tr := range input {
-		day := tr.Time.UTC().Truncate(24 * time.Hour)
-		perSymbolDay[symDay{tr.Symbol, day}]++
-		if sectors[day] == nil {
-			sectors[day] = map[string]store.SectorTotal{}
-		}
-		s := sectors[day][u.Sector(tr.Symbol)]
-		s.Count++
-		s.Volume += tr.Volume
-		sectors[day][u.Sector(tr.Symbol)] = s
-		if tr.Time.Before(first) {
-			first = tr.Time
-		}
-		if tr.Time.After(last) {
-			last = tr.Time
-		}
-	}
-	var missingRows int64
-	for k, want := range perSymbolDay {
-		got, err := st.TradeCount(ctx, k.symbol, k.day)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.stored += got
-		if got > want {
-			f.doubled += got - want
-			t.Errorf("%s %s: %d trades stored, want %d", k.symbol, k.day.Format(time.DateOnly), got, want)
-		}
-		if got < want && dropped == 0 {
-			t.Errorf("%s %s: %d trades stored, want %d", k.symbol, k.day.Format(time.DateOnly), got, want)
-		}
-		missingRows += max(want-got, 0)
-	}
-	f.lost += max(missingRows-dropped, 0)
-	allowed := late + dropped
-
-	// Candles, window by window. A trade the run counted as late is left
-	// out of its window, so up to late (and dropped) trades may be missing
-	// from the candles of each interval; none may be there twice.
-	symbols := map[string]bool{}
-	for k := range perSymbolDay {
-		symbols[k.symbol] = true
-	}
-	for _, iv := range []time.Duration{time.Second, time.Minute} {
-		want := map[time.Time]map[string]agg.Candle{}
-		for _, tr := range input {
-			k := tr.Time.Truncate(iv)
-			if want[k] == nil {
-				want[k] = map[string]agg.Candle{}
-			}
-			c := want[k][tr.Symbol]
-			c.Count++
-			c.Volume += tr.Volume
-			want[k][tr.Symbol] = c
-		}
-		var missing, extra, counted int64
-		for sym := range symbols {
-			got, err := st.Candles(ctx, sym, iv, first.Add(-time.Hour), last.Add(time.Hour))
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen := map[time.Time]bool{}
-			for _, c := range got {
-				if seen[c.Start] {
-					t.Errorf("%s %s candle at %s read twice", sym, iv, c.Start)
-				}
-				seen[c.Start] = true
-				w := want[c.Start][sym]
-				counted += c.Count
-				if c.Count > w.Count {
-					extra += c.Count - w.Count
-					t.Errorf("%s %s candle at %s counts %d trades, want %d", sym, iv, c.Start.Format(time.TimeOnly), c.Count, w.Count)
-				}
-				missing += max(w.Count-c.Count, 0)
-			}
-			for start, bySym := range want {
-				if w, ok := bySym[sym]; ok && !seen[start] {
-					missing += w.Count
-				}
-			}
-		}
-		t.Logf("%s candles: %d trades counted, %d missing, %d extra (the run counted %d late, the feed dropped %d)",
-			iv, counted, missing, extra, late, dropped)
-		f.doubled += extra
-		if missing > allowed {
-			f.lost += missing - allowed
-			t.Errorf("%s candles miss %d trades, more than the %d late and %d dropped", iv, missing, late, dropped)
-		}
-	}
-
-	// Sector volume per day: partial sums per window and Kafka partition,
-	// summed by Cassandra.
-	for day, want := range sectors {
-		got, err := st.SectorVolume(ctx, day)
-		if err != nil {
-			t.Fatal(err)
-		}
-		have := map[string]store.SectorTotal{}
-		for _, s := range got {
-			have[s.Sector] = s
-		}
-		var missing int64
-		for sector, w := range want {
-			g := have[sector]
-			if g.Count > w.Count {
-				f.doubled += g.Count - w.Count
-				t.Errorf("%s %s: sector volume counts %d trades, want %d", day.Format(time.DateOnly), sector, g.Count, w.Count)
-			}
-			missing += max(w.Count-g.Count, 0)
-			if dropped == 0 && g.Count == w.Count && math.Abs(g.Volume-w.Volume) > 1e-6*w.Volume {
-				t.Errorf("%s %s: sector volume %.0f, want %.0f", day.Format(time.DateOnly), sector, g.Volume, w.Volume)
-			}
-		}
-		if missing > allowed {
-			f.lost += missing - allowed
-			t.Errorf("%s: sector volumes miss %d trades, more than the %d late and %d dropped", day.Format(time.DateOnly), missing, late, dropped)
-		}
-	}
-	return f
+	return kept, missing
 }
 
 // runLogLine is one line of the headless log, in slog's text format.
