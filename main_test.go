@@ -2,13 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tradetop/tradetop/datadir"
+	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/store/storetest"
+	"github.com/tradetop/tradetop/trade"
 )
 
 func env(vars map[string]string) environment { return environment(vars) }
@@ -194,16 +202,23 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	}
 }
 
+// TestHeadlessCountRun runs a pinned synthetic feed to its count,
+// headless, and reads the store it leaves: it must hold every trade of the
+// input once and exactly the candles and sector windows those trades make.
+// The JSON summary must name every figure and agree with the store.
 func TestHeadlessCountRun(t *testing.T) {
+	const seed, start, n = 3, "2026-01-02T15:00:00Z", 3000
+	dir := t.TempDir()
 	var out, errOut bytes.Buffer
-	args := []string{"--no-ui", "--count", "3000", "--rate", "max", "--seed", "3",
-		"--start", "2026-01-02T15:00:00Z", "--summary", "json", "--data-dir", t.TempDir()}
+	args := []string{"--no-ui", "--count", strconv.Itoa(n), "--rate", "max", "--seed", strconv.Itoa(seed),
+		"--start", start, "--summary", "json", "--data-dir", dir}
 	if code := run(args, env(nil), &out, &errOut); code != exitOK {
 		t.Fatalf("exit code %d; stderr:\n%s", code, errOut.String())
 	}
-	var s struct {
-		Produced, Consumed, StoredTrades, Candles, Errors int64
-	}
+
+	got := storetest.ReadSQLite(t, filepath.Join(dir, datadir.StoreFile))
+	storetest.Check(t, "headless count run", got, storetest.Reference(syntheticInput(t, seed, start, n), defaultRunWindows))
+
 	var raw map[string]any
 	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
 		t.Fatalf("summary %q: %v", out.String(), err)
@@ -213,9 +228,43 @@ func TestHeadlessCountRun(t *testing.T) {
 			t.Errorf("summary lacks %q", k)
 		}
 	}
-	s.Produced, s.Consumed, s.StoredTrades = int64(raw["produced"].(float64)), int64(raw["consumed"].(float64)), int64(raw["stored_trades"].(float64))
-	s.Candles, s.Errors = int64(raw["candles"].(float64)), int64(raw["errors"].(float64))
-	if s.Produced != 3000 || s.Consumed != 3000 || s.StoredTrades != 3000 || s.Candles == 0 || s.Errors != 0 {
-		t.Errorf("summary %s", out.String())
+	var sum pipeline.Summary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("summary %q: %v", out.String(), err)
 	}
+	if sum.Produced != n || sum.StoredTrades != got.Rows || sum.Errors != 0 {
+		t.Errorf("summary %s: want %d produced, the %d trade rows of the store stored, no errors", out.String(), n, got.Rows)
+	}
+}
+
+// defaultRunWindows are the windows of a run that names none (main.go's
+// defaults: --windows 1s,1m, --sector-window 1m), over the sectors of the
+// embedded universe.
+var defaultRunWindows = storetest.Windows{
+	Intervals: []time.Duration{time.Second, time.Minute},
+	Sector:    time.Minute,
+	SectorOf:  feed.DefaultUniverse().Sector,
+}
+
+// syntheticInput returns the trades the synthetic feed makes with --seed,
+// --start (RFC 3339) and --count, in the order it makes them: the input of
+// a pinned run, made again.
+func syntheticInput(t *testing.T, seed int64, start string, count int64) []trade.Trade {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := feed.NewSynthetic(feed.SyntheticConfig{Universe: feed.DefaultUniverse(), Seed: seed, Start: at, Count: count})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []trade.Trade
+	if err := src.Run(context.Background(), func(tr trade.Trade) error { out = append(out, tr); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(out)) != count {
+		t.Fatalf("the synthetic feed made %d trades, want %d", len(out), count)
+	}
+	return out
 }

@@ -1,18 +1,23 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/store/storetest"
+	"github.com/tradetop/tradetop/trade"
 )
 
 // storedTrades returns every trade row of the SQLite store in dir, in key
@@ -78,11 +83,59 @@ func TestRecordThenReplayStoresTheSameTrades(t *testing.T) {
 	}
 }
 
+// TestReplayTheSampleRecording replays the sample recording as fast as it
+// goes, on its own times, and reads the store it leaves: it must hold every
+// trade of the file once and exactly the candles and sector windows those
+// trades make. The file is read here line by line, not by the replay.
 func TestReplayTheSampleRecording(t *testing.T) {
-	sum := headless(t, "--source", "replay:testdata/sample-trades.jsonl", "--speed", "max", "--data-dir", t.TempDir())
-	if sum.StoredTrades != 30000 || sum.FeedBad != 0 || sum.Errors != 0 {
-		t.Errorf("summary %+v: want the sample's 30000 trades stored, nothing bad", sum)
+	const sample = "testdata/sample-trades.jsonl"
+	input := recordedTrades(t, sample)
+	if len(input) != 30000 {
+		t.Fatalf("%s holds %d trades, want 30000", sample, len(input))
 	}
+	dir := t.TempDir()
+	sum := headless(t, "--source", "replay:"+sample, "--speed", "max", "--data-dir", dir)
+	got := storetest.ReadSQLite(t, filepath.Join(dir, datadir.StoreFile))
+	storetest.Check(t, "replay of the sample recording", got, storetest.Reference(input, defaultRunWindows))
+	if sum.FeedBad != 0 || sum.Errors != 0 {
+		t.Errorf("summary %+v: want no bad line, no errors", sum)
+	}
+}
+
+// recordedTrades returns the trades of a JSON lines recording ({"id", "s",
+// "p", "v", "t" in Unix ns} a line, as --record writes them), in file
+// order. Any other line fails the test.
+func recordedTrades(t *testing.T, path string) []trade.Trade {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []trade.Trade
+	sc := bufio.NewScanner(f)
+	for no := 1; sc.Scan(); no++ {
+		var l struct {
+			ID     *string  `json:"id"`
+			Symbol *string  `json:"s"`
+			Price  *float64 `json:"p"`
+			Volume *float64 `json:"v"`
+			Time   *int64   `json:"t"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil || dec.More() {
+			t.Fatalf("%s:%d: %q is not one JSON object: %v", path, no, sc.Text(), err)
+		}
+		if l.ID == nil || l.Symbol == nil || l.Price == nil || l.Volume == nil || l.Time == nil {
+			t.Fatalf("%s:%d: %q lacks a field", path, no, sc.Text())
+		}
+		out = append(out, trade.Trade{ID: *l.ID, Symbol: *l.Symbol, Price: *l.Price, Volume: *l.Volume, Time: time.Unix(0, *l.Time).UTC()})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return out
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

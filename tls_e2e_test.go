@@ -3,41 +3,43 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tradetop/tradetop/auth/authtest"
+	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store/storetest"
 )
 
 // tlsClusters returns the SSL listener of a real Kafka, the hosts of a real
 // Cassandra that takes TLS and the CA file that signs both certificates, or
-// skips the test.
+// skips the test (under CI=true, fails it).
 func tlsClusters(t *testing.T) (brokers, hosts, ca string) {
 	t.Helper()
-	brokers, hosts, ca = os.Getenv("TRADETOP_E2E_KAFKA_TLS"), os.Getenv("TRADETOP_E2E_CASSANDRA"), os.Getenv("TRADETOP_E2E_TLS_CA")
-	if brokers == "" || hosts == "" || ca == "" {
-		t.Skip("TRADETOP_E2E_KAFKA_TLS, TRADETOP_E2E_CASSANDRA and TRADETOP_E2E_TLS_CA are not all set (Kafka's SSL listener, Cassandra and their CA file, e.g. from scripts/devstack up; see docs/devstack.md)")
-	}
-	return brokers, hosts, ca
+	v := e2e.Need(t, "Kafka's SSL listener, Cassandra and their CA file, e.g. from scripts/devstack up",
+		"TRADETOP_E2E_KAFKA_TLS", "TRADETOP_E2E_CASSANDRA", "TRADETOP_E2E_TLS_CA")
+	return v[0], v[1], v[2]
 }
 
 // TestTLSCommandOnRealClusters runs the command headless with TLS to both
-// Kafka and Cassandra, as a user would.
+// Kafka and Cassandra, as a user would, on a pinned synthetic feed, then
+// reads the keyspace it leaves: it must hold every trade of the input once
+// and exactly the candles and sector windows those trades make.
 func TestTLSCommandOnRealClusters(t *testing.T) {
 	brokers, hosts, ca := tlsClusters(t)
-	const n = 2000
-	name := storetest.Keyspace(t, strings.Split(hosts, ","), "cli_tls_")
+	const seed, start, n = 11, "2026-03-02T14:30:00Z", 2000
+	cluster := strings.Split(hosts, ",")
+	name := storetest.Keyspace(t, cluster, "cli_tls_")
 	var out, errOut bytes.Buffer
 	code := run([]string{
 		"--no-ui",
 		"--kafka-tls", "--kafka-tls-ca", ca, "--brokers", brokers,
 		"--cassandra-tls", "--cassandra-tls-ca", ca, "--cassandra", hosts,
 		"--keyspace", name, "--topic", name, "--group", name,
-		"--count", "2000", "--rate", "max", "--seed", "11", "--start", "2026-03-02T14:30:00Z",
+		"--count", strconv.Itoa(n), "--rate", "max", "--seed", strconv.Itoa(seed), "--start", start,
 		// A bound: a run that stalls stops here and fails, rather than
 		// holding the test until go test's own timeout.
 		"--duration", "3m",
@@ -46,12 +48,19 @@ func TestTLSCommandOnRealClusters(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
+
+	// The dev stack's Cassandra takes TLS and plaintext on one port (see
+	// store/cassandra_tls_e2e_test.go): the keyspace is read in plaintext,
+	// apart from the command's TLS session.
+	got := storetest.ReadCassandra(t, cluster, name)
+	storetest.Check(t, "TLS to Kafka and Cassandra", got, storetest.Reference(syntheticInput(t, seed, start, n), defaultRunWindows))
+
 	var sum pipeline.Summary
 	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
 		t.Fatalf("summary %q: %v", out.String(), err)
 	}
-	if sum.StoredTrades != n || sum.Produced != n || sum.Errors != 0 {
-		t.Errorf("summary %+v: want %d produced and stored, no errors", sum, n)
+	if sum.Produced != n || sum.StoredTrades != got.Rows || sum.Errors != 0 {
+		t.Errorf("summary %+v: want %d produced, the %d trade rows of the keyspace stored, no errors", sum, n, got.Rows)
 	}
 	if !strings.Contains(sum.Broker, brokers) || !strings.HasSuffix(sum.Store, "/"+name) {
 		t.Errorf("summary names broker %q and store %q, want %s and keyspace %s", sum.Broker, sum.Store, brokers, name)

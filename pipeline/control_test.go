@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/store/storetest"
@@ -125,8 +128,26 @@ func (d *downStore) Write(ctx context.Context, b *store.Batch) error {
 	return d.Store.Write(ctx, b)
 }
 
+// outageWindows are the windows of the outage runs below, given to the
+// pipeline and to the reference alike.
+var outageWindows = storetest.Windows{
+	Intervals: []time.Duration{time.Second, time.Minute},
+	Sector:    time.Minute,
+	SectorOf:  feed.DefaultUniverse().Sector,
+}
+
+// outageAgg is the aggregation of outageWindows.
+func outageAgg() agg.Config {
+	return agg.Config{Intervals: outageWindows.Intervals, SectorInterval: outageWindows.Sector}
+}
+
+// TestStoreOutageIsOneLineAndNothingIsLost fails the first four writes of
+// a pinned run: the outage and the recovery are logged once each, and the
+// store, read directly, then holds every trade of the input once and
+// exactly the candles and sector windows those trades make.
 func TestStoreOutageIsOneLineAndNothingIsLost(t *testing.T) {
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	path := filepath.Join(t.TempDir(), "tradetop.db")
+	st, err := store.OpenSQLite(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,9 +155,10 @@ func TestStoreOutageIsOneLineAndNothingIsLost(t *testing.T) {
 	down := &downStore{Store: st}
 	down.failures.Store(4)
 	var logs bytes.Buffer
-	const n = 3000
+	const seed, n = 2, 3000
 	p, err := New(Config{
-		Source: synthetic(t, 2, n), Store: down,
+		Source: synthetic(t, seed, n), Store: down,
+		Sector: outageWindows.SectorOf, Agg: outageAgg(),
 		Log: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	if err != nil {
@@ -146,9 +168,8 @@ func TestStoreOutageIsOneLineAndNothingIsLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.StoredTrades != n {
-		t.Errorf("stored %d, want %d", sum.StoredTrades, n)
-	}
+	got := storetest.ReadSQLite(t, path)
+	storetest.Check(t, "store down for four writes", got, storetest.Reference(generated(t, synthetic(t, seed, n)), outageWindows))
 	if sum.Errors != 4 {
 		t.Errorf("errors = %d, want the 4 failed writes", sum.Errors)
 	}
@@ -172,12 +193,16 @@ func TestStoreOutageIsOneLineAndNothingIsLost(t *testing.T) {
 }
 
 // A store outage holds the partitions up; their backlog is not late when
-// the store comes back, even with windows closing by the wall clock.
+// the store comes back, even with windows closing by the wall clock. The
+// store, read directly, must then hold every trade the feed emitted once
+// and exactly the candles and sector windows those trades make: a trade
+// taken for late would be missing from its windows.
 func TestOutageBacklogIsNotLate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for about ten seconds")
 	}
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	path := filepath.Join(t.TempDir(), "tradetop.db")
+	st, err := store.OpenSQLite(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,11 +211,14 @@ func TestOutageBacklogIsNotLate(t *testing.T) {
 	// Six failed writes: about six seconds of backoff, past the three
 	// seconds after which a partition counts as quiet.
 	down.failures.Store(6)
-	src, err := feed.NewSynthetic(feed.SyntheticConfig{Seed: 4, Rate: 2000, Count: 16000})
+	// A live-clock feed: its trades cannot be made again, so the test
+	// keeps what it emits.
+	syn, err := feed.NewSynthetic(feed.SyntheticConfig{Seed: 4, Rate: 2000, Count: 16000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Config{Source: src, Store: down, IdleAdvance: true, StoreQueue: 2})
+	src := &teeSource{Source: syn}
+	p, err := New(Config{Source: src, Store: down, Sector: outageWindows.SectorOf, Agg: outageAgg(), IdleAdvance: true, StoreQueue: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,9 +226,43 @@ func TestOutageBacklogIsNotLate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.StoredTrades != 16000 || sum.Late != 0 {
-		t.Errorf("stored %d, late %d; want 16000 stored, none late", sum.StoredTrades, sum.Late)
+	input := src.trades()
+	if len(input) != 16000 {
+		t.Fatalf("the feed emitted %d trades, want its count of 16000", len(input))
 	}
+	got := storetest.ReadSQLite(t, path)
+	storetest.Check(t, "store down for six writes, windows closing by the clock", got, storetest.Reference(input, outageWindows))
+	if sum.Late != 0 {
+		t.Errorf("late = %d, want none", sum.Late)
+	}
+}
+
+// teeSource hands on the trades of a source and keeps each one emit
+// accepted, in order: the input of a run whose feed cannot be made again.
+// Its Run is called once; trades may be called from any goroutine.
+type teeSource struct {
+	feed.Source
+	mu      sync.Mutex
+	emitted []trade.Trade
+}
+
+func (s *teeSource) Run(ctx context.Context, emit func(trade.Trade) error) error {
+	return s.Source.Run(ctx, func(tr trade.Trade) error {
+		if err := emit(tr); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.emitted = append(s.emitted, tr)
+		s.mu.Unlock()
+		return nil
+	})
+}
+
+// trades returns the trades emitted so far.
+func (s *teeSource) trades() []trade.Trade {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.emitted)
 }
 
 // stuckStore never finishes a write: a store that hangs.
