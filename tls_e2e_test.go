@@ -15,13 +15,15 @@ import (
 )
 
 // tlsClusters returns the SSL listener of a real Kafka, the hosts of a real
-// Cassandra that takes TLS and the CA file that signs both certificates, or
-// skips the test (under CI=true, fails it).
-func tlsClusters(t *testing.T) (brokers, hosts, ca string) {
+// Cassandra on a port that takes TLS only, the same nodes in plaintext (to
+// read what a run stored, apart from its TLS session) and the CA file that
+// signs both servers' certificates, or skips the test (under CI=true, fails
+// it).
+func tlsClusters(t *testing.T) (brokers, hosts, plain, ca string) {
 	t.Helper()
-	v := e2e.Need(t, "Kafka's SSL listener, Cassandra and their CA file, e.g. from scripts/devstack up",
-		"TRADETOP_E2E_KAFKA_TLS", "TRADETOP_E2E_CASSANDRA", "TRADETOP_E2E_TLS_CA")
-	return v[0], v[1], v[2]
+	v := e2e.Need(t, "Kafka's SSL listener, Cassandra's TLS-only and plaintext ports and their CA file",
+		"TRADETOP_E2E_KAFKA_TLS", "TRADETOP_E2E_CASSANDRA_TLS", "TRADETOP_E2E_CASSANDRA", "TRADETOP_E2E_TLS_CA")
+	return v[0], v[1], v[2], v[3]
 }
 
 // TestTLSCommandOnRealClusters runs the command headless with TLS to both
@@ -29,9 +31,9 @@ func tlsClusters(t *testing.T) (brokers, hosts, ca string) {
 // reads the keyspace it leaves: it must hold every trade of the input once
 // and exactly the candles and sector windows those trades make.
 func TestTLSCommandOnRealClusters(t *testing.T) {
-	brokers, hosts, ca := tlsClusters(t)
+	brokers, hosts, plain, ca := tlsClusters(t)
 	const seed, start, n = 11, "2026-03-02T14:30:00Z", 2000
-	cluster := strings.Split(hosts, ",")
+	cluster := strings.Split(plain, ",")
 	name := storetest.Keyspace(t, cluster, "cli_tls_")
 	var out, errOut bytes.Buffer
 	code := run([]string{
@@ -49,9 +51,8 @@ func TestTLSCommandOnRealClusters(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 
-	// The dev stack's Cassandra takes TLS and plaintext on one port (see
-	// store/cassandra_tls_e2e_test.go): the keyspace is read in plaintext,
-	// apart from the command's TLS session.
+	// The keyspace is read on the plaintext port, apart from the
+	// command's TLS session on the TLS-only one.
 	got := storetest.ReadCassandra(t, cluster, name)
 	storetest.Check(t, "TLS to Kafka and Cassandra", got, storetest.Reference(syntheticInput(t, seed, start, n), defaultRunWindows))
 
@@ -71,7 +72,7 @@ func TestTLSCommandOnRealClusters(t *testing.T) {
 // certificate ends the command at once with one line that says so and names
 // the flag to fix.
 func TestTLSCommandWrongCA(t *testing.T) {
-	brokers, hosts, ca := tlsClusters(t)
+	brokers, hosts, plain, ca := tlsClusters(t)
 	wrong, _ := authtest.New(t).WriteFiles(t, t.TempDir())
 	tests := []struct {
 		name string
@@ -87,7 +88,7 @@ func TestTLSCommandWrongCA(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			name := storetest.Keyspace(t, strings.Split(hosts, ","), "cli_tls_")
+			name := storetest.Keyspace(t, strings.Split(plain, ","), "cli_tls_")
 			args := append([]string{
 				"--no-ui", "--keyspace", name, "--topic", name, "--group", name,
 				"--count", "2000", "--rate", "max", "--summary", "none", "--data-dir", t.TempDir(),
@@ -104,8 +105,8 @@ func TestTLSCommandWrongCA(t *testing.T) {
 			if len(lines) != 1 || !strings.Contains(lines[0], "not trusted") || !strings.Contains(lines[0], tt.flag) {
 				t.Errorf("stderr %q: want one line saying the certificate is not trusted and naming %s", errOut.String(), tt.flag)
 			}
-			if took > 30*time.Second {
-				t.Errorf("took %v to fail", took)
+			if b := e2e.Bound(t, 30*time.Second); took > b {
+				t.Errorf("took %v to fail, want under %v", took, b)
 			}
 		})
 	}

@@ -14,14 +14,16 @@ import (
 	"github.com/tradetop/tradetop/e2e"
 )
 
-// cassandraTLSEnv returns the hosts of the test cluster and the CA file that
-// signs their certificate, or skips the test. scripts/devstack's Cassandra
-// takes TLS and plaintext on one port, so TRADETOP_E2E_CASSANDRA serves
-// both these tests and the plaintext ones.
-func cassandraTLSEnv(t *testing.T) (hosts []string, caFile string) {
+// cassandraTLSEnv returns the hosts of the test cluster on a port that takes
+// TLS only (TRADETOP_E2E_CASSANDRA_TLS), the same nodes in plaintext
+// (TRADETOP_E2E_CASSANDRA, for making and dropping keyspaces) and the CA
+// file that signs their certificate, or skips the test (under CI=true,
+// fails it).
+func cassandraTLSEnv(t *testing.T) (tlsHosts, plainHosts []string, caFile string) {
 	t.Helper()
-	v := e2e.Need(t, "a Cassandra that takes TLS and the CA file that signs its certificate, e.g. from scripts/devstack up", "TRADETOP_E2E_CASSANDRA", "TRADETOP_E2E_TLS_CA")
-	return strings.Split(v[0], ","), v[1]
+	v := e2e.Need(t, "a Cassandra with a port that takes TLS only, its plaintext port and the CA file that signs its certificate",
+		"TRADETOP_E2E_CASSANDRA_TLS", "TRADETOP_E2E_CASSANDRA", "TRADETOP_E2E_TLS_CA")
+	return strings.Split(v[0], ","), strings.Split(v[1], ","), v[2]
 }
 
 // openTLS opens a store on ks over TLS, trusting the authorities in caFile
@@ -38,8 +40,8 @@ func openTLS(t *testing.T, hosts []string, ks, caFile string) (*Cassandra, error
 }
 
 func TestTLSCassandra(t *testing.T) {
-	hosts, ca := cassandraTLSEnv(t)
-	c, err := openTLS(t, hosts, testKeyspace(t, hosts), ca)
+	hosts, plain, ca := cassandraTLSEnv(t)
+	c, err := openTLS(t, hosts, testKeyspace(t, plain), ca)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,10 +61,10 @@ func TestTLSCassandra(t *testing.T) {
 }
 
 func TestTLSCassandraWrongCA(t *testing.T) {
-	hosts, _ := cassandraTLSEnv(t)
+	hosts, plain, _ := cassandraTLSEnv(t)
 	wrong, _ := authtest.New(t).WriteFiles(t, t.TempDir())
 	start := time.Now()
-	c, err := openTLS(t, hosts, testKeyspace(t, hosts), wrong)
+	c, err := openTLS(t, hosts, testKeyspace(t, plain), wrong)
 	took := time.Since(start)
 	t.Logf("failed after %v: %v", took.Round(time.Millisecond), err)
 	if err == nil {
@@ -78,7 +80,21 @@ func TestTLSCassandraWrongCA(t *testing.T) {
 	}
 	// One connect timeout per host and protocol version gocql tries, not
 	// the two minutes of the context.
-	if took > 30*time.Second {
-		t.Errorf("took %v to fail", took)
+	if b := e2e.Bound(t, 30*time.Second); took > b {
+		t.Errorf("took %v to fail, want under %v", took, b)
 	}
+}
+
+// TestTLSPortRefusesPlaintext checks the premise of the TLS tests: the port
+// they use takes TLS only, so a test that passes there used TLS.
+func TestTLSPortRefusesPlaintext(t *testing.T) {
+	hosts, plain, _ := cassandraTLSEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := OpenCassandra(ctx, CassandraConfig{Hosts: hosts, Keyspace: testKeyspace(t, plain), Timeout: 10 * time.Second})
+	if err == nil {
+		c.Close()
+		t.Fatalf("a plaintext client opened a store on %v, the TLS port", hosts)
+	}
+	t.Logf("refused as it should be: %v", err)
 }
