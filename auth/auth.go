@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 )
@@ -43,11 +44,11 @@ func (t TLS) Config() (*tls.Config, error) {
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading CA file: %w", err)
+			return nil, fileError("reading CA file", t.CAFile, err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", t.CAFile)
+			return nil, fmt.Errorf("CA file %q holds no PEM certificate", t.CAFile)
 		}
 		c.RootCAs = pool
 	}
@@ -55,7 +56,7 @@ func (t TLS) Config() (*tls.Config, error) {
 	case t.CertFile != "" && t.KeyFile != "":
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("loading client certificate %s: %w", t.CertFile, err)
+			return nil, fileError("loading client certificate", t.CertFile, err)
 		}
 		c.Certificates = []tls.Certificate{cert}
 	case t.CertFile != "":
@@ -79,12 +80,22 @@ func Password(getenv func(string) string, env, file string) (string, error) {
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return "", fmt.Errorf("reading password file: %w", err)
+		return "", fileError("reading password file", file, err)
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	line = strings.TrimSuffix(line, "\r")
 	if line == "" {
-		return "", fmt.Errorf("password file %s is empty", file)
+		return "", fmt.Errorf("password file %q is empty", file)
 	}
 	return line, nil
+}
+
+// fileError is err, about doing what to the file name, on one line: the
+// name is quoted (a name may hold a line break), also where err names a
+// file of its own (an *fs.PathError, as os.ReadFile returns).
+func fileError(what, name string, err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return fmt.Errorf("%s %q: %s: %w", what, pe.Path, pe.Op, pe.Err)
+	}
+	return fmt.Errorf("%s %q: %w", what, name, err)
 }

@@ -90,11 +90,17 @@ func TestTLSConfig(t *testing.T) {
 		{"cert without key", TLS{CertFile: cert}, "needs its key file"},
 		{"key without cert", TLS{KeyFile: key}, "needs its certificate file"},
 		{"bad pair", TLS{CertFile: cert, KeyFile: junk}, "loading client certificate"},
+		{"missing CA, a line break in its name", TLS{CAFile: filepath.Join(dir, "ab\nsent")}, `ab\nsent": open: no such file`},
+		{"missing cert, a line break in its name", TLS{CertFile: filepath.Join(dir, "c\r\nert"), KeyFile: key}, `c\r\nert": open: no such file`},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := tt.tls.Config(); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			_, err := tt.tls.Config()
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+			if strings.ContainsAny(err.Error(), "\r\n") {
+				t.Errorf("err %q is more than one line", err)
 			}
 		})
 	}
