@@ -267,10 +267,16 @@ func crashAndRestart(t *testing.T, bin string, args, final []string, kills int, 
 	return startFaultProc(t, "draining run", bin, final).finishOK(t, 3*time.Minute)
 }
 
-// faultRand returns the generator of the kill moments, seeded from
-// TRADETOP_FAULT_SEED when set and from the clock otherwise; the seed is
-// logged so that a failing schedule can be tried again.
+// faultRand returns the generator of the fault moments, seeded by
+// faultSeed.
 func faultRand(t *testing.T) *rand.Rand {
+	t.Helper()
+	return rand.New(rand.NewPCG(faultSeed(t), 0))
+}
+
+// faultSeed is TRADETOP_FAULT_SEED when set, the clock otherwise; it is
+// logged, so that a failing schedule can be tried again.
+func faultSeed(t *testing.T) uint64 {
 	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("TRADETOP_FAULT_SEED"); s != "" {
@@ -280,8 +286,8 @@ func faultRand(t *testing.T) *rand.Rand {
 		}
 		seed = v
 	}
-	t.Logf("kill schedule seed %d (TRADETOP_FAULT_SEED=%d repeats it)", seed, seed)
-	return rand.New(rand.NewPCG(seed, 0))
+	t.Logf("fault schedule seed %d (TRADETOP_FAULT_SEED=%d repeats it)", seed, seed)
+	return seed
 }
 
 // TestDuplicateDelivery writes a pinned set of trades to the topic more
