@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -1245,4 +1246,97 @@ func cassandraFaultStore(t *testing.T, hosts []string, keyspace string) store.St
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// TestCommitNeverPassesTheStore runs the pipeline on an embedded broker and
+// a store that, after a few writes, never finishes another: a crash in the
+// middle of a write, held open. While it hangs, every offset the group
+// commits must be one whose trades, and all before it, are in the store,
+// read directly: a commit that ran ahead of its write would lose those
+// trades to a crash.
+func TestCommitNeverPassesTheStore(t *testing.T) {
+	kcfg := bus.Config{Topic: "trades", Group: "tradetop", Partitions: 6, CommitInterval: 50 * time.Millisecond}
+	emb, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: kcfg.Partitions, Topics: []string{kcfg.Topic, kcfg.Topic + ".dlq"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	kcfg.Brokers = []string{emb.Addr()}
+	path := filepath.Join(t.TempDir(), datadir.StoreFile)
+	st := &hangingStore{Store: sqliteFaultStore(t, path), hung: make(chan struct{})}
+	st.writes.Store(20)
+	src, err := feed.NewSynthetic(feed.SyntheticConfig{Seed: 43, Rate: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	p, err := pipeline.New(pipeline.Config{
+		Source: src, Store: st, StoreName: "test", Sector: feed.DefaultUniverse().Sector, Kafka: kcfg,
+		Agg: agg.Config{Intervals: faultIntervals, SectorInterval: faultSectorWindow},
+		Log: slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = p.Run(t.Context())
+	}()
+	defer func() { p.Abort(); <-done }()
+	select {
+	case <-st.hung:
+	case <-time.After(time.Minute):
+		t.Fatalf("the store never hung: %d writes left; log:\n%s", st.writes.Load(), logs)
+	}
+	admin := bus.NewAdmin(kcfg)
+	defer admin.Close()
+	// Forty commit intervals with the write hanging: any commit past the
+	// store is sent by then.
+	var committed int64
+	for range 40 {
+		time.Sleep(50 * time.Millisecond)
+		lag, err := admin.Lag(t.Context(), kcfg.Group, kcfg.Topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := map[int32]map[int64]bool{}
+		for _, tr := range storetest.ReadSQLite(t, path).Trades {
+			if stored[tr.Partition] == nil {
+				stored[tr.Partition] = map[int64]bool{}
+			}
+			stored[tr.Partition][tr.Offset] = true
+		}
+		committed = 0
+		for _, l := range lag {
+			for off := int64(0); off < l.Committed; off++ {
+				if !stored[int32(l.Partition)][off] {
+					t.Fatalf("partition %d is committed at %d, but its offset %d is not in the store", l.Partition, l.Committed, off)
+				}
+			}
+			committed += max(l.Committed, 0)
+		}
+	}
+	if committed == 0 {
+		t.Errorf("nothing was committed before the store hung: the test proves nothing")
+	}
+	t.Logf("%d offsets committed, each stored", committed)
+}
+
+// hangingStore writes its first writes through, then hangs every write
+// until its context ends, with nothing written.
+type hangingStore struct {
+	store.Store
+	writes atomic.Int64 // writes left before the hang
+	hung   chan struct{}
+	once   sync.Once
+}
+
+func (s *hangingStore) Write(ctx context.Context, b *store.Batch) error {
+	if s.writes.Add(-1) >= 0 {
+		return s.Store.Write(ctx, b)
+	}
+	s.once.Do(func() { close(s.hung) })
+	<-ctx.Done()
+	return ctx.Err()
 }
