@@ -33,6 +33,7 @@ import (
 	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 	"github.com/tradetop/tradetop/tui"
 )
 
@@ -423,7 +424,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// Every line the failing runs printed becomes an event of the UI below.
 	var mu sync.Mutex
-	var failures []pipeline.Event
+	var failures []state.Event
 	t.Run("command", func(t *testing.T) {
 		for _, r := range runs {
 			t.Run(r.name, func(t *testing.T) {
@@ -436,7 +437,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 				defer mu.Unlock()
 				for _, line := range strings.Split(outs["stderr"], "\n") {
 					if strings.HasPrefix(line, "tradetop: ") || strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN") {
-						failures = append(failures, pipeline.Event{Time: time.Now(), Level: slog.LevelError, Source: r.name, Message: line})
+						failures = append(failures, state.Event{Time: time.Now(), Level: slog.LevelError, Source: r.name, Message: line})
 					}
 				}
 			})
@@ -461,7 +462,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &pipeline.Snapshot{
+		s := &state.Snapshot{
 			Time: time.Now(), Started: time.Now().Add(-time.Minute),
 			Source: src.Name(), Broker: fmt.Sprint([]string{scram}), Store: "cassandra " + cassandra + "/tradetop",
 			Topic: "trades", Group: "tradetop", Intervals: []time.Duration{time.Second, time.Minute},
@@ -657,13 +658,13 @@ func runCmd(cmd tea.Cmd) []tea.Msg {
 }
 
 // staticSource is a tui.Source that shows one snapshot.
-type staticSource struct{ snap *pipeline.Snapshot }
+type staticSource struct{ snap *state.Snapshot }
 
-func (s staticSource) Snapshot() *pipeline.Snapshot { return s.snap }
-func (staticSource) Pause()                         {}
-func (staticSource) Resume()                        {}
-func (staticSource) Subscribe(string) error         { return nil }
-func (staticSource) Unsubscribe(string) error       { return nil }
+func (s staticSource) Snapshot() *state.Snapshot { return s.snap }
+func (staticSource) Pause()                      {}
+func (staticSource) Resume()                     {}
+func (staticSource) Subscribe(string) error      { return nil }
+func (staticSource) Unsubscribe(string) error    { return nil }
 func (staticSource) RecentCandles(context.Context, string, time.Duration, int) ([]agg.Candle, error) {
 	return nil, nil
 }
@@ -694,7 +695,7 @@ func TestSecretScanFindsEveryForm(t *testing.T) {
 			// The UI shows no control character: a secret with one cannot
 			// show there as it is.
 			if !strings.ContainsFunc(text, unicode.IsControl) {
-				addAll(outs, uiScreens(t, staticSource{&pipeline.Snapshot{Time: time.Now(), Source: text}}, "planted"))
+				addAll(outs, uiScreens(t, staticSource{&state.Snapshot{Time: time.Now(), Source: text}}, "planted"))
 				channels = append(channels, "ui planted 400x100 dashboard")
 			}
 			leaks := findLeaks(outs, []string{secret})

@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"sync"
 	"time"
+
+	"github.com/tradetop/tradetop/state"
 )
 
 // histogram counts durations in log-linear buckets: 16 sub-buckets per
@@ -60,19 +62,8 @@ func (h *histogram) merge(o *histogram) {
 	h.max = max(h.max, o.max)
 }
 
-// Latency summarizes the ingest-to-stored latencies of a set of trades:
-// from the Kafka timestamp of each to the end of the store write that made
-// it durable. The zero value means no trades.
-type Latency struct {
-	P50 time.Duration
-	P99 time.Duration
-	Max time.Duration
-	// N is how many trades the figures are over.
-	N uint64
-}
-
-func (h *histogram) summary() Latency {
-	return Latency{P50: h.quantile(0.50), P99: h.quantile(0.99), Max: h.max, N: h.n}
+func (h *histogram) summary() state.Latency {
+	return state.Latency{P50: h.quantile(0.50), P99: h.quantile(0.99), Max: h.max, N: h.n}
 }
 
 // quantile returns the midpoint of the bucket holding the q-th value, capped
@@ -141,7 +132,7 @@ func (l *latencies) record(at time.Time, ds []time.Duration) {
 
 // summaries returns the figures of the whole run and of the RecentWindow
 // up to now.
-func (l *latencies) summaries(now time.Time) (run, recent Latency) {
+func (l *latencies) summaries(now time.Time) (run, recent state.Latency) {
 	var all, rec histogram
 	l.mu.Lock()
 	sec := max(now.UnixNano()/int64(slotWidth), l.newest)

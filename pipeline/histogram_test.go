@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/tradetop/tradetop/state"
 )
 
 func TestBucketsAreContiguous(t *testing.T) {
@@ -45,7 +47,7 @@ func TestQuantilesWithinBucketError(t *testing.T) {
 		t.Errorf("N = %d, want %d", s.N, len(ds))
 	}
 	var empty histogram
-	if empty.summary() != (Latency{}) {
+	if empty.summary() != (state.Latency{}) {
 		t.Errorf("empty histogram summary = %+v", empty.summary())
 	}
 }
@@ -97,7 +99,7 @@ func TestRecentLatencyForgetsASlowSpell(t *testing.T) {
 				t.Errorf("recent N = %d, want %d", recent.N, tt.recentN)
 			}
 			switch {
-			case tt.recentN == 0 && recent != (Latency{}):
+			case tt.recentN == 0 && recent != (state.Latency{}):
 				t.Errorf("recent = %+v with no trades in the window, want zero", recent)
 			case tt.recentN > 0 && tt.slowP99 != (recent.P99 >= time.Second):
 				t.Errorf("recent p99 = %v; slow spell in it: %v", recent.P99, tt.slowP99)

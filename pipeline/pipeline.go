@@ -15,6 +15,7 @@ import (
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/state"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -27,8 +28,8 @@ type Pipeline struct {
 	m       counters
 	lat     latencies
 	errs    errorLog
-	snap    atomic.Pointer[Snapshot]
-	lag     atomic.Pointer[[]bus.PartitionLag]
+	snap    atomic.Pointer[state.Snapshot]
+	lag     atomic.Pointer[[]state.PartitionLag]
 	lagTime atomic.Pointer[time.Time]
 	parts   partStats
 	commits commitLog
@@ -374,7 +375,7 @@ type errorLog struct {
 	mu     sync.Mutex
 	last   map[eventKey]time.Time
 	held   map[eventKey]int
-	recent []Event
+	recent []state.Event
 }
 
 // eventKey is what the rate limit counts by: a warning does not hold back
@@ -382,22 +383,6 @@ type errorLog struct {
 type eventKey struct {
 	source string
 	level  slog.Level
-}
-
-// Event is something the pipeline reported for the Events pane.
-type Event struct {
-	Time time.Time
-	// Level is how serious it is, and the level of its line in the log:
-	// slog.LevelError for an error, counted in Snapshot.Errors;
-	// slog.LevelWarn for a transient condition that is being retried and
-	// goes away by itself; slog.LevelInfo for a recovery, such as the store
-	// being back.
-	Level   slog.Level
-	Source  string
-	Message string
-	// Repeats is how many more like it (same source and level) were held
-	// back before it.
-	Repeats int
 }
 
 const errorLogEvery = 5 * time.Second
@@ -427,7 +412,7 @@ func (e *errorLog) record(level slog.Level, source string, err error) {
 		e.held[k]++
 		return
 	}
-	ev := Event{Time: now, Level: level, Source: source, Message: err.Error(), Repeats: e.held[k]}
+	ev := state.Event{Time: now, Level: level, Source: source, Message: err.Error(), Repeats: e.held[k]}
 	e.last[k], e.held[k] = now, 0
 	e.push(ev)
 	if e.log != nil {
@@ -442,7 +427,7 @@ func (e *errorLog) event(source, msg string) {
 	now := e.clock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.push(Event{Time: now, Level: slog.LevelInfo, Source: source, Message: msg})
+	e.push(state.Event{Time: now, Level: slog.LevelInfo, Source: source, Message: msg})
 }
 
 func (e *errorLog) clock() time.Time {
@@ -453,7 +438,7 @@ func (e *errorLog) clock() time.Time {
 }
 
 // push appends ev to the recent events, dropping the oldest past maxEvents.
-func (e *errorLog) push(ev Event) {
+func (e *errorLog) push(ev state.Event) {
 	if len(e.recent) == maxEvents {
 		copy(e.recent, e.recent[1:])
 		e.recent = e.recent[:maxEvents-1]
@@ -461,10 +446,10 @@ func (e *errorLog) push(ev Event) {
 	e.recent = append(e.recent, ev)
 }
 
-func (e *errorLog) events() []Event {
+func (e *errorLog) events() []state.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]Event(nil), e.recent...)
+	return append([]state.Event(nil), e.recent...)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -11,115 +11,11 @@ import (
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
-	"github.com/tradetop/tradetop/feed"
-	"github.com/tradetop/tradetop/trade"
+	"github.com/tradetop/tradetop/state"
 )
 
-// Snapshot is the pipeline's state at one moment. It is immutable once
-// published: readers on any goroutine may keep and read it without locks.
-type Snapshot struct {
-	Time    time.Time
-	Started time.Time
-	Source  string
-	Broker  string
-	Store   string
-	// Topic and Group are the Kafka topic read and the consumer group.
-	Topic string
-	Group string
-	// Intervals are the candle windows, shortest first.
-	Intervals []time.Duration
-	// Paused says the feed is held by Pause.
-	Paused bool
-	// AllowedLateness is how far behind the newest event time a trade may
-	// be and still count in its windows: Config.Agg.AllowedLateness after
-	// agg's defaults, 0 for agg.NoLateness. A window is stored, and the
-	// offsets before it committed, once the event time passes its end by
-	// this much.
-	AllowedLateness time.Duration
-	// MaxInFlight is Config.MaxInFlight after defaults: the producer waits
-	// while Produced − StoredTrades would pass it.
-	MaxInFlight int64
-
-	Produced int64
-	Consumed int64
-	// StoredTrades counts the trades read that are durable in the store: a
-	// duplicate counts, as its first copy is stored.
-	StoredTrades int64
-	Candles      int64
-	SectorRows   int64
-	Late         int64
-	// Duplicates are trades read again (a producer retry, a re-ingest)
-	// while a trade with the same ID was in an open window: stored once
-	// and left out of the windows the second time.
-	Duplicates int64
-	Bad        int64
-	Errors     int64
-	// Rebuilt counts the stored trades read back to rebuild the open
-	// windows of partitions this instance was assigned.
-	Rebuilt int64
-	// ProduceRetries and StoreRetries count retried Kafka writes and store
-	// writes; both are among Errors.
-	ProduceRetries int64
-	StoreRetries   int64
-	// KafkaDownSince and StoreDownSince are when Kafka (its writes or lag
-	// reads) and the store (its writes) started failing; zero while they
-	// work.
-	KafkaDownSince time.Time
-	StoreDownSince time.Time
-
-	// InRate and StoredRate are trades per second since the previous
-	// snapshot.
-	InRate     float64
-	StoredRate float64
-	// Latency is the ingest-to-stored latency over the whole run, as the
-	// Summary reports it.
-	Latency Latency
-	// RecentLatency is the same over the trades stored in the last
-	// RecentWindow, so that it recovers after a slow spell; zero when none
-	// were.
-	RecentLatency Latency
-
-	// Lag is each partition's end and committed offsets. A partition's
-	// offset is committed at its read position once the raw trades read
-	// before it are stored, within the commit interval and a store batch:
-	// TotalLag is what the group has not committed, Unread what this
-	// instance has not read, and CommitTrail how far its commits trail its
-	// reads, the distance a crash would read again.
-	Lag         []bus.PartitionLag
-	TotalLag    int64
-	CommitTrail int64
-	// Positions is the next offset to read of each partition this
-	// instance processes.
-	Positions map[int]int64
-	// Unread is how many messages of this instance's partitions are not
-	// read yet.
-	Unread int64
-	// LagTime is when Lag was read; zero before the first read.
-	LagTime time.Time
-
-	// Symbols are the live statistics of every symbol seen, by symbol.
-	Symbols []agg.SymbolStats
-	// Sectors are today's volumes per sector, largest first.
-	Sectors []agg.SectorDay
-	// OpenWindows is the number of windows not yet closed.
-	OpenWindows int
-	// Events are the latest warnings, errors and recoveries, oldest first.
-	Events []Event
-	// Tape is the latest trades acknowledged by Kafka, newest first.
-	Tape []trade.Trade
-	// Feed is the source's own report (bad input, dropped trades,
-	// connection), or nil for a source that keeps none.
-	Feed *feed.Report
-	// Subscribable says the source takes Subscribe and Unsubscribe.
-	Subscribable bool
-	// Rate is the source's pace in trades per second, 0 for unpaced, when
-	// RateAdjustable says it has one that SetRate changes.
-	Rate           float64
-	RateAdjustable bool
-}
-
 // Snapshot returns the latest published snapshot, or nil before the first.
-func (p *Pipeline) Snapshot() *Snapshot { return p.snap.Load() }
+func (p *Pipeline) Snapshot() *state.Snapshot { return p.snap.Load() }
 
 // partView is what one partition worker shares with the snapshot.
 type partView struct {
@@ -196,7 +92,11 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 			}
 			lagFails = 0
 			p.kafka.ok("lag")
-			p.lag.Store(&l)
+			read := make([]state.PartitionLag, len(l))
+			for i, pl := range l {
+				read[i] = state.PartitionLag(pl)
+			}
+			p.lag.Store(&read)
 			p.lagTime.Store(ptr(p.cfg.Now()))
 		}
 	}
@@ -206,7 +106,7 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 func (p *Pipeline) publish() {
 	now := p.cfg.Now()
 	run, recent := p.lat.summaries(now)
-	s := &Snapshot{
+	s := &state.Snapshot{
 		Time:            now,
 		Started:         p.started,
 		Source:          p.cfg.Source.Name(),

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/state"
 )
 
 // clock is a hand-moved clock for Config.Now.
@@ -58,7 +59,7 @@ func TestEventsHaveLevelsAndThePipelineClock(t *testing.T) {
 	p.errs.note("kafka", errors.New("topic authorization failed again"))
 	p.publish()
 
-	want := []Event{
+	want := []state.Event{
 		{Time: pinned, Level: slog.LevelWarn, Source: "kafka", Message: "rebalance in progress"},
 		{Time: pinned.Add(time.Second), Level: slog.LevelError, Source: "kafka", Message: "topic authorization failed"},
 		{Time: pinned.Add(2 * time.Second), Level: slog.LevelInfo, Source: "store", Message: "store is back after 3s and 4 retries"},
@@ -165,10 +166,10 @@ func (b *syncBuffer) String() string {
 
 func TestStatusLineHasRecentLatency(t *testing.T) {
 	p := idle(t, Config{})
-	p.snap.Store(&Snapshot{
+	p.snap.Store(&state.Snapshot{
 		Time:          pinned,
-		Latency:       Latency{P50: 2 * time.Second, P99: 9 * time.Second, N: 10},
-		RecentLatency: Latency{P50: 12 * time.Millisecond, P99: 48500 * time.Microsecond, N: 5},
+		Latency:       state.Latency{P50: 2 * time.Second, P99: 9 * time.Second, N: 10},
+		RecentLatency: state.Latency{P50: 12 * time.Millisecond, P99: 48500 * time.Microsecond, N: 5},
 	})
 	var out syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())

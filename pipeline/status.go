@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/tradetop/tradetop/state"
 )
 
 // LogStatus logs one status line from the latest snapshot every interval
@@ -14,7 +16,7 @@ import (
 func (p *Pipeline) LogStatus(ctx context.Context, log *slog.Logger, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var prev *Snapshot
+	var prev *state.Snapshot
 	for {
 		select {
 		case <-ctx.Done():

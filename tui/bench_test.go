@@ -9,7 +9,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // colourStyles is the theme on a 256-colour terminal, where styles cost
@@ -43,7 +43,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	src := &fakeSource{f: newFixture(50)}
 	m := New(src, Options{Styles: colourStyles()})
 	m, _ = step(b, m, tea.WindowSizeMsg{Width: 200, Height: 60})
-	pool := make([]*pipeline.Snapshot, 1200)
+	pool := make([]*state.Snapshot, 1200)
 	for i := range pool {
 		pool[i] = src.f.snapshot(i)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // eventsPane shows the pipeline's errors, warnings and recoveries, newest
@@ -38,7 +38,7 @@ type eventsPane struct {
 }
 
 type eventRow struct {
-	pipeline.Event
+	state.Event
 	note bool
 }
 
@@ -67,19 +67,19 @@ func (p *eventsPane) note(at time.Time, msg string) {
 	if len(p.notes) == maxNotes {
 		p.notes = slices.Delete(p.notes, 0, 1)
 	}
-	p.notes = append(p.notes, eventRow{Event: pipeline.Event{Time: at, Source: "tradetop", Message: msg}, note: true})
+	p.notes = append(p.notes, eventRow{Event: state.Event{Time: at, Source: "tradetop", Message: msg}, note: true})
 	p.merge(nil)
 }
 
 // update takes the snapshot's events, oldest first, and counters.
-func (p *eventsPane) update(s *pipeline.Snapshot) {
+func (p *eventsPane) update(s *state.Snapshot) {
 	p.errors, p.late, p.bad = s.Errors, s.Late, s.Bad
 	p.merge(s.Events)
 }
 
 // merge lists pipeline events and notes together, newest first. With
 // events nil it keeps the pipeline events it has.
-func (p *eventsPane) merge(events []pipeline.Event) {
+func (p *eventsPane) merge(events []state.Event) {
 	if events == nil {
 		for _, r := range p.rows {
 			if !r.note {

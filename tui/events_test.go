@@ -13,12 +13,12 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // eventsSnapshot has one pipeline event of each level, oldest first.
-func eventsSnapshot() *pipeline.Snapshot {
-	return &pipeline.Snapshot{Time: t0.Add(time.Minute), Errors: 1, Events: []pipeline.Event{
+func eventsSnapshot() *state.Snapshot {
+	return &state.Snapshot{Time: t0.Add(time.Minute), Errors: 1, Events: []state.Event{
 		{Time: t0.Add(1 * time.Second), Level: slog.LevelWarn, Source: "kafka", Message: "rebalance in progress"},
 		{Time: t0.Add(2 * time.Second), Level: slog.LevelError, Source: "store", Message: "no hosts available"},
 		{Time: t0.Add(3 * time.Second), Level: slog.LevelInfo, Source: "store", Message: "store is back after 2s"},
@@ -72,15 +72,15 @@ func TestEventsPaneColoursLevels(t *testing.T) {
 }
 
 func TestHeaderShowsRecentLatency(t *testing.T) {
-	s := &pipeline.Snapshot{Time: t0.Add(time.Minute), Started: t0,
-		Latency:       pipeline.Latency{P50: 40 * time.Millisecond, P99: 2400 * time.Millisecond, N: 5000},
-		RecentLatency: pipeline.Latency{P50: 12 * time.Millisecond, P99: 48 * time.Millisecond, N: 800},
+	s := &state.Snapshot{Time: t0.Add(time.Minute), Started: t0,
+		Latency:       state.Latency{P50: 40 * time.Millisecond, P99: 2400 * time.Millisecond, N: 5000},
+		RecentLatency: state.Latency{P50: 12 * time.Millisecond, P99: 48 * time.Millisecond, N: 800},
 	}
 	var stages [len(stageNames)]health
 	if got := header(asciiStyles(), 200, s, stages, "", ""); !strings.Contains(got, "p50 12ms p99 48ms last 10s") || strings.Contains(got, "2.4s") {
 		t.Errorf("header shows\n%s\nwant the last ten seconds' p50 12ms and p99 48ms, not the whole run's", got)
 	}
-	s.RecentLatency = pipeline.Latency{}
+	s.RecentLatency = state.Latency{}
 	if got := header(asciiStyles(), 200, s, stages, "", ""); !strings.Contains(got, "p50 – p99 – last 10s") {
 		t.Errorf("header with nothing stored lately shows\n%s\nwant no figures", got)
 	}
@@ -88,14 +88,14 @@ func TestHeaderShowsRecentLatency(t *testing.T) {
 
 // manyEvents is a snapshot with n pipeline events, oldest first, the i-th
 // a second after t0 with a message long enough to be cut in a pane.
-func manyEvents(n int) *pipeline.Snapshot {
-	s := &pipeline.Snapshot{Time: t0.Add(time.Hour), Started: t0, Errors: int64(n)}
+func manyEvents(n int) *state.Snapshot {
+	s := &state.Snapshot{Time: t0.Add(time.Hour), Started: t0, Errors: int64(n)}
 	for i := range n {
 		src, lvl := "kafka", slog.LevelWarn
 		if i%3 == 0 {
 			src, lvl = "store", slog.LevelError
 		}
-		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(time.Duration(i+1) * time.Second), Level: lvl, Source: src,
+		s.Events = append(s.Events, state.Event{Time: t0.Add(time.Duration(i+1) * time.Second), Level: lvl, Source: src,
 			Message: fmt.Sprintf("event %02d: %s the end", i, strings.Repeat("a long explanation of what went wrong ", 6))})
 	}
 	return s

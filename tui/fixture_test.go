@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
-	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -72,10 +72,10 @@ func (f *fixture) price(i int, sec float64) float64 {
 const partitions = 6
 
 // snapshot returns the k-th snapshot since t0.
-func (f *fixture) snapshot(k int) *pipeline.Snapshot {
+func (f *fixture) snapshot(k int) *state.Snapshot {
 	now := t0.Add(time.Duration(k) * f.step)
 	sec := now.Sub(t0).Seconds()
-	s := &pipeline.Snapshot{
+	s := &state.Snapshot{
 		Time: now, Started: t0,
 		Source: "synthetic seed=1", Broker: "embedded 127.0.0.1:9092", Store: "sqlite /data/tradetop.db",
 		Topic: "trades", Group: "tradetop",
@@ -85,8 +85,8 @@ func (f *fixture) snapshot(k int) *pipeline.Snapshot {
 		Rate:           f.pace,
 		RateAdjustable: f.paced,
 		// The whole run had a slow spell; the last ten seconds did not.
-		Latency:         pipeline.Latency{P50: 14 * time.Millisecond, P99: 2400 * time.Millisecond, Max: 3100 * time.Millisecond, N: 90000},
-		RecentLatency:   pipeline.Latency{P50: 12 * time.Millisecond, P99: 48 * time.Millisecond, Max: 90 * time.Millisecond, N: 10000},
+		Latency:         state.Latency{P50: 14 * time.Millisecond, P99: 2400 * time.Millisecond, Max: 3100 * time.Millisecond, N: 90000},
+		RecentLatency:   state.Latency{P50: 12 * time.Millisecond, P99: 48 * time.Millisecond, Max: 90 * time.Millisecond, N: 10000},
 		AllowedLateness: 2 * time.Second,
 		MaxInFlight:     50000,
 	}
@@ -156,7 +156,7 @@ func (f *fixture) snapshot(k int) *pipeline.Snapshot {
 			if committed < 0 {
 				lag = end
 			}
-			s.Lag = append(s.Lag, bus.PartitionLag{Partition: p, End: end, Committed: committed, Lag: lag})
+			s.Lag = append(s.Lag, state.PartitionLag{Partition: p, End: end, Committed: committed, Lag: lag})
 			s.TotalLag += lag
 			s.Positions[p] = pos
 			s.Unread += max(end-pos, 0)
@@ -169,16 +169,16 @@ func (f *fixture) snapshot(k int) *pipeline.Snapshot {
 		s.Tape = append(s.Tape, trade.Trade{ID: fmt.Sprintf("t%d-%d", k, j), Symbol: f.symbols[i], Price: p, Volume: float64(100 + j%5*50), Time: at})
 	}
 	if sec >= 12 {
-		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(12 * time.Second), Level: slog.LevelWarn, Source: "kafka", Message: "rebalance in progress"})
+		s.Events = append(s.Events, state.Event{Time: t0.Add(12 * time.Second), Level: slog.LevelWarn, Source: "kafka", Message: "rebalance in progress"})
 	}
 	if sec >= 20 {
-		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(20 * time.Second), Level: slog.LevelError, Source: "kafka produce", Message: "write: broker not available\nretrying", Repeats: 3})
+		s.Events = append(s.Events, state.Event{Time: t0.Add(20 * time.Second), Level: slog.LevelError, Source: "kafka produce", Message: "write: broker not available\nretrying", Repeats: 3})
 	}
 	if sec >= 26 {
-		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(26 * time.Second), Level: slog.LevelInfo, Source: "store", Message: "store is back after 4.1s and 3 retries"})
+		s.Events = append(s.Events, state.Event{Time: t0.Add(26 * time.Second), Level: slog.LevelInfo, Source: "store", Message: "store is back after 4.1s and 3 retries"})
 	}
 	if sec >= 35 {
-		s.Events = append(s.Events, pipeline.Event{Time: t0.Add(35 * time.Second), Level: slog.LevelError, Source: "bad message", Message: "partition 2 offset 77: invalid trade: empty symbol"})
+		s.Events = append(s.Events, state.Event{Time: t0.Add(35 * time.Second), Level: slog.LevelError, Source: "bad message", Message: "partition 2 offset 77: invalid trade: empty symbol"})
 	}
 	return s
 }
@@ -260,7 +260,7 @@ type fakeSource struct {
 	f *fixture
 
 	mu      sync.Mutex
-	snap    *pipeline.Snapshot
+	snap    *state.Snapshot
 	pauses  int
 	resumes int
 	reads   int
@@ -269,14 +269,14 @@ type fakeSource struct {
 }
 
 // at makes the k-th snapshot the latest and returns it.
-func (s *fakeSource) at(k int) *pipeline.Snapshot {
+func (s *fakeSource) at(k int) *state.Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.snap = s.f.snapshot(k)
 	return s.snap
 }
 
-func (s *fakeSource) Snapshot() *pipeline.Snapshot {
+func (s *fakeSource) Snapshot() *state.Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.snap

@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // headerHeight is the header's lines.
@@ -17,7 +18,7 @@ const headerHeight = 2
 // when, then each stage's health and the rates. Items that do not fit are
 // left out, least important first. state is what the pipeline is doing
 // when it is not simply running; pace the feed's rate, if it has one.
-func header(st *Styles, w int, s *pipeline.Snapshot, stages [len(stageNames)]health, state, pace string) string {
+func header(st *Styles, w int, s *state.Snapshot, stages [len(stageNames)]health, state, pace string) string {
 	if w <= 0 {
 		return ""
 	}
@@ -68,7 +69,7 @@ func header(st *Styles, w int, s *pipeline.Snapshot, stages [len(stageNames)]hea
 // where says what runs where in at most w cells: the source, the broker
 // and the store, each named in full, or by its kind alone (embedded,
 // sqlite), or left out, the broker first, rather than cut mid-word.
-func where(st *Styles, s *pipeline.Snapshot, w int) string {
+func where(st *Styles, s *state.Snapshot, w int) string {
 	sep := st.Dim.Render(" │ ")
 	app := st.App.Render("tradetop") + " " + s.Source
 	type part struct{ label, full string }
@@ -113,7 +114,7 @@ func kind(s string) string {
 
 // counts is the header's tally of trades left out or refused, and errors.
 // Duplicates are named only when there were some: a healthy run has none.
-func counts(st *Styles, s *pipeline.Snapshot) string {
+func counts(st *Styles, s *state.Snapshot) string {
 	out := st.Dim.Render("late ") + fmtInt(s.Late)
 	if s.Duplicates > 0 {
 		out += st.Dim.Render(" dup ") + fmtInt(s.Duplicates)
@@ -146,7 +147,7 @@ func healthStyle(st *Styles, h health) lipgloss.Style {
 // recentLatency is the header's latency item: the median and p99 from
 // ingest to stored over the trades stored in the last few seconds, which
 // recover after a slow spell, where the whole run's do not.
-func recentLatency(st *Styles, l pipeline.Latency) string {
+func recentLatency(st *Styles, l state.Latency) string {
 	p50, p99 := "–", "–"
 	if l.N > 0 {
 		p50, p99 = fmtLatency(l.P50), fmtLatency(l.P99)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // health is one stage's state as the header shows it: a dot and a word.
@@ -43,7 +43,7 @@ var stageNames = [...]string{"feed", "kafka", "agg", "store"}
 // healthTracker notices when each stage last made progress or retried. It is
 // owned by the model's goroutine and reads time only from the snapshots.
 type healthTracker struct {
-	prev                       *pipeline.Snapshot
+	prev                       *state.Snapshot
 	produced, consumed, stored time.Time // last progress
 	produceRetry, storeRetry   time.Time // last retry
 	started                    time.Time
@@ -53,7 +53,7 @@ type healthTracker struct {
 // observe updates the tracker with a new snapshot and judges the stages.
 // sum is the lag pane's summary of the same snapshot; draining says the
 // feed was stopped on purpose, or has ended.
-func (h *healthTracker) observe(s *pipeline.Snapshot, sum lagSummary, draining bool) {
+func (h *healthTracker) observe(s *state.Snapshot, sum lagSummary, draining bool) {
 	t := s.Time
 	if h.prev == nil {
 		h.produced, h.consumed, h.stored, h.started = t, t, t, t
@@ -131,7 +131,7 @@ func (h *healthTracker) observe(s *pipeline.Snapshot, sum lagSummary, draining b
 
 // lastEvent is the time of the newest warning or error whose source starts
 // with prefix; a recovery is no sign of trouble.
-func lastEvent(events []pipeline.Event, prefix string) time.Time {
+func lastEvent(events []state.Event, prefix string) time.Time {
 	var at time.Time
 	for _, e := range events {
 		if e.Level >= slog.LevelWarn && strings.HasPrefix(e.Source, prefix) && e.Time.After(at) {

@@ -3,7 +3,7 @@ package tui
 import (
 	"time"
 
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // histLen is how many seconds of per-symbol history the UI keeps: the span
@@ -39,7 +39,7 @@ func newHistory() *history { return &history{syms: map[string]*series{}} }
 func slot(sec int64) int { return int(((sec % histLen) + histLen) % histLen) }
 
 // record adds the snapshot's prices, volumes and counts.
-func (h *history) record(s *pipeline.Snapshot) {
+func (h *history) record(s *state.Snapshot) {
 	sec := s.Time.Unix()
 	switch {
 	case h.n == 0:

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 func TestHistory(t *testing.T) {
@@ -17,7 +17,7 @@ func TestHistory(t *testing.T) {
 			continue
 		}
 		sec := float64(ms) / 1000
-		h.record(&pipeline.Snapshot{Time: t0.Add(time.Duration(ms) * time.Millisecond), Symbols: []agg.SymbolStats{
+		h.record(&state.Snapshot{Time: t0.Add(time.Duration(ms) * time.Millisecond), Symbols: []agg.SymbolStats{
 			{Symbol: "A", Last: 100 + sec, Volume: 10 * sec, Count: int64(2 * sec)},
 		}})
 	}
@@ -49,7 +49,7 @@ func TestHistory(t *testing.T) {
 		}
 	}
 	// A jump past the whole history starts it again.
-	h.record(&pipeline.Snapshot{Time: t0.Add(time.Hour), Symbols: []agg.SymbolStats{{Symbol: "A", Last: 1}}})
+	h.record(&state.Snapshot{Time: t0.Add(time.Hour), Symbols: []agg.SymbolStats{{Symbol: "A", Last: 1}}})
 	if h.span() != 1 || len(h.points("A", histLen)) != 1 {
 		t.Errorf("after an hour's gap: span %d", h.span())
 	}

@@ -3,7 +3,7 @@ package tui
 import (
 	"github.com/charmbracelet/bubbles/key"
 
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // keyMap is every key the UI answers to.
@@ -60,7 +60,7 @@ func helpOnly(keys, desc string) key.Binding {
 // sections lists every key by where it works, for the full help. Keys the
 // source cannot use are left out: + and - unless its rate can change, a
 // and x unless it takes subscriptions.
-func (k *keyMap) sections(s *pipeline.Snapshot) []helpSection {
+func (k *keyMap) sections(s *state.Snapshot) []helpSection {
 	feed := []key.Binding{k.Pause}
 	if s != nil && s.RateAdjustable {
 		feed = append(feed, k.Faster, k.Slower)

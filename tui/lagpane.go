@@ -7,7 +7,7 @@ import (
 	"github.com/NimbleMarkets/ntcharts/sparkline"
 	"github.com/charmbracelet/lipgloss"
 
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // lagPane shows the topic's consumer lag: per partition the end and
@@ -76,7 +76,7 @@ func (p *lagPane) noteRows() int {
 // read and positions, so the total is the sum of the rows: the tracker's
 // samples keep the positions of the snapshot that brought each read, and
 // the positions move on between reads.
-func (p *lagPane) update(s *pipeline.Snapshot) {
+func (p *lagPane) update(s *state.Snapshot) {
 	lt := p.lt
 	p.topic, p.group = s.Topic, s.Group
 	p.paused = s.Paused

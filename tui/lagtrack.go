@@ -4,7 +4,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // verdict is a partition's health in the spirit of Burrow, judged from the
@@ -162,7 +162,7 @@ func newLagTracker() *lagTracker {
 }
 
 // record takes the snapshot's lag read, if it is a new one.
-func (l *lagTracker) record(s *pipeline.Snapshot) {
+func (l *lagTracker) record(s *state.Snapshot) {
 	l.window = lagWindow(s.Intervals, s.AllowedLateness)
 	if s.LagTime.IsZero() || !s.LagTime.After(l.read) {
 		return

@@ -11,8 +11,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/tradetop/tradetop/bus"
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // partitionAt is one partition's end, committed and read offsets at second
@@ -106,9 +105,9 @@ func TestVerdicts(t *testing.T) {
 					lag = end
 				}
 				now := t0.Add(time.Duration(sec) * time.Second)
-				lt.record(&pipeline.Snapshot{
+				lt.record(&state.Snapshot{
 					Time: now, LagTime: now, Intervals: []time.Duration{time.Second, time.Minute}, AllowedLateness: tt.lateness,
-					Lag:       []bus.PartitionLag{{Partition: 0, End: end, Committed: committed, Lag: lag}},
+					Lag:       []state.PartitionLag{{Partition: 0, End: end, Committed: committed, Lag: lag}},
 					Positions: map[int]int64{0: pos}, TotalLag: lag,
 				})
 				got := lt.verdict(lt.parts[0])
@@ -154,8 +153,8 @@ func TestOffsetAgeAndDrain(t *testing.T) {
 			pos = min(end, int64(750+150*(sec-10)))
 		}
 		now := t0.Add(time.Duration(sec) * time.Second)
-		lt.record(&pipeline.Snapshot{Time: now, LagTime: now,
-			Lag: []bus.PartitionLag{{Partition: 0, End: end, Committed: 0, Lag: end}}, Positions: map[int]int64{0: pos}})
+		lt.record(&state.Snapshot{Time: now, LagTime: now,
+			Lag: []state.PartitionLag{{Partition: 0, End: end, Committed: 0, Lag: end}}, Positions: map[int]int64{0: pos}})
 		if sec == 10 {
 			age, ok := lt.parts[0].offsetAge(pos)
 			if !ok || age < 2*time.Second || age > 3*time.Second {

@@ -14,7 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/tradetop/tradetop/agg"
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // Source is what the UI needs of the pipeline; *pipeline.Pipeline is one.
@@ -24,7 +24,7 @@ import (
 // read any stored range of candles (candleRanger), change the feed's rate
 // (rateSetter).
 type Source interface {
-	Snapshot() *pipeline.Snapshot
+	Snapshot() *state.Snapshot
 	Pause()
 	Resume()
 	// RecentCandles returns at most n of the symbol's newest stored
@@ -87,13 +87,13 @@ func (o Options) withDefaults() Options {
 // Messages.
 type (
 	// snapshotMsg carries the latest snapshot, nil before the first.
-	snapshotMsg struct{ snap *pipeline.Snapshot }
+	snapshotMsg struct{ snap *state.Snapshot }
 	// stoppingMsg says the pipeline was told to stop and is draining.
 	stoppingMsg struct{}
 	// doneMsg says the pipeline has stopped, with its final snapshot, and
 	// whether it was interrupted rather than ending by itself.
 	doneMsg struct {
-		snap        *pipeline.Snapshot
+		snap        *state.Snapshot
 		interrupted bool
 	}
 )
@@ -134,7 +134,7 @@ type Model struct {
 	lay           layout
 	laidFor       needs
 
-	snap   *pipeline.Snapshot
+	snap   *state.Snapshot
 	hist   *history
 	lags   *lagTracker
 	health healthTracker
@@ -350,7 +350,7 @@ func (m Model) onDone(msg doneMsg) (tea.Model, tea.Cmd) {
 }
 
 // apply brings every pane up to the snapshot.
-func (m *Model) apply(s *pipeline.Snapshot) {
+func (m *Model) apply(s *state.Snapshot) {
 	m.snap = s
 	m.hist.record(s)
 	m.lags.record(s)

@@ -7,7 +7,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tradetop/tradetop/agg"
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // gics are the eleven GICS sectors, largest volume first in
@@ -16,7 +16,7 @@ var gics = []string{"Information Technology", "Financials", "Health Care", "Cons
 	"Industrials", "Consumer Staples", "Energy", "Utilities", "Real Estate", "Materials"}
 
 // elevenSectors is snapshot s with a volume in each GICS sector.
-func elevenSectors(s *pipeline.Snapshot) *pipeline.Snapshot {
+func elevenSectors(s *state.Snapshot) *state.Snapshot {
 	c := *s
 	c.Sectors = nil
 	for i, name := range gics {

@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"slices"
 
-	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 // summaryScreen is the end of a run that ended by itself: what it produced
@@ -14,7 +14,7 @@ import (
 type summaryScreen struct {
 	st      *Styles
 	w, h    int
-	s       *pipeline.Snapshot
+	s       *state.Snapshot
 	stopped bool // told to stop (a time limit) rather than the feed ending
 	lines   []string
 	boxW    int
@@ -31,7 +31,7 @@ func (p *summaryScreen) SetSize(w, h int) {
 
 // update takes the final snapshot. stopped says the run was told to stop
 // at a time limit, rather than its feed ending.
-func (p *summaryScreen) update(s *pipeline.Snapshot, stopped bool) {
+func (p *summaryScreen) update(s *state.Snapshot, stopped bool) {
 	p.s, p.stopped = s, stopped
 	p.draw()
 }
@@ -101,7 +101,7 @@ func (p *summaryScreen) draw() {
 	}
 
 	// The latest errors, newest first, one line each.
-	var errs []pipeline.Event
+	var errs []state.Event
 	for _, e := range slices.Backward(s.Events) {
 		if e.Level >= slog.LevelError && len(errs) < maxSummaryErrors {
 			errs = append(errs, e)

@@ -1,0 +1,158 @@
+// Package state holds what the pipeline says about itself at a moment — a
+// Snapshot, its events and latencies — apart from the pipeline that makes
+// it, so that whatever judges or shows it (the monitor, the terminal UI,
+// the headless status line, a remote viewer) needs neither the pipeline nor
+// Kafka nor a store.
+package state
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/trade"
+)
+
+// Snapshot is the pipeline's state at one moment. It is immutable once
+// published: readers on any goroutine may keep and read it without locks.
+type Snapshot struct {
+	Time    time.Time
+	Started time.Time
+	Source  string
+	Broker  string
+	Store   string
+	// Topic and Group are the Kafka topic read and the consumer group.
+	Topic string
+	Group string
+	// Intervals are the candle windows, shortest first.
+	Intervals []time.Duration
+	// Paused says the feed is held by Pause.
+	Paused bool
+	// AllowedLateness is how far behind the newest event time a trade may
+	// be and still count in its windows: Config.Agg.AllowedLateness after
+	// agg's defaults, 0 for agg.NoLateness. A window is stored, and the
+	// offsets before it committed, once the event time passes its end by
+	// this much.
+	AllowedLateness time.Duration
+	// MaxInFlight is Config.MaxInFlight after defaults: the producer waits
+	// while Produced − StoredTrades would pass it.
+	MaxInFlight int64
+
+	Produced int64
+	Consumed int64
+	// StoredTrades counts the trades read that are durable in the store: a
+	// duplicate counts, as its first copy is stored.
+	StoredTrades int64
+	Candles      int64
+	SectorRows   int64
+	Late         int64
+	// Duplicates are trades read again (a producer retry, a re-ingest)
+	// while a trade with the same ID was in an open window: stored once
+	// and left out of the windows the second time.
+	Duplicates int64
+	Bad        int64
+	Errors     int64
+	// Rebuilt counts the stored trades read back to rebuild the open
+	// windows of partitions this instance was assigned.
+	Rebuilt int64
+	// ProduceRetries and StoreRetries count retried Kafka writes and store
+	// writes; both are among Errors.
+	ProduceRetries int64
+	StoreRetries   int64
+	// KafkaDownSince and StoreDownSince are when Kafka (its writes or lag
+	// reads) and the store (its writes) started failing; zero while they
+	// work.
+	KafkaDownSince time.Time
+	StoreDownSince time.Time
+
+	// InRate and StoredRate are trades per second since the previous
+	// snapshot.
+	InRate     float64
+	StoredRate float64
+	// Latency is the ingest-to-stored latency over the whole run, as the
+	// Summary reports it.
+	Latency Latency
+	// RecentLatency is the same over the trades stored in the last
+	// RecentWindow, so that it recovers after a slow spell; zero when none
+	// were.
+	RecentLatency Latency
+
+	// Lag is each partition's end and committed offsets. A partition's
+	// offset is committed at its read position once the raw trades read
+	// before it are stored, within the commit interval and a store batch:
+	// TotalLag is what the group has not committed, Unread what this
+	// instance has not read, and CommitTrail how far its commits trail its
+	// reads, the distance a crash would read again.
+	Lag         []PartitionLag
+	TotalLag    int64
+	CommitTrail int64
+	// Positions is the next offset to read of each partition this
+	// instance processes.
+	Positions map[int]int64
+	// Unread is how many messages of this instance's partitions are not
+	// read yet.
+	Unread int64
+	// LagTime is when Lag was read; zero before the first read.
+	LagTime time.Time
+
+	// Symbols are the live statistics of every symbol seen, by symbol.
+	Symbols []agg.SymbolStats
+	// Sectors are today's volumes per sector, largest first.
+	Sectors []agg.SectorDay
+	// OpenWindows is the number of windows not yet closed.
+	OpenWindows int
+	// Events are the latest warnings, errors and recoveries, oldest first.
+	Events []Event
+	// Tape is the latest trades acknowledged by Kafka, newest first.
+	Tape []trade.Trade
+	// Feed is the source's own report (bad input, dropped trades,
+	// connection), or nil for a source that keeps none.
+	Feed *feed.Report
+	// Subscribable says the source takes Subscribe and Unsubscribe.
+	Subscribable bool
+	// Rate is the source's pace in trades per second, 0 for unpaced, when
+	// RateAdjustable says it has one that SetRate changes.
+	Rate           float64
+	RateAdjustable bool
+}
+
+// PartitionLag is one partition of the topic at a lag read.
+type PartitionLag struct {
+	Partition int
+	// Start is the partition's first retained offset.
+	Start int64
+	// End is the partition's end offset.
+	End int64
+	// Committed is the group's committed offset, -1 when it has none.
+	Committed int64
+	// Lag is End - Committed, or End - Start when nothing was committed.
+	Lag int64
+}
+
+// Event is something the pipeline reported for the Events pane.
+type Event struct {
+	Time time.Time
+	// Level is how serious it is, and the level of its line in the log:
+	// slog.LevelError for an error, counted in Snapshot.Errors;
+	// slog.LevelWarn for a transient condition that is being retried and
+	// goes away by itself; slog.LevelInfo for a recovery, such as the store
+	// being back.
+	Level   slog.Level
+	Source  string
+	Message string
+	// Repeats is how many more like it (same source and level) were held
+	// back before it.
+	Repeats int
+}
+
+// Latency summarizes the ingest-to-stored latencies of a set of trades:
+// from the Kafka timestamp of each to the end of the store write that made
+// it durable. The zero value means no trades.
+type Latency struct {
+	P50 time.Duration
+	P99 time.Duration
+	Max time.Duration
+	// N is how many trades the figures are over.
+	N uint64
+}
