@@ -46,6 +46,7 @@ import (
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/store/storetest"
@@ -446,7 +447,7 @@ func TestPoisonMessages(t *testing.T) {
 	var status syncBuffer
 	statusCtx, stopStatus := context.WithCancel(ctx)
 	defer stopStatus()
-	go p.LogStatus(statusCtx, slog.New(slog.NewTextHandler(&status, nil)), 100*time.Millisecond)
+	go monitor.LogStatus(statusCtx, p.Snapshot, slog.New(slog.NewTextHandler(&status, nil)), 100*time.Millisecond)
 	sum, err := p.Run(ctx)
 	if err != nil {
 		t.Fatalf("run: %v (summary %+v); log:\n%s", err, sum, logs)

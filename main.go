@@ -34,6 +34,7 @@ import (
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/trade"
@@ -781,7 +782,7 @@ func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, s
 func runHeadless(ctx context.Context, o options, p *pipeline.Pipeline, log *slog.Logger) (pipeline.Summary, error) {
 	statusCtx, stopStatus := context.WithCancel(context.Background())
 	defer stopStatus()
-	go p.LogStatus(statusCtx, log, o.statusInterval)
+	go monitor.LogStatus(statusCtx, p.Snapshot, log, o.statusInterval)
 	return p.Run(ctx)
 }
 

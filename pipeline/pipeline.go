@@ -54,6 +54,8 @@ type Pipeline struct {
 	abortMu sync.Mutex
 	abort   context.CancelFunc
 	aborted atomic.Bool
+	// draining is set once the feed has stopped.
+	draining atomic.Bool
 
 	started time.Time
 }
@@ -191,7 +193,10 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	defer stopFeed()
 	deadline := time.AfterFunc(time.Duration(math.MaxInt64), abort)
 	defer deadline.Stop()
-	startDrain := sync.OnceFunc(func() { deadline.Reset(cfg.DrainTimeout) })
+	startDrain := sync.OnceFunc(func() {
+		p.draining.Store(true)
+		deadline.Reset(cfg.DrainTimeout)
+	})
 	stopSoft := context.AfterFunc(ctx, func() {
 		stopFeed()
 		startDrain()

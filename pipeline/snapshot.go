@@ -132,6 +132,7 @@ func (p *Pipeline) publish() {
 		Group:           p.cfg.Kafka.Group,
 		Intervals:       p.intervals,
 		Paused:          p.gate.closed(),
+		Draining:        p.draining.Load(),
 		AllowedLateness: p.lateness,
 		MaxInFlight:     p.cfg.MaxInFlight,
 		Tape:            p.tape.latest(),
@@ -301,3 +302,5 @@ func (t *trimmer) run(ctx context.Context) {
 		}
 	}
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -162,30 +161,4 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
-}
-
-func TestStatusLineHasRecentLatency(t *testing.T) {
-	p := idle(t, Config{})
-	p.snap.Store(&state.Snapshot{
-		Time:          pinned,
-		Latency:       state.Latency{P50: 2 * time.Second, P99: 9 * time.Second, N: 10},
-		RecentLatency: state.Latency{P50: 12 * time.Millisecond, P99: 48500 * time.Microsecond, N: 5},
-	})
-	var out syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p.LogStatus(ctx, slog.New(slog.NewTextHandler(&out, nil)), time.Millisecond)
-	}()
-	until(t, "a status line", func() bool { return strings.Contains(out.String(), "\n") })
-	cancel()
-	<-done
-	line := strings.SplitN(out.String(), "\n", 2)[0]
-	if !strings.Contains(line, " p50_ms_last10s=12 p99_ms_last10s=48.5 ") {
-		t.Errorf("status line %q lacks the recent p50 and p99", line)
-	}
-	if strings.Contains(line, "=2000") || strings.Contains(line, "=9000") {
-		t.Errorf("status line %q has the whole run's latency", line)
-	}
 }

@@ -29,6 +29,10 @@ type Snapshot struct {
 	Intervals []time.Duration
 	// Paused says the feed is held by Pause.
 	Paused bool
+	// Draining says the feed has stopped, by a stop or by itself (a count
+	// reached, a file read to its end), and the pipeline drains what it
+	// produced.
+	Draining bool
 	// AllowedLateness is how far behind the newest event time a trade may
 	// be and still count in its windows: Config.Agg.AllowedLateness after
 	// agg's defaults, 0 for agg.NoLateness. A window is stored, and the

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
+	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/state"
 )
 
@@ -76,7 +77,7 @@ func TestHeaderShowsRecentLatency(t *testing.T) {
 		Latency:       state.Latency{P50: 40 * time.Millisecond, P99: 2400 * time.Millisecond, N: 5000},
 		RecentLatency: state.Latency{P50: 12 * time.Millisecond, P99: 48 * time.Millisecond, N: 800},
 	}
-	var stages [len(stageNames)]health
+	var stages [len(monitor.StageNames)]monitor.Health
 	if got := header(asciiStyles(), 200, s, stages, "", ""); !strings.Contains(got, "p50 12ms p99 48ms last 10s") || strings.Contains(got, "2.4s") {
 		t.Errorf("header shows\n%s\nwant the last ten seconds' p50 12ms and p99 48ms, not the whole run's", got)
 	}

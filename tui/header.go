@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/state"
 )
@@ -18,7 +19,7 @@ const headerHeight = 2
 // when, then each stage's health and the rates. Items that do not fit are
 // left out, least important first. state is what the pipeline is doing
 // when it is not simply running; pace the feed's rate, if it has one.
-func header(st *Styles, w int, s *state.Snapshot, stages [len(stageNames)]health, state, pace string) string {
+func header(st *Styles, w int, s *state.Snapshot, stages [len(monitor.StageNames)]monitor.Health, state, pace string) string {
 	if w <= 0 {
 		return ""
 	}
@@ -44,7 +45,7 @@ func header(st *Styles, w int, s *state.Snapshot, stages [len(stageNames)]health
 	// Line 2: health dots, then rates and counters while they fit.
 	var dots []string
 	for i, h := range stages {
-		dots = append(dots, healthStyle(st, h).Render("●")+" "+stageNames[i]+" "+healthStyle(st, h).Render(h.String()))
+		dots = append(dots, healthStyle(st, h).Render("●")+" "+monitor.StageNames[i]+" "+healthStyle(st, h).Render(h.String()))
 	}
 	items := []string{
 		strings.Join(dots, "  "),
@@ -132,13 +133,13 @@ func spread(left, right string, w int) string {
 	return left + " " + right
 }
 
-func healthStyle(st *Styles, h health) lipgloss.Style {
+func healthStyle(st *Styles, h monitor.Health) lipgloss.Style {
 	switch h {
-	case healthSlow:
+	case monitor.Slow:
 		return st.Warn
-	case healthDown:
+	case monitor.Down:
 		return st.Bad
-	case healthPaused, healthStopped:
+	case monitor.Paused, monitor.Stopped:
 		return st.Idle
 	}
 	return st.OK

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
+
+	"github.com/tradetop/tradetop/monitor"
 )
 
 // helpScreen is the full help: every key the UI answers to, grouped by
@@ -53,7 +55,7 @@ func (p *helpScreen) update(sections []helpSection, window time.Duration, now ti
 	win := fmtSpan(window)
 	legend := []struct{ head, text string }{
 		{"Stage health", "ok · slow: retries, Kafka warnings or seconds of unread backlog in the last seconds · " +
-			"down: work waiting and no progress for " + fmtSpan(stallAfter) + " · paused, stopped: on purpose."},
+			"down: work waiting and no progress for " + fmtSpan(monitor.StallAfter) + " · paused, stopped: on purpose."},
 		{"Partition verdicts", "judged from the group's committed offsets over " + win + " (twice the longest window plus lateness): " +
 			"OK · WARN: the lag's low points rise · STALL: reads go on but no commit · STOP: no commit and no reads · " +
 			"PAUSED: the feed is paused, nothing new arrives."},

@@ -11,6 +11,8 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/tradetop/tradetop/monitor"
 )
 
 func TestSelectionMovesAndFollowsTheSymbol(t *testing.T) {
@@ -197,8 +199,8 @@ func TestPauseAndResume(t *testing.T) {
 		t.Errorf("the header does not say PAUSED")
 	}
 	m, _ = step(t, m, snapshotMsg{src.at(41)})
-	if m.pauseWant != nil || !m.paused() || m.health.stages[0] != healthPaused {
-		t.Errorf("after the paused snapshot: want %v paused %v feed %v", m.pauseWant, m.paused(), m.health.stages[0])
+	if m.pauseWant != nil || !m.paused() || m.report.Stages[0] != monitor.Paused {
+		t.Errorf("after the paused snapshot: want %v paused %v feed %v", m.pauseWant, m.paused(), m.report.Stages[0])
 	}
 	m, cmd = step(t, m, press("p"))
 	cmd()
@@ -239,8 +241,8 @@ func TestQuitDrainsThenForces(t *testing.T) {
 	}
 	// The feed's health is judged at the next snapshot.
 	m, _ = step(t, m, snapshotMsg{src.at(9)})
-	if m.health.stages[0] != healthStopped {
-		t.Errorf("feed %v while draining, want stopped", m.health.stages[0])
+	if m.report.Stages[0] != monitor.Stopped {
+		t.Errorf("feed %v while draining, want stopped", m.report.Stages[0])
 	}
 	_, cmd = step(t, m, doneMsg{})
 	if cmd == nil {

@@ -3,10 +3,12 @@ package tui
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/NimbleMarkets/ntcharts/sparkline"
 	"github.com/charmbracelet/lipgloss"
 
+	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/state"
 )
 
@@ -16,7 +18,8 @@ import (
 // time, the age of the oldest unread trade and an estimated time to drain.
 type lagPane struct {
 	st     *Styles
-	lt     *lagTracker
+	mon    *monitor.Monitor
+	window time.Duration // the span verdicts are judged over
 	w, h   int
 	offset int  // first partition row on screen
 	paused bool // the feed is paused: nothing new arrives to judge by
@@ -27,20 +30,13 @@ type lagPane struct {
 	total  int64
 	known  bool // a lag read has arrived
 	read   string
-	sum    lagSummary
-	rows   []lagRow
+	sum    monitor.Summary
+	rows   []monitor.Partition
 	spark  sparkline.Model
 	graph  string // the drawn sparkline
 	drawn  int    // the lag read the graph shows
 	sparkH int
 	vals   []float64
-}
-
-type lagRow struct {
-	p        *partLag
-	verdict  verdict
-	in, read float64
-	unread   int64 // -1: this instance does not read the partition
 }
 
 // SetSize gives the pane its outer size.
@@ -71,13 +67,10 @@ func (p *lagPane) noteRows() int {
 	return 0
 }
 
-// update takes the snapshot and the tracker's judgement of it. What is
-// unread, per partition and in total, is read from the snapshot's own lag
-// read and positions, so the total is the sum of the rows: the tracker's
-// samples keep the positions of the snapshot that brought each read, and
-// the positions move on between reads.
-func (p *lagPane) update(s *state.Snapshot) {
-	lt := p.lt
+// update takes the snapshot and the monitor's judgement of it. What is
+// unread, per partition and in total, comes from the snapshot's own lag
+// read and positions, so the total is the sum of the rows.
+func (p *lagPane) update(s *state.Snapshot, r *monitor.Report) {
 	p.topic, p.group = s.Topic, s.Group
 	p.paused = s.Paused
 	p.total = s.TotalLag
@@ -85,35 +78,19 @@ func (p *lagPane) update(s *state.Snapshot) {
 	if p.known {
 		p.read = fmtAge(s.Time.Sub(s.LagTime))
 	}
-	unread := make(map[int]int64, len(s.Lag))
-	p.unread = 0
-	for _, pl := range s.Lag {
-		if pos, ok := s.Positions[pl.Partition]; ok {
-			n := max(pl.End-pos, 0)
-			unread[pl.Partition] = n
-			p.unread += n
-		}
-	}
-	p.sum = lt.summary(p.unread)
-	p.rows = p.rows[:0]
-	for _, id := range lt.ids {
-		pl := lt.parts[id]
-		in, read := lt.rates(pl)
-		n, ok := unread[id]
-		if !ok {
-			n = -1
-		}
-		p.rows = append(p.rows, lagRow{p: pl, verdict: lt.verdict(pl), in: in, read: read, unread: n})
-	}
+	p.unread = r.Unread
+	p.sum = r.Summary
+	p.window = r.Window
+	p.rows = append(p.rows[:0], r.Partitions...)
 	p.offset = min(p.offset, max(len(p.rows)-p.partRows(), 0))
-	if lt.reads != p.drawn {
+	if r.Reads != p.drawn {
+		p.drawn = r.Reads
 		p.drawGraph()
 	}
 }
 
 // drawGraph draws the total-lag sparkline into the rows left over.
 func (p *lagPane) drawGraph() {
-	p.drawn = p.lt.reads
 	cw := p.w - 4
 	shown := min(len(p.rows), p.partRows())
 	p.sparkH = max(p.h-2-1-shown-p.noteRows()-1, 1)
@@ -129,7 +106,7 @@ func (p *lagPane) drawGraph() {
 	if p.spark.Width() != gw || p.spark.Height() != p.sparkH {
 		p.spark = sparkline.New(gw, p.sparkH)
 	}
-	p.vals = p.lt.total.last(p.vals[:0], gw)
+	p.vals = p.mon.TotalLag(p.vals[:0], gw)
 	p.spark.Clear()
 	if len(p.vals) > 0 {
 		hi := 1.0
@@ -190,38 +167,37 @@ func (p *lagPane) View(focused bool) string {
 	shown := p.partRows()
 	for i := p.offset; i < len(p.rows) && i < p.offset+shown; i++ {
 		r := p.rows[i]
-		l := r.p.latest
 		var b strings.Builder
-		b.WriteString(padLeft(strconv.Itoa(r.p.id), 3))
-		b.WriteString(padLeft(num(l.end, 10), numW))
-		if l.committed < 0 {
+		b.WriteString(padLeft(strconv.Itoa(r.ID), 3))
+		b.WriteString(padLeft(num(r.End, 10), numW))
+		if r.Committed < 0 {
 			b.WriteString(padLeft("none", numW))
 		} else {
-			b.WriteString(padLeft(num(l.committed, 10), numW))
+			b.WriteString(padLeft(num(r.Committed, 10), numW))
 		}
-		b.WriteString(padLeft(num(l.lag, 10), numW))
+		b.WriteString(padLeft(num(r.Lag, 10), numW))
 		if withUnread {
-			if r.unread >= 0 {
-				b.WriteString(padLeft(num(r.unread, 10), 8))
+			if r.Unread >= 0 {
+				b.WriteString(padLeft(num(r.Unread, 10), 8))
 			} else {
 				b.WriteString(padLeft("—", 8))
 			}
 		}
 		if withRates {
-			b.WriteString(padLeft(fmtRate(r.in), 8))
-			if r.read >= 0 {
-				b.WriteString(padLeft(fmtRate(r.read), 8))
+			b.WriteString(padLeft(fmtRate(r.In), 8))
+			if r.Read >= 0 {
+				b.WriteString(padLeft(fmtRate(r.Read), 8))
 			} else {
 				b.WriteString(padLeft("—", 8))
 			}
 		}
 		b.WriteString("  ")
-		if p.paused && r.verdict == verdictOK {
+		if p.paused && r.Verdict == monitor.OK {
 			// Nothing arrives while the feed is paused: OK would say more
 			// than is known.
 			b.WriteString(p.st.Idle.Render("PAUSED"))
 		} else {
-			b.WriteString(p.verdictStyle(r.verdict).Render(r.verdict.String()))
+			b.WriteString(p.verdictStyle(r.Verdict).Render(r.Verdict.String()))
 		}
 		body = append(body, b.String())
 	}
@@ -229,7 +205,7 @@ func (p *lagPane) View(focused bool) string {
 		// Say where the hidden rows are, and whether any needs a look.
 		bad := 0
 		for _, r := range p.rows {
-			if r.verdict != verdictOK {
+			if r.Verdict != monitor.OK {
 				bad++
 			}
 		}
@@ -272,30 +248,30 @@ func (p *lagPane) View(focused bool) string {
 func (p *lagPane) summaryLines(room int) []string {
 	st, s := p.st, p.sum
 	read := []string{"unread " + fmtInt(p.unread)}
-	if s.reading {
-		age := fmtAge(s.oldest)
-		if !s.oldestKnown {
+	if s.Reading {
+		age := fmtAge(s.Oldest)
+		if !s.OldestKnown {
 			age = ">" + age
 		}
 		read = append(read, "oldest "+age)
 		switch {
 		case p.unread <= 0:
 			read = append(read, "caught up")
-		case s.drain > 0:
-			read = append(read, "drains in ~"+fmtAge(s.drain))
-		case s.oldestKnown && s.oldest <= behindAfter:
+		case s.Drain > 0:
+			read = append(read, "drains in ~"+fmtAge(s.Drain))
+		case s.OldestKnown && s.Oldest <= monitor.BehindAfter:
 			read = append(read, "keeping up")
 		default:
 			read = append(read, st.Warn.Render("falling behind"))
 		}
 	}
-	behind := fmtAge(s.commitBehind)
-	if !s.commitKnown {
+	behind := fmtAge(s.CommitBehind)
+	if !s.CommitKnown {
 		behind = ">" + behind
 	}
 	commits := "commits " + behind + " behind"
 	why := " (" + fmtInt(p.trail) + " read, not yet stored)"
-	if !s.committed {
+	if !s.Committed {
 		commits, why = "no commits yet", " (the first comes once the first trades are stored)"
 	}
 	when := "read " + p.read + " ago"
@@ -305,15 +281,15 @@ func (p *lagPane) summaryLines(room int) []string {
 	return []string{
 		strings.Join(read, " · "),
 		commits + st.Dim.Render(why),
-		st.Dim.Render("offsets " + when + " · verdicts over " + fmtSpan(p.lt.window)),
+		st.Dim.Render("offsets " + when + " · verdicts over " + fmtSpan(p.window)),
 	}
 }
 
-func (p *lagPane) verdictStyle(v verdict) lipgloss.Style {
+func (p *lagPane) verdictStyle(v monitor.Verdict) lipgloss.Style {
 	switch v {
-	case verdictWarn:
+	case monitor.Warn:
 		return p.st.Warn
-	case verdictStall, verdictStop:
+	case monitor.Stall, monitor.Stop:
 		return p.st.Bad
 	}
 	return p.st.OK

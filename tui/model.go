@@ -14,6 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/state"
 )
 
@@ -136,8 +137,8 @@ type Model struct {
 
 	snap   *state.Snapshot
 	hist   *history
-	lags   *lagTracker
-	health healthTracker
+	mon    *monitor.Monitor
+	report *monitor.Report
 
 	symbols symbolsPane
 	sectors sectorsPane
@@ -194,7 +195,7 @@ func New(src Source, o Options) Model {
 	pi.PromptStyle, pi.TextStyle, pi.PlaceholderStyle = st.Title, st.Bold, st.Dim
 	pi.Cursor.Style = st.Selected
 	pi.Cursor.SetMode(cursor.CursorStatic)
-	h, lt := newHistory(), newLagTracker()
+	h, mon := newHistory(), monitor.New()
 	return Model{
 		src:     src,
 		opts:    o,
@@ -202,10 +203,11 @@ func New(src Source, o Options) Model {
 		keys:    newKeyMap(),
 		help:    hm,
 		hist:    h,
-		lags:    lt,
+		mon:     mon,
+		report:  &monitor.Report{},
 		symbols: newSymbolsPane(st, h, o.MarketCap),
 		sectors: sectorsPane{st: st},
-		lag:     lagPane{st: st, lt: lt},
+		lag:     lagPane{st: st, mon: mon},
 		tape:    newTapePane(st),
 		events:  eventsPane{st: st},
 		detail:  detailPane{st: st},
@@ -353,9 +355,8 @@ func (m Model) onDone(msg doneMsg) (tea.Model, tea.Cmd) {
 func (m *Model) apply(s *state.Snapshot) {
 	m.snap = s
 	m.hist.record(s)
-	m.lags.record(s)
-	m.lag.update(s)
-	m.health.observe(s, m.lag.sum, m.draining || m.ended)
+	m.report = m.mon.Observe(s, m.draining || m.ended)
+	m.lag.update(s, m.report)
 	m.symbols.update(s.Symbols)
 	m.sectors.update(s.Sectors)
 	m.tape.update(s.Tape)
@@ -379,7 +380,7 @@ func (m *Model) apply(s *state.Snapshot) {
 
 // updateHelp lays the full help out for the keys the source takes.
 func (m *Model) updateHelp() {
-	m.manual.update(m.keys.sections(m.snap), m.lags.window, m.now())
+	m.manual.update(m.keys.sections(m.snap), m.report.Window, m.now())
 }
 
 // paused says whether the feed is paused, or about to be.

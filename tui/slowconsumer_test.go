@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,8 +15,11 @@ import (
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/storetest"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -54,36 +58,79 @@ type fastClock struct {
 
 func (c fastClock) now() time.Time { return c.start.Add(c.speed * time.Since(c.start)) }
 
+// recordingSource runs another source and records every trade the
+// pipeline took from it: those for which emit returned nil. They are the
+// run's input, known to the test rather than reported by the pipeline.
+// Run is called from the pipeline's feed goroutine; trades may be called
+// from any goroutine.
+type recordingSource struct {
+	feed.Source
+	mu      sync.Mutex
+	emitted []trade.Trade
+}
+
+func (r *recordingSource) Run(ctx context.Context, emit func(trade.Trade) error) error {
+	return r.Source.Run(ctx, func(t trade.Trade) error {
+		if err := emit(t); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		r.emitted = append(r.emitted, t)
+		r.mu.Unlock()
+		return nil
+	})
+}
+
+// Unwrap lets the pipeline find the synthetic source's Pacer.
+func (r *recordingSource) Unwrap() feed.Source { return r.Source }
+
+// trades returns the trades taken so far, in the order emitted.
+func (r *recordingSource) trades() []trade.Trade {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.emitted)
+}
+
 // TestSlowConsumer runs a pipeline, embedded broker and store, whose store
 // is throttled below the feed's rate, and feeds its snapshots to the UI
-// model: while throttled the unread lag grows and the lag pane judges the
-// partitions WARN, the header says the processing stage is slow; once the
-// throttle lifts, the backlog is read, the verdicts are OK again, and the
-// drain stores every trade the feed produced.
+// model: while throttled the unread lag grows, the lag pane judges every
+// partition WARN (and none STALL or STOP: the store is slow, not stuck),
+// and the header says the processing stage is slow; once the throttle
+// lifts, the backlog is read and the verdicts are OK again. The drain then
+// leaves the store exactly as the input says: every trade the feed emitted
+// stored once, and every candle and sector window, field by field, as a
+// reference computed from those trades.
 func TestSlowConsumer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a pipeline for about half a minute")
 	}
-	const speed = 3
+	const (
+		speed      = 3
+		partitions = 6
+	)
 	clock := fastClock{start: time.Now(), speed: speed}
 	u := feed.DefaultUniverse()
 	start := time.Date(2026, 3, 4, 14, 30, 0, 0, time.UTC)
-	src, err := feed.NewSynthetic(feed.SyntheticConfig{Universe: u, Seed: 5, Start: start, Rate: 1000})
+	syn, err := feed.NewSynthetic(feed.SyntheticConfig{Universe: u, Seed: 5, Start: start, Rate: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sqlite, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	src := &recordingSource{Source: syn}
+	path := filepath.Join(t.TempDir(), "tradetop.db")
+	sqlite, err := store.OpenSQLite(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sqlite.Close() })
 	st := &throttledStore{Store: sqlite}
+	// One-second windows and no lateness: commits follow the event time
+	// closely, and the lag window is its least, 30 seconds. The reference
+	// the store is checked against uses the same windows.
+	windows := agg.Config{Intervals: []time.Duration{time.Second}, SectorInterval: time.Second, AllowedLateness: agg.NoLateness}
 	p, err := pipeline.New(pipeline.Config{
 		Source: src, Store: st, StoreName: "throttled sqlite", Sector: u.Sector,
-		// One-second windows and no lateness: commits follow the event
-		// time closely, and the lag window is its least, 30 seconds.
-		Agg:   agg.Config{Intervals: []time.Duration{time.Second}, SectorInterval: time.Second, AllowedLateness: agg.NoLateness},
-		Kafka: bus.Config{CommitInterval: 50 * time.Millisecond},
+		Agg:   windows,
+		Kafka: bus.Config{CommitInterval: 50 * time.Millisecond, Partitions: partitions},
 		// The clock is fast, the store's writes are not: small batches
 		// keep each throttled write short (the writer merges what is
 		// queued, 16 batches at most: 1,600 trades, 2.4s throttled), so
@@ -117,7 +164,7 @@ func TestSlowConsumer(t *testing.T) {
 	m, _ = step(t, m, tea.WindowSizeMsg{Width: 140, Height: 50})
 	// until feeds the model every new snapshot until cond holds or the
 	// limit (in wall time, generous) passes, and reports whether it held.
-	var last *pipeline.Snapshot
+	var last *state.Snapshot
 	until := func(limit time.Duration, cond func() bool) bool {
 		deadline := time.Now().Add(limit)
 		for time.Now().Before(deadline) {
@@ -135,15 +182,15 @@ func TestSlowConsumer(t *testing.T) {
 	verdicts := func() [4]int {
 		var n [4]int
 		for _, r := range m.lag.rows {
-			n[r.verdict]++
+			n[r.Verdict]++
 		}
 		return n
 	}
-	allOK := func() bool { n := verdicts(); return len(m.lag.rows) > 0 && n[verdictOK] == len(m.lag.rows) }
-	stage := func(name string) health {
-		for i, s := range stageNames {
+	all := func(v monitor.Verdict) bool { return len(m.lag.rows) == partitions && verdicts()[v] == partitions }
+	stage := func(name string) monitor.Health {
+		for i, s := range monitor.StageNames {
 			if s == name {
-				return m.health.stages[i]
+				return m.report.Stages[i]
 			}
 		}
 		t.Fatalf("no stage %q", name)
@@ -152,34 +199,43 @@ func TestSlowConsumer(t *testing.T) {
 
 	// Healthy first: every partition committing, judged over a whole window.
 	if !until(2*time.Minute, func() bool {
-		return allOK() && len(m.lag.rows) == 6 && m.lags.window == 30*time.Second && judged(m.lags)
+		return all(monitor.OK) && m.report.Window == 30*time.Second && judged(m.lag.rows)
 	}) {
 		t.Fatalf("not healthy after two minutes: verdicts %v, unread %d\n%s", verdicts(), m.lag.unread, m.lag.View(false))
 	}
 	healthyUnread := m.lag.unread
 
-	// The store takes about 650 trades a second, the feed brings 1,000.
+	// The store takes about 650 trades a second, the feed brings 1,000:
+	// every partition falls behind, in proportion to its share.
 	st.throttle(1500 * time.Microsecond)
 	throttled := p.Snapshot()
-	var peakUnread int64
-	var sawSlow health
+	var (
+		peakUnread int64
+		sawSlow    monitor.Health
+		stuck      [4]int // the most partitions seen STALL and STOP at once
+	)
 	grew := until(2*time.Minute, func() bool {
 		peakUnread = max(peakUnread, m.lag.unread)
-		if h := stage("agg"); h == healthSlow || h == healthDown {
+		if h := stage("agg"); h == monitor.Slow || h == monitor.Down {
 			sawSlow = h
 		}
-		return verdicts()[verdictWarn] > 0 && sawSlow != healthOK && m.lag.unread > healthyUnread+1000
+		n := verdicts()
+		stuck[monitor.Stall] = max(stuck[monitor.Stall], n[monitor.Stall])
+		stuck[monitor.Stop] = max(stuck[monitor.Stop], n[monitor.Stop])
+		return all(monitor.Warn) && sawSlow != monitor.Healthy && m.lag.unread > healthyUnread+1000
 	})
 	warnView := m.lag.View(false)
-	t.Logf("throttled: verdicts %v (OK WARN STALL STOP), stages %v, unread %d\n%s", verdicts(), m.health.stages, m.lag.unread, warnView)
+	t.Logf("throttled: verdicts %v (OK WARN STALL STOP), stages %v, unread %d\n%s", verdicts(), m.report.Stages, m.lag.unread, warnView)
 	if !grew {
-		t.Fatalf("throttled for two minutes: verdicts %v, processing stage %v, unread %d (healthy %d)", verdicts(), stage("agg"), m.lag.unread, healthyUnread)
+		t.Fatalf("throttled for two minutes: verdicts %v, want all %d WARN; processing stage %v, unread %d (healthy %d)",
+			verdicts(), partitions, stage("agg"), m.lag.unread, healthyUnread)
 	}
-	if n := verdicts(); n[verdictStall]+n[verdictStop] > 0 {
-		t.Errorf("a slow consumer is judged STALL or STOP: %v; it is reading and committing, only behind", n)
+	if stuck[monitor.Stall]+stuck[monitor.Stop] > 0 {
+		t.Errorf("while throttled, up to %d partitions were judged STALL and %d STOP; a slow consumer is reading and committing, only behind",
+			stuck[monitor.Stall], stuck[monitor.Stop])
 	}
-	if !strings.Contains(warnView, "WARN") {
-		t.Errorf("the lag pane does not show WARN:\n%s", warnView)
+	if n := strings.Count(warnView, "  WARN"); n != partitions {
+		t.Errorf("the lag pane shows %d partitions WARN, want %d:\n%s", n, partitions, warnView)
 	}
 	if s := p.Snapshot(); s.StoredTrades <= throttled.StoredTrades {
 		t.Errorf("nothing stored while throttled (%d then %d): the store was to be slow, not stopped", throttled.StoredTrades, s.StoredTrades)
@@ -189,72 +245,36 @@ func TestSlowConsumer(t *testing.T) {
 	st.throttle(0)
 	caughtUp := until(2*time.Minute, func() bool {
 		peakUnread = max(peakUnread, m.lag.unread)
-		return m.lag.unread < 1000 && allOK() && stage("agg") == healthOK && stage("store") == healthOK
+		return m.lag.unread < 1000 && all(monitor.OK) && stage("agg") == monitor.Healthy && stage("store") == monitor.Healthy
 	})
-	t.Logf("recovered: verdicts %v, stages %v, unread %d\n%s", verdicts(), m.health.stages, m.lag.unread, m.lag.View(false))
+	t.Logf("recovered: verdicts %v, stages %v, unread %d\n%s", verdicts(), m.report.Stages, m.lag.unread, m.lag.View(false))
 	if !caughtUp {
-		t.Fatalf("two minutes after the throttle lifted: verdicts %v, stages %v, unread %d", verdicts(), m.health.stages, m.lag.unread)
+		t.Fatalf("two minutes after the throttle lifted: verdicts %v, stages %v, unread %d", verdicts(), m.report.Stages, m.lag.unread)
 	}
 
-	// Drain: every trade produced is stored, once.
+	// Drain: the store holds exactly what the input makes, read with SQL.
 	stop()
 	wg.Wait()
 	if rerr != nil {
 		t.Fatalf("run: %v (summary %+v)", rerr, sum)
 	}
-	counts, err := sqlite.Counts(context.Background())
-	if err != nil {
+	if err := sqlite.Close(); err != nil {
 		t.Fatal(err)
 	}
-	want := produced(t, u, start, sum.Produced)
-	var doubled, lost int64
-	for sym, n := range want {
-		got, err := sqlite.TradeCount(context.Background(), sym, start)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doubled += max(got-n, 0)
-		lost += max(n-got, 0)
-	}
-	t.Logf("figures: fault=%q in=%d stored=%d doubled=%d lost=%d", "slow consumer", sum.Produced, counts.Trades, doubled, lost)
-	// The summary's stored count is of rows written, a trade read twice
-	// (a producer retry, a rebalance) written twice: the rows tell.
-	t.Logf("peak unread=%d; summary produced=%d stored=%d late=%d errors=%d", peakUnread, sum.Produced, sum.StoredTrades, sum.Late, sum.Errors)
-	if doubled != 0 || lost != 0 || counts.Trades != sum.Produced {
-		t.Errorf("produced %d, %d rows stored: %d doubled, %d lost; want every trade once", sum.Produced, counts.Trades, doubled, lost)
-	}
-	if sum.Late != 0 {
-		t.Errorf("%d trades late; want none: a slow store delays the windows, it does not close them early", sum.Late)
-	}
+	input := src.trades()
+	t.Logf("input %d trades; peak unread %d; summary produced=%d stored=%d late=%d errors=%d",
+		len(input), peakUnread, sum.Produced, sum.StoredTrades, sum.Late, sum.Errors)
+	want := storetest.Reference(input, storetest.Windows{Intervals: windows.Intervals, Sector: windows.SectorInterval, SectorOf: u.Sector})
+	storetest.Check(t, "slow consumer", storetest.ReadSQLite(t, path), want)
 }
 
 // judged reports whether every partition has been committing for a whole
-// window, so that its verdict weighs growth (see lagTracker.verdict).
-func judged(l *lagTracker) bool {
-	for _, id := range l.ids {
-		p := l.parts[id]
-		if p.committing.IsZero() || p.latest.t.Sub(p.committing) < l.window {
+// window, so that its verdict weighs growth.
+func judged(rows []monitor.Partition) bool {
+	for _, r := range rows {
+		if !r.Judged {
 			return false
 		}
 	}
-	return len(l.ids) > 0
-}
-
-// produced returns how many of the first n trades of the synthetic feed
-// (seed 5 from start) each symbol has: the trades a run that produced n
-// must have stored.
-func produced(t *testing.T, u *feed.Universe, start time.Time, n int64) map[string]int64 {
-	t.Helper()
-	src, err := feed.NewSynthetic(feed.SyntheticConfig{Universe: u, Seed: 5, Start: start, Count: n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int64{}
-	if err := src.Run(context.Background(), func(tr trade.Trade) error {
-		out[tr.Symbol]++
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return len(rows) > 0
 }

@@ -20,7 +20,7 @@ func (m Model) View() string {
 	if r, ok := m.rate(); ok {
 		pace = fmtPace(r)
 	}
-	head := header(m.st, w, m.snap, m.health.stages, m.stateBadge(), pace)
+	head := header(m.st, w, m.snap, m.report.Stages, m.stateBadge(), pace)
 	return head + "\n" + m.bodyView() + "\n" + m.footerView()
 }
 

@@ -1,4 +1,4 @@
-package tui
+package monitor
 
 import (
 	"log/slog"
@@ -8,37 +8,38 @@ import (
 	"github.com/tradetop/tradetop/state"
 )
 
-// health is one stage's state as the header shows it: a dot and a word.
-type health int
+// Health is one stage's state: ok, slow, down, or paused or stopped on
+// purpose.
+type Health int
 
 const (
-	healthOK health = iota
-	healthSlow
-	healthDown
-	healthPaused
-	healthStopped
+	Healthy Health = iota
+	Slow
+	Down
+	Paused
+	Stopped
 )
 
-func (h health) String() string {
+func (h Health) String() string {
 	return [...]string{"ok", "slow", "down", "paused", "stopped"}[h]
 }
 
 // Thresholds of the stage health.
 const (
-	// stallAfter is how long a stage with work waiting may make no progress
+	// StallAfter is how long a stage with work waiting may make no progress
 	// before it is down. Every stage moves several times a second when
 	// healthy: batches are cut every 50ms and lag is read every second.
-	stallAfter = 5 * time.Second
+	StallAfter = 5 * time.Second
 	// recentFor is how long a retry or a Kafka warning keeps a stage slow.
 	recentFor = 10 * time.Second
-	// behindAfter is how old the oldest unread message may get before the
+	// BehindAfter is how old the oldest unread message may get before the
 	// processing stage is slow: it reads a batch every 50ms, so seconds of
 	// backlog mean it is not keeping up.
-	behindAfter = 2 * time.Second
+	BehindAfter = 2 * time.Second
 )
 
-// stage names, in pipeline order.
-var stageNames = [...]string{"feed", "kafka", "agg", "store"}
+// StageNames are the stages, in pipeline order.
+var StageNames = [...]string{"feed", "kafka", "agg", "store"}
 
 // healthTracker notices when each stage last made progress or retried. It is
 // owned by the model's goroutine and reads time only from the snapshots.
@@ -47,13 +48,14 @@ type healthTracker struct {
 	produced, consumed, stored time.Time // last progress
 	produceRetry, storeRetry   time.Time // last retry
 	started                    time.Time
-	stages                     [len(stageNames)]health
+	stages                     [len(StageNames)]Health
+	reasons                    [len(StageNames)]string
 }
 
 // observe updates the tracker with a new snapshot and judges the stages.
 // sum is the lag pane's summary of the same snapshot; draining says the
 // feed was stopped on purpose, or has ended.
-func (h *healthTracker) observe(s *state.Snapshot, sum lagSummary, draining bool) {
+func (h *healthTracker) observe(s *state.Snapshot, sum Summary, draining bool) {
 	t := s.Time
 	if h.prev == nil {
 		h.produced, h.consumed, h.stored, h.started = t, t, t, t
@@ -78,55 +80,65 @@ func (h *healthTracker) observe(s *state.Snapshot, sum lagSummary, draining bool
 	h.prev = s
 	recent := func(at time.Time) bool { return !at.IsZero() && t.Sub(at) < recentFor }
 
+	ago := func(at time.Time) string { return t.Sub(at).Round(time.Second).String() }
+
 	// feed: the source through the producer into Kafka.
 	switch {
 	case draining:
-		h.stages[0] = healthStopped
+		h.set(0, Stopped, "the feed has stopped")
 	case s.Paused:
-		h.stages[0] = healthPaused
-	case t.Sub(h.produced) > stallAfter:
-		h.stages[0] = healthDown
+		h.set(0, Paused, "the feed is paused")
+	case t.Sub(h.produced) > StallAfter:
+		h.set(0, Down, "nothing produced for "+ago(h.produced))
 	case recent(h.produceRetry):
-		h.stages[0] = healthSlow
+		h.set(0, Slow, "a Kafka write was retried "+ago(h.produceRetry)+" ago")
 	default:
-		h.stages[0] = healthOK
+		h.set(0, Healthy, "")
 	}
 
 	// kafka: the broker, as seen by the producer, the lag reads and the
 	// clients' warnings.
 	switch {
-	case !s.KafkaDownSince.IsZero(),
-		s.LagTime.IsZero() && t.Sub(h.started) > 2*stallAfter,
-		!s.LagTime.IsZero() && t.Sub(s.LagTime) > 2*stallAfter:
-		h.stages[1] = healthDown
-	case !s.LagTime.IsZero() && t.Sub(s.LagTime) > 3*time.Second,
-		recent(lastEvent(s.Events, "kafka")):
-		h.stages[1] = healthSlow
+	case !s.KafkaDownSince.IsZero():
+		h.set(1, Down, "failing for "+ago(s.KafkaDownSince))
+	case s.LagTime.IsZero() && t.Sub(h.started) > 2*StallAfter:
+		h.set(1, Down, "no lag read in "+ago(h.started))
+	case !s.LagTime.IsZero() && t.Sub(s.LagTime) > 2*StallAfter:
+		h.set(1, Down, "no lag read for "+ago(s.LagTime))
+	case !s.LagTime.IsZero() && t.Sub(s.LagTime) > 3*time.Second:
+		h.set(1, Slow, "the last lag read is "+ago(s.LagTime)+" old")
+	case recent(lastEvent(s.Events, "kafka")):
+		h.set(1, Slow, "a Kafka warning "+ago(lastEvent(s.Events, "kafka"))+" ago")
 	default:
-		h.stages[1] = healthOK
+		h.set(1, Healthy, "")
 	}
 
 	// agg: the consumer group and the aggregation.
 	switch {
-	case s.Unread > 0 && t.Sub(h.consumed) > stallAfter:
-		h.stages[2] = healthDown
-	case sum.reading && sum.oldest > behindAfter:
-		h.stages[2] = healthSlow
+	case s.Unread > 0 && t.Sub(h.consumed) > StallAfter:
+		h.set(2, Down, "nothing read for "+ago(h.consumed)+" with messages unread")
+	case sum.Reading && sum.Oldest > BehindAfter:
+		h.set(2, Slow, "the oldest unread message is "+sum.Oldest.Round(time.Second).String()+" old")
 	default:
-		h.stages[2] = healthOK
+		h.set(2, Healthy, "")
 	}
 
 	// store: trades consumed but not yet durable.
 	pending := s.Consumed - s.Bad - s.StoredTrades
 	switch {
-	case !s.StoreDownSince.IsZero(),
-		pending > 0 && t.Sub(h.stored) > stallAfter:
-		h.stages[3] = healthDown
+	case !s.StoreDownSince.IsZero():
+		h.set(3, Down, "failing for "+ago(s.StoreDownSince))
+	case pending > 0 && t.Sub(h.stored) > StallAfter:
+		h.set(3, Down, "nothing stored for "+ago(h.stored)+" with trades waiting")
 	case recent(h.storeRetry):
-		h.stages[3] = healthSlow
+		h.set(3, Slow, "a write was retried "+ago(h.storeRetry)+" ago")
 	default:
-		h.stages[3] = healthOK
+		h.set(3, Healthy, "")
 	}
+}
+
+func (h *healthTracker) set(stage int, v Health, reason string) {
+	h.stages[stage], h.reasons[stage] = v, reason
 }
 
 // lastEvent is the time of the newest warning or error whose source starts

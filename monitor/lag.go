@@ -1,25 +1,26 @@
-package tui
+package monitor
 
 import (
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/tradetop/tradetop/state"
 )
 
-// verdict is a partition's health in the spirit of Burrow, judged from the
+// Verdict is a partition's health in the spirit of Burrow, judged from the
 // group's committed offsets (OffsetFetch) against the end offsets
 // (ListOffsets), as any Kafka tool watching the group would see them.
-type verdict int
+type Verdict int
 
 const (
-	verdictOK verdict = iota
-	verdictWarn
-	verdictStall
-	verdictStop
+	OK Verdict = iota
+	Warn
+	Stall
+	Stop
 )
 
-func (v verdict) String() string {
+func (v Verdict) String() string {
 	return [...]string{"OK", "WARN", "STALL", "STOP"}[v]
 }
 
@@ -212,34 +213,36 @@ func (l *lagTracker) record(s *state.Snapshot) {
 	l.reads++
 }
 
-// verdict judges partition p at the newest read; see lagWindow.
-func (l *lagTracker) verdict(p *partLag) verdict {
+// verdict judges partition p at the newest read, and says why when it is
+// not OK; see lagWindow.
+func (l *lagTracker) verdict(p *partLag) (Verdict, string) {
 	now, cur, w := p.latest.t, p.latest, l.window
 	if cur.lag <= 0 {
-		return verdictOK
+		return OK, ""
 	}
 	waiting := cur.pos >= 0 && cur.pos >= cur.end && now.Sub(p.endMoved) >= w/2
-	if now.Sub(p.commitMoved) > w {
+	if since := now.Sub(p.commitMoved); since > w {
+		idle := "no commit for " + since.Round(time.Second).String() + " with lag " + strconv.FormatInt(cur.lag, 10)
 		switch {
 		case waiting:
-			return verdictOK
+			return OK, ""
 		case cur.pos >= 0 && now.Sub(p.posMoved) <= w:
-			return verdictStall
+			return Stall, idle + ", though it is read"
 		default:
-			return verdictStop
+			return Stop, idle + ", and it is not read"
 		}
 	}
 	if p.committing.IsZero() || now.Sub(p.committing) < w || (cur.pos >= 0 && cur.pos >= cur.end) {
-		return verdictOK
+		return OK, ""
 	}
 	cur2 := now.UnixNano() / int64(p.slice)
 	half := int64(w/2) / int64(p.slice)
 	older, ok1 := p.lowest(cur2-2*half, cur2-half-1)
 	newer, ok2 := p.lowest(cur2-half, cur2)
 	if ok1 && ok2 && newer > older+max(10, older/10) {
-		return verdictWarn
+		return Warn, "lag grew from " + strconv.FormatInt(older, 10) + " to " + strconv.FormatInt(newer, 10) + " over " + w.String()
 	}
-	return verdictOK
+	return OK, ""
 }
 
 // rates returns a partition's messages per second arriving (end offset) and
@@ -293,45 +296,46 @@ func (p *partLag) offsetAge(offset int64) (time.Duration, bool) {
 	return cur.t.Sub(newer.t), false
 }
 
-// lagSummary is what the lag pane shows under the partitions.
-type lagSummary struct {
-	in, read     float64       // messages per second, all tracked partitions
-	reading      bool          // this instance reads some partition
-	oldest       time.Duration // age of the oldest unread message
-	oldestKnown  bool          // false: older than the history
-	commitBehind time.Duration // age of the oldest uncommitted message
-	commitKnown  bool          // false: older than the history
-	committed    bool          // some partition has a committed offset
-	drain        time.Duration // estimated time to read what is unread; -1: not draining
-	verdicts     [4]int        // partitions per verdict
+// Summary is the topic as a whole at the newest lag read.
+type Summary struct {
+	In, Read     float64       // messages per second, all tracked partitions
+	Reading      bool          // this instance reads some partition
+	Oldest       time.Duration // age of the oldest unread message
+	OldestKnown  bool          // false: older than the history
+	CommitBehind time.Duration // age of the oldest uncommitted message
+	CommitKnown  bool          // false: older than the history
+	Committed    bool          // some partition has a committed offset
+	Drain        time.Duration // estimated time to read what is unread; -1: not draining
+	Verdicts     [4]int        // partitions per verdict
 }
 
-func (l *lagTracker) summary(unread int64) lagSummary {
-	sum := lagSummary{oldestKnown: true, commitKnown: true, drain: -1}
+func (l *lagTracker) summary(unread int64) Summary {
+	sum := Summary{OldestKnown: true, CommitKnown: true, Drain: -1}
 	for _, id := range l.ids {
 		p := l.parts[id]
 		in, read := l.rates(p)
-		sum.in += in
+		sum.In += in
 		if read >= 0 {
-			sum.read += read
-			sum.reading = true
+			sum.Read += read
+			sum.Reading = true
 			age, ok := p.offsetAge(p.latest.pos)
-			sum.oldest = max(sum.oldest, age)
-			sum.oldestKnown = sum.oldestKnown && ok
+			sum.Oldest = max(sum.Oldest, age)
+			sum.OldestKnown = sum.OldestKnown && ok
 		}
 		if p.latest.committed >= 0 {
-			sum.committed = true
+			sum.Committed = true
 			age, ok := p.offsetAge(p.latest.committed)
-			sum.commitBehind = max(sum.commitBehind, age)
-			sum.commitKnown = sum.commitKnown && ok
+			sum.CommitBehind = max(sum.CommitBehind, age)
+			sum.CommitKnown = sum.CommitKnown && ok
 		}
-		sum.verdicts[l.verdict(p)]++
+		v, _ := l.verdict(p)
+		sum.Verdicts[v]++
 	}
 	switch {
 	case unread <= 0:
-		sum.drain = 0
-	case sum.read > sum.in:
-		sum.drain = time.Duration(float64(unread) / (sum.read - sum.in) * float64(time.Second))
+		sum.Drain = 0
+	case sum.Read > sum.In:
+		sum.Drain = time.Duration(float64(unread) / (sum.Read - sum.In) * float64(time.Second))
 	}
 	return sum
 }

@@ -1,0 +1,81 @@
+package monitor
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/tradetop/tradetop/state"
+)
+
+// LogStatus logs one status line from the latest snapshot every interval
+// until ctx is done: the monitor's health of each stage (feed, kafka, agg,
+// store: ok, slow, down, paused or stopped) and how many partitions it
+// judges WARN, STALL and STOP, then what each stage did, the rates, lag and
+// latency. It is the headless mode's view of the pipeline, and judges with
+// the same monitor as the terminal UI. snapshot returns the latest
+// snapshot, or nil before the first. Its latency is the recent one, over
+// the last RecentWindow (keys p50_ms_last10s and p99_ms_last10s); the
+// Summary has the whole run's.
+func LogStatus(ctx context.Context, snapshot func() *state.Snapshot, log *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	m := New()
+	var prev *state.Snapshot
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s := snapshot()
+		if s == nil || s == prev {
+			continue
+		}
+		r := m.Observe(s, s.Draining)
+		log.Info("status", StatusAttrs(s, prev, r)...)
+		prev = s
+	}
+}
+
+// StatusAttrs are the key-value pairs of the status line of snapshot s,
+// judged r, whose rates are since prev (the snapshot's own without one).
+func StatusAttrs(s, prev *state.Snapshot, r *Report) []any {
+	in, stored := s.InRate, s.StoredRate
+	if prev != nil {
+		if dt := s.Time.Sub(prev.Time).Seconds(); dt > 0 {
+			in = float64(s.Produced-prev.Produced) / dt
+			stored = float64(s.StoredTrades-prev.StoredTrades) / dt
+		}
+	}
+	attrs := make([]any, 0, 2*(len(StageNames)+24))
+	for i, name := range StageNames {
+		attrs = append(attrs, name, r.Stages[i].String())
+	}
+	attrs = append(attrs,
+		"lag_warn", r.Verdicts[Warn],
+		"lag_stall", r.Verdicts[Stall],
+		"lag_stop", r.Verdicts[Stop],
+		"produced", s.Produced,
+		"in_per_s", int64(in),
+		"consumed", s.Consumed,
+		"stored", s.StoredTrades,
+		"stored_per_s", int64(stored),
+		"candles", s.Candles,
+		"unread", s.Unread,
+		"commit_lag", s.TotalLag,
+		"commit_trail", s.CommitTrail,
+		"p50_ms_last10s", ms(s.RecentLatency.P50),
+		"p99_ms_last10s", ms(s.RecentLatency.P99),
+		"late", s.Late,
+		"dup", s.Duplicates,
+		"bad", s.Bad,
+		"errors", s.Errors,
+	)
+	if f := s.Feed; f != nil {
+		attrs = append(attrs, "feed_bad", f.Bad, "feed_dropped", f.Dropped, "feed_connected", f.Connected)
+	}
+	return attrs
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
