@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,6 +36,7 @@ import (
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/metrics"
 	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
@@ -85,6 +88,7 @@ type options struct {
 	lateness          time.Duration
 	dataDir           string
 	statusInterval    time.Duration
+	listen            string
 	summary           string
 	drainTimeout      time.Duration
 	maxInFlight       int64
@@ -168,6 +172,7 @@ func flags(o *options) *flag.FlagSet {
 	durationVar(fs, &o.lateness, "allowed-lateness", 2*time.Second, "how late a trade may arrive and still count in its windows")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store and the log")
 	durationVar(fs, &o.statusInterval, "status-interval", 5*time.Second, "how often --no-ui logs a status line")
+	fs.StringVar(&o.listen, "listen", "", "serve Prometheus metrics (/metrics) and probes (/healthz, /readyz) on this address, e.g. 127.0.0.1:9464 (default: off)")
 	fs.StringVar(&o.summary, "summary", "text", "summary at exit: text (a log line), json (one object on stdout) or none")
 	fs.Int64Var(&o.maxInFlight, "max-in-flight", 0, "most trades produced but not yet stored; at --rate max, latency is about this over the stored rate (0: 50000, or 20000 with --cassandra)")
 	durationVar(fs, &o.drainTimeout, "drain-timeout", 10*time.Second, "how long a stop may take to drain before it gives up")
@@ -516,7 +521,15 @@ func run(args []string, env environment, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	if err := execute(o, log, stdout); err != nil {
+	var ln net.Listener
+	if o.listen != "" {
+		if ln, err = net.Listen("tcp", o.listen); err != nil {
+			fmt.Fprintf(stderr, "tradetop: invalid value for flag -listen: %v\n", err)
+			return exitUsage
+		}
+		defer ln.Close()
+	}
+	if err := execute(o, ln, log, stdout); err != nil {
 		fmt.Fprintf(stderr, "tradetop: %v\n", err)
 		if errors.Is(err, pipeline.ErrAborted) {
 			return exitAborted
@@ -565,7 +578,9 @@ func openLog(dir string) (*os.File, error) {
 
 // execute builds the pipeline from o and runs it headless or under the
 // terminal UI until it is stopped and drained.
-func execute(o options, log *slog.Logger, stdout io.Writer) error {
+// execute runs the pipeline o describes; with ln, it serves metrics and
+// probes on it meanwhile.
+func execute(o options, ln net.Listener, log *slog.Logger, stdout io.Writer) error {
 	// A first SIGINT or SIGTERM drains; a second one stops at once.
 	soft, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -632,6 +647,24 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 		return err
 	}
 
+	// One monitor judges the run for the status line and the metrics.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	var watch *monitor.Watcher
+	if o.noUI || ln != nil {
+		watch = monitor.Watch(watchCtx, p.Snapshot, 100*time.Millisecond)
+	}
+	if ln != nil {
+		srv := &http.Server{Handler: metrics.Handler(watch, version()), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("serving metrics", "listen", ln.Addr().String(), "error", err)
+			}
+		}()
+		defer srv.Close()
+		log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
+
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -650,7 +683,7 @@ func execute(o options, log *slog.Logger, stdout io.Writer) error {
 	log.Info("starting", "source", src.Name(), "store", storeName, "rate", o.rate.String())
 	var sum pipeline.Summary
 	if o.noUI {
-		sum, err = runHeadless(soft, o, p, log)
+		sum, err = runHeadless(soft, o, p, watch, log)
 	} else {
 		sum, err = runUI(soft, stop, o, p, universe, log)
 	}
@@ -779,10 +812,10 @@ func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, s
 
 // runHeadless runs p until ctx is done or its source ends, logging a status
 // line every --status-interval.
-func runHeadless(ctx context.Context, o options, p *pipeline.Pipeline, log *slog.Logger) (pipeline.Summary, error) {
+func runHeadless(ctx context.Context, o options, p *pipeline.Pipeline, watch *monitor.Watcher, log *slog.Logger) (pipeline.Summary, error) {
 	statusCtx, stopStatus := context.WithCancel(context.Background())
 	defer stopStatus()
-	go monitor.LogStatus(statusCtx, p.Snapshot, log, o.statusInterval)
+	go monitor.LogStatus(statusCtx, watch, log, o.statusInterval)
 	return p.Run(ctx)
 }
 

@@ -8,19 +8,17 @@ import (
 	"github.com/tradetop/tradetop/state"
 )
 
-// LogStatus logs one status line from the latest snapshot every interval
-// until ctx is done: the monitor's health of each stage (feed, kafka, agg,
-// store: ok, slow, down, paused or stopped) and how many partitions it
-// judges WARN, STALL and STOP, then what each stage did, the rates, lag and
-// latency. It is the headless mode's view of the pipeline, and judges with
-// the same monitor as the terminal UI. snapshot returns the latest
-// snapshot, or nil before the first. Its latency is the recent one, over
-// the last RecentWindow (keys p50_ms_last10s and p99_ms_last10s); the
-// Summary has the whole run's.
-func LogStatus(ctx context.Context, snapshot func() *state.Snapshot, log *slog.Logger, every time.Duration) {
+// LogStatus logs one status line from the watcher's latest snapshot every
+// interval until ctx is done: the monitor's health of each stage (feed,
+// kafka, agg, store: ok, slow, down, paused or stopped) and how many
+// partitions it judges WARN, STALL and STOP, then what each stage did, the
+// rates, lag and latency. It is the headless mode's view of the pipeline,
+// and judges with the same monitor as the terminal UI. Its latency is the
+// recent one, over the last RecentWindow (keys p50_ms_last10s and
+// p99_ms_last10s); the Summary has the whole run's.
+func LogStatus(ctx context.Context, w *Watcher, log *slog.Logger, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	m := New()
 	var prev *state.Snapshot
 	for {
 		select {
@@ -28,11 +26,10 @@ func LogStatus(ctx context.Context, snapshot func() *state.Snapshot, log *slog.L
 			return
 		case <-t.C:
 		}
-		s := snapshot()
+		s, r := w.Latest()
 		if s == nil || s == prev {
 			continue
 		}
-		r := m.Observe(s, s.Draining)
 		log.Info("status", StatusAttrs(s, prev, r)...)
 		prev = s
 	}

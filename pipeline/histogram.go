@@ -16,6 +16,7 @@ type histogram struct {
 	counts [64 * subBuckets]uint64
 	n      uint64
 	max    time.Duration
+	sum    float64 // seconds
 }
 
 const subBits = 4
@@ -46,6 +47,7 @@ func (h *histogram) recordAll(ds []time.Duration) {
 		}
 		h.counts[bucketOf(uint64(d))]++
 		h.max = max(h.max, d)
+		h.sum += d.Seconds()
 	}
 	h.n += uint64(len(ds))
 }
@@ -60,10 +62,28 @@ func (h *histogram) merge(o *histogram) {
 	}
 	h.n += o.n
 	h.max = max(h.max, o.max)
+	h.sum += o.sum
 }
 
 func (h *histogram) summary() state.Latency {
-	return state.Latency{P50: h.quantile(0.50), P99: h.quantile(0.99), Max: h.max, N: h.n}
+	return state.Latency{P50: h.quantile(0.50), P99: h.quantile(0.99), Max: h.max, N: h.n, Sum: h.sum}
+}
+
+// buckets returns, for each of state.LatencyBounds, how many values are at
+// most that bound: every value of each fine bucket that lies wholly below
+// it, so a count may miss the values of the one fine bucket a bound cuts
+// (at most about 6% of the bound apart).
+func (h *histogram) buckets() []uint64 {
+	out := make([]uint64, len(state.LatencyBounds))
+	var seen uint64
+	i := 0
+	for b, bound := range state.LatencyBounds {
+		for ; i < len(h.counts) && lowerBound(i+1) <= uint64(bound)+1; i++ {
+			seen += h.counts[i]
+		}
+		out[b] = seen
+	}
+	return out
 }
 
 // quantile returns the midpoint of the bucket holding the q-th value, capped
@@ -145,5 +165,7 @@ func (l *latencies) summaries(now time.Time) (run, recent state.Latency) {
 		}
 	}
 	l.mu.Unlock()
-	return all.summary(), rec.summary()
+	run = all.summary()
+	run.Buckets = all.buckets()
+	return run, rec.summary()
 }

@@ -159,4 +159,17 @@ type Latency struct {
 	Max time.Duration
 	// N is how many trades the figures are over.
 	N uint64
+	// Sum is the sum of the latencies, in seconds.
+	Sum float64
+	// Buckets, when set, are how many of the N are at most each of
+	// LatencyBounds, for a histogram.
+	Buckets []uint64
+}
+
+// LatencyBounds are the upper bounds of the latency histogram's buckets.
+var LatencyBounds = []time.Duration{
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+	500 * time.Millisecond, time.Second, 2500 * time.Millisecond, 5 * time.Second,
+	10 * time.Second, 30 * time.Second, time.Minute,
 }

@@ -1,0 +1,211 @@
+// Package metrics serves what tradetop knows of its pipeline to Prometheus
+// and to probes: /metrics in the Prometheus exposition format, /healthz
+// (the process answers) and /readyz (partitions assigned, Kafka and the
+// store reachable). Every value is read at the scrape from the monitor's
+// latest snapshot and report, so serving costs the pipeline nothing
+// between scrapes, and the verdicts are those the status line and the UI
+// show.
+//
+// Labels are bounded: a topic's partitions (verdicts as a state set of four
+// per partition), the four stages (health as a state set of five each) and
+// the two systems that can be down. Nothing is labelled per trade, per
+// window or per symbol.
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tradetop/tradetop/monitor"
+	"github.com/tradetop/tradetop/state"
+)
+
+// Handler serves /metrics, /healthz and /readyz from the watcher. version
+// is reported in tradetop_build_info.
+func Handler(w *monitor.Watcher, version string) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newCollector(w, version),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(rw, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		s, _ := w.Latest()
+		if err := Ready(s); err != nil {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(rw, "not ready:", err)
+			return
+		}
+		fmt.Fprintln(rw, "ready")
+	})
+	return mux
+}
+
+// Ready says why the pipeline of snapshot s is not ready to do its work:
+// no snapshot yet, Kafka or the store failing, no partition of the topic
+// assigned; nil when it is ready.
+func Ready(s *state.Snapshot) error {
+	switch {
+	case s == nil:
+		return errors.New("starting")
+	case !s.KafkaDownSince.IsZero():
+		return fmt.Errorf("kafka down since %s", s.KafkaDownSince.UTC().Format("15:04:05Z"))
+	case !s.StoreDownSince.IsZero():
+		return fmt.Errorf("store down since %s", s.StoreDownSince.UTC().Format("15:04:05Z"))
+	case len(s.Positions) == 0 && !s.Draining:
+		return fmt.Errorf("no partition of topic %q assigned to this instance yet", s.Topic)
+	}
+	return nil
+}
+
+// collector reads the watcher at each scrape.
+type collector struct {
+	w       *monitor.Watcher
+	version string
+}
+
+func newCollector(w *monitor.Watcher, version string) *collector {
+	return &collector{w: w, version: version}
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("tradetop_"+name, help, labels, nil)
+}
+
+var (
+	buildInfo = desc("build_info", "Always 1: the version, source, broker, store, topic and group of this process.",
+		"version", "source", "store", "topic", "group")
+	produced   = desc("trades_produced_total", "Trades the feed produced into Kafka, acknowledged.")
+	consumed   = desc("trades_consumed_total", "Messages read from the topic, bad ones included.")
+	stored     = desc("trades_stored_total", "Trades read that are durable in the store (a duplicate counts: its first copy is stored).")
+	late       = desc("trades_late_total", "Trades read after a window of theirs had closed, left out of it.")
+	duplicate  = desc("trades_duplicate_total", "Trades read again while counted in an open window, counted once.")
+	bad        = desc("messages_bad_total", "Messages that are not trades, each written to the dead-letter topic once.")
+	rebuilt    = desc("trades_rebuilt_total", "Stored trades read back to rebuild the open windows of assigned partitions.")
+	candles    = desc("candles_written_total", "Closed candles written to the store.")
+	sectorRows = desc("sector_rows_written_total", "Sector volume rows written to the store.")
+	errorsDesc = desc("errors_total", "Errors: failed calls to Kafka or the store, each retried, and others.")
+	retries    = desc("retries_total", "Writes retried, by the stage that retried them.", "stage")
+	inFlight   = desc("trades_in_flight", "Trades produced and not yet stored.")
+	latency    = desc("ingest_to_stored_latency_seconds", "From a trade's Kafka timestamp to the end of the store write that made it durable, over the run.")
+	feedBad    = desc("feed_bad_total", "Input the source rejected: malformed frames or lines, invalid trades.")
+	feedDrop   = desc("feed_dropped_total", "Trades a live source dropped because the pipeline could not take them.")
+	feedRecon  = desc("feed_reconnects_total", "Connections of a live source re-established after a loss.")
+	feedConn   = desc("feed_connected", "1 while the source is connected (always 1 for sources without a connection).")
+	outage     = desc("outage", "1 while the system is failing (every call retried), 0 otherwise.", "system")
+	paused     = desc("feed_paused", "1 while the feed is paused.")
+	draining   = desc("draining", "1 once the feed has stopped and the pipeline drains.")
+	unread     = desc("unread_messages", "Messages of this instance's partitions not read yet.")
+	commitLag  = desc("commit_lag_messages", "Messages of the topic the group has not committed.")
+	trail      = desc("commit_trail_messages", "Messages this instance has read and not yet committed: what a crash would read again.")
+	oldest     = desc("oldest_unread_age_seconds", "Age of the oldest message this instance has not read.")
+	drain      = desc("drain_estimate_seconds", "Estimated time to read what is unread at the current rates; absent when not draining.")
+	endOff     = desc("partition_end_offset", "The partition's end offset (next offset written).", "topic", "partition")
+	commitOff  = desc("partition_committed_offset", "The group's committed offset of the partition; absent when none.", "topic", "partition")
+	partLag    = desc("partition_lag_messages", "End offset minus the group's committed offset.", "topic", "partition")
+	partUnread = desc("partition_unread_messages", "Messages of the partition this instance has not read; absent when it does not read it.", "topic", "partition")
+	verdict    = desc("partition_verdict", "1 for the monitor's verdict of the partition (OK, WARN, STALL, STOP), 0 for the others.", "topic", "partition", "verdict")
+	health     = desc("stage_health", "1 for the monitor's health of the stage (ok, slow, down, paused, stopped), 0 for the others.", "stage", "health")
+)
+
+var allDescs = []*prometheus.Desc{buildInfo, produced, consumed, stored, late, duplicate, bad, rebuilt, candles, sectorRows,
+	errorsDesc, retries, inFlight, latency, feedBad, feedDrop, feedRecon, feedConn, outage, paused, draining, unread,
+	commitLag, trail, oldest, drain, endOff, commitOff, partLag, partUnread, verdict, health}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	s, r := c.w.Latest()
+	if s == nil {
+		return
+	}
+	counter := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	flag := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	gauge(buildInfo, 1, c.version, s.Source, s.Store, s.Topic, s.Group)
+	counter(produced, s.Produced)
+	counter(consumed, s.Consumed)
+	counter(stored, s.StoredTrades)
+	counter(late, s.Late)
+	counter(duplicate, s.Duplicates)
+	counter(bad, s.Bad)
+	counter(rebuilt, s.Rebuilt)
+	counter(candles, s.Candles)
+	counter(sectorRows, s.SectorRows)
+	counter(errorsDesc, s.Errors)
+	counter(retries, s.ProduceRetries, "kafka")
+	counter(retries, s.StoreRetries, "store")
+	gauge(inFlight, float64(max(s.Produced-s.StoredTrades, 0)))
+	if l := s.Latency; len(l.Buckets) == len(state.LatencyBounds) {
+		buckets := make(map[float64]uint64, len(l.Buckets))
+		for i, b := range state.LatencyBounds {
+			buckets[b.Seconds()] = l.Buckets[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(latency, l.N, l.Sum, buckets)
+	}
+	if f := s.Feed; f != nil {
+		counter(feedBad, f.Bad)
+		counter(feedDrop, f.Dropped)
+		counter(feedRecon, f.Reconnects)
+		gauge(feedConn, flag(f.Connected))
+	}
+	gauge(outage, flag(!s.KafkaDownSince.IsZero()), "kafka")
+	gauge(outage, flag(!s.StoreDownSince.IsZero()), "store")
+	gauge(paused, flag(s.Paused))
+	gauge(draining, flag(s.Draining))
+	gauge(unread, float64(s.Unread))
+	gauge(commitLag, float64(s.TotalLag))
+	gauge(trail, float64(s.CommitTrail))
+	if r == nil {
+		return
+	}
+	if r.Reading {
+		gauge(oldest, r.Oldest.Seconds())
+	}
+	if r.Drain >= 0 {
+		gauge(drain, r.Drain.Seconds())
+	}
+	for _, p := range r.Partitions {
+		id := strconv.Itoa(p.ID)
+		gauge(endOff, float64(p.End), s.Topic, id)
+		if p.Committed >= 0 {
+			gauge(commitOff, float64(p.Committed), s.Topic, id)
+		}
+		gauge(partLag, float64(p.Lag), s.Topic, id)
+		if p.Unread >= 0 {
+			gauge(partUnread, float64(p.Unread), s.Topic, id)
+		}
+		for _, v := range []monitor.Verdict{monitor.OK, monitor.Warn, monitor.Stall, monitor.Stop} {
+			gauge(verdict, flag(p.Verdict == v), s.Topic, id, v.String())
+		}
+	}
+	for i, name := range monitor.StageNames {
+		for _, h := range []monitor.Health{monitor.Healthy, monitor.Slow, monitor.Down, monitor.Paused, monitor.Stopped} {
+			gauge(health, flag(r.Stages[i] == h), name, h.String())
+		}
+	}
+}

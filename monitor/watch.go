@@ -1,0 +1,60 @@
+package monitor
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tradetop/tradetop/state"
+)
+
+// Watcher runs one Monitor over a pipeline's snapshots as they are
+// published, so that every view of the process (the headless status line,
+// the metrics) reads the same judgement. Latest may be called from any
+// goroutine.
+type Watcher struct {
+	mu   sync.Mutex
+	snap *state.Snapshot
+	rep  *Report
+}
+
+// Watch judges each new snapshot that snapshot returns, looking every
+// interval, until ctx is done. The feed counts as stopped once a snapshot
+// says it is draining.
+func Watch(ctx context.Context, snapshot func() *state.Snapshot, every time.Duration) *Watcher {
+	w := &Watcher{}
+	m := New()
+	look := func() {
+		s := snapshot()
+		if s == nil {
+			return
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if s != w.snap {
+			w.snap, w.rep = s, m.Observe(s, s.Draining)
+		}
+	}
+	look()
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				look()
+			}
+		}
+	}()
+	return w
+}
+
+// Latest returns the newest snapshot judged and its report; nil and nil
+// before the first.
+func (w *Watcher) Latest() (*state.Snapshot, *Report) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.snap, w.rep
+}
