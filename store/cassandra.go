@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/store/internal/rowkey"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -34,7 +35,7 @@ type Cassandra struct {
 	// days and indexed are the candle_days and trade_index rows known to
 	// be written. Only Write uses them.
 	days    map[candleDay]struct{}
-	indexed map[indexKey]struct{}
+	indexed map[rowkey.Index]struct{}
 }
 
 type candleDay struct {
@@ -88,7 +89,7 @@ func OpenCassandra(ctx context.Context, cfg CassandraConfig) (*Cassandra, error)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to cassandra %s: %w", strings.Join(cfg.Hosts, ","), explainTLS(ctx, cfg, err))
 	}
-	c := &Cassandra{cfg: cfg, session: session, days: map[candleDay]struct{}{}, indexed: map[indexKey]struct{}{}}
+	c := &Cassandra{cfg: cfg, session: session, days: map[candleDay]struct{}{}, indexed: map[rowkey.Index]struct{}{}}
 	if err := c.migrate(ctx); err != nil {
 		session.Close()
 		return nil, err
@@ -227,7 +228,7 @@ func (c *Cassandra) present(ctx context.Context, b *Batch) (map[string]bool, err
 // plan turns b into per-partition batches, leaving out the trades marked
 // IfAbsent that present says are stored, and lists the candle_days and
 // trade_index rows it writes.
-func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool) ([]*gocql.Batch, []candleDay, []indexKey, error) {
+func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool) ([]*gocql.Batch, []candleDay, []rowkey.Index, error) {
 	var jobs []*gocql.Batch
 	var cur *gocql.Batch
 	flush := func() {
@@ -260,7 +261,7 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool)
 	})
 	insTrade := c.stmt(`INSERT INTO {ks}.trades (symbol, day, ts, trade_id, ns, price, volume, kafka_partition, kafka_offset)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	var index []indexKey
+	var index []rowkey.Index
 	for k, i := range idx {
 		t := &ts[i]
 		same := k > 0 && ts[idx[k-1]].Symbol == t.Symbol && dayNumber(ts[idx[k-1]].Time) == dayNumber(t.Time)
@@ -271,7 +272,7 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool)
 				continue
 			}
 			part, off = int(o.Partition), o.Offset
-			ik := indexKey{o.Partition, dayNumber(t.Time), t.Symbol}
+			ik := rowkey.Index{Partition: o.Partition, Day: dayNumber(t.Time), Symbol: t.Symbol}
 			if _, known := c.indexed[ik]; !known && !slices.Contains(index, ik) {
 				index = append(index, ik)
 			}
@@ -280,22 +281,22 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool)
 	}
 	flush()
 	insIndex := c.stmt(`INSERT INTO {ks}.trade_index (kafka_partition, day, symbol) VALUES (?, ?, ?)`)
-	slices.SortFunc(index, func(a, b indexKey) int { return cmp.Compare(a.partition, b.partition) })
+	slices.SortFunc(index, func(a, b rowkey.Index) int { return cmp.Compare(a.Partition, b.Partition) })
 	for k, ik := range index {
-		add(k > 0 && index[k-1].partition == ik.partition, insIndex, int(ik.partition), time.Unix(ik.day*86400, 0).UTC(), ik.symbol)
+		add(k > 0 && index[k-1].Partition == ik.Partition, insIndex, int(ik.Partition), time.Unix(ik.Day*86400, 0).UTC(), ik.Symbol)
 	}
 	flush()
 
 	// Candles, grouped by (symbol, interval, day), and the days they touch.
 	cs := slices.Clone(b.Candles)
-	slices.SortFunc(cs, func(a, b agg.Candle) int { return compareCandleKeys(&a, &b) })
+	slices.SortFunc(cs, func(a, b agg.Candle) int { return rowkey.CompareCandleKeys(&a, &b) })
 	insCandle := c.stmt(`INSERT INTO {ks}.candles (symbol, interval, day, bucket_start, open, high, low, close, volume, notional, vwap, trades)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	insDay := c.stmt(`INSERT INTO {ks}.candle_days (symbol, interval, day) VALUES (?, ?, ?)`)
 	var days []candleDay
 	for k := range cs {
 		cd := &cs[k]
-		ivl, err := intervalName(cd.Interval)
+		ivl, err := rowkey.Interval(cd.Interval)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -320,7 +321,7 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	for k := range ss {
 		s := &ss[k]
-		ivl, err := intervalName(s.Interval)
+		ivl, err := rowkey.Interval(s.Interval)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -400,11 +401,11 @@ func (c *Cassandra) Candles(ctx context.Context, symbol string, interval time.Du
 	if c.closed.Load() {
 		return nil, fmt.Errorf("reading candles: %w", ErrClosed)
 	}
-	ivl, err := intervalName(interval)
+	ivl, err := rowkey.Interval(interval)
 	if err != nil {
 		return nil, fmt.Errorf("reading candles: %w", err)
 	}
-	from, to = clampTime(from), clampTime(to)
+	from, to = rowkey.ClampTime(from), rowkey.ClampTime(to)
 	if !from.Before(to) {
 		return nil, nil
 	}
@@ -440,7 +441,7 @@ func (c *Cassandra) RecentCandles(ctx context.Context, symbol string, interval t
 	if c.closed.Load() {
 		return nil, fmt.Errorf("reading recent candles: %w", ErrClosed)
 	}
-	ivl, err := intervalName(interval)
+	ivl, err := rowkey.Interval(interval)
 	if err != nil {
 		return nil, fmt.Errorf("reading recent candles: %w", err)
 	}
@@ -540,7 +541,7 @@ func (c *Cassandra) query(ctx context.Context, stmt string, args ...any) *gocql.
 }
 
 // dayNumber is the UTC day of t, in days since the Unix epoch.
-func dayNumber(t time.Time) int64 { return floorDiv(t.Unix(), 86400) }
+func dayNumber(t time.Time) int64 { return rowkey.FloorDiv(t.Unix(), 86400) }
 
 // dayOf is the start of t's UTC day, which gocql writes as a CQL date.
 func dayOf(t time.Time) time.Time { return time.Unix(dayNumber(t)*86400, 0).UTC() }

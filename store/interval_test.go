@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/tradetop/tradetop/store/internal/rowkey"
 )
 
 func TestIntervalName(t *testing.T) {
@@ -34,7 +36,7 @@ func TestIntervalName(t *testing.T) {
 				t.Errorf("IntervalName(%v) = %q, want %q", tt.d, got, tt.want)
 			}
 			d, err := ParseInterval(tt.want)
-			_, encodable := intervalName(tt.d)
+			_, encodable := rowkey.Interval(tt.d)
 			switch {
 			case encodable == nil && (err != nil || d != tt.d):
 				t.Errorf("ParseInterval(%q) = %v, %v; want %v", tt.want, d, err, tt.d)

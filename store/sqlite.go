@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,11 +18,9 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/store/internal/rowkey"
 	"github.com/tradetop/tradetop/trade"
 )
-
-// ErrClosed is returned by a store's methods after its Close.
-var ErrClosed = errors.New("store is closed")
 
 // Synchronous is SQLite's PRAGMA synchronous level for the writer in WAL mode.
 type Synchronous string
@@ -361,11 +358,11 @@ func (s *SQLite) Candles(ctx context.Context, symbol string, interval time.Durat
 	if s.closed.Load() {
 		return nil, fmt.Errorf("reading candles: %w", ErrClosed)
 	}
-	ivl, err := intervalName(interval)
+	ivl, err := rowkey.Interval(interval)
 	if err != nil {
 		return nil, fmt.Errorf("reading candles: %w", err)
 	}
-	from, to = clampTime(from), clampTime(to)
+	from, to = rowkey.ClampTime(from), rowkey.ClampTime(to)
 	if !from.Before(to) {
 		return nil, nil
 	}
@@ -387,7 +384,7 @@ func (s *SQLite) RecentCandles(ctx context.Context, symbol string, interval time
 	if s.closed.Load() {
 		return nil, fmt.Errorf("reading recent candles: %w", ErrClosed)
 	}
-	ivl, err := intervalName(interval)
+	ivl, err := rowkey.Interval(interval)
 	if err != nil {
 		return nil, fmt.Errorf("reading recent candles: %w", err)
 	}
@@ -471,7 +468,7 @@ func (s *SQLite) Reread(ctx context.Context, partition int32, since time.Time, b
 	if s.closed.Load() {
 		return fmt.Errorf("reading back partition %d: %w", partition, ErrClosed)
 	}
-	since = clampTime(since)
+	since = rowkey.ClampTime(since)
 	err := func() error {
 		// One read transaction: the index and the trades agree.
 		tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -541,29 +538,4 @@ func (s *SQLite) Counts(ctx context.Context) (Counts, error) {
 		return Counts{}, fmt.Errorf("counting rows: %w", err)
 	}
 	return c, nil
-}
-
-// Times outside [minTime, maxTime] have no int64 Unix nanosecond form.
-var (
-	minTime = time.Unix(0, math.MinInt64).UTC()
-	maxTime = time.Unix(0, math.MaxInt64).UTC()
-)
-
-// clampTime returns t moved into [minTime, maxTime].
-func clampTime(t time.Time) time.Time {
-	switch {
-	case t.Before(minTime):
-		return minTime
-	case t.After(maxTime):
-		return maxTime
-	}
-	return t
-}
-
-// unixNano is t in Unix nanoseconds, or false when t has no such form.
-func unixNano(t time.Time) (int64, bool) {
-	if t.Before(minTime) || t.After(maxTime) {
-		return 0, false
-	}
-	return t.UnixNano(), true
 }

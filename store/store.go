@@ -5,11 +5,15 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/trade"
 )
+
+// ErrClosed is returned by a store's methods after its Close.
+var ErrClosed = errors.New("store is closed")
 
 // Batch is one unit of durable work: when Write returns nil, every row in it
 // is durable and the Kafka offsets that produced it may be committed.
