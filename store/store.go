@@ -1,6 +1,7 @@
 // Package store persists what the pipeline produces: raw trades, closed
 // candles and per-partition sector volume. Every write is an idempotent upsert,
 // so replaying a Kafka partition from an older offset rewrites identical rows.
+// The stores are in packages of their own: sqlite, embedded, and cassandra.
 package store
 
 import (

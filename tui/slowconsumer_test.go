@@ -16,6 +16,7 @@ import (
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/sqlite"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -72,12 +73,12 @@ func TestSlowConsumer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sqlite, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sqlite.Close() })
-	st := &throttledStore{Store: sqlite}
+	t.Cleanup(func() { db.Close() })
+	st := &throttledStore{Store: db}
 	p, err := pipeline.New(pipeline.Config{
 		Source: src, Store: st, StoreName: "throttled sqlite", Sector: u.Sector,
 		// One-second windows and no lateness: commits follow the event
@@ -202,14 +203,14 @@ func TestSlowConsumer(t *testing.T) {
 	if rerr != nil {
 		t.Fatalf("run: %v (summary %+v)", rerr, sum)
 	}
-	counts, err := sqlite.Counts(context.Background())
+	counts, err := db.Counts(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := produced(t, u, start, sum.Produced)
 	var doubled, lost int64
 	for sym, n := range want {
-		got, err := sqlite.TradeCount(context.Background(), sym, start)
+		got, err := db.TradeCount(context.Background(), sym, start)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"cmp"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/store/internal/rowkey"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -80,7 +81,7 @@ func (ins *insert) close() error {
 }
 
 // writeState is what Write reuses from one call to the next. It belongs to
-// the goroutine holding SQLite.wmu.
+// the goroutine holding Store.wmu.
 type writeState struct {
 	trades, candles, sectors insert
 	// index inserts a trade_index row; indexed are the rows known to be
@@ -168,7 +169,7 @@ func (w *writeState) close() error {
 }
 
 // write upserts the rows of b inside tx.
-func (w *writeState) write(ctx context.Context, tx *sql.Tx, b *Batch) error {
+func (w *writeState) write(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 	defer func() {
 		// Drop the references to b's strings.
 		clear(w.args)
@@ -230,7 +231,7 @@ func (w *writeState) writeIndex(ctx context.Context, tx *sql.Tx) error {
 // appendTrades appends the columns of ts, and of their origins if any, to
 // args in primary key order, which makes consecutive inserts land on the
 // same B-tree pages. It notes the trade_index rows they need in w.fresh.
-func (w *writeState) appendTrades(args []any, ts []trade.Trade, origins []Origin) ([]any, error) {
+func (w *writeState) appendTrades(args []any, ts []trade.Trade, origins []store.Origin) ([]any, error) {
 	keys := w.tradeKeys[:0]
 	for i := range ts {
 		t := &ts[i]
@@ -415,7 +416,7 @@ func (c *dayCache) get(ns int64) any {
 // boxed once.
 type intervalCache struct {
 	d   time.Duration
-	val any // the IntervalName as a string; nil until first use
+	val any // the store.IntervalName as a string; nil until first use
 }
 
 func (c *intervalCache) get(d time.Duration) (any, error) {

@@ -1,4 +1,4 @@
-package store
+package cassandra
 
 import (
 	"cmp"
@@ -19,9 +19,9 @@ import (
 	"github.com/gocql/gocql"
 )
 
-// CassandraConfig says how to reach Cassandra and how to write to it. The
-// zero value of a field means its default; CassandraDefaults lists them.
-type CassandraConfig struct {
+// Config says how to reach Cassandra and how to write to it. The
+// zero value of a field means its default; Defaults lists them.
+type Config struct {
 	// Hosts are the contact points, host or host:port (port 9042 when
 	// omitted). Required.
 	Hosts []string
@@ -84,9 +84,9 @@ type CassandraConfig struct {
 // NoWriteCoalesce turns write coalescing off.
 const NoWriteCoalesce time.Duration = -1
 
-// CassandraDefaults returns the default configuration (without hosts).
-func CassandraDefaults() CassandraConfig {
-	return CassandraConfig{
+// Defaults returns the default configuration (without hosts).
+func Defaults() Config {
+	return Config{
 		Keyspace:          "tradetop",
 		Replication:       Replication{Class: SimpleStrategy, Factor: 1},
 		Consistency:       gocql.LocalQuorum,
@@ -105,8 +105,8 @@ func CassandraDefaults() CassandraConfig {
 }
 
 // WithDefaults returns c with every zero field set to its default.
-func (c CassandraConfig) WithDefaults() CassandraConfig {
-	d := CassandraDefaults()
+func (c Config) WithDefaults() Config {
+	d := Defaults()
 	c.Keyspace = cmp.Or(c.Keyspace, d.Keyspace)
 	if c.Replication.Class == "" {
 		c.Replication = d.Replication
@@ -133,13 +133,13 @@ func (c CassandraConfig) WithDefaults() CassandraConfig {
 var identifier = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,47}$`)
 
 // Validate reports the first problem with c, after defaults.
-func (c CassandraConfig) Validate() error {
+func (c Config) Validate() error {
 	c = c.WithDefaults()
 	if len(c.Hosts) == 0 {
 		return errors.New("cassandra: no hosts")
 	}
 	for _, h := range c.Hosts {
-		if err := ValidateCassandraHost(h); err != nil {
+		if err := ValidateHost(h); err != nil {
 			return err
 		}
 	}
@@ -178,8 +178,8 @@ func ValidateKeyspace(name string) error {
 	return nil
 }
 
-// ValidateCassandraHost checks one contact point, host or host:port.
-func ValidateCassandraHost(h string) error {
+// ValidateHost checks one contact point, host or host:port.
+func ValidateHost(h string) error {
 	// A host is printed in errors, logs and the UI: no spaces or control
 	// characters, which no host name has either.
 	if strings.ContainsAny(h, "/\\@,") || !utf8.ValidString(h) ||
