@@ -26,7 +26,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gocql/gocql"
 	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/tradetop/tradetop/agg"
@@ -123,7 +122,7 @@ type options struct {
 	kafkaTLS          *tls.Config
 	cassandraPassword string
 	cassandraRepl     cassandra.Replication
-	cassandraCL       gocql.Consistency
+	cassandraCL       cassandra.Consistency
 	cassandraTLS      *tls.Config
 }
 

@@ -58,7 +58,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	cfg = cfg.WithDefaults()
 	cluster := gocql.NewCluster(cfg.Hosts...)
-	cluster.Consistency = cfg.Consistency
+	cluster.Consistency = gocql.Consistency(cfg.Consistency)
 	cluster.SerialConsistency = gocql.LocalSerial
 	cluster.Timeout = cfg.Timeout
 	cluster.WriteTimeout = cfg.Timeout
@@ -248,7 +248,7 @@ func (c *Store) plan(ctx context.Context, b *store.Batch, present map[string]boo
 		}
 		if cur == nil {
 			cur = c.session.NewBatch(gocql.UnloggedBatch)
-			cur.SetConsistency(c.cfg.Consistency)
+			cur.SetConsistency(gocql.Consistency(c.cfg.Consistency))
 		}
 		cur.Query(stmt, args...)
 	}

@@ -116,7 +116,7 @@ func TestParseConsistency(t *testing.T) {
 	for in, want := range map[string]gocql.Consistency{
 		"local_quorum": gocql.LocalQuorum, "QUORUM": gocql.Quorum, "one": gocql.One, "EACH_QUORUM": gocql.EachQuorum,
 	} {
-		if got, err := ParseConsistency(in); err != nil || got != want {
+		if got, err := ParseConsistency(in); err != nil || gocql.Consistency(got) != want {
 			t.Errorf("ParseConsistency(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}

@@ -32,9 +32,8 @@ type Config struct {
 	// with replication factor 1. An existing keyspace is used as it is.
 	Replication Replication
 	// Consistency of every read and write. Default LOCAL_QUORUM. (ANY, the
-	// zero value of gocql.Consistency, cannot be chosen: it does not make a
-	// write durable.)
-	Consistency gocql.Consistency
+	// zero value, cannot be chosen: it does not make a write durable.)
+	Consistency Consistency
 	// LocalDC is the data centre whose nodes are preferred. Default: none,
 	// every node alike.
 	LocalDC string
@@ -89,7 +88,7 @@ func Defaults() Config {
 	return Config{
 		Keyspace:          "tradetop",
 		Replication:       Replication{Class: SimpleStrategy, Factor: 1},
-		Consistency:       gocql.LocalQuorum,
+		Consistency:       Consistency(gocql.LocalQuorum),
 		Timeout:           5 * time.Second,
 		ConnectTimeout:    5 * time.Second,
 		BatchRows:         100,
@@ -149,7 +148,7 @@ func (c Config) Validate() error {
 	if err := c.Replication.Validate(); err != nil {
 		return err
 	}
-	switch c.Consistency {
+	switch gocql.Consistency(c.Consistency) {
 	case gocql.One, gocql.Two, gocql.Three, gocql.Quorum, gocql.All, gocql.LocalQuorum, gocql.EachQuorum, gocql.LocalOne:
 	default:
 		return fmt.Errorf("cassandra: unknown consistency %d", c.Consistency)
@@ -202,13 +201,20 @@ func ValidateHost(h string) error {
 	return nil
 }
 
+// Consistency is a consistency level (ONE, QUORUM, LOCAL_QUORUM, ...), this
+// package's own type so that its callers need not import gocql.
+type Consistency gocql.Consistency
+
+// String is the level's CQL name, which ParseConsistency reads.
+func (c Consistency) String() string { return gocql.Consistency(c).String() }
+
 // ParseConsistency reads a consistency level by its CQL name, in any case.
-func ParseConsistency(s string) (gocql.Consistency, error) {
+func ParseConsistency(s string) (Consistency, error) {
 	c, err := gocql.ParseConsistencyWrapper(s)
 	if err != nil || c == gocql.Any {
 		return 0, fmt.Errorf("unknown consistency %q: want one of ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE", s)
 	}
-	return c, nil
+	return Consistency(c), nil
 }
 
 // Replication strategy classes.
