@@ -49,6 +49,8 @@ import (
 	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/cassandra"
+	"github.com/tradetop/tradetop/store/sqlite"
 	"github.com/tradetop/tradetop/store/storetest"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -1224,7 +1226,7 @@ func faultInput(t *testing.T, seed, count int64) []trade.Trade {
 // pipeline run in the test.
 func sqliteFaultStore(t *testing.T, path string) store.Store {
 	t.Helper()
-	st, err := store.OpenSQLite(context.Background(), path)
+	st, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1241,7 +1243,7 @@ func cassandraFaultStore(t *testing.T, hosts []string, keyspace string) store.St
 	defer cancel()
 	// A loaded dev stack can take longer than the default 5s over a
 	// schema change.
-	st, err := store.OpenCassandra(ctx, store.CassandraConfig{Hosts: hosts, Keyspace: keyspace, Timeout: 30 * time.Second})
+	st, err := cassandra.Open(ctx, cassandra.Config{Hosts: hosts, Keyspace: keyspace, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gocql/gocql"
 	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/tradetop/tradetop/agg"
@@ -40,6 +39,8 @@ import (
 	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/cassandra"
+	"github.com/tradetop/tradetop/store/sqlite"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -125,8 +126,8 @@ type options struct {
 	kafkaSASLMech     sasl.Mechanism
 	kafkaTLS          *tls.Config
 	cassandraPassword string
-	cassandraRepl     store.Replication
-	cassandraCL       gocql.Consistency
+	cassandraRepl     cassandra.Replication
+	cassandraCL       cassandra.Consistency
 	cassandraTLS      *tls.Config
 }
 
@@ -391,7 +392,7 @@ func (o *options) validate(set map[string]bool) error {
 		}
 	}
 	for _, h := range o.cassandra {
-		if err := store.ValidateCassandraHost(h); err != nil {
+		if err := cassandra.ValidateHost(h); err != nil {
 			return fmt.Errorf("invalid value for flag -cassandra: %v", err)
 		}
 	}
@@ -434,13 +435,13 @@ func (o *options) validate(set map[string]bool) error {
 		return errors.New("invalid value for flag -stall-timeout: must be positive")
 	}
 	var err error
-	if o.cassandraRepl, err = store.ParseReplication(o.replication); err != nil {
+	if o.cassandraRepl, err = cassandra.ParseReplication(o.replication); err != nil {
 		return fmt.Errorf("invalid value for flag -cassandra-replication: %v", err)
 	}
-	if o.cassandraCL, err = store.ParseConsistency(o.consistency); err != nil {
+	if o.cassandraCL, err = cassandra.ParseConsistency(o.consistency); err != nil {
 		return fmt.Errorf("invalid value for flag -consistency: %v", err)
 	}
-	if err := store.ValidateKeyspace(o.keyspace); err != nil {
+	if err := cassandra.ValidateKeyspace(o.keyspace); err != nil {
 		return fmt.Errorf("invalid value for flag -keyspace: %v", err)
 	}
 	checks := []struct {
@@ -784,7 +785,7 @@ func maxInFlight(o options) int64 {
 // SQLite in the data directory. It returns the store and its description.
 func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, string, error) {
 	if len(o.cassandra) > 0 {
-		c, err := store.OpenCassandra(ctx, store.CassandraConfig{
+		c, err := cassandra.Open(ctx, cassandra.Config{
 			Hosts:       o.cassandra,
 			Keyspace:    o.keyspace,
 			Replication: o.cassandraRepl,
@@ -803,7 +804,7 @@ func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, s
 	// Committed offsets outlive the process (the embedded broker keeps
 	// them in the data directory, a real cluster on its own), so a write
 	// they are committed past must outlive a power loss too.
-	st, err := store.OpenSQLiteWith(ctx, filepath.Join(o.dataDir, datadir.StoreFile), store.SQLiteOptions{Synchronous: store.SynchronousFull})
+	st, err := sqlite.OpenWith(ctx, filepath.Join(o.dataDir, datadir.StoreFile), sqlite.Options{Synchronous: sqlite.SynchronousFull})
 	if err != nil {
 		return nil, "", err
 	}

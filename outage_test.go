@@ -25,7 +25,7 @@ import (
 	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
-	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/cassandra"
 	"github.com/tradetop/tradetop/store/storetest"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -257,7 +257,7 @@ func outageKeyspace(t *testing.T, hosts, prefix string) string {
 	ks := storetest.Keyspace(t, strings.Split(hosts, ","), prefix)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	st, err := store.OpenCassandra(ctx, store.CassandraConfig{Hosts: strings.Split(hosts, ","), Keyspace: ks,
+	st, err := cassandra.Open(ctx, cassandra.Config{Hosts: strings.Split(hosts, ","), Keyspace: ks,
 		Timeout: 30 * time.Second, ConnectTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/sqlite"
 	"github.com/tradetop/tradetop/store/storetest"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -49,7 +50,7 @@ func until(t *testing.T, what string, cond func() bool) {
 }
 
 func TestPauseHoldsTheFeedAndDrains(t *testing.T) {
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func outageAgg() agg.Config {
 // exactly the candles and sector windows those trades make.
 func TestStoreOutageIsOneLineAndNothingIsLost(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tradetop.db")
-	st, err := store.OpenSQLite(context.Background(), path)
+	st, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestOutageBacklogIsNotLate(t *testing.T) {
 		t.Skip("runs for about ten seconds")
 	}
 	path := filepath.Join(t.TempDir(), "tradetop.db")
-	st, err := store.OpenSQLite(context.Background(), path)
+	st, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +277,7 @@ func (stuckStore) Write(ctx context.Context, _ *store.Batch) error {
 // A feed that ends by itself (a count reached) starts the drain, and the
 // drain timeout bounds it like after a stop.
 func TestDrainAfterTheFeedEndsIsBounded(t *testing.T) {
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +306,7 @@ func TestSetRateChangesTheSourcesPace(t *testing.T) {
 	}
 	// Through a recording, as --record runs it.
 	src := feed.Record(syn, &bytes.Buffer{})
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +366,7 @@ func TestPauseNeverMakesAHeldTradeLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "tradetop.db")
-	st, err := store.OpenSQLite(context.Background(), path)
+	st, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +436,7 @@ func TestLateAndDuplicateTradesAreWarnedWithAnExample(t *testing.T) {
 	}
 	late := trade.Trade{ID: "late-1", Symbol: "AAPL", Price: 99, Volume: 1, Time: pinned.Add(500 * time.Millisecond)}
 	src = append(src, late, src[10])
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,12 +10,13 @@ import (
 	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/cassandra"
 	"github.com/tradetop/tradetop/store/storetest"
 )
 
 // realCluster returns the Kafka brokers and Cassandra hosts of the test
 // clusters, or skips the test.
-func realCluster(t *testing.T) (brokers, cassandra []string) {
+func realCluster(t *testing.T) (brokers, hosts []string) {
 	t.Helper()
 	v := e2e.Need(t, "a Kafka and a Cassandra, e.g. from scripts/devstack up", "TRADETOP_E2E_KAFKA", "TRADETOP_E2E_CASSANDRA")
 	return strings.Split(v[0], ","), strings.Split(v[1], ",")
@@ -32,8 +33,8 @@ func TestRealKafkaAndCassandra(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	open := func() *store.Cassandra {
-		st, err := store.OpenCassandra(ctx, store.CassandraConfig{Hosts: hosts, Keyspace: name})
+	open := func() *cassandra.Store {
+		st, err := cassandra.Open(ctx, cassandra.Config{Hosts: hosts, Keyspace: name})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/sqlite"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -43,11 +44,11 @@ func generated(t *testing.T, src feed.Source) []trade.Trade {
 
 // runOnce runs the whole pipeline, embedded broker and SQLite store, until
 // the source is exhausted and drained.
-func runOnce(t *testing.T, src feed.Source, dir string) (Summary, *store.SQLite) {
+func runOnce(t *testing.T, src feed.Source, dir string) (Summary, *sqlite.Store) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "tradetop.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "tradetop.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

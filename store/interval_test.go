@@ -2,8 +2,11 @@ package store
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tradetop/tradetop/store/internal/rowkey"
 )
 
 func TestIntervalName(t *testing.T) {
@@ -34,7 +37,7 @@ func TestIntervalName(t *testing.T) {
 				t.Errorf("IntervalName(%v) = %q, want %q", tt.d, got, tt.want)
 			}
 			d, err := ParseInterval(tt.want)
-			_, encodable := intervalName(tt.d)
+			_, encodable := rowkey.Interval(tt.d)
 			switch {
 			case encodable == nil && (err != nil || d != tt.d):
 				t.Errorf("ParseInterval(%q) = %v, %v; want %v", tt.want, d, err, tt.d)
@@ -87,4 +90,35 @@ func TestParseInterval(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkErrorLine fails unless err is one non-empty line: how every bad
+// value is answered.
+func checkErrorLine(t *testing.T, err error) {
+	t.Helper()
+	msg := err.Error()
+	if strings.TrimSpace(msg) == "" || strings.ContainsAny(msg, "\n\r") {
+		t.Fatalf("error %q is not one line", msg)
+	}
+}
+
+// FuzzParseInterval checks the stored name of a candle window: what parses
+// is positive and prints (IntervalName) as a name that parses to the same.
+func FuzzParseInterval(f *testing.F) {
+	for _, s := range []string{"1s", "60s", "1d", "0s", "01m", "9223372036s", "s", "1x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseInterval(s)
+		if err != nil {
+			checkErrorLine(t, err)
+			return
+		}
+		if d <= 0 {
+			t.Fatalf("%q parsed to %v", s, d)
+		}
+		if again, err := ParseInterval(IntervalName(d)); err != nil || again != d {
+			t.Fatalf("%q parsed to %v, named %q, which parses to %v, %v", s, d, IntervalName(d), again, err)
+		}
+	})
 }

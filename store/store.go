@@ -1,15 +1,20 @@
 // Package store persists what the pipeline produces: raw trades, closed
 // candles and per-partition sector volume. Every write is an idempotent upsert,
 // so replaying a Kafka partition from an older offset rewrites identical rows.
+// The stores are in packages of their own: sqlite, embedded, and cassandra.
 package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/trade"
 )
+
+// ErrClosed is returned by a store's methods after its Close.
+var ErrClosed = errors.New("store is closed")
 
 // Batch is one unit of durable work: when Write returns nil, every row in it
 // is durable and the Kafka offsets that produced it may be committed.

@@ -19,6 +19,7 @@ import (
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/state"
 	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/sqlite"
 	"github.com/tradetop/tradetop/store/storetest"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -117,12 +118,12 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	src := &recordingSource{Source: syn}
 	path := filepath.Join(t.TempDir(), "tradetop.db")
-	sqlite, err := store.OpenSQLite(context.Background(), path)
+	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sqlite.Close() })
-	st := &throttledStore{Store: sqlite}
+	t.Cleanup(func() { db.Close() })
+	st := &throttledStore{Store: db}
 	// One-second windows and no lateness: commits follow the event time
 	// closely, and the lag window is its least, 30 seconds. The reference
 	// the store is checked against uses the same windows.
@@ -258,7 +259,7 @@ func TestSlowConsumer(t *testing.T) {
 	if rerr != nil {
 		t.Fatalf("run: %v (summary %+v)", rerr, sum)
 	}
-	if err := sqlite.Close(); err != nil {
+	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	input := src.trades()

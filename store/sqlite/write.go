@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"cmp"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/internal/rowkey"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -79,13 +81,13 @@ func (ins *insert) close() error {
 }
 
 // writeState is what Write reuses from one call to the next. It belongs to
-// the goroutine holding SQLite.wmu.
+// the goroutine holding Store.wmu.
 type writeState struct {
 	trades, candles, sectors insert
 	// index inserts a trade_index row; indexed are the rows known to be
 	// stored, and fresh those the current Write adds.
 	index          *sql.Stmt
-	indexed, fresh map[indexKey]struct{}
+	indexed, fresh map[rowkey.Index]struct{}
 
 	// args holds the statement arguments of one table at a time.
 	args []any
@@ -139,16 +141,8 @@ func (w *writeState) prepare(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return fmt.Errorf("preparing trade_index insert: %w", err)
 	}
-	w.indexed, w.fresh = map[indexKey]struct{}{}, map[indexKey]struct{}{}
+	w.indexed, w.fresh = map[rowkey.Index]struct{}{}, map[rowkey.Index]struct{}{}
 	return nil
-}
-
-// indexKey is a trade_index row: a symbol a Kafka partition carried on a
-// day.
-type indexKey struct {
-	partition int32
-	day       int64
-	symbol    string
 }
 
 // maxIndexed bounds the trade_index rows a store remembers writing; past
@@ -175,7 +169,7 @@ func (w *writeState) close() error {
 }
 
 // write upserts the rows of b inside tx.
-func (w *writeState) write(ctx context.Context, tx *sql.Tx, b *Batch) error {
+func (w *writeState) write(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 	defer func() {
 		// Drop the references to b's strings.
 		clear(w.args)
@@ -227,7 +221,7 @@ func (w *writeState) writeIndex(ctx context.Context, tx *sql.Tx) error {
 	}
 	st := tx.StmtContext(ctx, w.index)
 	for k := range w.fresh {
-		if _, err := st.ExecContext(ctx, int64(k.partition), trade.Day(time.Unix(0, k.day*nsPerDay)), k.symbol); err != nil {
+		if _, err := st.ExecContext(ctx, int64(k.Partition), trade.Day(time.Unix(0, k.Day*nsPerDay)), k.Symbol); err != nil {
 			return fmt.Errorf("writing trade_index: %w", err)
 		}
 	}
@@ -237,11 +231,11 @@ func (w *writeState) writeIndex(ctx context.Context, tx *sql.Tx) error {
 // appendTrades appends the columns of ts, and of their origins if any, to
 // args in primary key order, which makes consecutive inserts land on the
 // same B-tree pages. It notes the trade_index rows they need in w.fresh.
-func (w *writeState) appendTrades(args []any, ts []trade.Trade, origins []Origin) ([]any, error) {
+func (w *writeState) appendTrades(args []any, ts []trade.Trade, origins []store.Origin) ([]any, error) {
 	keys := w.tradeKeys[:0]
 	for i := range ts {
 		t := &ts[i]
-		ns, ok := unixNano(t.Time)
+		ns, ok := rowkey.UnixNano(t.Time)
 		if !ok {
 			return args, fmt.Errorf("trade %q: time %s out of range", t.ID, t.Time)
 		}
@@ -263,7 +257,7 @@ func (w *writeState) appendTrades(args []any, ts []trade.Trade, origins []Origin
 		}
 		o := origins[key.i]
 		args = append(args, int64(o.Partition), o.Offset)
-		ik := indexKey{o.Partition, unixDay(key.ns), key.symbol}
+		ik := rowkey.Index{Partition: o.Partition, Day: unixDay(key.ns), Symbol: key.symbol}
 		if _, ok := w.indexed[ik]; !ok {
 			w.fresh[ik] = struct{}{}
 		}
@@ -343,12 +337,12 @@ func (w *writeState) appendCandles(args []any, cs []agg.Candle) ([]any, error) {
 	w.order = w.order[:0]
 	for i := range cs {
 		c := &cs[i]
-		if _, ok := unixNano(c.Start); !ok {
+		if _, ok := rowkey.UnixNano(c.Start); !ok {
 			return args, fmt.Errorf("candle %s: start %s out of range", c.Symbol, c.Start)
 		}
 		w.order = append(w.order, i)
 	}
-	slices.SortFunc(w.order, func(i, j int) int { return compareCandleKeys(&cs[i], &cs[j]) })
+	slices.SortFunc(w.order, func(i, j int) int { return rowkey.CompareCandleKeys(&cs[i], &cs[j]) })
 	for _, i := range w.order {
 		c := &cs[i]
 		ivl, err := w.ivl.get(c.Interval)
@@ -362,24 +356,12 @@ func (w *writeState) appendCandles(args []any, cs []agg.Candle) ([]any, error) {
 	return args, nil
 }
 
-// compareCandleKeys orders candles by their primary key in both stores:
-// symbol, interval, start (the day follows from the start).
-func compareCandleKeys(a, b *agg.Candle) int {
-	if c := strings.Compare(a.Symbol, b.Symbol); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Interval, b.Interval); c != 0 {
-		return c
-	}
-	return a.Start.Compare(b.Start)
-}
-
 // appendSectors appends the columns of ss to args in primary key order.
 func (w *writeState) appendSectors(args []any, ss []agg.SectorVolume) ([]any, error) {
 	w.order = w.order[:0]
 	for i := range ss {
 		s := &ss[i]
-		if _, ok := unixNano(s.Start); !ok {
+		if _, ok := rowkey.UnixNano(s.Start); !ok {
 			return args, fmt.Errorf("sector %s: start %s out of range", s.Sector, s.Start)
 		}
 		w.order = append(w.order, i)
@@ -419,17 +401,7 @@ type dayCache struct {
 }
 
 // unixDay is the number of the UTC day of the Unix nanosecond time ns.
-func unixDay(ns int64) int64 { return floorDiv(ns, nsPerDay) }
-
-// floorDiv is a / b rounded down, for b > 0: the day of a time before 1970
-// is the one before, not day 0.
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b < 0 {
-		q--
-	}
-	return q
-}
+func unixDay(ns int64) int64 { return rowkey.FloorDiv(ns, nsPerDay) }
 
 // get returns the UTC day of the Unix nanosecond time ns, as trade.Day writes it.
 func (c *dayCache) get(ns int64) any {
@@ -444,12 +416,12 @@ func (c *dayCache) get(ns int64) any {
 // boxed once.
 type intervalCache struct {
 	d   time.Duration
-	val any // the IntervalName as a string; nil until first use
+	val any // the store.IntervalName as a string; nil until first use
 }
 
 func (c *intervalCache) get(d time.Duration) (any, error) {
 	if c.val == nil || d != c.d {
-		name, err := intervalName(d)
+		name, err := rowkey.Interval(d)
 		if err != nil {
 			return nil, err
 		}

@@ -1,11 +1,13 @@
-package store
+// Package sqlite is the embedded store: one SQLite file in the data
+// directory whose tables mirror the Cassandra schema, so that tradetop runs
+// on any machine without a database server.
+package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,11 +21,10 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/internal/rowkey"
 	"github.com/tradetop/tradetop/trade"
 )
-
-// ErrClosed is returned by a store's methods after its Close.
-var ErrClosed = errors.New("store is closed")
 
 // Synchronous is SQLite's PRAGMA synchronous level for the writer in WAL mode.
 type Synchronous string
@@ -39,9 +40,9 @@ const (
 	SynchronousFull Synchronous = "FULL"
 )
 
-// SQLiteOptions configures OpenSQLiteWith. The zero value of every field
+// Options configures OpenWith. The zero value of every field
 // means its default.
-type SQLiteOptions struct {
+type Options struct {
 	// Synchronous is how durable a commit is. Default SynchronousNormal: a
 	// Write that returned nil survives a crash or kill -9 of the process,
 	// which is all the commit protocol needs while Kafka lives and dies
@@ -59,9 +60,9 @@ type SQLiteOptions struct {
 	ReadConns int
 }
 
-// defaultSQLiteOptions holds every SQLiteOptions default.
-func defaultSQLiteOptions() SQLiteOptions {
-	return SQLiteOptions{
+// defaultOptions holds every Options default.
+func defaultOptions() Options {
+	return Options{
 		Synchronous: SynchronousNormal,
 		BusyTimeout: 5 * time.Second,
 		ReadConns:   4,
@@ -69,8 +70,8 @@ func defaultSQLiteOptions() SQLiteOptions {
 }
 
 // withDefaults returns o with each zero field replaced by its default.
-func (o SQLiteOptions) withDefaults() SQLiteOptions {
-	d := defaultSQLiteOptions()
+func (o Options) withDefaults() Options {
+	d := defaultOptions()
 	if o.Synchronous == "" {
 		o.Synchronous = d.Synchronous
 	}
@@ -85,7 +86,7 @@ func (o SQLiteOptions) withDefaults() SQLiteOptions {
 
 // Validate reports why o cannot be used, or nil. Zero fields are valid: they
 // mean the default.
-func (o SQLiteOptions) Validate() error {
+func (o Options) Validate() error {
 	switch {
 	case o.Synchronous != "" && o.Synchronous != SynchronousNormal && o.Synchronous != SynchronousFull:
 		return fmt.Errorf("sqlite synchronous %q: want %s or %s", o.Synchronous, SynchronousNormal, SynchronousFull)
@@ -104,9 +105,9 @@ type Counts struct {
 	Sectors int64
 }
 
-// SQLite is the embedded Store: one SQLite file in WAL mode, written through a
-// single connection and read through a pool, so reads see the last committed
-// Write and never wait for one in progress. A goroutine of its own copies
+// Store is the embedded store.Store: one SQLite file in WAL mode, written
+// through a single connection and read through a pool, so reads see the last
+// committed Write and never wait for one in progress. A goroutine of its own copies
 // committed WAL pages into the database file, so that Write seldom waits for
 // that copy; Close stops it.
 //
@@ -115,8 +116,8 @@ type Counts struct {
 // TradeCount, Counts and Path may be called from any goroutine, concurrently
 // with Write and with each other. Close may be called from any goroutine; it
 // waits for a Write in progress, and every method but Path then returns an
-// error wrapping ErrClosed.
-type SQLite struct {
+// error wrapping store.ErrClosed.
+type Store struct {
 	path   string
 	writer *sql.DB // one connection: every write goes through it
 	reader *sql.DB // query_only connections
@@ -135,21 +136,18 @@ type SQLite struct {
 	counts        *sql.Stmt
 }
 
-var (
-	_ Store = (*SQLite)(nil)
-	_ Store = (*Cassandra)(nil)
-)
+var _ store.Store = (*Store)(nil)
 
-// OpenSQLite opens the SQLite store at path with the default options,
+// Open opens the SQLite store at path with the default options,
 // creating the file, its parent directory and the schema as needed.
-func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
-	return OpenSQLiteWith(ctx, path, SQLiteOptions{})
+func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
 }
 
-// OpenSQLiteWith opens the SQLite store at path, creating the file, its parent
+// OpenWith opens the SQLite store at path, creating the file, its parent
 // directory and the schema as needed, and migrating an older schema. Opening a
 // store that is up to date changes nothing.
-func OpenSQLiteWith(ctx context.Context, path string, opts SQLiteOptions) (*SQLite, error) {
+func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("opening sqlite store: %w", err)
 	}
@@ -164,7 +162,7 @@ func OpenSQLiteWith(ctx context.Context, path string, opts SQLiteOptions) (*SQLi
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return nil, fmt.Errorf("opening sqlite store %s: %w", abs, err)
 	}
-	s := &SQLite{path: abs}
+	s := &Store{path: abs}
 	if err := s.open(ctx, opts); err != nil {
 		_ = s.closeAll() // err says what went wrong
 		return nil, fmt.Errorf("opening sqlite store %s: %w", abs, err)
@@ -183,7 +181,7 @@ func dsn(abs string, params url.Values) string {
 	return u.String()
 }
 
-func (s *SQLite) open(ctx context.Context, opts SQLiteOptions) error {
+func (s *Store) open(ctx context.Context, opts Options) error {
 	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
 	var err error
 	wp := url.Values{
@@ -282,11 +280,11 @@ func (s *SQLite) open(ctx context.Context, opts SQLiteOptions) error {
 }
 
 // Path returns the absolute path of the database file.
-func (s *SQLite) Path() string { return s.path }
+func (s *Store) Path() string { return s.path }
 
 // Close waits for a Write in progress, then closes the store. It is safe to
 // call twice; the second call does nothing and returns nil.
-func (s *SQLite) Close() error {
+func (s *Store) Close() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.closed.Swap(true) {
@@ -300,7 +298,7 @@ func (s *SQLite) Close() error {
 
 // closeAll closes whatever open created. Readers go first, so that the
 // writer is the last connection and checkpoints the WAL into the file.
-func (s *SQLite) closeAll() error {
+func (s *Store) closeAll() error {
 	var errs []error
 	for _, st := range []*sql.Stmt{s.candlesRange, s.candlesRecent, s.sectorDay, s.tradeCount, s.counts} {
 		if st != nil {
@@ -321,17 +319,17 @@ func (s *SQLite) closeAll() error {
 }
 
 // Write upserts every row of b in one transaction and returns once it is
-// committed, durable as SQLiteOptions.Synchronous says: past a crash of the
+// committed, durable as Options.Synchronous says: past a crash of the
 // process always, past a power failure with SynchronousFull. On an error
 // nothing of b is stored. Trades are keyed by (symbol, day, time, id) and a second write
 // of a key keeps the first row, since one id always names the same trade;
 // candle and sector rows take the values of the last write of their key.
 // Sector rows must all be of one interval, as the key does not include it.
-func (s *SQLite) Write(ctx context.Context, b *Batch) error {
+func (s *Store) Write(ctx context.Context, b *store.Batch) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.closed.Load() {
-		return fmt.Errorf("writing batch: %w", ErrClosed)
+		return fmt.Errorf("writing batch: %w", store.ErrClosed)
 	}
 	if b == nil || b.Len() == 0 {
 		return nil
@@ -357,15 +355,15 @@ func (s *SQLite) Write(ctx context.Context, b *Batch) error {
 
 // Candles returns the symbol's candles of the interval whose start lies in
 // [from, to), oldest first.
-func (s *SQLite) Candles(ctx context.Context, symbol string, interval time.Duration, from, to time.Time) ([]agg.Candle, error) {
+func (s *Store) Candles(ctx context.Context, symbol string, interval time.Duration, from, to time.Time) ([]agg.Candle, error) {
 	if s.closed.Load() {
-		return nil, fmt.Errorf("reading candles: %w", ErrClosed)
+		return nil, fmt.Errorf("reading candles: %w", store.ErrClosed)
 	}
-	ivl, err := intervalName(interval)
+	ivl, err := rowkey.Interval(interval)
 	if err != nil {
 		return nil, fmt.Errorf("reading candles: %w", err)
 	}
-	from, to = clampTime(from), clampTime(to)
+	from, to = rowkey.ClampTime(from), rowkey.ClampTime(to)
 	if !from.Before(to) {
 		return nil, nil
 	}
@@ -383,11 +381,11 @@ func (s *SQLite) Candles(ctx context.Context, symbol string, interval time.Durat
 
 // RecentCandles returns at most n of the symbol's latest candles of the
 // interval, oldest first.
-func (s *SQLite) RecentCandles(ctx context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error) {
+func (s *Store) RecentCandles(ctx context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error) {
 	if s.closed.Load() {
-		return nil, fmt.Errorf("reading recent candles: %w", ErrClosed)
+		return nil, fmt.Errorf("reading recent candles: %w", store.ErrClosed)
 	}
-	ivl, err := intervalName(interval)
+	ivl, err := rowkey.Interval(interval)
 	if err != nil {
 		return nil, fmt.Errorf("reading recent candles: %w", err)
 	}
@@ -428,18 +426,18 @@ func scanCandles(rows *sql.Rows, symbol string, interval time.Duration) ([]agg.C
 // SectorVolume returns each sector's totals for the UTC day containing day,
 // summed over windows and Kafka partitions, largest volume first and by
 // sector name among equal volumes.
-func (s *SQLite) SectorVolume(ctx context.Context, day time.Time) ([]SectorTotal, error) {
+func (s *Store) SectorVolume(ctx context.Context, day time.Time) ([]store.SectorTotal, error) {
 	if s.closed.Load() {
-		return nil, fmt.Errorf("reading sector volume: %w", ErrClosed)
+		return nil, fmt.Errorf("reading sector volume: %w", store.ErrClosed)
 	}
 	rows, err := s.sectorDay.QueryContext(ctx, trade.Day(day))
 	if err != nil {
 		return nil, fmt.Errorf("reading sector volume: %w", err)
 	}
 	defer rows.Close()
-	var ts []SectorTotal
+	var ts []store.SectorTotal
 	for rows.Next() {
-		var t SectorTotal
+		var t store.SectorTotal
 		if err := rows.Scan(&t.Sector, &t.Volume, &t.Notional, &t.Count); err != nil {
 			return nil, fmt.Errorf("reading sector volume: %w", err)
 		}
@@ -453,9 +451,9 @@ func (s *SQLite) SectorVolume(ctx context.Context, day time.Time) ([]SectorTotal
 
 // TradeCount returns how many trades of the symbol are stored for the UTC
 // day containing day.
-func (s *SQLite) TradeCount(ctx context.Context, symbol string, day time.Time) (int64, error) {
+func (s *Store) TradeCount(ctx context.Context, symbol string, day time.Time) (int64, error) {
 	if s.closed.Load() {
-		return 0, fmt.Errorf("counting trades: %w", ErrClosed)
+		return 0, fmt.Errorf("counting trades: %w", store.ErrClosed)
 	}
 	var n int64
 	if err := s.tradeCount.QueryRowContext(ctx, symbol, trade.Day(day)).Scan(&n); err != nil {
@@ -467,11 +465,11 @@ func (s *SQLite) TradeCount(ctx context.Context, symbol string, day time.Time) (
 // Reread calls each with every stored trade read from the Kafka partition
 // before the offset before, with an event time at or after since: one symbol
 // after another, each symbol's in the order they were read.
-func (s *SQLite) Reread(ctx context.Context, partition int32, since time.Time, before int64, each func(trade.Trade) error) error {
+func (s *Store) Reread(ctx context.Context, partition int32, since time.Time, before int64, each func(trade.Trade) error) error {
 	if s.closed.Load() {
-		return fmt.Errorf("reading back partition %d: %w", partition, ErrClosed)
+		return fmt.Errorf("reading back partition %d: %w", partition, store.ErrClosed)
 	}
-	since = clampTime(since)
+	since = rowkey.ClampTime(since)
 	err := func() error {
 		// One read transaction: the index and the trades agree.
 		tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -532,38 +530,13 @@ func (s *SQLite) Reread(ctx context.Context, partition int32, since time.Time, b
 
 // Counts returns the number of rows in each table, read in one snapshot. It
 // scans every table, so it is meant for summaries, not for every frame.
-func (s *SQLite) Counts(ctx context.Context) (Counts, error) {
+func (s *Store) Counts(ctx context.Context) (Counts, error) {
 	if s.closed.Load() {
-		return Counts{}, fmt.Errorf("counting rows: %w", ErrClosed)
+		return Counts{}, fmt.Errorf("counting rows: %w", store.ErrClosed)
 	}
 	var c Counts
 	if err := s.counts.QueryRowContext(ctx).Scan(&c.Trades, &c.Candles, &c.Sectors); err != nil {
 		return Counts{}, fmt.Errorf("counting rows: %w", err)
 	}
 	return c, nil
-}
-
-// Times outside [minTime, maxTime] have no int64 Unix nanosecond form.
-var (
-	minTime = time.Unix(0, math.MinInt64).UTC()
-	maxTime = time.Unix(0, math.MaxInt64).UTC()
-)
-
-// clampTime returns t moved into [minTime, maxTime].
-func clampTime(t time.Time) time.Time {
-	switch {
-	case t.Before(minTime):
-		return minTime
-	case t.After(maxTime):
-		return maxTime
-	}
-	return t
-}
-
-// unixNano is t in Unix nanoseconds, or false when t has no such form.
-func unixNano(t time.Time) (int64, bool) {
-	if t.Before(minTime) || t.After(maxTime) {
-		return 0, false
-	}
-	return t.UnixNano(), true
 }

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"bufio"
@@ -17,15 +17,23 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/internal/storetesting"
 	"github.com/tradetop/tradetop/trade"
 )
 
-// day0 is the first day of the fixtures, a Friday.
-var day0 = time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+// The fixtures the tests of both stores share.
+var (
+	day0      = storetesting.Day0
+	trades    = storetesting.Trades
+	candle    = storetesting.Candle
+	sector    = storetesting.Sector
+	mustWrite = storetesting.MustWrite
+)
 
-func openTestSQLite(t testing.TB) *SQLite {
+func openTestSQLite(t testing.TB) *Store {
 	t.Helper()
-	s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "tradetop.db"))
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "tradetop.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,16 +45,9 @@ func openTestSQLite(t testing.TB) *SQLite {
 	return s
 }
 
-func openTestSQLiteStore(t testing.TB) Store { return openTestSQLite(t) }
+func openTestSQLiteStore(t testing.TB) store.Store { return openTestSQLite(t) }
 
-func mustWrite(t testing.TB, s Store, b *Batch) {
-	t.Helper()
-	if err := s.Write(t.Context(), b); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mustCounts(t testing.TB, s *SQLite) Counts {
+func mustCounts(t testing.TB, s *Store) Counts {
 	t.Helper()
 	c, err := s.Counts(t.Context())
 	if err != nil {
@@ -55,52 +56,20 @@ func mustCounts(t testing.TB, s *SQLite) Counts {
 	return c
 }
 
-// trades returns n trades of symbol, one a millisecond from start, with ids
-// prefix-0, prefix-1, and so on.
-func trades(symbol, prefix string, start time.Time, n int) []trade.Trade {
-	ts := make([]trade.Trade, n)
-	for i := range ts {
-		ts[i] = trade.Trade{
-			ID:     prefix + "-" + strconv.Itoa(i),
-			Symbol: symbol,
-			Price:  100 + float64(i%100)/8,
-			Volume: float64(1 + i%10),
-			Time:   start.Add(time.Duration(i) * time.Millisecond),
-		}
-	}
-	return ts
-}
-
-// candle returns a candle of symbol whose prices are all price.
-func candle(symbol string, interval time.Duration, start time.Time, price float64) agg.Candle {
-	return agg.Candle{
-		Symbol: symbol, Interval: interval, Start: start,
-		Open: price, High: price + 1, Low: price - 1, Close: price,
-		Volume: 10, Notional: 10 * price, Count: 3,
-	}
-}
-
-func sector(name string, start time.Time, partition int32, volume float64) agg.SectorVolume {
-	return agg.SectorVolume{
-		Sector: name, Interval: time.Minute, Start: start, Partition: partition,
-		Volume: volume, Notional: 100 * volume, Count: 1,
-	}
-}
-
 func TestSQLiteWriteTwiceStoresOnce(t *testing.T) {
 	tests := []struct {
 		name  string
-		batch Batch
+		batch store.Batch
 		want  Counts
 	}{
 		{
 			name:  "trades",
-			batch: Batch{Trades: trades("AAPL", "s1", day0.Add(time.Hour), 300)},
+			batch: store.Batch{Trades: trades("AAPL", "s1", day0.Add(time.Hour), 300)},
 			want:  Counts{Trades: 300},
 		},
 		{
 			name: "candles",
-			batch: Batch{Candles: []agg.Candle{
+			batch: store.Batch{Candles: []agg.Candle{
 				candle("AAPL", time.Second, day0, 1),
 				candle("AAPL", time.Minute, day0, 1),
 				candle("MSFT", time.Second, day0, 1),
@@ -109,7 +78,7 @@ func TestSQLiteWriteTwiceStoresOnce(t *testing.T) {
 		},
 		{
 			name: "sectors",
-			batch: Batch{Sectors: []agg.SectorVolume{
+			batch: store.Batch{Sectors: []agg.SectorVolume{
 				sector("Tech", day0, 0, 1),
 				sector("Tech", day0, 1, 1),
 				sector("Energy", day0, 0, 1),
@@ -118,7 +87,7 @@ func TestSQLiteWriteTwiceStoresOnce(t *testing.T) {
 		},
 		{
 			name: "mixed",
-			batch: Batch{
+			batch: store.Batch{
 				Trades:  trades("AAPL", "s1", day0, 1000),
 				Candles: []agg.Candle{candle("AAPL", time.Second, day0, 1)},
 				Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 1)},
@@ -127,7 +96,7 @@ func TestSQLiteWriteTwiceStoresOnce(t *testing.T) {
 		},
 		{
 			name: "duplicates within one batch",
-			batch: Batch{
+			batch: store.Batch{
 				Trades:  append(trades("AAPL", "s1", day0, 5), trades("AAPL", "s1", day0, 5)...),
 				Candles: []agg.Candle{candle("AAPL", time.Second, day0, 1), candle("AAPL", time.Second, day0, 2)},
 				Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 1), sector("Tech", day0, 0, 2)},
@@ -153,11 +122,11 @@ func TestSQLiteLastWriteWins(t *testing.T) {
 	first := candle("AAPL", time.Second, day0, 1)
 	last := candle("AAPL", time.Second, day0, 2)
 	last.Count = 7
-	mustWrite(t, s, &Batch{
+	mustWrite(t, s, &store.Batch{
 		Candles: []agg.Candle{first},
 		Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 1)},
 	})
-	mustWrite(t, s, &Batch{
+	mustWrite(t, s, &store.Batch{
 		Candles: []agg.Candle{last},
 		Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 5)},
 	})
@@ -180,7 +149,7 @@ func TestSQLiteLastWriteWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := SectorTotal{Sector: "Tech", Volume: 5, Notional: 500, Count: 1}
+	want := store.SectorTotal{Sector: "Tech", Volume: 5, Notional: 500, Count: 1}
 	if len(st) != 1 || st[0] != want {
 		t.Errorf("sector volume = %+v, want [%+v]", st, want)
 	}
@@ -192,7 +161,7 @@ func TestSQLiteTradesRoundTrip(t *testing.T) {
 		ID: "live-9f86d081-1", Symbol: "BINANCE:BTCUSDT", Price: 0.1 + 0.2, Volume: 1e-8,
 		Time: time.Date(2026, 1, 2, 23, 59, 59, 999999999, time.UTC),
 	}
-	mustWrite(t, s, &Batch{Trades: []trade.Trade{in}})
+	mustWrite(t, s, &store.Batch{Trades: []trade.Trade{in}})
 	var (
 		out  trade.Trade
 		day  string
@@ -219,7 +188,7 @@ func TestSQLiteTradesRoundTrip(t *testing.T) {
 
 func TestSQLiteViews(t *testing.T) {
 	s := openTestSQLite(t)
-	mustWrite(t, s, &Batch{
+	mustWrite(t, s, &store.Batch{
 		Trades:  trades("AAPL", "s1", day0.Add(90*time.Minute), 1),
 		Candles: []agg.Candle{candle("AAPL", time.Minute, day0.Add(90*time.Minute), 1)},
 		Sectors: []agg.SectorVolume{sector("Tech", day0.Add(90*time.Minute), 3, 2), sector("Tech", day0, 1, 1)},
@@ -250,7 +219,7 @@ func TestSQLiteViews(t *testing.T) {
 func TestSQLiteReopen(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "nested", "dirs", "tradetop.db")
-	batch := &Batch{
+	batch := &store.Batch{
 		Trades:  trades("AAPL", "s1", day0, 10),
 		Candles: []agg.Candle{candle("AAPL", time.Second, day0, 1)},
 		Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 1)},
@@ -259,7 +228,7 @@ func TestSQLiteReopen(t *testing.T) {
 
 	var firstSchema string
 	for i := range 3 {
-		s, err := OpenSQLite(ctx, path)
+		s, err := Open(ctx, path)
 		if err != nil {
 			t.Fatalf("open %d: %v", i, err)
 		}
@@ -297,7 +266,7 @@ func TestSQLiteReopen(t *testing.T) {
 func TestSQLiteNewerSchema(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "tradetop.db")
-	s, err := OpenSQLite(ctx, path)
+	s, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +276,7 @@ func TestSQLiteNewerSchema(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := OpenSQLite(ctx, path); err == nil {
+	if s, err := Open(ctx, path); err == nil {
 		s.Close()
 		t.Fatal("opened a store with a newer schema")
 	} else if !strings.Contains(err.Error(), "newer") {
@@ -327,7 +296,7 @@ func TestSQLiteOpenPath(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), tt.rel)
-			s, err := OpenSQLite(t.Context(), path)
+			s, err := Open(t.Context(), path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -335,7 +304,7 @@ func TestSQLiteOpenPath(t *testing.T) {
 			if s.Path() != path {
 				t.Errorf("Path() = %q, want %q", s.Path(), path)
 			}
-			mustWrite(t, s, &Batch{Trades: trades("AAPL", "s1", day0, 1)})
+			mustWrite(t, s, &store.Batch{Trades: trades("AAPL", "s1", day0, 1)})
 			if _, err := os.Stat(path); err != nil {
 				t.Errorf("database file: %v", err)
 			}
@@ -346,20 +315,20 @@ func TestSQLiteOpenPath(t *testing.T) {
 func TestSQLiteOptions(t *testing.T) {
 	tests := []struct {
 		name    string
-		opts    SQLiteOptions
+		opts    Options
 		sync    int // PRAGMA synchronous: 1 NORMAL, 2 FULL
 		wantErr bool
 	}{
-		{name: "defaults", opts: SQLiteOptions{}, sync: 1},
-		{name: "normal", opts: SQLiteOptions{Synchronous: SynchronousNormal}, sync: 1},
-		{name: "full", opts: SQLiteOptions{Synchronous: SynchronousFull, ReadConns: 1, BusyTimeout: time.Second}, sync: 2},
-		{name: "bad synchronous", opts: SQLiteOptions{Synchronous: "OFF"}, wantErr: true},
-		{name: "negative timeout", opts: SQLiteOptions{BusyTimeout: -1}, wantErr: true},
-		{name: "negative pool", opts: SQLiteOptions{ReadConns: -1}, wantErr: true},
+		{name: "defaults", opts: Options{}, sync: 1},
+		{name: "normal", opts: Options{Synchronous: SynchronousNormal}, sync: 1},
+		{name: "full", opts: Options{Synchronous: SynchronousFull, ReadConns: 1, BusyTimeout: time.Second}, sync: 2},
+		{name: "bad synchronous", opts: Options{Synchronous: "OFF"}, wantErr: true},
+		{name: "negative timeout", opts: Options{BusyTimeout: -1}, wantErr: true},
+		{name: "negative pool", opts: Options{ReadConns: -1}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := OpenSQLiteWith(t.Context(), filepath.Join(t.TempDir(), "tradetop.db"), tt.opts)
+			s, err := OpenWith(t.Context(), filepath.Join(t.TempDir(), "tradetop.db"), tt.opts)
 			if tt.wantErr {
 				if err == nil {
 					s.Close()
@@ -392,229 +361,13 @@ func TestSQLiteOptions(t *testing.T) {
 	}
 }
 
-func TestSQLiteCandles(t *testing.T) { testCandles(t, openTestSQLiteStore) }
+func TestSQLiteCandles(t *testing.T) { storetesting.TestCandles(t, openTestSQLiteStore) }
 
-// testCandles checks a Store's Candles against fixtures written to the store
-// open returns.
-func testCandles(t *testing.T, open func(testing.TB) Store) {
-	s := open(t)
-	// AAPL 1m candles every minute from 23:57 on day0 to 00:03 the next
-	// day, written newest first; a 1s candle and an MSFT candle at 23:59.
-	var cs []agg.Candle
-	base := day0.Add(24*time.Hour - 3*time.Minute)
-	for i := 6; i >= 0; i-- {
-		cs = append(cs, candle("AAPL", time.Minute, base.Add(time.Duration(i)*time.Minute), float64(i)))
-	}
-	cs = append(cs,
-		candle("AAPL", time.Second, base.Add(2*time.Minute), 50),
-		candle("MSFT", time.Minute, base.Add(2*time.Minute), 60))
-	mustWrite(t, s, &Batch{Candles: cs})
+func TestSQLiteRecentCandles(t *testing.T) { storetesting.TestRecentCandles(t, openTestSQLiteStore) }
 
-	minute := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
-	tests := []struct {
-		name     string
-		symbol   string
-		interval time.Duration
-		from, to time.Time
-		want     []float64 // Open of each candle, in order
-	}{
-		{"all", "AAPL", time.Minute, time.Time{}, minute(100), []float64{0, 1, 2, 3, 4, 5, 6}},
-		{"across midnight", "AAPL", time.Minute, minute(2), minute(5), []float64{2, 3, 4}},
-		{"from is inclusive, to exclusive", "AAPL", time.Minute, minute(1), minute(2), []float64{1}},
-		{"inside a window", "AAPL", time.Minute, minute(1).Add(time.Second), minute(2), nil},
-		{"next day only", "AAPL", time.Minute, day0.Add(24 * time.Hour), minute(100), []float64{3, 4, 5, 6}},
-		{"empty range", "AAPL", time.Minute, minute(3), minute(3), nil},
-		{"reversed range", "AAPL", time.Minute, minute(5), minute(1), nil},
-		{"other interval", "AAPL", time.Second, time.Time{}, minute(100), []float64{50}},
-		{"other symbol", "MSFT", time.Minute, time.Time{}, minute(100), []float64{60}},
-		{"unknown symbol", "IBM", time.Minute, time.Time{}, minute(100), nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.Candles(t.Context(), tt.symbol, tt.interval, tt.from, tt.to)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if opens := candleOpens(got); !equalFloats(opens, tt.want) {
-				t.Errorf("opens = %v, want %v", opens, tt.want)
-			}
-			for _, c := range got {
-				if c.Symbol != tt.symbol || c.Interval != tt.interval || c.Start.Location() != time.UTC {
-					t.Errorf("candle %+v: want symbol %s, interval %s, UTC start", c, tt.symbol, tt.interval)
-				}
-			}
-		})
-	}
+func TestSQLiteSectorVolume(t *testing.T) { storetesting.TestSectorVolume(t, openTestSQLiteStore) }
 
-	if _, err := s.Candles(t.Context(), "AAPL", 1500*time.Millisecond, time.Time{}, minute(100)); err == nil {
-		t.Error("Candles with a 1.5s interval: no error")
-	}
-}
-
-func TestSQLiteRecentCandles(t *testing.T) { testRecentCandles(t, openTestSQLiteStore) }
-
-// testRecentCandles checks a Store's RecentCandles against fixtures written to the store
-// open returns.
-func testRecentCandles(t *testing.T, open func(testing.TB) Store) {
-	s := open(t)
-	var cs []agg.Candle
-	base := day0.Add(24*time.Hour - 2*time.Second)
-	for i := range 5 { // two seconds of day0, three of the next day
-		cs = append(cs, candle("AAPL", time.Second, base.Add(time.Duration(i)*time.Second), float64(i)))
-	}
-	cs = append(cs, candle("AAPL", time.Minute, base.Add(time.Hour), 99))
-	mustWrite(t, s, &Batch{Candles: cs})
-
-	tests := []struct {
-		name     string
-		interval time.Duration
-		n        int
-		want     []float64
-	}{
-		{"latest three", time.Second, 3, []float64{2, 3, 4}},
-		{"across midnight", time.Second, 4, []float64{1, 2, 3, 4}},
-		{"more than stored", time.Second, 100, []float64{0, 1, 2, 3, 4}},
-		{"one", time.Second, 1, []float64{4}},
-		{"zero", time.Second, 0, nil},
-		{"negative", time.Second, -1, nil},
-		{"other interval", time.Minute, 10, []float64{99}},
-		{"nothing stored", time.Hour, 10, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.RecentCandles(t.Context(), "AAPL", tt.interval, tt.n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if opens := candleOpens(got); !equalFloats(opens, tt.want) {
-				t.Errorf("opens = %v, want %v", opens, tt.want)
-			}
-		})
-	}
-}
-
-func candleOpens(cs []agg.Candle) []float64 {
-	var opens []float64
-	for _, c := range cs {
-		opens = append(opens, c.Open)
-	}
-	return opens
-}
-
-func equalFloats(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func TestSQLiteSectorVolume(t *testing.T) { testSectorVolume(t, openTestSQLiteStore) }
-
-// testSectorVolume checks a Store's SectorVolume against fixtures written to the store
-// open returns.
-func testSectorVolume(t *testing.T, open func(testing.TB) Store) {
-	s := open(t)
-	day1 := day0.Add(24 * time.Hour)
-	mustWrite(t, s, &Batch{Sectors: []agg.SectorVolume{
-		// Tech on day0: two windows, three partitions.
-		sector("Tech", day0, 0, 10),
-		sector("Tech", day0, 1, 20),
-		sector("Tech", day0.Add(time.Minute), 2, 30),
-		sector("Tech", day0.Add(23*time.Hour+59*time.Minute), 0, 5),
-		// Energy on day0: one window, two partitions.
-		sector("Energy", day0.Add(time.Hour), 0, 40),
-		sector("Energy", day0.Add(time.Hour), 1, 50),
-		// Utilities ties Energy's volume.
-		sector("Utilities", day0, 3, 90),
-		// Only on the next day.
-		sector("Tech", day1, 0, 1000),
-		sector("Health", day1, 0, 7),
-	}})
-
-	tests := []struct {
-		name string
-		day  time.Time
-		want []SectorTotal
-	}{
-		{"day0", day0.Add(13 * time.Hour), []SectorTotal{
-			{Sector: "Energy", Volume: 90, Notional: 9000, Count: 2},
-			{Sector: "Utilities", Volume: 90, Notional: 9000, Count: 1},
-			{Sector: "Tech", Volume: 65, Notional: 6500, Count: 4},
-		}},
-		{"next day", day1, []SectorTotal{
-			{Sector: "Tech", Volume: 1000, Notional: 100000, Count: 1},
-			{Sector: "Health", Volume: 7, Notional: 700, Count: 1},
-		}},
-		{"day in another zone", time.Date(2026, 1, 2, 20, 0, 0, 0, time.FixedZone("EST", -5*3600)), []SectorTotal{
-			{Sector: "Tech", Volume: 1000, Notional: 100000, Count: 1},
-			{Sector: "Health", Volume: 7, Notional: 700, Count: 1},
-		}},
-		{"empty day", day0.Add(-time.Hour), nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.SectorVolume(t.Context(), tt.day)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("got %+v\nwant %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestSQLiteTradeCount(t *testing.T) { testTradeCount(t, openTestSQLiteStore) }
-
-// testTradeCount checks a Store's TradeCount against fixtures written to the store
-// open returns.
-func testTradeCount(t *testing.T, open func(testing.TB) Store) {
-	s := open(t)
-	late := day0.Add(24*time.Hour - 100*time.Millisecond)
-	mustWrite(t, s, &Batch{Trades: slicesConcat(
-		trades("AAPL", "a", late, 250), // 100 on day0, 150 on the next day
-		trades("MSFT", "m", day0, 40),
-		trades("MSFT", "m2", day0.Add(-time.Hour), 3),
-	)})
-	tests := []struct {
-		name   string
-		symbol string
-		day    time.Time
-		want   int64
-	}{
-		{"AAPL day0", "AAPL", day0, 100},
-		{"AAPL next day", "AAPL", day0.Add(24 * time.Hour), 150},
-		{"AAPL any time of the day", "AAPL", day0.Add(24*time.Hour + 23*time.Hour), 150},
-		{"MSFT day0", "MSFT", day0, 40},
-		{"MSFT day before", "MSFT", day0.Add(-time.Minute), 3},
-		{"unknown symbol", "IBM", day0, 0},
-		{"empty day", "AAPL", day0.Add(72 * time.Hour), 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.TradeCount(t.Context(), tt.symbol, tt.day)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Errorf("TradeCount = %d, want %d", got, tt.want)
-			}
-		})
-	}
-}
-
-func slicesConcat(ts ...[]trade.Trade) []trade.Trade {
-	var all []trade.Trade
-	for _, t := range ts {
-		all = append(all, t...)
-	}
-	return all
-}
+func TestSQLiteTradeCount(t *testing.T) { storetesting.TestTradeCount(t, openTestSQLiteStore) }
 
 func TestSortTrades(t *testing.T) {
 	at := func(ms int) time.Time { return day0.Add(time.Duration(ms) * time.Millisecond) }
@@ -679,28 +432,28 @@ func TestSortTrades(t *testing.T) {
 func TestSQLiteWriteIsAtomic(t *testing.T) {
 	tests := []struct {
 		name  string
-		batch Batch
+		batch store.Batch
 	}{
-		{"bad candle interval", Batch{
+		{"bad candle interval", store.Batch{
 			Trades:  trades("AAPL", "s1", day0, 500),
 			Candles: []agg.Candle{candle("AAPL", 1500*time.Millisecond, day0, 1)},
 		}},
-		{"bad sector interval", Batch{
+		{"bad sector interval", store.Batch{
 			Trades:  trades("AAPL", "s1", day0, 500),
 			Candles: []agg.Candle{candle("AAPL", time.Second, day0, 1)},
 			Sectors: []agg.SectorVolume{{Sector: "Tech", Start: day0}},
 		}},
-		{"trade time out of range", Batch{
+		{"trade time out of range", store.Batch{
 			Trades: append(trades("AAPL", "s1", day0, 500), trade.Trade{ID: "x", Symbol: "AAPL", Price: 1, Volume: 1}),
 		}},
-		{"NaN price", Batch{
+		{"NaN price", store.Batch{
 			Trades: append(trades("AAPL", "s1", day0, 500), trade.Trade{ID: "x", Symbol: "AAPL", Price: nan(), Volume: 1, Time: day0}),
 		}},
-		{"NaN candle", Batch{
+		{"NaN candle", store.Batch{
 			Trades:  trades("AAPL", "s1", day0, 500),
 			Candles: []agg.Candle{candle("AAPL", time.Second, day0, nan())},
 		}},
-		{"NaN sector volume", Batch{
+		{"NaN sector volume", store.Batch{
 			Trades:  trades("AAPL", "s1", day0, 500),
 			Sectors: []agg.SectorVolume{sector("Tech", day0, 0, nan())},
 		}},
@@ -715,7 +468,7 @@ func TestSQLiteWriteIsAtomic(t *testing.T) {
 				t.Errorf("counts after a failed write = %+v, want none", got)
 			}
 			// The store stays usable.
-			mustWrite(t, s, &Batch{Trades: trades("AAPL", "s2", day0, 3)})
+			mustWrite(t, s, &store.Batch{Trades: trades("AAPL", "s2", day0, 3)})
 			if got := mustCounts(t, s); got.Trades != 3 {
 				t.Errorf("trades after a good write = %d, want 3", got.Trades)
 			}
@@ -732,7 +485,7 @@ func TestSQLiteCanceled(t *testing.T) {
 	s := openTestSQLite(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := s.Write(ctx, &Batch{Trades: trades("AAPL", "s1", day0, 10)}); !errors.Is(err, context.Canceled) {
+	if err := s.Write(ctx, &store.Batch{Trades: trades("AAPL", "s1", day0, 10)}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Write with a canceled context: %v, want context.Canceled", err)
 	}
 	if got := mustCounts(t, s); got != (Counts{}) {
@@ -756,11 +509,11 @@ func TestSQLiteCanceled(t *testing.T) {
 }
 
 func TestSQLiteClose(t *testing.T) {
-	s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "tradetop.db"))
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "tradetop.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustWrite(t, s, &Batch{Trades: trades("AAPL", "s1", day0, 10)})
+	mustWrite(t, s, &store.Batch{Trades: trades("AAPL", "s1", day0, 10)})
 	if err := s.Close(); err != nil {
 		t.Fatalf("first Close: %v", err)
 	}
@@ -776,8 +529,8 @@ func TestSQLiteClose(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"Write", func() error { return s.Write(ctx, &Batch{Trades: trades("AAPL", "s2", day0, 1)}) }},
-		{"Write empty", func() error { return s.Write(ctx, &Batch{}) }},
+		{"Write", func() error { return s.Write(ctx, &store.Batch{Trades: trades("AAPL", "s2", day0, 1)}) }},
+		{"Write empty", func() error { return s.Write(ctx, &store.Batch{}) }},
 		{"Candles", func() error { _, err := s.Candles(ctx, "AAPL", time.Second, day0, day0.Add(time.Hour)); return err }},
 		{"RecentCandles", func() error { _, err := s.RecentCandles(ctx, "AAPL", time.Second, 1); return err }},
 		{"SectorVolume", func() error { _, err := s.SectorVolume(ctx, day0); return err }},
@@ -786,8 +539,8 @@ func TestSQLiteClose(t *testing.T) {
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
-			if err := c.call(); !errors.Is(err, ErrClosed) {
-				t.Errorf("after Close: %v, want ErrClosed", err)
+			if err := c.call(); !errors.Is(err, store.ErrClosed) {
+				t.Errorf("after Close: %v, want store.ErrClosed", err)
 			}
 		})
 	}
@@ -805,7 +558,7 @@ func TestSQLiteConcurrentReads(t *testing.T) {
 		defer close(done)
 		for i := range batches {
 			start := day0.Add(time.Duration(i) * time.Second)
-			b := &Batch{
+			b := &store.Batch{
 				Trades:  trades("AAPL", "b"+strconv.Itoa(i), start, perBatch),
 				Candles: []agg.Candle{candle("AAPL", time.Second, start, float64(i))},
 				Sectors: []agg.SectorVolume{sector("Tech", start, 0, 1)},
@@ -944,7 +697,7 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 		t.Fatalf("child reported %d writes before it ended, want %d", written, killAfter)
 	}
 
-	s, err := OpenSQLite(t.Context(), path)
+	s, err := Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -964,14 +717,14 @@ const crashBatch = 1000
 // the n-th Write returns, until it is killed.
 func crashChild(path string) {
 	ctx := context.Background()
-	s, err := OpenSQLiteWith(ctx, path, SQLiteOptions{Synchronous: SynchronousNormal})
+	s, err := OpenWith(ctx, path, Options{Synchronous: SynchronousNormal})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	for i := 1; ; i++ {
 		start := day0.Add(time.Duration(i) * time.Second)
-		b := &Batch{
+		b := &store.Batch{
 			Trades:  trades("AAPL", "c"+strconv.Itoa(i), start, crashBatch),
 			Candles: []agg.Candle{candle("AAPL", time.Second, start, 1)},
 		}
@@ -980,39 +733,6 @@ func crashChild(path string) {
 			os.Exit(1)
 		}
 		fmt.Printf("written %d\n", i)
-	}
-}
-
-// benchBatch fills b with iteration i of a workload of n trades a batch, a
-// multiple of 2000: n/2000 seconds of 2000 trades a second over 50 symbols,
-// with a 1s and a 1m candle for each symbol and second and 20 sector rows (10
-// sectors, 2 partitions) a second, all with keys no other iteration uses.
-func benchBatch(b *Batch, i, n int) {
-	const symbols, sectors, perSecond = 50, 10, 2000
-	seconds := n / perSecond
-	start := day0.Add(time.Duration(i*seconds) * time.Second)
-	prefix := "s7-" + strconv.Itoa(i) + "-"
-	b.Trades, b.Candles, b.Sectors = b.Trades[:0], b.Candles[:0], b.Sectors[:0]
-	for j := range n {
-		b.Trades = append(b.Trades, trade.Trade{
-			ID:     prefix + strconv.Itoa(j),
-			Symbol: "SYM" + strconv.Itoa(j%symbols),
-			Price:  100 + float64(j%1000)/64,
-			Volume: float64(1 + j%500),
-			Time:   start.Add(time.Duration(j) * time.Second / perSecond),
-		})
-	}
-	for sec := range seconds {
-		at := start.Add(time.Duration(sec) * time.Second)
-		for j := range symbols {
-			sym := "SYM" + strconv.Itoa(j)
-			b.Candles = append(b.Candles,
-				candle(sym, time.Second, at, 100+float64(j)),
-				candle(sym, time.Minute, at, 100+float64(j))) // a start of its own, like a later minute
-		}
-		for j := range sectors * 2 {
-			b.Sectors = append(b.Sectors, sector("Sector"+strconv.Itoa(j/2), at, int32(j%2), float64(j)))
-		}
 	}
 }
 
@@ -1037,13 +757,13 @@ func BenchmarkSQLiteWrite(b *testing.B) {
 }
 
 func benchmarkWrite(b *testing.B, sync Synchronous, n int, replay bool) {
-	s, err := OpenSQLiteWith(b.Context(), filepath.Join(b.TempDir(), "bench.db"), SQLiteOptions{Synchronous: sync})
+	s, err := OpenWith(b.Context(), filepath.Join(b.TempDir(), "bench.db"), Options{Synchronous: sync})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	var batch Batch
-	benchBatch(&batch, 0, n)
+	var batch store.Batch
+	storetesting.BenchBatch(&batch, 0, n)
 	if replay {
 		mustWrite(b, s, &batch)
 	}
@@ -1058,7 +778,7 @@ func benchmarkWrite(b *testing.B, sync Synchronous, n int, replay bool) {
 		if !replay {
 			b.StopTimer()
 			i++
-			benchBatch(&batch, i, n)
+			storetesting.BenchBatch(&batch, i, n)
 			b.StartTimer()
 		}
 		if err := s.Write(b.Context(), &batch); err != nil {
@@ -1068,78 +788,7 @@ func benchmarkWrite(b *testing.B, sync Synchronous, n int, replay bool) {
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "trades/s")
 }
 
-func TestSQLiteReread(t *testing.T) { testReread(t, openTestSQLiteStore) }
-
-// testReread writes trades of two Kafka partitions across midnight, out of
-// order, some of them again as copies at later offsets, and reads one
-// partition back.
-func testReread(t *testing.T, open func(testing.TB) Store) {
-	s := open(t)
-	at := func(d time.Duration) time.Time { return day0.Add(24*time.Hour + d) }
-	tr := func(id, sym string, d time.Duration, price float64) trade.Trade {
-		return trade.Trade{ID: id, Symbol: sym, Price: price, Volume: 1, Time: at(d)}
-	}
-	var b Batch
-	add := func(t trade.Trade, part int32, off int64, ifAbsent bool) {
-		b.Trades = append(b.Trades, t)
-		b.Origins = append(b.Origins, Origin{Partition: part, Offset: off, IfAbsent: ifAbsent})
-	}
-	add(tr("a1", "AAPL", -2*time.Second, 10), 1, 100, false) // the day before
-	add(tr("m1", "MSFT", -time.Second, 20), 1, 101, false)
-	add(tr("a2", "AAPL", 500*time.Microsecond, 11), 1, 102, false)
-	add(tr("x1", "XOM", 0, 30), 2, 100, false)                     // another partition
-	add(tr("a0", "AAPL", -time.Hour, 9), 1, 103, false)            // before since
-	add(tr("a3", "AAPL", 300*time.Microsecond, 12), 1, 104, false) // earlier than a2, read later
-	add(tr("m2", "MSFT", time.Second, 21), 1, 200, false)          // at or after before
-	mustWrite(t, s, &b)
-	// A copy of m1 read again, late, at a later offset: it must not move
-	// m1's origin. A late trade not stored yet is stored.
-	b = Batch{}
-	add(tr("m1", "MSFT", -time.Second, 20), 1, 150, true)
-	add(tr("a4", "AAPL", -1500*time.Millisecond, 13), 1, 105, true)
-	mustWrite(t, s, &b)
-	// Trades written without an origin are not read back.
-	mustWrite(t, s, &Batch{Trades: []trade.Trade{tr("n1", "AAPL", 10*time.Millisecond, 14)}})
-
-	reread := func(partition int32, since time.Time, before int64) map[string][]trade.Trade {
-		t.Helper()
-		got := map[string][]trade.Trade{}
-		err := s.Reread(t.Context(), partition, since, before, func(tr trade.Trade) error {
-			got[tr.Symbol] = append(got[tr.Symbol], tr)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	ids := func(ts []trade.Trade) []string {
-		var out []string
-		for _, x := range ts {
-			out = append(out, x.ID)
-		}
-		return out
-	}
-	got := reread(1, at(-3*time.Second), 150)
-	if len(got) != 2 || !slices.Equal(ids(got["AAPL"]), []string{"a1", "a2", "a3", "a4"}) || !slices.Equal(ids(got["MSFT"]), []string{"m1"}) {
-		t.Fatalf("Reread = %v, want AAPL a1 a2 a3 a4 and MSFT m1 (each symbol's in read order, partition 1, from since, before offset 150)", got)
-	}
-	if g := got["AAPL"][1]; g.Symbol != "AAPL" || g.Price != 11 || g.Volume != 1 || !g.Time.Equal(at(500*time.Microsecond)) {
-		t.Errorf("a2 read back as %+v", g)
-	}
-	// m1 keeps the offset it was first read at: before 101 it is not.
-	if got := reread(1, at(-3*time.Second), 101); len(got) != 1 || !slices.Equal(ids(got["AAPL"]), []string{"a1"}) {
-		t.Errorf("Reread before 101 = %v, want a1 only", got)
-	}
-	if got := reread(3, day0, 1000); len(got) != 0 {
-		t.Errorf("Reread of a partition with nothing = %v", got)
-	}
-	stop := errors.New("stop")
-	n := 0
-	if err := s.Reread(t.Context(), 1, day0, 1000, func(trade.Trade) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
-		t.Errorf("Reread with a failing callback = %v after %d calls, want its error after one", err, n)
-	}
-}
+func TestSQLiteReread(t *testing.T) { storetesting.TestReread(t, openTestSQLiteStore) }
 
 // TestSQLiteMigratesAVersion1File opens a file of the first schema, with a
 // trade in it: the trade stays, without an origin, so it is never read back
@@ -1158,14 +807,14 @@ func TestSQLiteMigratesAVersion1File(t *testing.T) {
 		}
 	}
 	db.Close()
-	s, err := OpenSQLite(t.Context(), path)
+	s, err := Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	mustWrite(t, s, &Batch{
+	mustWrite(t, s, &store.Batch{
 		Trades:  []trade.Trade{{ID: "new", Symbol: "AAPL", Price: 2, Volume: 1, Time: day0.Add(time.Second)}},
-		Origins: []Origin{{Partition: 0, Offset: 7}},
+		Origins: []store.Origin{{Partition: 0, Offset: 7}},
 	})
 	if c := mustCounts(t, s); c.Trades != 2 {
 		t.Errorf("%d trades after the migration, want the old one and the new one", c.Trades)

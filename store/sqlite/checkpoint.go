@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -19,8 +19,8 @@ const walAutocheckpoint = 16384 // 64 MiB of 4 KiB pages
 
 // checkpointer copies committed WAL frames into the database file on its own
 // connection and goroutine, so that Write does not wait for the copy and its
-// syncs. Only the goroutine holding SQLite.wmu calls wrote; close is called
-// once, by SQLite.closeAll.
+// syncs. Only the goroutine holding Store.wmu calls wrote; close is called
+// once, by Store.closeAll.
 type checkpointer struct {
 	db     *sql.DB
 	kick   chan struct{} // buffered: one pending kick stands for any number

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -13,8 +13,9 @@ import (
 // The tables mirror the Cassandra schema: each primary key starts with the
 // Cassandra partition key and continues with its clustering columns. Times
 // are Unix nanoseconds (ts_ns, bucket_start_ns), days UTC 'YYYY-MM-DD' and
-// intervals as IntervalName writes them. The _v views show the same rows with
-// ISO 8601 UTC times, for people reading the file with the sqlite3 shell.
+// intervals as store.IntervalName writes them. The _v views show the same
+// rows with ISO 8601 UTC times, for people reading the file with the sqlite3
+// shell.
 var sqliteMigrations = []string{
 	1: `
 CREATE TABLE trades (

@@ -1,4 +1,4 @@
-package store
+package cassandra
 
 import (
 	"reflect"
@@ -65,7 +65,7 @@ func FuzzParseConsistency(f *testing.F) {
 		if again, err := ParseConsistency(c.String()); err != nil || again != c {
 			t.Fatalf("%q parsed to %v, whose name parses to %v, %v", s, c, again, err)
 		}
-		if err := (CassandraConfig{Hosts: []string{"db"}, Consistency: c}).Validate(); err != nil {
+		if err := (Config{Hosts: []string{"db"}, Consistency: c}).Validate(); err != nil {
 			t.Fatalf("%q parsed to %v, which a Config refuses: %v", s, c, err)
 		}
 	})
@@ -102,7 +102,7 @@ func FuzzValidateCassandraHost(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		err := ValidateCassandraHost(s)
+		err := ValidateHost(s)
 		if err != nil {
 			checkErrorLine(t, err)
 			return
@@ -114,27 +114,6 @@ func FuzzValidateCassandraHost(f *testing.F) {
 			if n, err := strconv.Atoi(s[i+1:]); err != nil || n < 1 || n > 65535 {
 				t.Fatalf("host %q accepted with a bad port", s)
 			}
-		}
-	})
-}
-
-// FuzzParseInterval checks the stored name of a candle window: what parses
-// is positive and prints (IntervalName) as a name that parses to the same.
-func FuzzParseInterval(f *testing.F) {
-	for _, s := range []string{"1s", "60s", "1d", "0s", "01m", "9223372036s", "s", "1x"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		d, err := ParseInterval(s)
-		if err != nil {
-			checkErrorLine(t, err)
-			return
-		}
-		if d <= 0 {
-			t.Fatalf("%q parsed to %v", s, d)
-		}
-		if again, err := ParseInterval(IntervalName(d)); err != nil || again != d {
-			t.Fatalf("%q parsed to %v, named %q, which parses to %v, %v", s, d, IntervalName(d), again, err)
 		}
 	})
 }

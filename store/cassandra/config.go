@@ -1,4 +1,4 @@
-package store
+package cassandra
 
 import (
 	"cmp"
@@ -19,9 +19,9 @@ import (
 	"github.com/gocql/gocql"
 )
 
-// CassandraConfig says how to reach Cassandra and how to write to it. The
-// zero value of a field means its default; CassandraDefaults lists them.
-type CassandraConfig struct {
+// Config says how to reach Cassandra and how to write to it. The
+// zero value of a field means its default; Defaults lists them.
+type Config struct {
 	// Hosts are the contact points, host or host:port (port 9042 when
 	// omitted). Required.
 	Hosts []string
@@ -32,9 +32,8 @@ type CassandraConfig struct {
 	// with replication factor 1. An existing keyspace is used as it is.
 	Replication Replication
 	// Consistency of every read and write. Default LOCAL_QUORUM. (ANY, the
-	// zero value of gocql.Consistency, cannot be chosen: it does not make a
-	// write durable.)
-	Consistency gocql.Consistency
+	// zero value, cannot be chosen: it does not make a write durable.)
+	Consistency Consistency
 	// LocalDC is the data centre whose nodes are preferred. Default: none,
 	// every node alike.
 	LocalDC string
@@ -84,12 +83,12 @@ type CassandraConfig struct {
 // NoWriteCoalesce turns write coalescing off.
 const NoWriteCoalesce time.Duration = -1
 
-// CassandraDefaults returns the default configuration (without hosts).
-func CassandraDefaults() CassandraConfig {
-	return CassandraConfig{
+// Defaults returns the default configuration (without hosts).
+func Defaults() Config {
+	return Config{
 		Keyspace:          "tradetop",
 		Replication:       Replication{Class: SimpleStrategy, Factor: 1},
-		Consistency:       gocql.LocalQuorum,
+		Consistency:       Consistency(gocql.LocalQuorum),
 		Timeout:           5 * time.Second,
 		ConnectTimeout:    5 * time.Second,
 		BatchRows:         100,
@@ -105,8 +104,8 @@ func CassandraDefaults() CassandraConfig {
 }
 
 // WithDefaults returns c with every zero field set to its default.
-func (c CassandraConfig) WithDefaults() CassandraConfig {
-	d := CassandraDefaults()
+func (c Config) WithDefaults() Config {
+	d := Defaults()
 	c.Keyspace = cmp.Or(c.Keyspace, d.Keyspace)
 	if c.Replication.Class == "" {
 		c.Replication = d.Replication
@@ -133,13 +132,13 @@ func (c CassandraConfig) WithDefaults() CassandraConfig {
 var identifier = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,47}$`)
 
 // Validate reports the first problem with c, after defaults.
-func (c CassandraConfig) Validate() error {
+func (c Config) Validate() error {
 	c = c.WithDefaults()
 	if len(c.Hosts) == 0 {
 		return errors.New("cassandra: no hosts")
 	}
 	for _, h := range c.Hosts {
-		if err := ValidateCassandraHost(h); err != nil {
+		if err := ValidateHost(h); err != nil {
 			return err
 		}
 	}
@@ -149,7 +148,7 @@ func (c CassandraConfig) Validate() error {
 	if err := c.Replication.Validate(); err != nil {
 		return err
 	}
-	switch c.Consistency {
+	switch gocql.Consistency(c.Consistency) {
 	case gocql.One, gocql.Two, gocql.Three, gocql.Quorum, gocql.All, gocql.LocalQuorum, gocql.EachQuorum, gocql.LocalOne:
 	default:
 		return fmt.Errorf("cassandra: unknown consistency %d", c.Consistency)
@@ -178,8 +177,8 @@ func ValidateKeyspace(name string) error {
 	return nil
 }
 
-// ValidateCassandraHost checks one contact point, host or host:port.
-func ValidateCassandraHost(h string) error {
+// ValidateHost checks one contact point, host or host:port.
+func ValidateHost(h string) error {
 	// A host is printed in errors, logs and the UI: no spaces or control
 	// characters, which no host name has either.
 	if strings.ContainsAny(h, "/\\@,") || !utf8.ValidString(h) ||
@@ -202,13 +201,20 @@ func ValidateCassandraHost(h string) error {
 	return nil
 }
 
+// Consistency is a consistency level (ONE, QUORUM, LOCAL_QUORUM, ...), this
+// package's own type so that its callers need not import gocql.
+type Consistency gocql.Consistency
+
+// String is the level's CQL name, which ParseConsistency reads.
+func (c Consistency) String() string { return gocql.Consistency(c).String() }
+
 // ParseConsistency reads a consistency level by its CQL name, in any case.
-func ParseConsistency(s string) (gocql.Consistency, error) {
+func ParseConsistency(s string) (Consistency, error) {
 	c, err := gocql.ParseConsistencyWrapper(s)
 	if err != nil || c == gocql.Any {
 		return 0, fmt.Errorf("unknown consistency %q: want one of ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE", s)
 	}
-	return c, nil
+	return Consistency(c), nil
 }
 
 // Replication strategy classes.

@@ -1,4 +1,4 @@
-package store
+package cassandra
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,7 +18,18 @@ import (
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/e2e"
+	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/internal/storetesting"
 	"github.com/tradetop/tradetop/store/storetest"
+)
+
+// The fixtures the tests of both stores share.
+var (
+	day0      = storetesting.Day0
+	trades    = storetesting.Trades
+	candle    = storetesting.Candle
+	sector    = storetesting.Sector
+	mustWrite = storetesting.MustWrite
 )
 
 func TestParseReplication(t *testing.T) {
@@ -66,28 +78,28 @@ func TestParseReplication(t *testing.T) {
 }
 
 func TestCassandraConfigValidate(t *testing.T) {
-	ok := CassandraConfig{Hosts: []string{"127.0.0.1", "db:9042", "[::1]:9142"}}
+	ok := Config{Hosts: []string{"127.0.0.1", "db:9042", "[::1]:9142"}}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
 	tests := []struct {
 		name    string
-		edit    func(*CassandraConfig)
+		edit    func(*Config)
 		wantErr string
 	}{
-		{"no hosts", func(c *CassandraConfig) { c.Hosts = nil }, "no hosts"},
-		{"bad port", func(c *CassandraConfig) { c.Hosts = []string{"db:99999"} }, "port must be"},
-		{"empty host", func(c *CassandraConfig) { c.Hosts = []string{":9042"} }, "want host or host:port"},
-		{"url", func(c *CassandraConfig) { c.Hosts = []string{"cql://db"} }, "want host or host:port"},
-		{"keyspace with a quote", func(c *CassandraConfig) { c.Keyspace = `a"b` }, "keyspace"},
-		{"keyspace starting with a digit", func(c *CassandraConfig) { c.Keyspace = "1ks" }, "keyspace"},
-		{"keyspace too long", func(c *CassandraConfig) { c.Keyspace = strings.Repeat("k", 49) }, "keyspace"},
-		{"password without user", func(c *CassandraConfig) { c.Password = "x" }, "without a username"},
-		{"bad replication", func(c *CassandraConfig) { c.Replication = Replication{Class: "Nope"} }, "unknown replication class"},
-		{"negative timeout", func(c *CassandraConfig) { c.Timeout = -time.Second }, "must not be negative"},
-		{"retry max below min", func(c *CassandraConfig) { c.RetryMin, c.RetryMax = time.Second, time.Millisecond }, "below RetryMin"},
-		{"negative batch", func(c *CassandraConfig) { c.BatchRows = -1 }, "must be positive"},
-		{"negative coalesce", func(c *CassandraConfig) { c.WriteCoalesce = -2 }, "WriteCoalesce"},
+		{"no hosts", func(c *Config) { c.Hosts = nil }, "no hosts"},
+		{"bad port", func(c *Config) { c.Hosts = []string{"db:99999"} }, "port must be"},
+		{"empty host", func(c *Config) { c.Hosts = []string{":9042"} }, "want host or host:port"},
+		{"url", func(c *Config) { c.Hosts = []string{"cql://db"} }, "want host or host:port"},
+		{"keyspace with a quote", func(c *Config) { c.Keyspace = `a"b` }, "keyspace"},
+		{"keyspace starting with a digit", func(c *Config) { c.Keyspace = "1ks" }, "keyspace"},
+		{"keyspace too long", func(c *Config) { c.Keyspace = strings.Repeat("k", 49) }, "keyspace"},
+		{"password without user", func(c *Config) { c.Password = "x" }, "without a username"},
+		{"bad replication", func(c *Config) { c.Replication = Replication{Class: "Nope"} }, "unknown replication class"},
+		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "must not be negative"},
+		{"retry max below min", func(c *Config) { c.RetryMin, c.RetryMax = time.Second, time.Millisecond }, "below RetryMin"},
+		{"negative batch", func(c *Config) { c.BatchRows = -1 }, "must be positive"},
+		{"negative coalesce", func(c *Config) { c.WriteCoalesce = -2 }, "WriteCoalesce"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,7 +116,7 @@ func TestParseConsistency(t *testing.T) {
 	for in, want := range map[string]gocql.Consistency{
 		"local_quorum": gocql.LocalQuorum, "QUORUM": gocql.Quorum, "one": gocql.One, "EACH_QUORUM": gocql.EachQuorum,
 	} {
-		if got, err := ParseConsistency(in); err != nil || got != want {
+		if got, err := ParseConsistency(in); err != nil || gocql.Consistency(got) != want {
 			t.Errorf("ParseConsistency(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
@@ -154,7 +166,7 @@ func TestTemporary(t *testing.T) {
 		{context.Canceled, false},
 		{context.DeadlineExceeded, false},
 		{errors.New("line 1:7 no viable alternative"), false},
-		{ErrClosed, false},
+		{store.ErrClosed, false},
 	}
 	for _, tt := range tests {
 		if got := temporary(tt.err); got != tt.want {
@@ -176,11 +188,11 @@ func testKeyspace(t testing.TB, hosts []string) string {
 	return storetest.Keyspace(t, hosts, "tt_test_")
 }
 
-func openTestCassandra(t testing.TB, hosts []string, ks string) *Cassandra {
+func openTestCassandra(t testing.TB, hosts []string, ks string) *Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := OpenCassandra(ctx, CassandraConfig{Hosts: hosts, Keyspace: ks, Timeout: 20 * time.Second})
+	c, err := Open(ctx, Config{Hosts: hosts, Keyspace: ks, Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,23 +201,37 @@ func openTestCassandra(t testing.TB, hosts []string, ks string) *Cassandra {
 }
 
 // openTestCassandraStore opens a store on a fresh keyspace.
-func openTestCassandraStore(t testing.TB) Store {
+func openTestCassandraStore(t testing.TB) store.Store {
 	hosts := cassandraHosts(t)
 	return openTestCassandra(t, hosts, testKeyspace(t, hosts))
 }
 
-func TestCassandraCandles(t *testing.T)       { testCandles(t, openTestCassandraStore) }
-func TestCassandraRecentCandles(t *testing.T) { testRecentCandles(t, openTestCassandraStore) }
-func TestCassandraSectorVolume(t *testing.T)  { testSectorVolume(t, openTestCassandraStore) }
-func TestCassandraTradeCount(t *testing.T)    { testTradeCount(t, openTestCassandraStore) }
-func TestCassandraReread(t *testing.T)        { testReread(t, openTestCassandraStore) }
+func TestCassandraCandles(t *testing.T) {
+	storetesting.TestCandles(t, openTestCassandraStore)
+}
+
+func TestCassandraRecentCandles(t *testing.T) {
+	storetesting.TestRecentCandles(t, openTestCassandraStore)
+}
+
+func TestCassandraSectorVolume(t *testing.T) {
+	storetesting.TestSectorVolume(t, openTestCassandraStore)
+}
+
+func TestCassandraTradeCount(t *testing.T) {
+	storetesting.TestTradeCount(t, openTestCassandraStore)
+}
+
+func TestCassandraReread(t *testing.T) {
+	storetesting.TestReread(t, openTestCassandraStore)
+}
 
 func TestCassandraWriteTwiceStoresOnce(t *testing.T) {
-	s := openTestCassandraStore(t).(*Cassandra)
+	s := openTestCassandraStore(t).(*Store)
 	// 300 trades of one partition (several batches), 2 of another day,
 	// duplicates inside the batch, candles and sectors.
-	b := &Batch{
-		Trades: slicesConcat(trades("AAPL", "a", day0.Add(time.Hour), 300), trades("AAPL", "a", day0.Add(time.Hour), 10),
+	b := &store.Batch{
+		Trades: slices.Concat(trades("AAPL", "a", day0.Add(time.Hour), 300), trades("AAPL", "a", day0.Add(time.Hour), 10),
 			trades("MSFT", "m", day0.Add(-time.Second), 2)),
 		Candles: []agg.Candle{candle("AAPL", time.Second, day0, 1), candle("AAPL", time.Second, day0, 2)},
 		Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 1), sector("Tech", day0, 1, 2)},
@@ -237,7 +263,7 @@ func TestCassandraWriteTwiceStoresOnce(t *testing.T) {
 
 	// The exact time of a trade survives: ts in milliseconds plus ns.
 	tr := trades("IBM", "i", day0.Add(1234567891*time.Nanosecond), 1)
-	mustWrite(t, s, &Batch{Trades: tr})
+	mustWrite(t, s, &store.Batch{Trades: tr})
 	var ts time.Time
 	var ns int
 	if err := s.session.Query(s.stmt(`SELECT ts, ns FROM {ks}.trades WHERE symbol = 'IBM' AND day = ?`), dayOf(day0)).Scan(&ts, &ns); err != nil {
@@ -247,7 +273,7 @@ func TestCassandraWriteTwiceStoresOnce(t *testing.T) {
 		t.Errorf("stored time %v, want %v", got, tr[0].Time)
 	}
 
-	if err := s.Write(t.Context(), &Batch{Candles: []agg.Candle{candle("AAPL", 1500*time.Millisecond, day0, 1)}}); err == nil {
+	if err := s.Write(t.Context(), &store.Batch{Candles: []agg.Candle{candle("AAPL", 1500*time.Millisecond, day0, 1)}}); err == nil {
 		t.Error("a 1.5s candle was written")
 	}
 }
@@ -257,13 +283,13 @@ func TestCassandraMigrationIsIdempotentAndConcurrent(t *testing.T) {
 	ks := testKeyspace(t, hosts)
 	// Three processes' worth of stores open one fresh keyspace at once.
 	var wg sync.WaitGroup
-	stores := make([]*Cassandra, 3)
+	stores := make([]*Store, 3)
 	errs := make([]error, 3)
 	for i := range stores {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			stores[i], errs[i] = OpenCassandra(ctx, CassandraConfig{Hosts: hosts, Keyspace: ks, Timeout: 20 * time.Second})
+			stores[i], errs[i] = Open(ctx, Config{Hosts: hosts, Keyspace: ks, Timeout: 20 * time.Second})
 		})
 	}
 	wg.Wait()
@@ -306,7 +332,7 @@ func TestCassandraMigrationIsIdempotentAndConcurrent(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if c, err := OpenCassandra(ctx, CassandraConfig{Hosts: hosts, Keyspace: ks}); err == nil || !strings.Contains(err.Error(), "newer than this program") {
+	if c, err := Open(ctx, Config{Hosts: hosts, Keyspace: ks}); err == nil || !strings.Contains(err.Error(), "newer than this program") {
 		if c != nil {
 			c.Close()
 		}
@@ -322,10 +348,10 @@ func TestCassandraClose(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := s.Write(t.Context(), &Batch{Trades: trades("AAPL", "x", day0, 1)}); !errors.Is(err, ErrClosed) {
+	if err := s.Write(t.Context(), &store.Batch{Trades: trades("AAPL", "x", day0, 1)}); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Write after Close: %v", err)
 	}
-	if _, err := s.TradeCount(t.Context(), "AAPL", day0); !errors.Is(err, ErrClosed) {
+	if _, err := s.TradeCount(t.Context(), "AAPL", day0); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("TradeCount after Close: %v", err)
 	}
 }
@@ -338,7 +364,7 @@ func TestCassandraUnreachable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	_, err = OpenCassandra(t.Context(), CassandraConfig{Hosts: []string{addr}, ConnectTimeout: time.Second})
+	_, err = Open(t.Context(), Config{Hosts: []string{addr}, ConnectTimeout: time.Second})
 	if err == nil || !strings.Contains(err.Error(), "connecting to cassandra "+addr) {
 		t.Fatalf("err = %v", err)
 	}
@@ -358,17 +384,17 @@ func BenchmarkCassandraWrite(b *testing.B) {
 		{"coalesce=200us/rows=100", 200 * time.Microsecond, 100},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			s, err := OpenCassandra(b.Context(), CassandraConfig{Hosts: hosts, Keyspace: ks, WriteCoalesce: bc.coalesce, BatchRows: bc.rows})
+			s, err := Open(b.Context(), Config{Hosts: hosts, Keyspace: ks, WriteCoalesce: bc.coalesce, BatchRows: bc.rows})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer s.Close()
 			const n = 5000
-			var batch Batch
+			var batch store.Batch
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				benchBatch(&batch, i, n)
+				storetesting.BenchBatch(&batch, i, n)
 				i++
 				if err := s.Write(context.Background(), &batch); err != nil {
 					b.Fatal(err)
@@ -387,12 +413,12 @@ func BenchmarkCassandraWrite(b *testing.B) {
 		{"quiet/coalesce=200us", 200 * time.Microsecond},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			s, err := OpenCassandra(b.Context(), CassandraConfig{Hosts: hosts, Keyspace: ks, WriteCoalesce: bc.coalesce})
+			s, err := Open(b.Context(), Config{Hosts: hosts, Keyspace: ks, WriteCoalesce: bc.coalesce})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			var batch Batch
+			var batch store.Batch
 			i := 0
 			for b.Loop() {
 				batch.Trades = trades("QUIET", "q"+strconv.Itoa(i), day0, 1)

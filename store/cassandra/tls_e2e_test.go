@@ -1,4 +1,4 @@
-package store
+package cassandra
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/auth/authtest"
 	"github.com/tradetop/tradetop/e2e"
+	"github.com/tradetop/tradetop/store"
 )
 
 // cassandraTLSEnv returns the hosts of the test cluster on a port that takes
@@ -28,7 +29,7 @@ func cassandraTLSEnv(t *testing.T) (tlsHosts, plainHosts []string, caFile string
 
 // openTLS opens a store on ks over TLS, trusting the authorities in caFile
 // as the command does with --cassandra-tls-ca.
-func openTLS(t *testing.T, hosts []string, ks, caFile string) (*Cassandra, error) {
+func openTLS(t *testing.T, hosts []string, ks, caFile string) (*Store, error) {
 	t.Helper()
 	tlsCfg, err := auth.TLS{CAFile: caFile}.Config()
 	if err != nil {
@@ -36,7 +37,7 @@ func openTLS(t *testing.T, hosts []string, ks, caFile string) (*Cassandra, error
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return OpenCassandra(ctx, CassandraConfig{Hosts: hosts, Keyspace: ks, TLS: tlsCfg, Timeout: 20 * time.Second})
+	return Open(ctx, Config{Hosts: hosts, Keyspace: ks, TLS: tlsCfg, Timeout: 20 * time.Second})
 }
 
 func TestTLSCassandra(t *testing.T) {
@@ -46,7 +47,7 @@ func TestTLSCassandra(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	mustWrite(t, c, &Batch{
+	mustWrite(t, c, &store.Batch{
 		Trades:  trades("AAPL", "a", day0.Add(time.Hour), 150),
 		Candles: []agg.Candle{candle("AAPL", time.Minute, day0.Add(time.Hour), 187.5)},
 	})
@@ -91,7 +92,7 @@ func TestTLSPortRefusesPlaintext(t *testing.T) {
 	hosts, plain, _ := cassandraTLSEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := OpenCassandra(ctx, CassandraConfig{Hosts: hosts, Keyspace: testKeyspace(t, plain), Timeout: 10 * time.Second})
+	c, err := Open(ctx, Config{Hosts: hosts, Keyspace: testKeyspace(t, plain), Timeout: 10 * time.Second})
 	if err == nil {
 		c.Close()
 		t.Fatalf("a plaintext client opened a store on %v, the TLS port", hosts)

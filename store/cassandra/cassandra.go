@@ -1,4 +1,6 @@
-package store
+// Package cassandra is the store on Apache Cassandra, through gocql, with
+// versioned schema migrations.
+package cassandra
 
 import (
 	"cmp"
@@ -21,20 +23,22 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/internal/rowkey"
 	"github.com/tradetop/tradetop/trade"
 )
 
-// Cassandra is the Store on Apache Cassandra. Write is called from one
+// Store is the store.Store on Apache Cassandra. Write is called from one
 // goroutine at a time; the reads may be called from any goroutine.
-type Cassandra struct {
-	cfg     CassandraConfig
+type Store struct {
+	cfg     Config
 	session *gocql.Session
 	closed  atomic.Bool
 
 	// days and indexed are the candle_days and trade_index rows known to
 	// be written. Only Write uses them.
 	days    map[candleDay]struct{}
-	indexed map[indexKey]struct{}
+	indexed map[rowkey.Index]struct{}
 }
 
 type candleDay struct {
@@ -46,15 +50,15 @@ type candleDay struct {
 // forgets them all and writes them again, which is harmless.
 const maxKnownDays = 100_000
 
-// OpenCassandra connects to the cluster cfg names, creates the keyspace and
+// Open connects to the cluster cfg names, creates the keyspace and
 // tables when missing and migrates them to this program's schema version.
-func OpenCassandra(ctx context.Context, cfg CassandraConfig) (*Cassandra, error) {
+func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
 	cluster := gocql.NewCluster(cfg.Hosts...)
-	cluster.Consistency = cfg.Consistency
+	cluster.Consistency = gocql.Consistency(cfg.Consistency)
 	cluster.SerialConsistency = gocql.LocalSerial
 	cluster.Timeout = cfg.Timeout
 	cluster.WriteTimeout = cfg.Timeout
@@ -88,7 +92,7 @@ func OpenCassandra(ctx context.Context, cfg CassandraConfig) (*Cassandra, error)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to cassandra %s: %w", strings.Join(cfg.Hosts, ","), explainTLS(ctx, cfg, err))
 	}
-	c := &Cassandra{cfg: cfg, session: session, days: map[candleDay]struct{}{}, indexed: map[indexKey]struct{}{}}
+	c := &Store{cfg: cfg, session: session, days: map[candleDay]struct{}{}, indexed: map[rowkey.Index]struct{}{}}
 	if err := c.migrate(ctx); err != nil {
 		session.Close()
 		return nil, err
@@ -102,7 +106,7 @@ func OpenCassandra(ctx context.Context, cfg CassandraConfig) (*Cassandra, error)
 // trusted authority signs. gocql flattens its errors to text, so a direct
 // dial, bounded by ConnectTimeout, gets the error as a value. Otherwise it
 // returns err.
-func explainTLS(ctx context.Context, cfg CassandraConfig, err error) error {
+func explainTLS(ctx context.Context, cfg Config, err error) error {
 	if cfg.TLS == nil {
 		return err
 	}
@@ -127,12 +131,12 @@ func explainTLS(ctx context.Context, cfg CassandraConfig, err error) error {
 }
 
 // Name describes the store for status lines: hosts and keyspace.
-func (c *Cassandra) Name() string {
+func (c *Store) Name() string {
 	return "cassandra " + strings.Join(c.cfg.Hosts, ",") + "/" + c.cfg.Keyspace
 }
 
 // Close closes the session. It is safe to call twice.
-func (c *Cassandra) Close() error {
+func (c *Store) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.session.Close()
 	}
@@ -143,9 +147,9 @@ func (c *Cassandra) Close() error {
 // batches of at most BatchRows, so each batch is one mutation of one
 // partition; Concurrency batches are in flight at once. Write returns nil
 // only when every batch was acknowledged at the configured consistency.
-func (c *Cassandra) Write(ctx context.Context, b *Batch) error {
+func (c *Store) Write(ctx context.Context, b *store.Batch) error {
 	if c.closed.Load() {
-		return fmt.Errorf("writing to cassandra: %w", ErrClosed)
+		return fmt.Errorf("writing to cassandra: %w", store.ErrClosed)
 	}
 	if len(b.Origins) != 0 && len(b.Origins) != len(b.Trades) {
 		return fmt.Errorf("writing to cassandra: %d origins for %d trades", len(b.Origins), len(b.Trades))
@@ -185,7 +189,7 @@ func (c *Cassandra) Write(ctx context.Context, b *Batch) error {
 
 // present returns the IDs of the trades of b marked IfAbsent that are
 // stored already, reading each (symbol, day) partition they fall in once.
-func (c *Cassandra) present(ctx context.Context, b *Batch) (map[string]bool, error) {
+func (c *Store) present(ctx context.Context, b *store.Batch) (map[string]bool, error) {
 	type part struct {
 		symbol string
 		day    int64
@@ -227,7 +231,7 @@ func (c *Cassandra) present(ctx context.Context, b *Batch) (map[string]bool, err
 // plan turns b into per-partition batches, leaving out the trades marked
 // IfAbsent that present says are stored, and lists the candle_days and
 // trade_index rows it writes.
-func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool) ([]*gocql.Batch, []candleDay, []indexKey, error) {
+func (c *Store) plan(ctx context.Context, b *store.Batch, present map[string]bool) ([]*gocql.Batch, []candleDay, []rowkey.Index, error) {
 	var jobs []*gocql.Batch
 	var cur *gocql.Batch
 	flush := func() {
@@ -244,7 +248,7 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool)
 		}
 		if cur == nil {
 			cur = c.session.NewBatch(gocql.UnloggedBatch)
-			cur.SetConsistency(c.cfg.Consistency)
+			cur.SetConsistency(gocql.Consistency(c.cfg.Consistency))
 		}
 		cur.Query(stmt, args...)
 	}
@@ -260,7 +264,7 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool)
 	})
 	insTrade := c.stmt(`INSERT INTO {ks}.trades (symbol, day, ts, trade_id, ns, price, volume, kafka_partition, kafka_offset)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	var index []indexKey
+	var index []rowkey.Index
 	for k, i := range idx {
 		t := &ts[i]
 		same := k > 0 && ts[idx[k-1]].Symbol == t.Symbol && dayNumber(ts[idx[k-1]].Time) == dayNumber(t.Time)
@@ -271,7 +275,7 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool)
 				continue
 			}
 			part, off = int(o.Partition), o.Offset
-			ik := indexKey{o.Partition, dayNumber(t.Time), t.Symbol}
+			ik := rowkey.Index{Partition: o.Partition, Day: dayNumber(t.Time), Symbol: t.Symbol}
 			if _, known := c.indexed[ik]; !known && !slices.Contains(index, ik) {
 				index = append(index, ik)
 			}
@@ -280,22 +284,22 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool)
 	}
 	flush()
 	insIndex := c.stmt(`INSERT INTO {ks}.trade_index (kafka_partition, day, symbol) VALUES (?, ?, ?)`)
-	slices.SortFunc(index, func(a, b indexKey) int { return cmp.Compare(a.partition, b.partition) })
+	slices.SortFunc(index, func(a, b rowkey.Index) int { return cmp.Compare(a.Partition, b.Partition) })
 	for k, ik := range index {
-		add(k > 0 && index[k-1].partition == ik.partition, insIndex, int(ik.partition), time.Unix(ik.day*86400, 0).UTC(), ik.symbol)
+		add(k > 0 && index[k-1].Partition == ik.Partition, insIndex, int(ik.Partition), time.Unix(ik.Day*86400, 0).UTC(), ik.Symbol)
 	}
 	flush()
 
 	// Candles, grouped by (symbol, interval, day), and the days they touch.
 	cs := slices.Clone(b.Candles)
-	slices.SortFunc(cs, func(a, b agg.Candle) int { return compareCandleKeys(&a, &b) })
+	slices.SortFunc(cs, func(a, b agg.Candle) int { return rowkey.CompareCandleKeys(&a, &b) })
 	insCandle := c.stmt(`INSERT INTO {ks}.candles (symbol, interval, day, bucket_start, open, high, low, close, volume, notional, vwap, trades)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	insDay := c.stmt(`INSERT INTO {ks}.candle_days (symbol, interval, day) VALUES (?, ?, ?)`)
 	var days []candleDay
 	for k := range cs {
 		cd := &cs[k]
-		ivl, err := intervalName(cd.Interval)
+		ivl, err := rowkey.Interval(cd.Interval)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -320,7 +324,7 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	for k := range ss {
 		s := &ss[k]
-		ivl, err := intervalName(s.Interval)
+		ivl, err := rowkey.Interval(s.Interval)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -336,9 +340,9 @@ func (c *Cassandra) plan(ctx context.Context, b *Batch, present map[string]bool)
 // after another, each symbol's in the order they were read. The symbols and
 // days come from trade_index; each (symbol, day) partition is read from
 // since on, and a symbol's trades sorted by offset.
-func (c *Cassandra) Reread(ctx context.Context, partition int32, since time.Time, before int64, each func(trade.Trade) error) error {
+func (c *Store) Reread(ctx context.Context, partition int32, since time.Time, before int64, each func(trade.Trade) error) error {
 	if c.closed.Load() {
-		return fmt.Errorf("reading back partition %d: %w", partition, ErrClosed)
+		return fmt.Errorf("reading back partition %d: %w", partition, store.ErrClosed)
 	}
 	days := map[string][]time.Time{}
 	var symbols []string
@@ -396,15 +400,15 @@ func (c *Cassandra) Reread(ctx context.Context, partition int32, since time.Time
 
 // Candles returns the symbol's candles of the interval whose start lies in
 // [from, to), oldest first.
-func (c *Cassandra) Candles(ctx context.Context, symbol string, interval time.Duration, from, to time.Time) ([]agg.Candle, error) {
+func (c *Store) Candles(ctx context.Context, symbol string, interval time.Duration, from, to time.Time) ([]agg.Candle, error) {
 	if c.closed.Load() {
-		return nil, fmt.Errorf("reading candles: %w", ErrClosed)
+		return nil, fmt.Errorf("reading candles: %w", store.ErrClosed)
 	}
-	ivl, err := intervalName(interval)
+	ivl, err := rowkey.Interval(interval)
 	if err != nil {
 		return nil, fmt.Errorf("reading candles: %w", err)
 	}
-	from, to = clampTime(from), clampTime(to)
+	from, to = rowkey.ClampTime(from), rowkey.ClampTime(to)
 	if !from.Before(to) {
 		return nil, nil
 	}
@@ -436,11 +440,11 @@ func (c *Cassandra) Candles(ctx context.Context, symbol string, interval time.Du
 
 // RecentCandles returns at most n of the symbol's latest candles of the
 // interval, oldest first.
-func (c *Cassandra) RecentCandles(ctx context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error) {
+func (c *Store) RecentCandles(ctx context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error) {
 	if c.closed.Load() {
-		return nil, fmt.Errorf("reading recent candles: %w", ErrClosed)
+		return nil, fmt.Errorf("reading recent candles: %w", store.ErrClosed)
 	}
-	ivl, err := intervalName(interval)
+	ivl, err := rowkey.Interval(interval)
 	if err != nil {
 		return nil, fmt.Errorf("reading recent candles: %w", err)
 	}
@@ -471,7 +475,7 @@ func (c *Cassandra) RecentCandles(ctx context.Context, symbol string, interval t
 
 // candleDays lists the days holding candles of the symbol and interval,
 // newest first, as days since the Unix epoch.
-func (c *Cassandra) candleDays(ctx context.Context, symbol, ivl string) ([]int64, error) {
+func (c *Store) candleDays(ctx context.Context, symbol, ivl string) ([]int64, error) {
 	iter := c.query(ctx, c.stmt(`SELECT day FROM {ks}.candle_days WHERE symbol = ? AND interval = ?`), symbol, ivl).Iter()
 	var days []int64
 	var d time.Time
@@ -500,21 +504,21 @@ func scanCassandraCandles(iter *gocql.Iter, symbol string, interval time.Duratio
 // SectorVolume returns each sector's totals for the UTC day containing day,
 // largest volume first: the per-window, per-partition rows summed by
 // Cassandra.
-func (c *Cassandra) SectorVolume(ctx context.Context, day time.Time) ([]SectorTotal, error) {
+func (c *Store) SectorVolume(ctx context.Context, day time.Time) ([]store.SectorTotal, error) {
 	if c.closed.Load() {
-		return nil, fmt.Errorf("reading sector volume: %w", ErrClosed)
+		return nil, fmt.Errorf("reading sector volume: %w", store.ErrClosed)
 	}
 	iter := c.query(ctx, c.stmt(`SELECT sector, sum(volume), sum(notional), sum(trades) FROM {ks}.sector_volume
 		WHERE day = ? GROUP BY sector`), dayOf(day)).Iter()
-	var out []SectorTotal
-	var t SectorTotal
+	var out []store.SectorTotal
+	var t store.SectorTotal
 	for iter.Scan(&t.Sector, &t.Volume, &t.Notional, &t.Count) {
 		out = append(out, t)
 	}
 	if err := iter.Close(); err != nil {
 		return nil, fmt.Errorf("reading sector volume: %w", err)
 	}
-	slices.SortFunc(out, func(a, b SectorTotal) int {
+	slices.SortFunc(out, func(a, b store.SectorTotal) int {
 		return cmp.Or(cmp.Compare(b.Volume, a.Volume), strings.Compare(a.Sector, b.Sector))
 	})
 	return out, nil
@@ -523,9 +527,9 @@ func (c *Cassandra) SectorVolume(ctx context.Context, day time.Time) ([]SectorTo
 // TradeCount returns how many trades of the symbol are stored for the UTC
 // day containing day. It counts the whole partition, so it is meant for
 // checks, not for every frame.
-func (c *Cassandra) TradeCount(ctx context.Context, symbol string, day time.Time) (int64, error) {
+func (c *Store) TradeCount(ctx context.Context, symbol string, day time.Time) (int64, error) {
 	if c.closed.Load() {
-		return 0, fmt.Errorf("counting trades: %w", ErrClosed)
+		return 0, fmt.Errorf("counting trades: %w", store.ErrClosed)
 	}
 	var n int64
 	if err := c.query(ctx, c.stmt(`SELECT count(*) FROM {ks}.trades WHERE symbol = ? AND day = ?`), symbol, dayOf(day)).Scan(&n); err != nil {
@@ -535,18 +539,18 @@ func (c *Cassandra) TradeCount(ctx context.Context, symbol string, day time.Time
 }
 
 // query returns a query bound to ctx that retries temporary failures.
-func (c *Cassandra) query(ctx context.Context, stmt string, args ...any) *gocql.Query {
+func (c *Store) query(ctx context.Context, stmt string, args ...any) *gocql.Query {
 	return c.session.Query(stmt, args...).WithContext(ctx).RetryPolicy(c.retry(ctx)).Idempotent(true)
 }
 
 // dayNumber is the UTC day of t, in days since the Unix epoch.
-func dayNumber(t time.Time) int64 { return floorDiv(t.Unix(), 86400) }
+func dayNumber(t time.Time) int64 { return rowkey.FloorDiv(t.Unix(), 86400) }
 
 // dayOf is the start of t's UTC day, which gocql writes as a CQL date.
 func dayOf(t time.Time) time.Time { return time.Unix(dayNumber(t)*86400, 0).UTC() }
 
 // retry returns the retry policy of one request made under ctx.
-func (c *Cassandra) retry(ctx context.Context) *retryPolicy {
+func (c *Store) retry(ctx context.Context) *retryPolicy {
 	return &retryPolicy{ctx: ctx, max: c.cfg.Retries, wait: c.cfg.RetryMin, cap: c.cfg.RetryMax}
 }
 

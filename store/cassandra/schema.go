@@ -1,4 +1,4 @@
-package store
+package cassandra
 
 import (
 	"context"
@@ -90,7 +90,7 @@ const lockTTL = 2 * time.Minute
 // the others wait for it and then find nothing to do. Every schema change
 // is followed by waiting for schema agreement, so the next statement, on
 // any coordinator, sees it.
-func (c *Cassandra) migrate(ctx context.Context) error {
+func (c *Store) migrate(ctx context.Context) error {
 	ks := c.cfg.Keyspace
 	if err := c.ddl(ctx, fmt.Sprintf("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s", ks, c.cfg.Replication.cql())); err != nil {
 		return fmt.Errorf("creating keyspace %s: %w", ks, err)
@@ -151,7 +151,7 @@ func (c *Cassandra) migrate(ctx context.Context) error {
 }
 
 // applyFrom applies the migrations after version v, holding the lock.
-func (c *Cassandra) applyFrom(ctx context.Context, v int, owner string) error {
+func (c *Store) applyFrom(ctx context.Context, v int, owner string) error {
 	// Read again: the previous holder may have finished just before.
 	v, err := c.schemaVersion(ctx)
 	if err != nil {
@@ -173,7 +173,7 @@ func (c *Cassandra) applyFrom(ctx context.Context, v int, owner string) error {
 }
 
 // schemaVersion is the highest migration recorded, 0 for none.
-func (c *Cassandra) schemaVersion(ctx context.Context) (int, error) {
+func (c *Store) schemaVersion(ctx context.Context) (int, error) {
 	iter := c.session.Query(c.stmt(`SELECT version FROM {ks}.schema_migrations`)).WithContext(ctx).Iter()
 	top, v := 0, 0
 	for iter.Scan(&v) {
@@ -187,7 +187,7 @@ func (c *Cassandra) schemaVersion(ctx context.Context) (int, error) {
 
 // ddl runs one schema statement and waits until every node agrees on the
 // schema.
-func (c *Cassandra) ddl(ctx context.Context, stmt string) error {
+func (c *Store) ddl(ctx context.Context, stmt string) error {
 	if err := c.session.Query(stmt).WithContext(ctx).Exec(); err != nil {
 		return err
 	}
@@ -200,11 +200,11 @@ func (c *Cassandra) ddl(ctx context.Context, stmt string) error {
 }
 
 // stmt returns s with {ks} replaced by the keyspace.
-func (c *Cassandra) stmt(s string) string { return strings.ReplaceAll(s, "{ks}", c.cfg.Keyspace) }
+func (c *Store) stmt(s string) string { return strings.ReplaceAll(s, "{ks}", c.cfg.Keyspace) }
 
 // checkReplication warns when an existing keyspace replicates differently
 // from what was asked: tradetop never alters a keyspace it did not create.
-func (c *Cassandra) checkReplication(ctx context.Context) {
+func (c *Store) checkReplication(ctx context.Context) {
 	var got map[string]string
 	err := c.session.Query(`SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?`,
 		strings.ToLower(c.cfg.Keyspace)).WithContext(ctx).Scan(&got)
