@@ -14,7 +14,7 @@ import (
 	"github.com/tradetop/tradetop/trade"
 )
 
-func embedded(t *testing.T, partitions int) (*Embedded, Config) {
+func embedded(t testing.TB, partitions int) (*Embedded, Config) {
 	t.Helper()
 	e, err := StartEmbedded(EmbeddedConfig{Partitions: partitions, Topics: []string{"trades", "trades.dlq"}})
 	if err != nil {
@@ -305,4 +305,43 @@ func TestTemporary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkRelay measures the consumer's hot path: a partition reader
+// fetching from the embedded broker and handing each message to its claim.
+// One op reads n messages; the allocations include the in-process broker's.
+func BenchmarkRelay(b *testing.B) {
+	const n = 20000
+	_, cfg := embedded(b, 1)
+	ctx := context.Background()
+	p := NewProducer(cfg)
+	defer p.Close()
+	in := trades(n)
+	if err := p.Send(ctx, in); err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	for i := range in {
+		size += int64(len(in[i].Symbol) + len(trade.AppendJSON(nil, &in[i])))
+	}
+	c := NewConsumer(cfg, slog.New(slog.DiscardHandler))
+	defer closeClient(c.client)
+	c.OnError = func(err error) { b.Error(err) }
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel := context.WithCancel(ctx)
+		cl := c.claim(0, kafka.OffsetFetchPartition{CommittedOffset: 0}, nil)
+		go c.relay(ctx, cl)
+		for want := int64(0); want < n; want++ {
+			m, ok := <-cl.msgs
+			if !ok || m.Offset != want {
+				b.Fatalf("got offset %d (open %v), want %d", m.Offset, ok, want)
+			}
+		}
+		cancel()
+		for range cl.msgs {
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
