@@ -218,7 +218,7 @@ func TestDeadLetterKeepsSourceAndReason(t *testing.T) {
 	d := NewDeadLetters(cfg)
 	defer d.Close()
 	big := make([]byte, MaxDeadLetterBytes+10)
-	src := kafka.Message{Topic: "trades", Partition: 3, Offset: 41, Key: []byte("K"), Value: big}
+	src := Message{Topic: "trades", Partition: 3, Offset: 41, Key: []byte("K"), Value: big}
 	if err := d.Send(ctx, src, errors.New("not json")); err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +243,25 @@ func TestDeadLetterKeepsSourceAndReason(t *testing.T) {
 	}
 	if len(m.Value) != MaxDeadLetterBytes || string(m.Key) != "K" {
 		t.Errorf("dead letter has key %q and %d value bytes", m.Key, len(m.Value))
+	}
+}
+
+// TestMessageSharesBytes checks that handing a fetched message on copies
+// none of its bytes and allocates nothing: relay does it for every message.
+func TestMessageSharesBytes(t *testing.T) {
+	km := kafka.Message{Topic: "trades", Partition: 2, Offset: 7, HighWaterMark: 9,
+		Key: []byte("AAPL"), Value: []byte(`{"s":"AAPL"}`), Time: time.Unix(1, 0)}
+	ch := make(chan Message, 1)
+	if n := testing.AllocsPerRun(100, func() { ch <- message(&km); <-ch }); n != 0 {
+		t.Errorf("message allocates %v times per message, want 0", n)
+	}
+	m := message(&km)
+	if &m.Value[0] != &km.Value[0] || &m.Key[0] != &km.Key[0] {
+		t.Error("message copied the key or value")
+	}
+	want := Message{Topic: "trades", Partition: 2, Offset: 7, HighWaterMark: 9, Key: km.Key, Value: km.Value, Time: km.Time}
+	if fmt.Sprint(m) != fmt.Sprint(want) {
+		t.Errorf("message(%+v) = %+v", km, m)
 	}
 }
 

@@ -157,7 +157,7 @@ func NewDeadLetters(cfg Config) *DeadLetters {
 
 // Send writes m to the dead-letter topic with reason and its source topic,
 // partition and offset in headers, and returns when it is acknowledged.
-func (d *DeadLetters) Send(ctx context.Context, m kafka.Message, reason error) error {
+func (d *DeadLetters) Send(ctx context.Context, m Message, reason error) error {
 	value := m.Value
 	headers := []kafka.Header{
 		{Key: "error", Value: []byte(reason.Error())},

@@ -125,7 +125,7 @@ func roundTrip(t *testing.T, cfg Config) {
 
 	d := NewDeadLetters(cfg)
 	defer d.Close()
-	if err := d.Send(ctx, kafka.Message{Topic: cfg.Topic, Value: []byte("{")}, errors.New("not json")); err != nil {
+	if err := d.Send(ctx, Message{Topic: cfg.Topic, Value: []byte("{")}, errors.New("not json")); err != nil {
 		t.Fatalf("dead-lettering: %v", err)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
