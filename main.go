@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
-	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/auth"
@@ -117,7 +116,7 @@ type options struct {
 
 	// Set by parse from the fields above and the environment.
 	finnhubKey        string
-	kafkaSASLMech     sasl.Mechanism
+	kafkaSASLMech     *bus.SASL
 	kafkaTLS          *tls.Config
 	cassandraPassword string
 	cassandraRepl     store.Replication
