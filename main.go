@@ -28,8 +28,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/segmentio/kafka-go/sasl"
-
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/bus"
@@ -123,7 +121,7 @@ type options struct {
 
 	// Set by parse from the fields above and the environment.
 	finnhubKey        string
-	kafkaSASLMech     sasl.Mechanism
+	kafkaSASLMech     *bus.SASL
 	kafkaTLS          *tls.Config
 	cassandraPassword string
 	cassandraRepl     cassandra.Replication

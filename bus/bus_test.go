@@ -14,7 +14,7 @@ import (
 	"github.com/tradetop/tradetop/trade"
 )
 
-func embedded(t *testing.T, partitions int) (*Embedded, Config) {
+func embedded(t testing.TB, partitions int) (*Embedded, Config) {
 	t.Helper()
 	e, err := StartEmbedded(EmbeddedConfig{Partitions: partitions, Topics: []string{"trades", "trades.dlq"}})
 	if err != nil {
@@ -218,7 +218,7 @@ func TestDeadLetterKeepsSourceAndReason(t *testing.T) {
 	d := NewDeadLetters(cfg)
 	defer d.Close()
 	big := make([]byte, MaxDeadLetterBytes+10)
-	src := kafka.Message{Topic: "trades", Partition: 3, Offset: 41, Key: []byte("K"), Value: big}
+	src := Message{Topic: "trades", Partition: 3, Offset: 41, Key: []byte("K"), Value: big}
 	if err := d.Send(ctx, src, errors.New("not json")); err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +243,25 @@ func TestDeadLetterKeepsSourceAndReason(t *testing.T) {
 	}
 	if len(m.Value) != MaxDeadLetterBytes || string(m.Key) != "K" {
 		t.Errorf("dead letter has key %q and %d value bytes", m.Key, len(m.Value))
+	}
+}
+
+// TestMessageSharesBytes checks that handing a fetched message on copies
+// none of its bytes and allocates nothing: relay does it for every message.
+func TestMessageSharesBytes(t *testing.T) {
+	km := kafka.Message{Topic: "trades", Partition: 2, Offset: 7, HighWaterMark: 9,
+		Key: []byte("AAPL"), Value: []byte(`{"s":"AAPL"}`), Time: time.Unix(1, 0)}
+	ch := make(chan Message, 1)
+	if n := testing.AllocsPerRun(100, func() { ch <- message(&km); <-ch }); n != 0 {
+		t.Errorf("message allocates %v times per message, want 0", n)
+	}
+	m := message(&km)
+	if &m.Value[0] != &km.Value[0] || &m.Key[0] != &km.Key[0] {
+		t.Error("message copied the key or value")
+	}
+	want := Message{Topic: "trades", Partition: 2, Offset: 7, HighWaterMark: 9, Key: km.Key, Value: km.Value, Time: km.Time}
+	if fmt.Sprint(m) != fmt.Sprint(want) {
+		t.Errorf("message(%+v) = %+v", km, m)
 	}
 }
 
@@ -305,4 +324,43 @@ func TestTemporary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkRelay measures the consumer's hot path: a partition reader
+// fetching from the embedded broker and handing each message to its claim.
+// One op reads n messages; the allocations include the in-process broker's.
+func BenchmarkRelay(b *testing.B) {
+	const n = 20000
+	_, cfg := embedded(b, 1)
+	ctx := context.Background()
+	p := NewProducer(cfg)
+	defer p.Close()
+	in := trades(n)
+	if err := p.Send(ctx, in); err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	for i := range in {
+		size += int64(len(in[i].Symbol) + len(trade.AppendJSON(nil, &in[i])))
+	}
+	c := NewConsumer(cfg, slog.New(slog.DiscardHandler))
+	defer closeClient(c.client)
+	c.OnError = func(err error) { b.Error(err) }
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel := context.WithCancel(ctx)
+		cl := c.claim(0, kafka.OffsetFetchPartition{CommittedOffset: 0}, nil)
+		go c.relay(ctx, cl)
+		for want := int64(0); want < n; want++ {
+			m, ok := <-cl.msgs
+			if !ok || m.Offset != want {
+				b.Fatalf("got offset %d (open %v), want %d", m.Offset, ok, want)
+			}
+		}
+		cancel()
+		for range cl.msgs {
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msgs/s")
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/sasl"
 )
 
 // Config is how tradetop reaches Kafka. The zero value of a field means its
@@ -73,7 +72,7 @@ type Config struct {
 	// SASL authenticates every connection to the brokers, inside TLS when
 	// both are set. SASLMechanism builds one from a name and credentials.
 	// Default nil: no authentication.
-	SASL sasl.Mechanism
+	SASL *SASL
 	// DialTimeout bounds opening one connection to a broker: the TCP
 	// connect, the TLS handshake and the SASL exchange together.
 	// Default 10s.
@@ -194,7 +193,7 @@ func (c Config) Dialer() *kafka.Dialer {
 		DualStack:     true,
 		KeepAlive:     keepAlive,
 		TLS:           c.TLS,
-		SASLMechanism: c.SASL,
+		SASLMechanism: c.SASL.kafka(),
 	}
 }
 
@@ -216,7 +215,7 @@ func (c Config) Transport() *kafka.Transport {
 		MetadataTTL: 6 * time.Second,
 		ClientID:    ClientID,
 		TLS:         c.TLS,
-		SASL:        c.SASL,
+		SASL:        c.SASL.kafka(),
 	}
 }
 

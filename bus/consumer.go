@@ -52,7 +52,7 @@ type Claim struct {
 	// Metadata is what was committed with Start ("" when nothing was).
 	Metadata string
 
-	msgs      chan kafka.Message
+	msgs      chan Message
 	committer *committer
 	client    *kafka.Client
 	timeout   time.Duration
@@ -60,7 +60,7 @@ type Claim struct {
 
 // Messages delivers the partition's messages from Start on, in offset order.
 // It is closed when the generation ends.
-func (c *Claim) Messages() <-chan kafka.Message { return c.msgs }
+func (c *Claim) Messages() <-chan Message { return c.msgs }
 
 // Commit records that every effect of the messages before offset is durable.
 // The offset and metadata are committed to the group within CommitInterval.
@@ -237,7 +237,7 @@ func (c *Consumer) resolveFirst(ctx context.Context, committed map[int]kafka.Off
 func (c *Consumer) claim(p int, committed kafka.OffsetFetchPartition, cm *committer) *Claim {
 	return &Claim{
 		Topic: c.cfg.Topic, Partition: p, Start: committed.CommittedOffset, Metadata: committed.Metadata,
-		msgs: make(chan kafka.Message, 4096), committer: cm,
+		msgs: make(chan Message, 4096), committer: cm,
 		client: c.client, timeout: c.cfg.RequestTimeout,
 	}
 }
@@ -276,7 +276,7 @@ func (c *Consumer) relay(ctx context.Context, cl *Claim) {
 			return
 		}
 		select {
-		case cl.msgs <- m:
+		case cl.msgs <- message(&m):
 		case <-ctx.Done():
 			return
 		}

@@ -97,28 +97,27 @@ func (p *Producer) write(ctx context.Context, msgs []kafka.Message) error {
 			}
 		}
 	}
-	return &PartialWriteError{Failed: failed, Err: first}
+	return &PartialWriteError{failed: failed, Err: first}
 }
 
 // Retry writes again the messages of a partial write.
 func (p *Producer) Retry(ctx context.Context, e *PartialWriteError) error {
-	return p.write(ctx, e.Failed)
+	return p.write(ctx, e.failed)
 }
 
 // PartialWriteError says that some messages of a Send were not acknowledged.
+// Producer.Retry writes them again.
 type PartialWriteError struct {
-	Failed []kafka.Message
-	Err    error
+	failed []kafka.Message
+	// Err is the error of the first message not acknowledged.
+	Err error
 }
 
 func (e *PartialWriteError) Error() string {
-	return fmt.Sprintf("producing: %d trades not acknowledged: %v", len(e.Failed), e.Err)
+	return fmt.Sprintf("producing: %d trades not acknowledged: %v", len(e.failed), e.Err)
 }
 
 func (e *PartialWriteError) Unwrap() error { return e.Err }
-
-// Stats are the producer's kafka-go counters since the last call.
-func (p *Producer) Stats() kafka.WriterStats { return p.w.Stats() }
 
 // Close flushes and closes the producer. It is safe to call twice.
 func (p *Producer) Close() error {
@@ -157,7 +156,7 @@ func NewDeadLetters(cfg Config) *DeadLetters {
 
 // Send writes m to the dead-letter topic with reason and its source topic,
 // partition and offset in headers, and returns when it is acknowledged.
-func (d *DeadLetters) Send(ctx context.Context, m kafka.Message, reason error) error {
+func (d *DeadLetters) Send(ctx context.Context, m Message, reason error) error {
 	value := m.Value
 	headers := []kafka.Header{
 		{Key: "error", Value: []byte(reason.Error())},

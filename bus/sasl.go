@@ -9,14 +9,40 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 )
 
+// SASL is how connections authenticate to the brokers: a SASL mechanism
+// with the user and password it sends. SASLMechanism makes one; a nil *SASL
+// means no authentication.
+//
+// It prints as its mechanism's name and user, never its password, so a
+// Config may be logged.
+type SASL struct {
+	mech mechanism
+}
+
+// Name returns the mechanism's name as Kafka knows it: "PLAIN",
+// "SCRAM-SHA-256" or "SCRAM-SHA-512".
+func (s *SASL) Name() string { return s.mech.Name() }
+
+// String returns the mechanism's name and user.
+func (s *SASL) String() string { return s.mech.String() }
+
+// GoString returns what String does, so that %#v hides the password too.
+func (s *SASL) GoString() string { return s.mech.GoString() }
+
+// kafka returns what kafka-go authenticates with: nil, not a nil *SASL in
+// an interface, when s is nil.
+func (s *SASL) kafka() sasl.Mechanism {
+	if s == nil {
+		return nil
+	}
+	return s.mech
+}
+
 // SASLMechanism returns the SASL mechanism called name that authenticates as
 // user with password, for Config.SASL. The name is "plain",
 // "scram-sha-256" or "scram-sha-512", in any case; "" and "none" mean no
 // authentication and return nil.
-//
-// The mechanism prints as its name and user, never its password, so a
-// Config may be logged.
-func SASLMechanism(name, user, password string) (sasl.Mechanism, error) {
+func SASLMechanism(name, user, password string) (*SASL, error) {
 	var algo scram.Algorithm
 	switch strings.ToLower(name) {
 	case "", "none":
@@ -33,7 +59,7 @@ func SASLMechanism(name, user, password string) (sasl.Mechanism, error) {
 		return nil, fmt.Errorf("sasl mechanism %s: no user given", strings.ToLower(name))
 	}
 	if algo == nil {
-		return mechanism{Mechanism: plain.Mechanism{Username: user, Password: password}, user: user}, nil
+		return &SASL{mechanism{Mechanism: plain.Mechanism{Username: user, Password: password}, user: user}}, nil
 	}
 	m, err := scram.Mechanism(algo, user, password)
 	if err != nil {
@@ -45,10 +71,11 @@ func SASLMechanism(name, user, password string) (sasl.Mechanism, error) {
 		}
 		return nil, fmt.Errorf("sasl mechanism %s: the password holds a character SCRAM does not allow (SASLprep)", strings.ToLower(name))
 	}
-	return mechanism{Mechanism: m, user: user}, nil
+	return &SASL{mechanism{Mechanism: m, user: user}}, nil
 }
 
-// mechanism is a SASL mechanism that hides its password when printed.
+// mechanism is a kafka-go SASL mechanism that hides its password when
+// printed, should kafka-go ever print it.
 type mechanism struct {
 	sasl.Mechanism
 	user string

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/sasl"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/tradetop/tradetop/auth/authtest"
@@ -26,7 +25,7 @@ const (
 // secureCluster starts a one-broker cluster with opts (SASL users, TLS) and
 // the topics trades (3 partitions) and trades.dlq (1), and returns a Config
 // that reaches it with tlsCfg and mech.
-func secureCluster(t *testing.T, tlsCfg *tls.Config, mech sasl.Mechanism, opts ...kfake.Opt) Config {
+func secureCluster(t *testing.T, tlsCfg *tls.Config, mech *SASL, opts ...kfake.Opt) Config {
 	t.Helper()
 	opts = append([]kfake.Opt{
 		kfake.NumBrokers(1),
@@ -57,7 +56,7 @@ func selfSigned(t *testing.T) (server, client *tls.Config) {
 	return c.Server(), c.Client()
 }
 
-func mustMechanism(t *testing.T, name, user, password string) sasl.Mechanism {
+func mustMechanism(t *testing.T, name, user, password string) *SASL {
 	t.Helper()
 	m, err := SASLMechanism(name, user, password)
 	if err != nil {
@@ -125,7 +124,7 @@ func roundTrip(t *testing.T, cfg Config) {
 
 	d := NewDeadLetters(cfg)
 	defer d.Close()
-	if err := d.Send(ctx, kafka.Message{Topic: cfg.Topic, Value: []byte("{")}, errors.New("not json")); err != nil {
+	if err := d.Send(ctx, Message{Topic: cfg.Topic, Value: []byte("{")}, errors.New("not json")); err != nil {
 		t.Fatalf("dead-lettering: %v", err)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
@@ -165,7 +164,7 @@ func roundTrip(t *testing.T, cfg Config) {
 // timeout, instead of hanging or retrying forever.
 func TestBadCredentialsFailFast(t *testing.T) {
 	serverTLS, clientTLS := selfSigned(t)
-	wrong := func(name string) sasl.Mechanism { return mustMechanism(t, name, testUser, "wrong") }
+	wrong := func(name string) *SASL { return mustMechanism(t, name, testUser, "wrong") }
 	refused := func(err error) bool { return errors.Is(err, kafka.SASLAuthenticationFailed) }
 	untrusted := func(err error) bool {
 		var unknown x509.UnknownAuthorityError
@@ -175,7 +174,7 @@ func TestBadCredentialsFailFast(t *testing.T) {
 		name string
 		opts []kfake.Opt
 		tls  *tls.Config
-		mech sasl.Mechanism
+		mech *SASL
 		// says reports whether the error says what is wrong; nil when
 		// the broker only closes the connection and nothing can.
 		says func(error) bool

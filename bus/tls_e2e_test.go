@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/auth/authtest"
@@ -67,7 +66,7 @@ func wrongCA(t *testing.T) *tls.Config {
 
 // realCluster returns a Config for the real broker addr, with a topic and
 // group of the test's own.
-func realCluster(addr string, tlsCfg *tls.Config, mech sasl.Mechanism) Config {
+func realCluster(addr string, tlsCfg *tls.Config, mech *SASL) Config {
 	name := "tls-e2e-" + strings.ToLower(rand.Text()[:10])
 	return Config{
 		Brokers:        []string{addr},

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/store"
@@ -233,7 +231,7 @@ func (w *worker) endOffset(ctx context.Context) (int64, error) {
 	return end, nil
 }
 
-func (w *worker) handle(ctx context.Context, m kafka.Message) error {
+func (w *worker) handle(ctx context.Context, m bus.Message) error {
 	w.cur.read++
 	w.next = m.Offset + 1
 	w.lastMsg = w.p.cfg.Now()
@@ -269,7 +267,7 @@ func (w *worker) handle(ctx context.Context, m kafka.Message) error {
 
 // deadLetter moves a message that cannot be processed to the dead-letter
 // topic before its offset can be committed, so it is skipped, not lost.
-func (w *worker) deadLetter(ctx context.Context, m kafka.Message, reason error) error {
+func (w *worker) deadLetter(ctx context.Context, m bus.Message, reason error) error {
 	w.cur.bad++
 	w.p.errs.note("bad message", fmt.Errorf("partition %d offset %d: %w", m.Partition, m.Offset, reason))
 	err := w.dlq.Send(ctx, m, reason)
