@@ -1,12 +1,16 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -309,4 +313,170 @@ func TestDockerfile(t *testing.T) {
 	if !slices.Contains(strings.Split(string(ignore), "\n"), ".git") {
 		t.Error(".dockerignore does not leave out .git")
 	}
+}
+
+// TestComposeMonitoring checks the Prometheus and Grafana of the compose
+// file: pinned images, Prometheus scraping the address tradetop listens on,
+// Grafana provisioned with that Prometheus and the dashboard, every file
+// they mount present.
+func TestComposeMonitoring(t *testing.T) {
+	f, _ := readCompose(t)
+	prom, graf, tt := f.Services["prometheus"], f.Services["grafana"], f.Services["tradetop"]
+	for name, img := range map[string]string{"prometheus": prom.Image, "grafana": graf.Image} {
+		if _, tag, ok := strings.Cut(img, ":"); !ok || tag == "latest" || !regexp.MustCompile(`^v?\d+\.\d+\.\d+$`).MatchString(tag) {
+			t.Errorf("%s image %q is not pinned to a version", name, img)
+		}
+	}
+	listen := tt.Environment["TRADETOP_LISTEN"]
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		t.Fatalf("tradetop's TRADETOP_LISTEN %q: %v", listen, err)
+	}
+	var promCfg struct {
+		ScrapeConfigs []struct {
+			JobName       string `yaml:"job_name"`
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	readYAML(t, "deploy/prometheus/prometheus.yml", &promCfg)
+	scraped := false
+	for _, sc := range promCfg.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			scraped = scraped || slices.Contains(st.Targets, "tradetop:"+port)
+		}
+	}
+	if !scraped {
+		t.Errorf("deploy/prometheus/prometheus.yml does not scrape tradetop:%s: %+v", port, promCfg)
+	}
+	var ds struct {
+		Datasources []struct {
+			UID, Type, URL string
+		} `yaml:"datasources"`
+	}
+	readYAML(t, "deploy/grafana/provisioning/datasources/prometheus.yml", &ds)
+	if len(ds.Datasources) != 1 || ds.Datasources[0].Type != "prometheus" || ds.Datasources[0].URL != "http://prometheus:9090" {
+		t.Errorf("Grafana's data source %+v, want the prometheus service", ds.Datasources)
+	}
+	dash := readDashboard(t)
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			if len(ds.Datasources) == 1 && tg.Datasource.UID != ds.Datasources[0].UID {
+				t.Errorf("panel %q queries data source %q, not the provisioned %q", p.Title, tg.Datasource.UID, ds.Datasources[0].UID)
+			}
+		}
+	}
+	for name, s := range map[string]composeService{"prometheus": prom, "grafana": graf} {
+		for _, v := range s.Volumes {
+			src, _, _ := strings.Cut(v, ":")
+			if strings.HasPrefix(src, "./") {
+				if _, err := os.Stat(src); err != nil {
+					t.Errorf("%s mounts %s: %v", name, src, err)
+				}
+			}
+		}
+	}
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// dashboard is what the tests read of the Grafana dashboard.
+type dashboard struct {
+	UID    string `json:"uid"`
+	Panels []struct {
+		Title   string `json:"title"`
+		Targets []struct {
+			Expr       string `json:"expr"`
+			Datasource struct {
+				UID string `json:"uid"`
+			} `json:"datasource"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+func readDashboard(t *testing.T) dashboard {
+	t.Helper()
+	b, err := os.ReadFile("deploy/grafana/dashboards/tradetop.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("the dashboard: %v", err)
+	}
+	return d
+}
+
+// TestDashboardQueriesExist runs tradetop headless with --listen and
+// checks that every series the Grafana dashboard queries is in its
+// /metrics: a renamed metric cannot leave the dashboard blank unnoticed.
+func TestDashboardQueriesExist(t *testing.T) {
+	names := map[string]bool{}
+	for _, p := range readDashboard(t).Panels {
+		for _, tg := range p.Targets {
+			for _, n := range regexp.MustCompile(`\btradetop_[a-z0-9_]+`).FindAllString(tg.Expr, -1) {
+				names[n] = true
+			}
+		}
+	}
+	if len(names) < 10 {
+		t.Fatalf("the dashboard queries %d series: %v", len(names), names)
+	}
+	body := scrapeRun(t)
+	for n := range names {
+		if !regexp.MustCompile(`(?m)^` + n + `[{ ]`).MatchString(body) {
+			t.Errorf("the dashboard queries %s, which /metrics does not have", n)
+		}
+	}
+}
+
+// scrapeRun runs the command headless, in process, with --listen on a free
+// loopback port, until /metrics shows stored trades and partition verdicts,
+// and returns that exposition.
+func scrapeRun(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	done := make(chan int, 1)
+	var out, errOut lockedBuffer
+	go func() {
+		done <- run([]string{"--no-ui", "--listen", addr, "--rate", "2000", "--duration", "10s", "--summary", "none",
+			"--data-dir", t.TempDir()}, env(nil), &out, &errOut)
+	}()
+	defer func() {
+		if code := <-done; code != exitOK {
+			t.Errorf("the run exited %d; stderr:\n%s", code, errOut.String())
+		}
+	}()
+	var body string
+	for i := 0; i < 90; i++ {
+		time.Sleep(100 * time.Millisecond)
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		if strings.Contains(body, "tradetop_partition_verdict{") && regexp.MustCompile(`(?m)^tradetop_trades_stored_total [1-9]`).MatchString(body) &&
+			strings.Contains(body, "tradetop_ingest_to_stored_latency_seconds_bucket") {
+			return body
+		}
+	}
+	t.Fatalf("no /metrics with stored trades and verdicts on %s within its run; stderr:\n%s", addr, errOut.String())
+	return ""
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/state"
 )
@@ -109,7 +110,7 @@ var (
 	unread     = desc("unread_messages", "Messages of this instance's partitions not read yet.")
 	commitLag  = desc("commit_lag_messages", "Messages of the topic the group has not committed.")
 	trail      = desc("commit_trail_messages", "Messages this instance has read and not yet committed: what a crash would read again.")
-	oldest     = desc("oldest_unread_age_seconds", "Age of the oldest message this instance has not read.")
+	oldest     = desc("oldest_unread_age_seconds", "Age of the oldest message this instance has not read (0 when it has read everything); absent when it reads no partition.")
 	drain      = desc("drain_estimate_seconds", "Estimated time to read what is unread at the current rates; absent when not draining.")
 	endOff     = desc("partition_end_offset", "The partition's end offset (next offset written).", "topic", "partition")
 	commitOff  = desc("partition_committed_offset", "The group's committed offset of the partition; absent when none.", "topic", "partition")
@@ -167,12 +168,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstHistogram(latency, l.N, l.Sum, buckets)
 	}
-	if f := s.Feed; f != nil {
-		counter(feedBad, f.Bad)
-		counter(feedDrop, f.Dropped)
-		counter(feedRecon, f.Reconnects)
-		gauge(feedConn, flag(f.Connected))
+	// A source that keeps no report rejects, drops and loses nothing.
+	f := s.Feed
+	if f == nil {
+		f = &feed.Report{Connected: true}
 	}
+	counter(feedBad, f.Bad)
+	counter(feedDrop, f.Dropped)
+	counter(feedRecon, f.Reconnects)
+	gauge(feedConn, flag(f.Connected))
 	gauge(outage, flag(!s.KafkaDownSince.IsZero()), "kafka")
 	gauge(outage, flag(!s.StoreDownSince.IsZero()), "store")
 	gauge(paused, flag(s.Paused))
@@ -183,7 +187,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if r == nil {
 		return
 	}
-	if r.Reading {
+	if r.Reading || len(s.Positions) > 0 {
 		gauge(oldest, r.Oldest.Seconds())
 	}
 	if r.Drain >= 0 {
