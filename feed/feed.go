@@ -100,3 +100,17 @@ type Subscriber interface {
 	// Symbols returns the symbols subscribed now, sorted.
 	Symbols() []string
 }
+
+// Sleep waits for d, or until ctx is done, when it returns ctx.Err(). A
+// source waits with it (for its pace, before reconnecting) so that a
+// cancelled Run returns at once.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

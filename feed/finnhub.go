@@ -441,7 +441,7 @@ func (f *Finnhub) maintain(ctx context.Context, out chan<- trade.Trade) error {
 			wait := f.backoff(attempt)
 			attempt++
 			log.Warn("finnhub connection failed", "url", f.redactedURL, "err", err, "retry_in", wait)
-			if !finnhubSleep(ctx, wait) {
+			if Sleep(ctx, wait) != nil {
 				return nil
 			}
 			continue
@@ -471,7 +471,7 @@ func (f *Finnhub) maintain(ctx context.Context, out chan<- trade.Trade) error {
 		wait := f.backoff(attempt)
 		attempt++
 		log.Warn("finnhub connection lost", "err", err, "retry_in", wait)
-		if !finnhubSleep(ctx, wait) {
+		if Sleep(ctx, wait) != nil {
 			return nil
 		}
 	}
@@ -500,19 +500,6 @@ func (f *Finnhub) backoff(n int) time.Duration {
 		d -= rand.N(half + 1)
 	}
 	return d
-}
-
-// finnhubSleep waits for d, or less when ctx is done first; it reports
-// whether ctx is still live.
-func finnhubSleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // dial opens a connection. A handshake rejected with 401 or 403 gives an

@@ -246,7 +246,7 @@ func (r *Replay) Run(ctx context.Context, emit func(trade.Trade) error) error {
 				due := anchorWall.Add(scaleDuration(latest.Sub(anchorEvent), r.cfg.Speed))
 				switch d := time.Until(due); {
 				case d > 0:
-					if err := replaySleep(ctx, d); err != nil {
+					if err := Sleep(ctx, d); err != nil {
 						return err
 					}
 				case d < -maxCatchUp:
@@ -313,18 +313,6 @@ func scaleDuration(d time.Duration, speed float64) time.Duration {
 		return math.MaxInt64
 	}
 	return time.Duration(f)
-}
-
-// replaySleep waits for d or until ctx is done, when it returns ctx.Err().
-func replaySleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // skipLine reports whether line is blank or a comment.
