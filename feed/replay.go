@@ -567,30 +567,22 @@ type tradeColumns struct {
 	id, symbol, price, volume, ts int
 }
 
+// tradeColumnNames are the columns a CSV file of trades may have, in the
+// order of the positions in tradeColumns.
+var tradeColumnNames = []string{"id", "symbol", "price", "volume", "ts"}
+
 // parseTradeHeader reads the header of a CSV file of trades.
 func parseTradeHeader(header [][]byte) (tradeColumns, error) {
-	c := tradeColumns{n: len(header), id: -1, symbol: -1, price: -1, volume: -1, ts: -1}
+	c := tradeColumns{n: len(header)}
+	names := make([]string, len(header))
 	for i, h := range header {
-		var p *int
-		switch name := strings.ToLower(string(h)); name {
-		case "id":
-			p = &c.id
-		case "symbol":
-			p = &c.symbol
-		case "price":
-			p = &c.price
-		case "volume":
-			p = &c.volume
-		case "ts":
-			p = &c.ts
-		default:
-			continue
-		}
-		if *p >= 0 {
-			return c, fmt.Errorf("column %q twice in header", strings.ToLower(string(h)))
-		}
-		*p = i
+		names[i] = string(h)
 	}
+	pos, err := CSVColumns(names, tradeColumnNames, nil)
+	if err != nil {
+		return c, err
+	}
+	c.id, c.symbol, c.price, c.volume, c.ts = pos[0], pos[1], pos[2], pos[3], pos[4]
 	var missing []string
 	for _, req := range []struct {
 		name string

@@ -209,31 +209,22 @@ type columns struct {
 	symbol, name, sector, shares, price int
 }
 
+// universeColumns are the columns of a universe, in the order of the
+// positions in columns.
+var universeColumns = []string{"symbol", "name", "sector", "shares", "price"}
+
 func parseHeader(header []string) (columns, error) {
-	c := columns{names: make([]string, len(header)), symbol: -1, name: -1, sector: -1, shares: -1, price: -1}
+	c := columns{names: make([]string, len(header))}
 	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(h))
-		c.names[i] = h
-		var p *int
-		switch h {
-		case "symbol":
-			p = &c.symbol
-		case "name":
-			p = &c.name
-		case "sector":
-			p = &c.sector
-		case "shares":
-			p = &c.shares
-		case "price":
-			p = &c.price
-		default:
-			return c, fmt.Errorf("unknown column %q in header (want symbol,name,sector,shares[,price])", trade.Excerpt(h, maxExcerpt))
-		}
-		if *p >= 0 {
-			return c, fmt.Errorf("column %q twice in header", h)
-		}
-		*p = i
+		c.names[i] = strings.ToLower(strings.TrimSpace(h))
 	}
+	pos, err := CSVColumns(c.names, universeColumns, func(h string) error {
+		return fmt.Errorf("unknown column %q in header (want symbol,name,sector,shares[,price])", trade.Excerpt(h, maxExcerpt))
+	})
+	if err != nil {
+		return c, err
+	}
+	c.symbol, c.name, c.sector, c.shares, c.price = pos[0], pos[1], pos[2], pos[3], pos[4]
 	for _, req := range []struct {
 		name string
 		pos  int
@@ -325,7 +316,7 @@ func LoadUniverseFile(path string) (*Universe, error) {
 // yamlColumns is where universeFromYAML puts each key of an instrument in the
 // record it hands to columns.instrument.
 var yamlColumns = columns{
-	names:  []string{"symbol", "name", "sector", "shares", "price"},
+	names:  universeColumns,
 	symbol: 0, name: 1, sector: 2, shares: 3, price: 4,
 }
 
