@@ -34,6 +34,7 @@ import (
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/feed/finnhub"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/trade"
@@ -685,7 +686,7 @@ func newSource(o options, universe *feed.Universe, log *slog.Logger) (feed.Sourc
 	var err error
 	switch kind, file, _ := strings.Cut(o.source, ":"); {
 	case o.source == "finnhub":
-		src, err = feed.NewFinnhub(feed.FinnhubConfig{
+		src, err = finnhub.New(finnhub.Config{
 			URL:          o.finnhubURL,
 			Key:          o.finnhubKey,
 			Symbols:      o.symbols,
