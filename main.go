@@ -35,6 +35,7 @@ import (
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/feed/finnhub"
+	"github.com/tradetop/tradetop/feed/replay"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/trade"
@@ -694,7 +695,7 @@ func newSource(o options, universe *feed.Universe, log *slog.Logger) (feed.Sourc
 			Log:          log,
 		})
 	case kind == "replay":
-		src, err = feed.NewReplay(feed.ReplayConfig{
+		src, err = replay.New(replay.Config{
 			Path:       file,
 			Speed:      float64(o.speed),
 			ShiftToNow: o.shiftToNow,
@@ -719,7 +720,7 @@ func newSource(o options, universe *feed.Universe, log *slog.Logger) (feed.Sourc
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the recording: %w", err)
 	}
-	return feed.Record(src, f), f.Close, nil
+	return replay.Record(src, f), f.Close, nil
 }
 
 // liveClock reports whether the source's event times follow the wall
