@@ -33,6 +33,8 @@ import (
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/feed/finnhub"
+	"github.com/tradetop/tradetop/feed/replay"
 	"github.com/tradetop/tradetop/metrics"
 	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
@@ -718,7 +720,7 @@ func newSource(o options, universe *feed.Universe, log *slog.Logger) (feed.Sourc
 	var err error
 	switch kind, file, _ := strings.Cut(o.source, ":"); {
 	case o.source == "finnhub":
-		src, err = feed.NewFinnhub(feed.FinnhubConfig{
+		src, err = finnhub.New(finnhub.Config{
 			URL:          o.finnhubURL,
 			Key:          o.finnhubKey,
 			Symbols:      o.symbols,
@@ -726,7 +728,7 @@ func newSource(o options, universe *feed.Universe, log *slog.Logger) (feed.Sourc
 			Log:          log,
 		})
 	case kind == "replay":
-		src, err = feed.NewReplay(feed.ReplayConfig{
+		src, err = replay.New(replay.Config{
 			Path:       file,
 			Speed:      float64(o.speed),
 			ShiftToNow: o.shiftToNow,
@@ -751,7 +753,7 @@ func newSource(o options, universe *feed.Universe, log *slog.Logger) (feed.Sourc
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the recording: %w", err)
 	}
-	return feed.Record(src, f), f.Close, nil
+	return replay.Record(src, f), f.Close, nil
 }
 
 // liveClock reports whether the source's event times follow the wall

@@ -32,6 +32,7 @@ import (
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/feed/finnhub"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/state"
 	"github.com/tradetop/tradetop/tui"
@@ -458,7 +459,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		if len(failures) == 0 {
 			t.Fatal("no run failed")
 		}
-		src, err := feed.NewFinnhub(feed.FinnhubConfig{URL: finnhubEnv, Key: secretKeyEnv, Symbols: []string{"AAPL"}})
+		src, err := finnhub.New(finnhub.Config{URL: finnhubEnv, Key: secretKeyEnv, Symbols: []string{"AAPL"}})
 		if err != nil {
 			t.Fatal(err)
 		}

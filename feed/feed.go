@@ -1,7 +1,9 @@
-// Package feed provides the sources of trades (a deterministic synthetic
-// market, the live Finnhub websocket, and replayed recordings) and the
-// symbol universe that maps symbols to names, sectors and shares
-// outstanding. It knows nothing of Kafka.
+// Package feed says what a source of trades is (Source, and the
+// capabilities a source may have), provides the deterministic synthetic
+// market, and the symbol universe that maps symbols to names, sectors and
+// shares outstanding. The sources backed by an external system live in
+// packages of their own: feed/finnhub (the live Finnhub websocket) and
+// feed/replay (recorded or exported files). None of them knows of Kafka.
 package feed
 
 import (
@@ -99,4 +101,29 @@ type Subscriber interface {
 	Unsubscribe(symbol string) error
 	// Symbols returns the symbols subscribed now, sorted.
 	Symbols() []string
+}
+
+// MaxCatchUp is the most a paced source makes up at once after a stall (a
+// blocking emit): the synthetic feed emits at most MaxCatchUp worth of
+// trades, a replay at most MaxCatchUp of event time. The rest of the backlog
+// is dropped from the schedule, not from the sequence: no trade is skipped.
+const MaxCatchUp = 100 * time.Millisecond
+
+// CtxCheckEvery is how many trades a generated or replayed source may hand
+// on between two looks at ctx.Done: a cancelled Run returns within that many
+// trades when emit takes them at once.
+const CtxCheckEvery = 64
+
+// Sleep waits for d, or until ctx is done, when it returns ctx.Err(). A
+// source waits with it (for its pace, before reconnecting) so that a
+// cancelled Run returns at once.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -17,17 +17,9 @@ import (
 // second. Rate 0 (no pacing) is faster still.
 const MaxRate = 1e9
 
-// Pacing: a burst every tickInterval, and after a stall (a blocking emit) at
-// most maxCatchUp worth of trades at once; the rest of the backlog is dropped
-// from the schedule, not from the sequence.
-const (
-	tickInterval = 10 * time.Millisecond
-	maxCatchUp   = 100 * time.Millisecond
-)
-
-// ctxCheckEvery is how many trades may be generated between two looks at
-// ctx.Done.
-const ctxCheckEvery = 64
+// Pacing: a burst every tickInterval, and after a stall at most MaxCatchUp
+// worth of trades at once.
+const tickInterval = 10 * time.Millisecond
 
 // unpacedChunk is how many trades an unpaced Run makes between two looks at
 // the rate.
@@ -312,7 +304,7 @@ func (g *generator) emitN(ctx context.Context, n int, emit func(trade.Trade) err
 		if g.exhausted() {
 			return true, nil
 		}
-		if k%ctxCheckEvery == 0 {
+		if k%CtxCheckEvery == 0 {
 			select {
 			case <-done:
 				return true, ctx.Err()
@@ -435,7 +427,7 @@ func (a *alias) draw(rng *rand.Rand) int {
 }
 
 // pacer turns readings of a clock into the number of trades due at a rate,
-// carrying fractions over and counting at most maxCatchUp of any interval, so
+// carrying fractions over and counting at most MaxCatchUp of any interval, so
 // that a stall is followed by a bounded burst.
 type pacer struct {
 	rate   float64 // trades per second
@@ -455,7 +447,7 @@ func (p *pacer) due(now time.Time) int {
 	if d <= 0 {
 		return 0
 	}
-	p.credit += p.rate * min(d, maxCatchUp).Seconds()
+	p.credit += p.rate * min(d, MaxCatchUp).Seconds()
 	n := math.Floor(p.credit)
 	p.credit -= n
 	return int(n)

@@ -356,8 +356,8 @@ func TestSyntheticRunStops(t *testing.T) {
 				if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 					t.Errorf("Run returned %v, want %v", err, tt.wantErr)
 				}
-				// A cancelled context is noticed within ctxCheckEvery trades.
-				if n < tt.wantCount || n > tt.wantCount+ctxCheckEvery {
+				// A cancelled context is noticed within CtxCheckEvery trades.
+				if n < tt.wantCount || n > tt.wantCount+CtxCheckEvery {
 					t.Errorf("%d trades emitted, want %d", n, tt.wantCount)
 				}
 				if tt.cancelAt == 0 && n != tt.wantCount {
@@ -491,12 +491,12 @@ func TestSyntheticPacing(t *testing.T) {
 				t.Errorf("Run returned %v, want the deadline", err)
 			}
 			// The stall costs its time but 100ms of catch-up.
-			want := rate * (run - stall + maxCatchUp).Seconds()
+			want := rate * (run - stall + MaxCatchUp).Seconds()
 			burst := rate * tickInterval.Seconds()
 			if math.Abs(float64(n)-want) > 2*burst {
 				t.Errorf("%d trades, want %v within two bursts", n, want)
 			}
-			limit := int(rate*maxCatchUp.Seconds() + 2*burst)
+			limit := int(rate*MaxCatchUp.Seconds() + 2*burst)
 			for at, c := range bursts {
 				if c > limit {
 					t.Errorf("%d trades at once at %v, want at most %d", c, at, limit)

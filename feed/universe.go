@@ -35,6 +35,9 @@ const DefaultPrice = 100.0
 // maxLineErrors bounds how many bad lines LoadUniverse reports one by one.
 const maxLineErrors = 10
 
+// maxExcerpt bounds how much of a bad value a universe error quotes.
+const maxExcerpt = 40
+
 // Instrument is one tradable symbol of a universe.
 type Instrument struct {
 	// Symbol is the ticker, as trades carry it ("AAPL").
@@ -206,31 +209,22 @@ type columns struct {
 	symbol, name, sector, shares, price int
 }
 
+// universeColumns are the columns of a universe, in the order of the
+// positions in columns.
+var universeColumns = []string{"symbol", "name", "sector", "shares", "price"}
+
 func parseHeader(header []string) (columns, error) {
-	c := columns{names: make([]string, len(header)), symbol: -1, name: -1, sector: -1, shares: -1, price: -1}
+	c := columns{names: make([]string, len(header))}
 	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(h))
-		c.names[i] = h
-		var p *int
-		switch h {
-		case "symbol":
-			p = &c.symbol
-		case "name":
-			p = &c.name
-		case "sector":
-			p = &c.sector
-		case "shares":
-			p = &c.shares
-		case "price":
-			p = &c.price
-		default:
-			return c, fmt.Errorf("unknown column %q in header (want symbol,name,sector,shares[,price])", trade.Excerpt(h, maxReplayExcerpt))
-		}
-		if *p >= 0 {
-			return c, fmt.Errorf("column %q twice in header", h)
-		}
-		*p = i
+		c.names[i] = strings.ToLower(strings.TrimSpace(h))
 	}
+	pos, err := CSVColumns(c.names, universeColumns, func(h string) error {
+		return fmt.Errorf("unknown column %q in header (want symbol,name,sector,shares[,price])", trade.Excerpt(h, maxExcerpt))
+	})
+	if err != nil {
+		return c, err
+	}
+	c.symbol, c.name, c.sector, c.shares, c.price = pos[0], pos[1], pos[2], pos[3], pos[4]
 	for _, req := range []struct {
 		name string
 		pos  int
@@ -261,7 +255,7 @@ func (c columns) instrument(rec []string) (Instrument, error) {
 	case in.Symbol == "":
 		return in, errors.New("empty symbol")
 	case len(in.Symbol) > trade.MaxSymbolLen:
-		return in, fmt.Errorf("symbol %q longer than %d bytes", trade.Excerpt(in.Symbol, maxReplayExcerpt), trade.MaxSymbolLen)
+		return in, fmt.Errorf("symbol %q longer than %d bytes", trade.Excerpt(in.Symbol, maxExcerpt), trade.MaxSymbolLen)
 	case !trade.Printable(in.Symbol) || strings.ContainsFunc(in.Symbol, unicode.IsSpace):
 		return in, fmt.Errorf("symbol %q has spaces or control characters", in.Symbol)
 	case in.Name == "":
@@ -275,13 +269,13 @@ func (c columns) instrument(rec []string) (Instrument, error) {
 	}
 	shares, err := strconv.ParseInt(field(c.shares), 10, 64)
 	if err != nil || shares <= 0 {
-		return in, fmt.Errorf("bad shares %q for %s: want a whole number > 0", trade.Excerpt(field(c.shares), maxReplayExcerpt), in.Symbol)
+		return in, fmt.Errorf("bad shares %q for %s: want a whole number > 0", trade.Excerpt(field(c.shares), maxExcerpt), in.Symbol)
 	}
 	in.Shares = shares
 	if c.price >= 0 && field(c.price) != "" {
 		p, err := strconv.ParseFloat(field(c.price), 64)
 		if err != nil || !(p > 0) || p > trade.MaxPrice {
-			return in, fmt.Errorf("bad price %q for %s: want a number in (0, %g]", trade.Excerpt(field(c.price), maxReplayExcerpt), in.Symbol, float64(trade.MaxPrice))
+			return in, fmt.Errorf("bad price %q for %s: want a number in (0, %g]", trade.Excerpt(field(c.price), maxExcerpt), in.Symbol, float64(trade.MaxPrice))
 		}
 		in.Price = p
 	}
@@ -322,7 +316,7 @@ func LoadUniverseFile(path string) (*Universe, error) {
 // yamlColumns is where universeFromYAML puts each key of an instrument in the
 // record it hands to columns.instrument.
 var yamlColumns = columns{
-	names:  []string{"symbol", "name", "sector", "shares", "price"},
+	names:  universeColumns,
 	symbol: 0, name: 1, sector: 2, shares: 3, price: 4,
 }
 
@@ -408,7 +402,7 @@ func yamlInstrument(item *yaml.Node) (Instrument, error) {
 		col := slices.Index(yamlColumns.names, key)
 		switch {
 		case col < 0:
-			return Instrument{}, fmt.Errorf("line %d: unknown key %q (want symbol, name, sector, shares, price)", k.Line, trade.Excerpt(k.Value, maxReplayExcerpt))
+			return Instrument{}, fmt.Errorf("line %d: unknown key %q (want symbol, name, sector, shares, price)", k.Line, trade.Excerpt(k.Value, maxExcerpt))
 		case seen[col]:
 			return Instrument{}, fmt.Errorf("line %d: key %q twice", k.Line, key)
 		case v.Kind != yaml.ScalarNode:
@@ -452,7 +446,7 @@ func yamlKind(n *yaml.Node) string {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.ScalarNode:
-		return fmt.Sprintf("the value %q", trade.Excerpt(n.Value, maxReplayExcerpt))
+		return fmt.Sprintf("the value %q", trade.Excerpt(n.Value, maxExcerpt))
 	case yaml.AliasNode:
 		return "an alias"
 	}

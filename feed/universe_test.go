@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -524,4 +526,15 @@ func checkLoaded(t *testing.T, u *Universe, err error, want []Instrument, wantEr
 	if got := u.Instruments(); !slices.Equal(got, want) {
 		t.Errorf("instruments\n got %+v\nwant %+v", got, want)
 	}
+}
+
+// writeFile writes content to a file named name in a test directory and
+// returns its path.
+func writeFile(t testing.TB, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

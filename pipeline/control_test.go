@@ -16,6 +16,7 @@ import (
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/feed/replay"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/store/sqlite"
 	"github.com/tradetop/tradetop/store/storetest"
@@ -305,7 +306,7 @@ func TestSetRateChangesTheSourcesPace(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Through a recording, as --record runs it.
-	src := feed.Record(syn, &bytes.Buffer{})
+	src := replay.Record(syn, &bytes.Buffer{})
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tradetop.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,7 @@
-package feed
+// Package finnhub is the live source of trades from Finnhub's websocket
+// API: every line of tradetop that talks to Finnhub. The source implements
+// feed.Source, feed.Reporter and feed.Subscriber.
+package finnhub
 
 import (
 	"bytes"
@@ -25,40 +28,41 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/trade"
 )
 
-// Defaults of FinnhubConfig, and the fixed limits of a Finnhub connection.
+// Defaults of Config, and the fixed limits of a Finnhub connection.
 const (
-	DefaultFinnhubURL          = "wss://ws.finnhub.io"
-	DefaultFinnhubStallTimeout = 30 * time.Second
-	DefaultFinnhubMinBackoff   = 500 * time.Millisecond
-	DefaultFinnhubMaxBackoff   = 30 * time.Second
-	DefaultFinnhubBuffer       = 10000
+	DefaultURL          = "wss://ws.finnhub.io"
+	DefaultStallTimeout = 30 * time.Second
+	DefaultMinBackoff   = 500 * time.Millisecond
+	DefaultMaxBackoff   = 30 * time.Second
+	DefaultBuffer       = 10000
 
-	// MaxFinnhubFrame is the largest frame read, in bytes. A larger frame
+	// MaxFrame is the largest frame read, in bytes. A larger frame
 	// is bad input: it is counted, and the connection is reset.
-	MaxFinnhubFrame = 1 << 20
+	MaxFrame = 1 << 20
 
-	// finnhubWriteTimeout bounds every write on the connection (subscribe
+	// writeTimeout bounds every write on the connection (subscribe
 	// and unsubscribe messages). A write that takes longer resets it.
-	finnhubWriteTimeout = 10 * time.Second
+	writeTimeout = 10 * time.Second
 
-	// finnhubExcerptLen is how many bytes of bad input LastBad quotes.
-	finnhubExcerptLen = 80
+	// excerptLen is how many bytes of bad input LastBad quotes.
+	excerptLen = 80
 )
 
 // keyPlaceholder stands for the API key wherever it would otherwise appear.
 const keyPlaceholder = "REDACTED"
 
-// ErrFinnhubUnauthorized is wrapped by the error Run returns when the server
+// ErrUnauthorized is wrapped by the error Run returns when the server
 // rejects the API key (HTTP 401 or 403 on the websocket handshake). It is
 // fatal: Run does not retry.
-var ErrFinnhubUnauthorized = errors.New("finnhub rejected the api key")
+var ErrUnauthorized = errors.New("finnhub rejected the api key")
 
-// FinnhubConfig configures a live Finnhub websocket source. Its String and
+// Config configures a live Finnhub websocket source. Its String and
 // GoString hide Key, so the config may be printed and logged.
-type FinnhubConfig struct {
+type Config struct {
 	// URL is the websocket endpoint, ws:// or wss://, without the token:
 	// the key is added as the query parameter "token".
 	// Default: "wss://ws.finnhub.io".
@@ -82,32 +86,32 @@ type FinnhubConfig struct {
 	MaxBackoff time.Duration
 	// Buffer is the number of trades queued between the websocket reader
 	// and emit. When it is full, trades are dropped and counted in
-	// Report.Dropped: the reader never waits for the pipeline.
+	// feed.Report.Dropped: the reader never waits for the pipeline.
 	// Default: 10000.
 	Buffer int
 	// Log receives connection events (connected, lost, server error
 	// frames) and, at debug level, each bad input. Default: discard.
 	Log *slog.Logger
-	// Now is the clock of Report.LastErrorTime. Default: time.Now.
+	// Now is the clock of feed.Report.LastErrorTime. Default: time.Now.
 	Now func() time.Time
 }
 
 // withDefaults returns c with every zero field that has a default set to it.
-func (c FinnhubConfig) withDefaults() FinnhubConfig {
+func (c Config) withDefaults() Config {
 	if c.URL == "" {
-		c.URL = DefaultFinnhubURL
+		c.URL = DefaultURL
 	}
 	if c.StallTimeout == 0 {
-		c.StallTimeout = DefaultFinnhubStallTimeout
+		c.StallTimeout = DefaultStallTimeout
 	}
 	if c.MinBackoff == 0 {
-		c.MinBackoff = DefaultFinnhubMinBackoff
+		c.MinBackoff = DefaultMinBackoff
 	}
 	if c.MaxBackoff == 0 {
-		c.MaxBackoff = DefaultFinnhubMaxBackoff
+		c.MaxBackoff = DefaultMaxBackoff
 	}
 	if c.Buffer == 0 {
-		c.Buffer = DefaultFinnhubBuffer
+		c.Buffer = DefaultBuffer
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -120,7 +124,7 @@ func (c FinnhubConfig) withDefaults() FinnhubConfig {
 
 // Validate reports what is wrong with c, or nil. Zero fields that have a
 // default are valid. The error never holds the key.
-func (c FinnhubConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	if c.Key == "" {
 		errs = append(errs, errors.New("api key is required"))
@@ -128,7 +132,7 @@ func (c FinnhubConfig) Validate() error {
 		errs = append(errs, errors.New("api key holds spaces or control characters"))
 	}
 	if c.URL != "" {
-		if _, err := parseFinnhubURL(c.URL); err != nil {
+		if _, err := parseURL(c.URL); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -136,7 +140,7 @@ func (c FinnhubConfig) Validate() error {
 		errs = append(errs, errors.New("no symbols to subscribe"))
 	}
 	for _, s := range c.Symbols {
-		if err := validateFinnhubSymbol(s); err != nil {
+		if err := validateSymbol(s); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -163,7 +167,7 @@ func (c FinnhubConfig) Validate() error {
 }
 
 // String describes c with its key hidden.
-func (c FinnhubConfig) String() string {
+func (c Config) String() string {
 	key := ""
 	if c.Key != "" {
 		key = keyPlaceholder
@@ -173,11 +177,11 @@ func (c FinnhubConfig) String() string {
 }
 
 // GoString is String, so that %#v hides the key too.
-func (c FinnhubConfig) GoString() string { return c.String() }
+func (c Config) GoString() string { return c.String() }
 
-// parseFinnhubURL checks that raw is a ws:// or wss:// URL with a host and
+// parseURL checks that raw is a ws:// or wss:// URL with a host and
 // without a token of its own.
-func parseFinnhubURL(raw string) (*url.URL, error) {
+func parseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, errors.New("url is not a valid URL")
@@ -197,8 +201,8 @@ func parseFinnhubURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// validateFinnhubSymbol reports why s cannot be subscribed, or nil.
-func validateFinnhubSymbol(s string) error {
+// validateSymbol reports why s cannot be subscribed, or nil.
+func validateSymbol(s string) error {
 	switch {
 	case s == "":
 		return errors.New("empty symbol")
@@ -212,7 +216,7 @@ func validateFinnhubSymbol(s string) error {
 	return nil
 }
 
-// Finnhub is a live source of trades from Finnhub's websocket API
+// Source is a live source of trades from Finnhub's websocket API
 // (https://finnhub.io/docs/api/websocket-trades). It keeps one connection,
 // reconnects with backoff when it is lost or stalls, and subscribes the
 // current symbols on each. Run may be called by one goroutine at a time,
@@ -226,8 +230,8 @@ func validateFinnhubSymbol(s string) error {
 // once; identical trades in one frame stay apart. Identical trades in
 // different frames share an ID by design: the feed gives no way to tell
 // them apart, so they are stored once.
-type Finnhub struct {
-	cfg         FinnhubConfig
+type Source struct {
+	cfg         Config
 	url         string // with the token: never printed
 	redactedURL string
 	name        string
@@ -241,24 +245,24 @@ type Finnhub struct {
 
 	mu     sync.Mutex
 	subs   map[string]struct{}
-	report Report
+	report feed.Report
 }
 
 var (
-	_ Source     = (*Finnhub)(nil)
-	_ Reporter   = (*Finnhub)(nil)
-	_ Subscriber = (*Finnhub)(nil)
+	_ feed.Source     = (*Source)(nil)
+	_ feed.Reporter   = (*Source)(nil)
+	_ feed.Subscriber = (*Source)(nil)
 )
 
-// NewFinnhub validates cfg, fills in its defaults and returns the source.
+// New validates cfg, fills in its defaults and returns the source.
 // It does not connect: Run does.
-func NewFinnhub(cfg FinnhubConfig) (*Finnhub, error) {
+func New(cfg Config) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
 	cfg.Symbols = slices.Clone(cfg.Symbols)
-	u, err := parseFinnhubURL(cfg.URL)
+	u, err := parseURL(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("finnhub feed: %w", err)
 	}
@@ -284,7 +288,7 @@ func NewFinnhub(cfg FinnhubConfig) (*Finnhub, error) {
 		},
 	}
 
-	f := &Finnhub{
+	f := &Source{
 		cfg:         cfg,
 		url:         u.String(),
 		redactedURL: shown.String(),
@@ -302,29 +306,29 @@ func NewFinnhub(cfg FinnhubConfig) (*Finnhub, error) {
 
 // Name describes the source ("finnhub 3 symbols", counting the initial
 // subscriptions).
-func (f *Finnhub) Name() string { return f.name }
+func (f *Source) Name() string { return f.name }
 
 // String is Name, so that printing the source never shows its config.
-func (f *Finnhub) String() string { return f.name }
+func (f *Source) String() string { return f.name }
 
 // GoString is Name, so that %#v never shows the config either.
-func (f *Finnhub) GoString() string { return f.name }
+func (f *Source) GoString() string { return f.name }
 
 // Report returns the counts since Run started.
-func (f *Finnhub) Report() Report {
+func (f *Source) Report() feed.Report {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.report
 }
 
 // Symbols returns the symbols subscribed now, sorted.
-func (f *Finnhub) Symbols() []string {
+func (f *Source) Symbols() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.symbolsLocked()
 }
 
-func (f *Finnhub) symbolsLocked() []string {
+func (f *Source) symbolsLocked() []string {
 	out := make([]string, 0, len(f.subs))
 	for s := range f.subs {
 		out = append(out, s)
@@ -336,8 +340,8 @@ func (f *Finnhub) symbolsLocked() []string {
 // Subscribe adds symbol to the subscriptions. The live connection, if any,
 // subscribes it shortly; every reconnection does too. Subscribing a symbol
 // twice is not an error.
-func (f *Finnhub) Subscribe(symbol string) error {
-	if err := validateFinnhubSymbol(symbol); err != nil {
+func (f *Source) Subscribe(symbol string) error {
+	if err := validateSymbol(symbol); err != nil {
 		return fmt.Errorf("finnhub feed: subscribing: %w", err)
 	}
 	f.mu.Lock()
@@ -349,7 +353,7 @@ func (f *Finnhub) Subscribe(symbol string) error {
 
 // Unsubscribe removes symbol from the subscriptions. The live connection,
 // if any, unsubscribes it shortly; reconnections no longer subscribe it.
-func (f *Finnhub) Unsubscribe(symbol string) error {
+func (f *Source) Unsubscribe(symbol string) error {
 	f.mu.Lock()
 	_, ok := f.subs[symbol]
 	delete(f.subs, symbol)
@@ -362,7 +366,7 @@ func (f *Finnhub) Unsubscribe(symbol string) error {
 }
 
 // poke tells the connection's writer that the subscriptions changed.
-func (f *Finnhub) poke() {
+func (f *Source) poke() {
 	select {
 	case f.wake <- struct{}{}:
 	default:
@@ -372,17 +376,17 @@ func (f *Finnhub) poke() {
 // Run connects, subscribes and calls emit with each valid trade, from the
 // calling goroutine, until ctx is done (it returns ctx.Err()), emit fails
 // (its error) or the server rejects the key (an error wrapping
-// ErrFinnhubUnauthorized). A lost, stalled or failing connection is not an
+// ErrUnauthorized). A lost, stalled or failing connection is not an
 // error: Run reconnects, with backoff, for as long as ctx lasts. Trades
 // that find the buffer full are dropped and counted. When Run returns, the
 // connection is closed and every goroutine it started has ended.
-func (f *Finnhub) Run(ctx context.Context, emit func(trade.Trade) error) error {
+func (f *Source) Run(ctx context.Context, emit func(trade.Trade) error) error {
 	if !f.running.CompareAndSwap(false, true) {
 		return errors.New("finnhub feed: already running")
 	}
 	defer f.running.Store(false)
 	f.mu.Lock()
-	f.report = Report{}
+	f.report = feed.Report{}
 	f.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -423,7 +427,7 @@ func (f *Finnhub) Run(ctx context.Context, emit func(trade.Trade) error) error {
 
 // maintain keeps a connection up until ctx is done (it returns nil) or the
 // key is rejected (it returns that error). It runs on its own goroutine.
-func (f *Finnhub) maintain(ctx context.Context, out chan<- trade.Trade) error {
+func (f *Source) maintain(ctx context.Context, out chan<- trade.Trade) error {
 	log := f.cfg.Log
 	attempt := 0
 	everConnected := false
@@ -434,14 +438,14 @@ func (f *Finnhub) maintain(ctx context.Context, out chan<- trade.Trade) error {
 				return nil
 			}
 			f.connectionError(err)
-			if errors.Is(err, ErrFinnhubUnauthorized) {
+			if errors.Is(err, ErrUnauthorized) {
 				log.Error("finnhub key rejected", "url", f.redactedURL, "err", err)
 				return err
 			}
 			wait := f.backoff(attempt)
 			attempt++
 			log.Warn("finnhub connection failed", "url", f.redactedURL, "err", err, "retry_in", wait)
-			if !finnhubSleep(ctx, wait) {
+			if feed.Sleep(ctx, wait) != nil {
 				return nil
 			}
 			continue
@@ -471,14 +475,14 @@ func (f *Finnhub) maintain(ctx context.Context, out chan<- trade.Trade) error {
 		wait := f.backoff(attempt)
 		attempt++
 		log.Warn("finnhub connection lost", "err", err, "retry_in", wait)
-		if !finnhubSleep(ctx, wait) {
+		if feed.Sleep(ctx, wait) != nil {
 			return nil
 		}
 	}
 }
 
 // connectionError records err as the latest connection problem.
-func (f *Finnhub) connectionError(err error) {
+func (f *Source) connectionError(err error) {
 	msg := f.redactKey(err.Error())
 	now := f.cfg.Now()
 	f.mu.Lock()
@@ -490,7 +494,7 @@ func (f *Finnhub) connectionError(err error) {
 // backoff is the wait before reconnection attempt n (0 for the first after
 // a loss): MinBackoff doubled n times, at most MaxBackoff, less a random
 // jitter of up to half.
-func (f *Finnhub) backoff(n int) time.Duration {
+func (f *Source) backoff(n int) time.Duration {
 	d := f.cfg.MinBackoff
 	for i := 0; i < n && d < f.cfg.MaxBackoff; i++ {
 		d *= 2
@@ -502,22 +506,9 @@ func (f *Finnhub) backoff(n int) time.Duration {
 	return d
 }
 
-// finnhubSleep waits for d, or less when ctx is done first; it reports
-// whether ctx is still live.
-func finnhubSleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // dial opens a connection. A handshake rejected with 401 or 403 gives an
-// error wrapping ErrFinnhubUnauthorized; no error holds the key.
-func (f *Finnhub) dial(ctx context.Context) (*websocket.Conn, error) {
+// error wrapping ErrUnauthorized; no error holds the key.
+func (f *Source) dial(ctx context.Context) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.StallTimeout)
 	defer cancel()
 	conn, resp, err := websocket.Dial(ctx, f.url, &websocket.DialOptions{
@@ -526,11 +517,11 @@ func (f *Finnhub) dial(ctx context.Context) (*websocket.Conn, error) {
 	})
 	if err != nil {
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
-			return nil, fmt.Errorf("finnhub feed: connecting to %s: %w (HTTP %d)", f.redactedURL, ErrFinnhubUnauthorized, resp.StatusCode)
+			return nil, fmt.Errorf("finnhub feed: connecting to %s: %w (HTTP %d)", f.redactedURL, ErrUnauthorized, resp.StatusCode)
 		}
 		return nil, f.redactKeyError(fmt.Errorf("connecting to %s: %w", f.redactedURL, err))
 	}
-	conn.SetReadLimit(MaxFinnhubFrame)
+	conn.SetReadLimit(MaxFrame)
 	return conn, nil
 }
 
@@ -538,7 +529,7 @@ func (f *Finnhub) dial(ctx context.Context) (*websocket.Conn, error) {
 // goroutine keeps its subscriptions in line with f's. It closes conn and
 // waits for that goroutine before it returns. It reports whether any frame
 // arrived, and why the connection ended.
-func (f *Finnhub) session(ctx context.Context, conn *websocket.Conn, out chan<- trade.Trade) (heard bool, err error) {
+func (f *Source) session(ctx context.Context, conn *websocket.Conn, out chan<- trade.Trade) (heard bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var werr error
 	writerDone := make(chan struct{})
@@ -562,7 +553,7 @@ func (f *Finnhub) session(ctx context.Context, conn *websocket.Conn, out chan<- 
 // syncSubscriptions sends conn the subscribe and unsubscribe messages that
 // bring what it was sent in line with f's subscriptions, first all of them,
 // then each change, until ctx is done or a write fails.
-func (f *Finnhub) syncSubscriptions(ctx context.Context, conn *websocket.Conn) error {
+func (f *Source) syncSubscriptions(ctx context.Context, conn *websocket.Conn) error {
 	sent := make(map[string]struct{})
 	for {
 		want := f.Symbols()
@@ -595,8 +586,8 @@ func (f *Finnhub) syncSubscriptions(ctx context.Context, conn *websocket.Conn) e
 	}
 }
 
-// send writes one subscription message, within finnhubWriteTimeout.
-func (f *Finnhub) send(ctx context.Context, conn *websocket.Conn, typ, symbol string) error {
+// send writes one subscription message, within writeTimeout.
+func (f *Source) send(ctx context.Context, conn *websocket.Conn, typ, symbol string) error {
 	msg, err := json.Marshal(struct {
 		Type   string `json:"type"`
 		Symbol string `json:"symbol"`
@@ -604,7 +595,7 @@ func (f *Finnhub) send(ctx context.Context, conn *websocket.Conn, typ, symbol st
 	if err != nil {
 		return fmt.Errorf("encoding %s %q: %w", typ, symbol, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, finnhubWriteTimeout)
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
 	if err := conn.Write(ctx, websocket.MessageText, msg); err != nil {
 		return f.redactKeyError(fmt.Errorf("sending %s %q: %w", typ, symbol, err))
@@ -614,7 +605,7 @@ func (f *Finnhub) send(ctx context.Context, conn *websocket.Conn, typ, symbol st
 
 // read hands the trades of each frame from conn to out until the
 // connection fails, stays silent for StallTimeout or ctx is done.
-func (f *Finnhub) read(ctx context.Context, conn *websocket.Conn, out chan<- trade.Trade) (heard bool, err error) {
+func (f *Source) read(ctx context.Context, conn *websocket.Conn, out chan<- trade.Trade) (heard bool, err error) {
 	for {
 		rctx, rcancel := context.WithTimeout(ctx, f.cfg.StallTimeout)
 		_, b, err := conn.Read(rctx)
@@ -627,8 +618,8 @@ func (f *Finnhub) read(ctx context.Context, conn *websocket.Conn, out chan<- tra
 			case stalled:
 				return heard, fmt.Errorf("link stalled: no message for %v", f.cfg.StallTimeout)
 			case errors.Is(err, websocket.ErrMessageTooBig):
-				f.bad(fmt.Sprintf("frame larger than %d bytes", MaxFinnhubFrame))
-				return heard, fmt.Errorf("frame larger than %d bytes: connection reset", MaxFinnhubFrame)
+				f.bad(fmt.Sprintf("frame larger than %d bytes", MaxFrame))
+				return heard, fmt.Errorf("frame larger than %d bytes: connection reset", MaxFrame)
 			default:
 				return heard, f.redactKeyError(fmt.Errorf("reading: %w", err))
 			}
@@ -640,8 +631,8 @@ func (f *Finnhub) read(ctx context.Context, conn *websocket.Conn, out chan<- tra
 
 // handle acts on one frame: it queues its valid trades, counts what it had
 // to reject or drop, and records server errors.
-func (f *Finnhub) handle(b []byte, out chan<- trade.Trade) {
-	fr := decodeFinnhubFrame(b)
+func (f *Source) handle(b []byte, out chan<- trade.Trade) {
+	fr := decodeFrame(b)
 	if len(fr.bad) > 0 {
 		f.bad(fr.bad...)
 	}
@@ -670,7 +661,7 @@ func (f *Finnhub) handle(b []byte, out chan<- trade.Trade) {
 }
 
 // bad counts rejected inputs, one for each description in what.
-func (f *Finnhub) bad(what ...string) {
+func (f *Source) bad(what ...string) {
 	for i, w := range what {
 		what[i] = f.redactKey(w)
 		f.cfg.Log.Debug("finnhub bad input", "what", what[i])
@@ -682,10 +673,10 @@ func (f *Finnhub) bad(what ...string) {
 }
 
 // redactKey replaces the key in s.
-func (f *Finnhub) redactKey(s string) string { return redactKey(s, f.cfg.Key) }
+func (f *Source) redactKey(s string) string { return redactKey(s, f.cfg.Key) }
 
 // redactKeyError returns err with the key replaced in its message.
-func (f *Finnhub) redactKeyError(err error) error { return redactKeyError(err, f.cfg.Key) }
+func (f *Source) redactKeyError(err error) error { return redactKeyError(err, f.cfg.Key) }
 
 // redactKey replaces key, raw and URL-escaped, in s.
 func redactKey(s, key string) string {
@@ -717,7 +708,7 @@ func (e *keyRedactedError) Unwrap() []error { return e.causes }
 // keptErrors are the errors a keyRedactedError keeps for errors.Is.
 var keptErrors = []error{
 	context.Canceled, context.DeadlineExceeded, io.EOF, io.ErrUnexpectedEOF,
-	net.ErrClosed, websocket.ErrMessageTooBig, ErrFinnhubUnauthorized,
+	net.ErrClosed, websocket.ErrMessageTooBig, ErrUnauthorized,
 }
 
 // redactKeyError returns an error with err's message, the key replaced, that
@@ -739,8 +730,8 @@ func redactKeyError(err error, key string) error {
 	return e
 }
 
-// finnhubFrame is what one websocket message said.
-type finnhubFrame struct {
+// wireFrame is what one websocket message said.
+type wireFrame struct {
 	// kind is the frame's type: "trade", "ping", "error" or another, ""
 	// when the frame could not be read.
 	kind string
@@ -752,9 +743,9 @@ type finnhubFrame struct {
 	msg string
 }
 
-// finnhubTrade is one element of a trade frame's data. Pointers tell a
+// wireTrade is one element of a trade frame's data. Pointers tell a
 // missing (or null) field from a zero.
-type finnhubTrade struct {
+type wireTrade struct {
 	S *string   `json:"s"`
 	P *float64  `json:"p"`
 	T *int64    `json:"t"`
@@ -762,21 +753,21 @@ type finnhubTrade struct {
 	C *[]string `json:"c"`
 }
 
-// decodeFinnhubFrame reads one message. It never fails: what it cannot use
+// decodeFrame reads one message. It never fails: what it cannot use
 // it describes in bad, and every trade it returns passes trade.Validate.
-func decodeFinnhubFrame(b []byte) finnhubFrame {
-	var fr finnhubFrame
+func decodeFrame(b []byte) wireFrame {
+	var fr wireFrame
 	var head struct {
 		Type *string          `json:"type"`
 		Data *json.RawMessage `json:"data"`
 		Msg  json.RawMessage  `json:"msg"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
-		fr.bad = append(fr.bad, "frame "+finnhubJSONProblem(err)+": "+finnhubExcerpt(b))
+		fr.bad = append(fr.bad, "frame "+jsonProblem(err)+": "+excerpt(b))
 		return fr
 	}
 	if head.Type == nil {
-		fr.bad = append(fr.bad, "frame without type: "+finnhubExcerpt(b))
+		fr.bad = append(fr.bad, "frame without type: "+excerpt(b))
 		return fr
 	}
 	fr.kind = *head.Type
@@ -787,15 +778,15 @@ func decodeFinnhubFrame(b []byte) finnhubFrame {
 		if err := json.Unmarshal(head.Msg, &msg); err != nil {
 			msg = string(bytes.TrimSpace(head.Msg))
 		}
-		fr.msg = trade.Excerpt(finnhubPrintable(msg), 200)
+		fr.msg = trade.Excerpt(printable(msg), 200)
 	case "trade":
 		if head.Data == nil || bytes.Equal(*head.Data, []byte("null")) {
-			fr.bad = append(fr.bad, "trade frame without data: "+finnhubExcerpt(b))
+			fr.bad = append(fr.bad, "trade frame without data: "+excerpt(b))
 			return fr
 		}
 		var data []json.RawMessage
 		if err := json.Unmarshal(*head.Data, &data); err != nil {
-			fr.bad = append(fr.bad, "trade frame data "+finnhubJSONProblem(err)+": "+finnhubExcerpt(b))
+			fr.bad = append(fr.bad, "trade frame data "+jsonProblem(err)+": "+excerpt(b))
 			return fr
 		}
 		fr.trades = make([]trade.Trade, 0, len(data))
@@ -804,28 +795,28 @@ func decodeFinnhubFrame(b []byte) finnhubFrame {
 			seen = make(map[uint64]int, len(data))
 		}
 		for i, raw := range data {
-			t, sum, err := decodeFinnhubTrade(raw)
+			t, sum, err := decodeTrade(raw)
 			if err != nil {
-				fr.bad = append(fr.bad, fmt.Sprintf("trade %d of %d: %s: %s", i+1, len(data), err, finnhubExcerpt(raw)))
+				fr.bad = append(fr.bad, fmt.Sprintf("trade %d of %d: %s: %s", i+1, len(data), err, excerpt(raw)))
 				continue
 			}
 			n := seen[sum]
 			if seen != nil {
 				seen[sum] = n + 1
 			}
-			t.ID = finnhubID(sum, n)
+			t.ID = tradeID(sum, n)
 			fr.trades = append(fr.trades, t)
 		}
 	}
 	return fr
 }
 
-// decodeFinnhubTrade reads one trade and hashes its content. The trade it
+// decodeTrade reads one trade and hashes its content. The trade it
 // returns is valid but for its ID.
-func decodeFinnhubTrade(raw json.RawMessage) (trade.Trade, uint64, error) {
-	var ft finnhubTrade
+func decodeTrade(raw json.RawMessage) (trade.Trade, uint64, error) {
+	var ft wireTrade
 	if err := json.Unmarshal(raw, &ft); err != nil {
-		return trade.Trade{}, 0, errors.New(finnhubJSONProblem(err))
+		return trade.Trade{}, 0, errors.New(jsonProblem(err))
 	}
 	switch {
 	case ft.S == nil:
@@ -871,9 +862,9 @@ func decodeFinnhubTrade(raw json.RawMessage) (trade.Trade, uint64, error) {
 	return t, h.Sum64(), nil
 }
 
-// finnhubID is the ID of the n-th trade (from 0) with content hash sum in
+// tradeID is the ID of the n-th trade (from 0) with content hash sum in
 // its frame.
-func finnhubID(sum uint64, n int) string {
+func tradeID(sum uint64, n int) string {
 	b := make([]byte, 0, 2+16+1+4)
 	b = append(b, "f-"...)
 	b = fmt.Appendf(b, "%016x", sum)
@@ -882,15 +873,15 @@ func finnhubID(sum uint64, n int) string {
 	return string(b)
 }
 
-// finnhubJSONProblem says briefly what encoding/json found wrong.
-func finnhubJSONProblem(err error) string {
+// jsonProblem says briefly what encoding/json found wrong.
+func jsonProblem(err error) string {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te):
 		// Value quotes a number as sent, which may be long.
-		value := trade.Excerpt(finnhubPrintable(te.Value), 40)
-		want := finnhubJSONKind(te.Type.Kind().String())
+		value := trade.Excerpt(printable(te.Value), 40)
+		want := jsonKind(te.Type.Kind().String())
 		if te.Field != "" {
 			return fmt.Sprintf("field %q is %s, want %s", te.Field, value, want)
 		}
@@ -901,8 +892,8 @@ func finnhubJSONProblem(err error) string {
 	return "is not valid JSON"
 }
 
-// finnhubJSONKind names a Go kind as the JSON type it decodes.
-func finnhubJSONKind(kind string) string {
+// jsonKind names a Go kind as the JSON type it decodes.
+func jsonKind(kind string) string {
 	switch kind {
 	case "string":
 		return "string"
@@ -918,9 +909,9 @@ func finnhubJSONKind(kind string) string {
 	return kind
 }
 
-// finnhubPrintable returns s as valid UTF-8 with each control character replaced
+// printable returns s as valid UTF-8 with each control character replaced
 // by a space, fit for a status line.
-func finnhubPrintable(s string) string {
+func printable(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
@@ -930,7 +921,7 @@ func finnhubPrintable(s string) string {
 	}, s)
 }
 
-// finnhubExcerpt quotes the start of b for a report.
-func finnhubExcerpt(b []byte) string {
-	return strconv.Quote(trade.Excerpt(string(b), finnhubExcerptLen))
+// excerpt quotes the start of b for a report.
+func excerpt(b []byte) string {
+	return strconv.Quote(trade.Excerpt(string(b), excerptLen))
 }

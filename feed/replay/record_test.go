@@ -1,4 +1,4 @@
-package feed
+package replay
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -24,7 +25,7 @@ var updateSample = flag.Bool("update-sample", false, "rewrite the sample recordi
 // synthetic feed with seed 42 from 2026-01-02T15:00:00Z, 150,000 trades (about
 // 2.5 minutes of event time), of which every 5th goes through Record.
 const (
-	samplePath  = "../testdata/sample-trades.jsonl"
+	samplePath  = "../../testdata/sample-trades.jsonl"
 	sampleSeed  = 42
 	sampleCount = 150_000
 	sampleEvery = 5
@@ -32,9 +33,21 @@ const (
 
 var sampleStart = time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
 
-// everyNth is a Source that hands on every nth trade of src.
+// testStart pins the synthetic feed's clock in the other recordings.
+var testStart = time.Date(2026, 1, 2, 14, 30, 0, 0, time.UTC)
+
+func mustSynthetic(t testing.TB, cfg feed.SyntheticConfig) *feed.Synthetic {
+	t.Helper()
+	s, err := feed.NewSynthetic(cfg)
+	if err != nil {
+		t.Fatalf("NewSynthetic: %v", err)
+	}
+	return s
+}
+
+// everyNth is a feed.Source that hands on every nth trade of src.
 type everyNth struct {
-	src Source
+	src feed.Source
 	n   int
 }
 
@@ -52,12 +65,12 @@ func (e everyNth) Run(ctx context.Context, emit func(trade.Trade) error) error {
 }
 
 // sampleSource is the source of the sample recording.
-func sampleSource(t testing.TB) Source {
-	return everyNth{mustSynthetic(t, SyntheticConfig{Seed: sampleSeed, Start: sampleStart, Count: sampleCount}), sampleEvery}
+func sampleSource(t testing.TB) feed.Source {
+	return everyNth{mustSynthetic(t, feed.SyntheticConfig{Seed: sampleSeed, Start: sampleStart, Count: sampleCount}), sampleEvery}
 }
 
 // runAll runs src to completion and returns what it emitted.
-func runAll(t testing.TB, src Source) []trade.Trade {
+func runAll(t testing.TB, src feed.Source) []trade.Trade {
 	t.Helper()
 	var got []trade.Trade
 	if err := src.Run(context.Background(), func(tr trade.Trade) error {
@@ -71,7 +84,7 @@ func runAll(t testing.TB, src Source) []trade.Trade {
 
 // recordAll runs Record(src) to completion and returns what it wrote and
 // what it emitted.
-func recordAll(t testing.TB, src Source) ([]byte, []trade.Trade) {
+func recordAll(t testing.TB, src feed.Source) ([]byte, []trade.Trade) {
 	t.Helper()
 	var buf bytes.Buffer
 	got := runAll(t, Record(src, &buf))
@@ -115,7 +128,7 @@ func TestSampleRecording(t *testing.T) {
 }
 
 func TestRecordWritesWireLines(t *testing.T) {
-	src := mustSynthetic(t, SyntheticConfig{Seed: 3, Start: testStart, Count: 500})
+	src := mustSynthetic(t, feed.SyntheticConfig{Seed: 3, Start: testStart, Count: 500})
 	out, emitted := recordAll(t, src)
 	if want := runAll(t, src); !slices.Equal(emitted, want) {
 		t.Fatal("Record changed the trades it handed on")
@@ -133,16 +146,16 @@ func TestRecordWritesWireLines(t *testing.T) {
 func TestRecordReplayRoundTrip(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  SyntheticConfig
+		cfg  feed.SyntheticConfig
 	}{
-		{name: "pinned start", cfg: SyntheticConfig{Seed: 7, Start: testStart, Count: 3000}},
-		{name: "wall clock", cfg: SyntheticConfig{Seed: 8, Count: 3000, Now: func() time.Time { return testStart.Add(time.Hour) }}},
+		{name: "pinned start", cfg: feed.SyntheticConfig{Seed: 7, Start: testStart, Count: 3000}},
+		{name: "wall clock", cfg: feed.SyntheticConfig{Seed: 8, Count: 3000, Now: func() time.Time { return testStart.Add(time.Hour) }}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out, want := recordAll(t, mustSynthetic(t, tt.cfg))
 			path := writeFile(t, "rec.jsonl", string(out))
-			r := mustReplay(t, ReplayConfig{Path: path})
+			r := mustReplay(t, Config{Path: path})
 			got := runAll(t, r)
 			if !slices.EqualFunc(got, want, sameTrade) {
 				t.Errorf("replay of the recording differs: %d trades, want %d", len(got), len(want))
@@ -182,7 +195,9 @@ func (f *fakeSource) Run(ctx context.Context, emit func(trade.Trade) error) erro
 
 type fakeReporter struct{ *fakeSource }
 
-func (fakeReporter) Report() Report { return Report{Bad: 3, LastBad: "line 9: bad", Connected: true} }
+func (fakeReporter) Report() feed.Report {
+	return feed.Report{Bad: 3, LastBad: "line 9: bad", Connected: true}
+}
 
 type fakeSubscriber struct {
 	*fakeSource
@@ -219,7 +234,7 @@ func TestRecordPassesThrough(t *testing.T) {
 	fake := &fakeSource{}
 	tests := []struct {
 		name                      string
-		src                       Source
+		src                       feed.Source
 		wantReport, wantSubscribe bool
 	}{
 		{name: "plain source", src: fake},
@@ -237,7 +252,7 @@ func TestRecordPassesThrough(t *testing.T) {
 			if got := rec.Name(); got != "fake, recording" {
 				t.Errorf("Name() = %q", got)
 			}
-			rep, ok := As[Reporter](rec)
+			rep, ok := feed.As[feed.Reporter](rec)
 			if ok != tt.wantReport {
 				t.Fatalf("recorder is a Reporter: %v, want %v", ok, tt.wantReport)
 			}
@@ -246,7 +261,7 @@ func TestRecordPassesThrough(t *testing.T) {
 					t.Errorf("Report() = %+v, not the wrapped source's", got)
 				}
 			}
-			sub, ok := As[Subscriber](rec)
+			sub, ok := feed.As[feed.Subscriber](rec)
 			if ok != tt.wantSubscribe {
 				t.Fatalf("recorder is a Subscriber: %v, want %v", ok, tt.wantSubscribe)
 			}
@@ -295,27 +310,27 @@ func (w *failingWriter) String() string {
 func TestRecordWriteError(t *testing.T) {
 	tests := []struct {
 		name string
-		src  func(t *testing.T) Source
+		src  func(t *testing.T) feed.Source
 	}{
 		{
 			// Writes fail when the buffer fills, inside emit.
 			name: "busy unbounded source",
-			src: func(t *testing.T) Source {
-				return mustSynthetic(t, SyntheticConfig{Seed: 1, Start: testStart})
+			src: func(t *testing.T) feed.Source {
+				return mustSynthetic(t, feed.SyntheticConfig{Seed: 1, Start: testStart})
 			},
 		},
 		{
 			// The once-a-second flush fails while the source is quiet.
 			name: "idle source",
-			src: func(t *testing.T) Source {
-				return &fakeSource{trades: runAll(t, mustSynthetic(t, SyntheticConfig{Seed: 1, Start: testStart, Count: 5})), wait: true}
+			src: func(t *testing.T) feed.Source {
+				return &fakeSource{trades: runAll(t, mustSynthetic(t, feed.SyntheticConfig{Seed: 1, Start: testStart, Count: 5})), wait: true}
 			},
 		},
 		{
 			// The last flush, when the source is done, fails.
 			name: "finished source",
-			src: func(t *testing.T) Source {
-				return mustSynthetic(t, SyntheticConfig{Seed: 1, Start: testStart, Count: 5})
+			src: func(t *testing.T) feed.Source {
+				return mustSynthetic(t, feed.SyntheticConfig{Seed: 1, Start: testStart, Count: 5})
 			},
 		},
 	}
@@ -345,7 +360,7 @@ func TestRecordWriteError(t *testing.T) {
 func TestRecordWriteErrorAndCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
-		src := &fakeSource{trades: runAll(t, mustSynthetic(t, SyntheticConfig{Seed: 1, Start: testStart, Count: 5})), wait: true}
+		src := &fakeSource{trades: runAll(t, mustSynthetic(t, feed.SyntheticConfig{Seed: 1, Start: testStart, Count: 5})), wait: true}
 		errc := make(chan error)
 		go func() {
 			errc <- Record(src, &failingWriter{}).Run(ctx, func(trade.Trade) error { return nil })
@@ -361,7 +376,7 @@ func TestRecordWriteErrorAndCancel(t *testing.T) {
 
 func TestRecordFlushesEverySecond(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		trades := runAll(t, mustSynthetic(t, SyntheticConfig{Seed: 2, Start: testStart, Count: 3}))
+		trades := runAll(t, mustSynthetic(t, feed.SyntheticConfig{Seed: 2, Start: testStart, Count: 3}))
 		w := &failingWriter{ok: 1 << 20}
 		ctx, cancel := context.WithCancel(t.Context())
 		errc := make(chan error)
@@ -387,7 +402,7 @@ func TestRecordFlushesEverySecond(t *testing.T) {
 
 func TestRecordEmitError(t *testing.T) {
 	errStop := errors.New("pipeline stopped")
-	src := mustSynthetic(t, SyntheticConfig{Seed: 5, Start: testStart, Count: 100})
+	src := mustSynthetic(t, feed.SyntheticConfig{Seed: 5, Start: testStart, Count: 100})
 	var buf bytes.Buffer
 	n := 0
 	err := Record(src, &buf).Run(t.Context(), func(trade.Trade) error {
@@ -416,11 +431,11 @@ func writeFile(t testing.TB, name, content string) string {
 	return path
 }
 
-func mustReplay(t testing.TB, cfg ReplayConfig) *Replay {
+func mustReplay(t testing.TB, cfg Config) *Source {
 	t.Helper()
-	r, err := NewReplay(cfg)
+	r, err := New(cfg)
 	if err != nil {
-		t.Fatalf("NewReplay: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	return r
 }

@@ -1,4 +1,4 @@
-package feed
+package finnhub
 
 import (
 	"bytes"
@@ -100,7 +100,7 @@ func newPipeFinnhub(t *testing.T) *fakeFinnhub {
 }
 
 // dialPipe makes f connect to fs's in-memory network.
-func (fs *fakeFinnhub) dialPipe(f *Finnhub) {
+func (fs *fakeFinnhub) dialPipe(f *Source) {
 	f.transport.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
 		client, server := net.Pipe()
 		select {
@@ -249,10 +249,10 @@ func (s *syncBuffer) String() string {
 
 // newTestFinnhub builds a source for url with small backoffs and a
 // captured debug log, which must never show the key.
-func newTestFinnhub(t *testing.T, url string, edit func(*FinnhubConfig)) (*Finnhub, *syncBuffer) {
+func newTestFinnhub(t *testing.T, url string, edit func(*Config)) (*Source, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
-	cfg := FinnhubConfig{
+	cfg := Config{
 		URL:          url,
 		Key:          testKey,
 		Symbols:      []string{"AAPL", "MSFT"},
@@ -264,9 +264,9 @@ func newTestFinnhub(t *testing.T, url string, edit func(*FinnhubConfig)) (*Finnh
 	if edit != nil {
 		edit(&cfg)
 	}
-	f, err := NewFinnhub(cfg)
+	f, err := New(cfg)
 	if err != nil {
-		t.Fatalf("NewFinnhub: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() {
 		if s := logs.String(); strings.Contains(s, testKey) {
@@ -289,13 +289,13 @@ type running struct {
 
 // start runs f with an emit that hands each trade to the test, and stops it
 // at the end of the test.
-func start(t *testing.T, f *Finnhub) *running {
+func start(t *testing.T, f *Source) *running {
 	t.Helper()
 	return startEmit(t, f, nil)
 }
 
 // startEmit is start with a hook called by emit before it hands a trade on.
-func startEmit(t *testing.T, f *Finnhub, hook func(trade.Trade)) *running {
+func startEmit(t *testing.T, f *Source, hook func(trade.Trade)) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	r := &running{trades: make(chan trade.Trade, 1000), done: make(chan error, 1), cancel: cancel}
@@ -382,8 +382,8 @@ func sentinel(t *testing.T, fc *fakeConn, r *running) {
 var idPattern = regexp.MustCompile(`^f-[0-9a-f]{16}-[0-9]+$`)
 
 func TestNewFinnhub(t *testing.T) {
-	ok := FinnhubConfig{Key: testKey, Symbols: []string{"AAPL"}}
-	with := func(edit func(*FinnhubConfig)) FinnhubConfig {
+	ok := Config{Key: testKey, Symbols: []string{"AAPL"}}
+	with := func(edit func(*Config)) Config {
 		c := ok
 		c.Symbols = slices.Clone(ok.Symbols)
 		edit(&c)
@@ -391,38 +391,38 @@ func TestNewFinnhub(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		cfg      FinnhubConfig
+		cfg      Config
 		wantErr  string
 		wantName string
 	}{
 		{name: "minimal", cfg: ok, wantName: "finnhub 1 symbols"},
-		{name: "duplicates", cfg: with(func(c *FinnhubConfig) { c.Symbols = []string{"AAPL", "BINANCE:BTCUSDT", "AAPL"} }), wantName: "finnhub 2 symbols"},
-		{name: "no key", cfg: with(func(c *FinnhubConfig) { c.Key = "" }), wantErr: "api key is required"},
-		{name: "key with space", cfg: with(func(c *FinnhubConfig) { c.Key = "a " + testKey }), wantErr: "api key holds spaces"},
-		{name: "no symbols", cfg: with(func(c *FinnhubConfig) { c.Symbols = nil }), wantErr: "no symbols"},
-		{name: "empty symbol", cfg: with(func(c *FinnhubConfig) { c.Symbols = []string{""} }), wantErr: "empty symbol"},
-		{name: "symbol with space", cfg: with(func(c *FinnhubConfig) { c.Symbols = []string{"BRK A"} }), wantErr: `symbol "BRK A" holds a space`},
-		{name: "symbol with control", cfg: with(func(c *FinnhubConfig) { c.Symbols = []string{"A\x01"} }), wantErr: "not printable"},
-		{name: "long symbol", cfg: with(func(c *FinnhubConfig) { c.Symbols = []string{strings.Repeat("X", 65)} }), wantErr: "longer than 64 bytes"},
-		{name: "symbol of 64 bytes", cfg: with(func(c *FinnhubConfig) { c.Symbols = []string{strings.Repeat("X", 64)} }), wantName: "finnhub 1 symbols"},
-		{name: "http url", cfg: with(func(c *FinnhubConfig) { c.URL = "http://ws.finnhub.io" }), wantErr: `scheme "http" is not ws or wss`},
-		{name: "url without host", cfg: with(func(c *FinnhubConfig) { c.URL = "ws:///x" }), wantErr: "url has no host"},
-		{name: "url with token", cfg: with(func(c *FinnhubConfig) { c.URL = "wss://ws.finnhub.io?token=" + testKey }), wantErr: "url must not hold a token"},
-		{name: "url with key in user", cfg: with(func(c *FinnhubConfig) { c.URL = "wss://" + testKey + "@ws.finnhub.io" }), wantErr: "user information"},
-		{name: "negative stall", cfg: with(func(c *FinnhubConfig) { c.StallTimeout = -1 }), wantErr: "stall timeout -1ns is negative"},
-		{name: "min above max", cfg: with(func(c *FinnhubConfig) { c.MinBackoff = time.Minute }), wantErr: "min backoff 1m0s is above max backoff 30s"},
-		{name: "negative buffer", cfg: with(func(c *FinnhubConfig) { c.Buffer = -1 }), wantErr: "buffer -1 is negative"},
-		{name: "several problems", cfg: FinnhubConfig{Buffer: -1}, wantErr: "api key is required\nno symbols to subscribe\nbuffer -1 is negative"},
+		{name: "duplicates", cfg: with(func(c *Config) { c.Symbols = []string{"AAPL", "BINANCE:BTCUSDT", "AAPL"} }), wantName: "finnhub 2 symbols"},
+		{name: "no key", cfg: with(func(c *Config) { c.Key = "" }), wantErr: "api key is required"},
+		{name: "key with space", cfg: with(func(c *Config) { c.Key = "a " + testKey }), wantErr: "api key holds spaces"},
+		{name: "no symbols", cfg: with(func(c *Config) { c.Symbols = nil }), wantErr: "no symbols"},
+		{name: "empty symbol", cfg: with(func(c *Config) { c.Symbols = []string{""} }), wantErr: "empty symbol"},
+		{name: "symbol with space", cfg: with(func(c *Config) { c.Symbols = []string{"BRK A"} }), wantErr: `symbol "BRK A" holds a space`},
+		{name: "symbol with control", cfg: with(func(c *Config) { c.Symbols = []string{"A\x01"} }), wantErr: "not printable"},
+		{name: "long symbol", cfg: with(func(c *Config) { c.Symbols = []string{strings.Repeat("X", 65)} }), wantErr: "longer than 64 bytes"},
+		{name: "symbol of 64 bytes", cfg: with(func(c *Config) { c.Symbols = []string{strings.Repeat("X", 64)} }), wantName: "finnhub 1 symbols"},
+		{name: "http url", cfg: with(func(c *Config) { c.URL = "http://ws.finnhub.io" }), wantErr: `scheme "http" is not ws or wss`},
+		{name: "url without host", cfg: with(func(c *Config) { c.URL = "ws:///x" }), wantErr: "url has no host"},
+		{name: "url with token", cfg: with(func(c *Config) { c.URL = "wss://ws.finnhub.io?token=" + testKey }), wantErr: "url must not hold a token"},
+		{name: "url with key in user", cfg: with(func(c *Config) { c.URL = "wss://" + testKey + "@ws.finnhub.io" }), wantErr: "user information"},
+		{name: "negative stall", cfg: with(func(c *Config) { c.StallTimeout = -1 }), wantErr: "stall timeout -1ns is negative"},
+		{name: "min above max", cfg: with(func(c *Config) { c.MinBackoff = time.Minute }), wantErr: "min backoff 1m0s is above max backoff 30s"},
+		{name: "negative buffer", cfg: with(func(c *Config) { c.Buffer = -1 }), wantErr: "buffer -1 is negative"},
+		{name: "several problems", cfg: Config{Buffer: -1}, wantErr: "api key is required\nno symbols to subscribe\nbuffer -1 is negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := NewFinnhub(tt.cfg)
+			f, err := New(tt.cfg)
 			if tt.wantErr != "" {
 				if err == nil {
-					t.Fatalf("NewFinnhub: no error, want %q", tt.wantErr)
+					t.Fatalf("New: no error, want %q", tt.wantErr)
 				}
 				if !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "finnhub feed: ") {
-					t.Fatalf("NewFinnhub: %q, want it to hold %q", err, tt.wantErr)
+					t.Fatalf("New: %q, want it to hold %q", err, tt.wantErr)
 				}
 				if strings.Contains(err.Error(), testKey) {
 					t.Fatalf("the error holds the key: %q", err)
@@ -430,7 +430,7 @@ func TestNewFinnhub(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("NewFinnhub: %v", err)
+				t.Fatalf("New: %v", err)
 			}
 			if got := f.Name(); got != tt.wantName {
 				t.Errorf("Name() = %q, want %q", got, tt.wantName)
@@ -440,7 +440,7 @@ func TestNewFinnhub(t *testing.T) {
 }
 
 func TestFinnhubDefaults(t *testing.T) {
-	f, err := NewFinnhub(FinnhubConfig{Key: testKey, Symbols: []string{"AAPL"}})
+	f, err := New(Config{Key: testKey, Symbols: []string{"AAPL"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,13 +455,13 @@ func TestFinnhubDefaults(t *testing.T) {
 }
 
 func TestFinnhubConfigHidesKey(t *testing.T) {
-	cfg := FinnhubConfig{URL: "wss://ws.finnhub.io", Key: testKey, Symbols: []string{"AAPL"}}
-	f, err := NewFinnhub(cfg)
+	cfg := Config{URL: "wss://ws.finnhub.io", Key: testKey, Symbols: []string{"AAPL"}}
+	f, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
-		for _, v := range []any{cfg, &cfg, f, []FinnhubConfig{cfg}, struct{ C FinnhubConfig }{cfg}} {
+		for _, v := range []any{cfg, &cfg, f, []Config{cfg}, struct{ C Config }{cfg}} {
 			s := fmt.Sprintf(format, v)
 			if strings.Contains(s, testKey) || strings.Contains(s, fmt.Sprintf("%x", testKey)) {
 				t.Errorf("Sprintf(%q, %T) shows the key: %s", format, v, s)
@@ -612,7 +612,7 @@ func TestFinnhubReconnect(t *testing.T) {
 func TestFinnhubPingsKeepAlive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := newPipeFinnhub(t)
-		f, _ := newTestFinnhub(t, fs.url(), func(c *FinnhubConfig) { c.StallTimeout = 5 * time.Second })
+		f, _ := newTestFinnhub(t, fs.url(), func(c *Config) { c.StallTimeout = 5 * time.Second })
 		fs.dialPipe(f)
 		r := start(t, f)
 		fc := fs.accept()
@@ -638,7 +638,7 @@ func TestFinnhubStall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const stall = 5 * time.Second
 		fs := newPipeFinnhub(t)
-		f, _ := newTestFinnhub(t, fs.url(), func(c *FinnhubConfig) { c.StallTimeout = stall })
+		f, _ := newTestFinnhub(t, fs.url(), func(c *Config) { c.StallTimeout = stall })
 		fs.dialPipe(f)
 		r := start(t, f)
 		fc := fs.accept()
@@ -670,7 +670,7 @@ func TestFinnhubStall(t *testing.T) {
 func TestFinnhubBadInput(t *testing.T) {
 	fs := newFakeFinnhub(t)
 	now := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
-	f, logs := newTestFinnhub(t, fs.url(), func(c *FinnhubConfig) { c.Now = func() time.Time { return now } })
+	f, logs := newTestFinnhub(t, fs.url(), func(c *Config) { c.Now = func() time.Time { return now } })
 	r := start(t, f)
 	fc := fs.accept()
 
@@ -746,7 +746,7 @@ func TestFinnhubBadInput(t *testing.T) {
 }
 
 // TestFinnhubUnauthorized checks that a rejected key stops Run at once with
-// ErrFinnhubUnauthorized, and that the key shows nowhere.
+// ErrUnauthorized, and that the key shows nowhere.
 func TestFinnhubUnauthorized(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
@@ -760,7 +760,7 @@ func TestFinnhubUnauthorized(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := newFakeFinnhub(t)
 			fs.reject.Store(tt.reject)
-			f, logs := newTestFinnhub(t, fs.url(), func(c *FinnhubConfig) { c.Key = tt.key })
+			f, logs := newTestFinnhub(t, fs.url(), func(c *Config) { c.Key = tt.key })
 			r := start(t, f)
 			var err error
 			select {
@@ -769,8 +769,8 @@ func TestFinnhubUnauthorized(t *testing.T) {
 			case <-time.After(waitLimit):
 				t.Fatal("Run did not return")
 			}
-			if !errors.Is(err, ErrFinnhubUnauthorized) {
-				t.Fatalf("Run: %v, want ErrFinnhubUnauthorized", err)
+			if !errors.Is(err, ErrUnauthorized) {
+				t.Fatalf("Run: %v, want ErrUnauthorized", err)
 			}
 			for _, s := range []string{err.Error(), logs.String(), f.Name(), f.Report().LastError, fmt.Sprintf("%+v %#v", f, f)} {
 				if strings.Contains(s, tt.key) {
@@ -833,7 +833,7 @@ func TestFinnhubRetriesRefusedHandshake(t *testing.T) {
 func TestFinnhubSlowEmit(t *testing.T) {
 	const buffer = 4
 	fs := newFakeFinnhub(t)
-	f, _ := newTestFinnhub(t, fs.url(), func(c *FinnhubConfig) { c.Buffer = buffer })
+	f, _ := newTestFinnhub(t, fs.url(), func(c *Config) { c.Buffer = buffer })
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
@@ -907,7 +907,7 @@ func TestFinnhubRunLeavesNothing(t *testing.T) {
 			// A goroutine that has signalled its end may still be on its
 			// way out: give it time, but not forever.
 			deadline := time.Now().Add(waitLimit)
-			for g := goroutinesIn("feed.(*Finnhub)"); len(g) != 0; g = goroutinesIn("feed.(*Finnhub)") {
+			for g := goroutinesIn("feed.(*Source)"); len(g) != 0; g = goroutinesIn("feed.(*Source)") {
 				if time.Now().After(deadline) {
 					t.Fatalf("round %d: goroutines of the source left after Run returned:\n%s", round, strings.Join(g, "\n\n"))
 				}
@@ -968,7 +968,7 @@ func TestFinnhubEmitError(t *testing.T) {
 }
 
 func TestFinnhubBackoff(t *testing.T) {
-	f, _ := newTestFinnhub(t, "ws://127.0.0.1:1", func(c *FinnhubConfig) {
+	f, _ := newTestFinnhub(t, "ws://127.0.0.1:1", func(c *Config) {
 		c.MinBackoff = 100 * time.Millisecond
 		c.MaxBackoff = time.Second
 	})
@@ -1016,7 +1016,7 @@ func TestDecodeFinnhubFrame(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fr := decodeFinnhubFrame([]byte(tt.frame))
+			fr := decodeFrame([]byte(tt.frame))
 			if fr.kind != tt.kind || fr.msg != tt.msg {
 				t.Errorf("kind %q msg %q, want %q %q", fr.kind, fr.msg, tt.kind, tt.msg)
 			}
@@ -1048,7 +1048,7 @@ func TestFinnhubIDs(t *testing.T) {
 	a := tj("AAPL", 229.1, 1700000000000, 100, "1", "12")
 	ids := func(frame string) []string {
 		var out []string
-		for _, tr := range decodeFinnhubFrame([]byte(frame)).trades {
+		for _, tr := range decodeFrame([]byte(frame)).trades {
 			out = append(out, tr.ID)
 		}
 		return out
@@ -1097,7 +1097,7 @@ func FuzzFinnhubFrame(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		fr := decodeFinnhubFrame(b)
+		fr := decodeFrame(b)
 		ids := map[string]bool{}
 		for _, tr := range fr.trades {
 			if err := tr.Validate(); err != nil {
@@ -1116,7 +1116,7 @@ func FuzzFinnhubFrame(f *testing.F) {
 				t.Fatalf("description %q is too long or not printable", s)
 			}
 		}
-		again := decodeFinnhubFrame(b)
+		again := decodeFrame(b)
 		if !slices.Equal(fr.trades, again.trades) {
 			t.Fatal("decoding is not deterministic")
 		}

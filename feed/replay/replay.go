@@ -1,4 +1,7 @@
-package feed
+// Package replay replays files of trades, recorded by tradetop or exported
+// from elsewhere, as a feed.Source, and records a running source to such a
+// file: every line of tradetop that reads or writes them.
+package replay
 
 import (
 	"bufio"
@@ -18,12 +21,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/trade"
 )
 
-// MaxReplayLine is the longest line a replay reads, in bytes without the line
+// MaxLine is the longest line a replay reads, in bytes without the line
 // end. A longer line is bad input: it is skipped up to the next newline.
-const MaxReplayLine = 1 << 20
+const MaxLine = 1 << 20
 
 const (
 	// replayBuffer is the read buffer of a replay.
@@ -38,8 +42,8 @@ const (
 	maxReplayExcerpt = 40
 )
 
-// ReplayConfig configures a replay of a recorded or exported file of trades.
-type ReplayConfig struct {
+// Config configures a replay of a recorded or exported file of trades.
+type Config struct {
 	// Path is the file to replay. Required.
 	Path string
 	// Speed divides the gaps between event times: 1 replays in real time,
@@ -63,7 +67,7 @@ type ReplayConfig struct {
 }
 
 // withDefaults returns c with every zero field that has a default set to it.
-func (c ReplayConfig) withDefaults() ReplayConfig {
+func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -74,8 +78,8 @@ func (c ReplayConfig) withDefaults() ReplayConfig {
 }
 
 // Validate reports what is wrong with c, or nil. It does not look at the
-// file; NewReplay does.
-func (c ReplayConfig) Validate() error {
+// file; New does.
+func (c Config) Validate() error {
 	var errs []error
 	if c.Path == "" {
 		errs = append(errs, errors.New("no file"))
@@ -89,8 +93,8 @@ func (c ReplayConfig) Validate() error {
 	return nil
 }
 
-// Replay is a Source that replays a file of trades, in one of two formats
-// told apart by content:
+// Source is a feed.Source that replays a file of trades, in one of two
+// formats told apart by content:
 //
 //   - JSON lines: one trade a line in the wire form of trade.AppendJSON,
 //     {"id":…,"s":…,"p":…,"v":…,"t":<Unix ns>}, as Record writes them. The id
@@ -112,29 +116,29 @@ func (c ReplayConfig) Validate() error {
 // the SHA-256 of the file's first 64 KiB: replaying a file twice yields the
 // same IDs, so a second replay into one store rewrites the same rows.
 //
-// A bad line (malformed, longer than MaxReplayLine, or a trade that fails
-// trade.Validate) is counted in the Report with its line number, logged if it
+// A bad line (malformed, longer than MaxLine, or a trade that fails
+// trade.Validate) is counted in the report with its line number, logged if it
 // is among the first few, and skipped.
 //
 // Run may be called again after it returns: each run replays the file from
 // the start. Report may be called from any goroutine.
-type Replay struct {
-	cfg  ReplayConfig
+type Source struct {
+	cfg  Config
 	name string
 
 	mu  sync.Mutex
-	rep Report
+	rep feed.Report
 }
 
 var (
-	_ Source   = (*Replay)(nil)
-	_ Reporter = (*Replay)(nil)
+	_ feed.Source   = (*Source)(nil)
+	_ feed.Reporter = (*Source)(nil)
 )
 
-// NewReplay validates cfg, opens the file and reads enough of it to know its
+// New validates cfg, opens the file and reads enough of it to know its
 // format. A missing or unreadable file, an empty one, or one in neither
 // format is an error naming the file.
-func NewReplay(cfg ReplayConfig) (*Replay, error) {
+func New(cfg Config) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -153,15 +157,15 @@ func NewReplay(cfg ReplayConfig) (*Replay, error) {
 	if cfg.ShiftToNow {
 		name += ", shifted to now"
 	}
-	return &Replay{cfg: cfg, name: name, rep: Report{Connected: true}}, nil
+	return &Source{cfg: cfg, name: name, rep: feed.Report{Connected: true}}, nil
 }
 
 // Name describes the source ("replay trades.jsonl at 10×").
-func (r *Replay) Name() string { return r.name }
+func (r *Source) Name() string { return r.name }
 
 // Report returns the counts of the current or latest Run. Connected is
 // always true.
-func (r *Replay) Report() Report {
+func (r *Source) Report() feed.Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.rep
@@ -176,9 +180,9 @@ func (r *Replay) Report() Report {
 // time never runs backwards. When emit blocks, the replay falls behind and
 // then catches up by at most 100ms of event time at once, the rest of the
 // delay shifting the schedule.
-func (r *Replay) Run(ctx context.Context, emit func(trade.Trade) error) error {
+func (r *Source) Run(ctx context.Context, emit func(trade.Trade) error) error {
 	r.mu.Lock()
-	r.rep = Report{Connected: true}
+	r.rep = feed.Report{Connected: true}
 	r.mu.Unlock()
 
 	rf, err := openReplay(r.cfg.Path)
@@ -198,7 +202,7 @@ func (r *Replay) Run(ctx context.Context, emit func(trade.Trade) error) error {
 	)
 	done := ctx.Done()
 	for k := 0; ; k++ {
-		if k%ctxCheckEvery == 0 {
+		if k%feed.CtxCheckEvery == 0 {
 			select {
 			case <-done:
 				return ctx.Err()
@@ -213,7 +217,7 @@ func (r *Replay) Run(ctx context.Context, emit func(trade.Trade) error) error {
 			return fmt.Errorf("replay %s: reading line %d: %w", r.cfg.Path, no, err)
 		}
 		if tooLong {
-			r.bad(no, fmt.Errorf("longer than %d bytes", MaxReplayLine))
+			r.bad(no, fmt.Errorf("longer than %d bytes", MaxLine))
 			continue
 		}
 		if skipLine(line) {
@@ -246,11 +250,11 @@ func (r *Replay) Run(ctx context.Context, emit func(trade.Trade) error) error {
 				due := anchorWall.Add(scaleDuration(latest.Sub(anchorEvent), r.cfg.Speed))
 				switch d := time.Until(due); {
 				case d > 0:
-					if err := replaySleep(ctx, d); err != nil {
+					if err := feed.Sleep(ctx, d); err != nil {
 						return err
 					}
-				case d < -maxCatchUp:
-					anchorWall = anchorWall.Add(-d - maxCatchUp)
+				case d < -feed.MaxCatchUp:
+					anchorWall = anchorWall.Add(-d - feed.MaxCatchUp)
 				}
 			}
 		}
@@ -280,7 +284,7 @@ func shiftedID(id, prefix string) string {
 }
 
 // bad counts and, within limits, logs the bad line no.
-func (r *Replay) bad(no int, err error) {
+func (r *Source) bad(no int, err error) {
 	msg := fmt.Sprintf("line %d: %v", no, err)
 	r.mu.Lock()
 	r.rep.Bad++
@@ -313,18 +317,6 @@ func scaleDuration(d time.Duration, speed float64) time.Duration {
 		return math.MaxInt64
 	}
 	return time.Duration(f)
-}
-
-// replaySleep waits for d or until ctx is done, when it returns ctx.Err().
-func replaySleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // skipLine reports whether line is blank or a comment.
@@ -376,7 +368,7 @@ func newReplayFile(f *os.File, path string) (*replayFile, error) {
 
 	rf := &replayFile{
 		f:     f,
-		lines: newLineReader(io.MultiReader(bytes.NewReader(prefix), f), replayBuffer, MaxReplayLine),
+		lines: newLineReader(io.MultiReader(bytes.NewReader(prefix), f), replayBuffer, MaxLine),
 	}
 	for {
 		line, no, tooLong, err := rf.lines.next()
@@ -386,7 +378,7 @@ func newReplayFile(f *os.File, path string) (*replayFile, error) {
 		case err != nil:
 			return nil, fmt.Errorf("replay %s: reading line %d: %w", path, no, err)
 		case tooLong:
-			return nil, fmt.Errorf("replay %s: unknown format: line %d is longer than %d bytes", path, no, MaxReplayLine)
+			return nil, fmt.Errorf("replay %s: unknown format: line %d is longer than %d bytes", path, no, MaxLine)
 		case skipLine(line):
 			continue
 		}
@@ -579,30 +571,22 @@ type tradeColumns struct {
 	id, symbol, price, volume, ts int
 }
 
+// tradeColumnNames are the columns a CSV file of trades may have, in the
+// order of the positions in tradeColumns.
+var tradeColumnNames = []string{"id", "symbol", "price", "volume", "ts"}
+
 // parseTradeHeader reads the header of a CSV file of trades.
 func parseTradeHeader(header [][]byte) (tradeColumns, error) {
-	c := tradeColumns{n: len(header), id: -1, symbol: -1, price: -1, volume: -1, ts: -1}
+	c := tradeColumns{n: len(header)}
+	names := make([]string, len(header))
 	for i, h := range header {
-		var p *int
-		switch name := strings.ToLower(string(h)); name {
-		case "id":
-			p = &c.id
-		case "symbol":
-			p = &c.symbol
-		case "price":
-			p = &c.price
-		case "volume":
-			p = &c.volume
-		case "ts":
-			p = &c.ts
-		default:
-			continue
-		}
-		if *p >= 0 {
-			return c, fmt.Errorf("column %q twice in header", strings.ToLower(string(h)))
-		}
-		*p = i
+		names[i] = string(h)
 	}
+	pos, err := feed.CSVColumns(names, tradeColumnNames, nil)
+	if err != nil {
+		return c, err
+	}
+	c.id, c.symbol, c.price, c.volume, c.ts = pos[0], pos[1], pos[2], pos[3], pos[4]
 	var missing []string
 	for _, req := range []struct {
 		name string

@@ -1,4 +1,4 @@
-package feed
+package replay
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -19,29 +20,29 @@ const recordFlushEvery = time.Second
 // recordBuffer is the size of a recording's write buffer.
 const recordBuffer = 64 << 10
 
-// Record returns a Source that runs src and writes every trade src hands on
+// Record returns a source that runs src and writes every trade src hands on
 // to w as one line of the trade wire form (trade.AppendJSON), the form a
-// Replay reads back. A trade is written once emit has taken it, so the
+// replay reads back. A trade is written once emit has taken it, so the
 // recording holds exactly the trades the pipeline received.
 //
 // Writes are buffered and flushed at least every second and when Run
 // returns. A failed write stops Run, which returns an error saying so; w is
-// not closed. The returned source unwraps to src (Wrapper), so As finds src's
-// report, runtime subscriptions and pace through it. Its Run may be called
-// as often as src's may, writing each run's trades to the same w; runs must
-// not overlap.
-func Record(src Source, w io.Writer) Source {
+// not closed. The returned source unwraps to src (feed.Wrapper), so feed.As
+// finds src's report, runtime subscriptions and pace through it. Its Run may
+// be called as often as src's may, writing each run's trades to the same w;
+// runs must not overlap.
+func Record(src feed.Source, w io.Writer) feed.Source {
 	return &recorder{src: src, w: w}
 }
 
-// recorder is the Source part of what Record returns.
+// recorder is the feed.Source that Record returns.
 type recorder struct {
-	src Source
+	src feed.Source
 	w   io.Writer
 }
 
 // Unwrap returns the recorded source.
-func (r *recorder) Unwrap() Source { return r.src }
+func (r *recorder) Unwrap() feed.Source { return r.src }
 
 // Name describes the source ("synthetic seed=7, recording").
 func (r *recorder) Name() string { return r.src.Name() + ", recording" }

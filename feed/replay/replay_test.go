@@ -1,4 +1,4 @@
-package feed
+package replay
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -43,92 +44,92 @@ func TestNewReplayErrors(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
 		name    string
-		cfg     func(t *testing.T) ReplayConfig
+		cfg     func(t *testing.T) Config
 		wantErr []string
 	}{
 		{
 			name:    "no path",
-			cfg:     func(*testing.T) ReplayConfig { return ReplayConfig{} },
+			cfg:     func(*testing.T) Config { return Config{} },
 			wantErr: []string{"replay: no file"},
 		},
 		{
 			name:    "negative speed",
-			cfg:     func(t *testing.T) ReplayConfig { return ReplayConfig{Path: "x", Speed: -1} },
+			cfg:     func(t *testing.T) Config { return Config{Path: "x", Speed: -1} },
 			wantErr: []string{"speed -1"},
 		},
 		{
 			name:    "infinite speed",
-			cfg:     func(t *testing.T) ReplayConfig { return ReplayConfig{Path: "x", Speed: 1 / zero()} },
+			cfg:     func(t *testing.T) Config { return Config{Path: "x", Speed: 1 / zero()} },
 			wantErr: []string{"speed +Inf"},
 		},
 		{
 			name:    "missing file",
-			cfg:     func(*testing.T) ReplayConfig { return ReplayConfig{Path: filepath.Join(dir, "nope.jsonl")} },
+			cfg:     func(*testing.T) Config { return Config{Path: filepath.Join(dir, "nope.jsonl")} },
 			wantErr: []string{"nope.jsonl", "no such file"},
 		},
 		{
 			name:    "directory",
-			cfg:     func(*testing.T) ReplayConfig { return ReplayConfig{Path: dir} },
+			cfg:     func(*testing.T) Config { return Config{Path: dir} },
 			wantErr: []string{dir, "is a directory"},
 		},
 		{
 			name:    "empty file",
-			cfg:     func(t *testing.T) ReplayConfig { return ReplayConfig{Path: writeFile(t, "empty.csv", "")} },
+			cfg:     func(t *testing.T) Config { return Config{Path: writeFile(t, "empty.csv", "")} },
 			wantErr: []string{"empty.csv", "no trades: the file is empty"},
 		},
 		{
 			name: "only blank lines and comments",
-			cfg: func(t *testing.T) ReplayConfig {
-				return ReplayConfig{Path: writeFile(t, "blank.jsonl", "\n  \r\n# nothing\n")}
+			cfg: func(t *testing.T) Config {
+				return Config{Path: writeFile(t, "blank.jsonl", "\n  \r\n# nothing\n")}
 			},
 			wantErr: []string{"blank.jsonl", "no trades"},
 		},
 		{
 			name: "prose",
-			cfg: func(t *testing.T) ReplayConfig {
-				return ReplayConfig{Path: writeFile(t, "notes.txt", "# notes\nHello, world\n")}
+			cfg: func(t *testing.T) Config {
+				return Config{Path: writeFile(t, "notes.txt", "# notes\nHello, world\n")}
 			},
 			wantErr: []string{"notes.txt", "unknown format: line 2 is neither a JSON trade nor a CSV header", "no column symbol, price, volume, ts"},
 		},
 		{
 			name: "csv header without ts",
-			cfg: func(t *testing.T) ReplayConfig {
-				return ReplayConfig{Path: writeFile(t, "t.csv", "symbol,price,volume,time\nAAPL,1,1,1767366000\n")}
+			cfg: func(t *testing.T) Config {
+				return Config{Path: writeFile(t, "t.csv", "symbol,price,volume,time\nAAPL,1,1,1767366000\n")}
 			},
 			wantErr: []string{"t.csv", "line 1", "no column ts"},
 		},
 		{
 			name: "csv header with a column twice",
-			cfg: func(t *testing.T) ReplayConfig {
-				return ReplayConfig{Path: writeFile(t, "t.csv", "symbol,price,volume,ts,Price\n")}
+			cfg: func(t *testing.T) Config {
+				return Config{Path: writeFile(t, "t.csv", "symbol,price,volume,ts,Price\n")}
 			},
 			wantErr: []string{`column "price" twice`},
 		},
 		{
 			name: "json array",
-			cfg: func(t *testing.T) ReplayConfig {
-				return ReplayConfig{Path: writeFile(t, "a.json", `[{"id":"a","s":"AAPL","p":1,"v":1,"t":1767366000000000000}]`)}
+			cfg: func(t *testing.T) Config {
+				return Config{Path: writeFile(t, "a.json", `[{"id":"a","s":"AAPL","p":1,"v":1,"t":1767366000000000000}]`)}
 			},
 			wantErr: []string{"unknown format"},
 		},
 		{
 			name: "gzip",
-			cfg: func(t *testing.T) ReplayConfig {
-				return ReplayConfig{Path: writeFile(t, "t.jsonl.gz", "\x1f\x8b\x08\x00rest")}
+			cfg: func(t *testing.T) Config {
+				return Config{Path: writeFile(t, "t.jsonl.gz", "\x1f\x8b\x08\x00rest")}
 			},
 			wantErr: []string{"t.jsonl.gz", "gzip-compressed"},
 		},
 		{
 			name: "first line too long",
-			cfg: func(t *testing.T) ReplayConfig {
-				return ReplayConfig{Path: writeFile(t, "long.csv", strings.Repeat("x", MaxReplayLine+1)+"\n")}
+			cfg: func(t *testing.T) Config {
+				return Config{Path: writeFile(t, "long.csv", strings.Repeat("x", MaxLine+1)+"\n")}
 			},
 			wantErr: []string{"long.csv", "unknown format: line 1 is longer than"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := NewReplay(tt.cfg(t))
+			r, err := New(tt.cfg(t))
 			if err == nil {
 				t.Fatalf("no error, want one mentioning %q", tt.wantErr)
 			}
@@ -156,7 +157,7 @@ func TestNewReplayUnreadable(t *testing.T) {
 		f.Close()
 		t.Skip("the file is readable anyway: running as root")
 	}
-	_, err := NewReplay(ReplayConfig{Path: path})
+	_, err := New(Config{Path: path})
 	if err == nil || !strings.Contains(err.Error(), "secret.jsonl") || !errors.Is(err, os.ErrPermission) {
 		t.Errorf("error %v, want a permission error naming the file", err)
 	}
@@ -242,7 +243,7 @@ func TestReplayFormats(t *testing.T) {
 					want[i].ID = prefix + want[i].ID[1:]
 				}
 			}
-			r := mustReplay(t, ReplayConfig{Path: path})
+			r := mustReplay(t, Config{Path: path})
 			got := runAll(t, r)
 			if !slices.EqualFunc(got, want, sameTrade) {
 				t.Errorf("trades\n got %+v\nwant %+v", got, want)
@@ -358,12 +359,12 @@ func TestReplayBadLines(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logs := &logRecorder{}
-			r := mustReplay(t, ReplayConfig{
+			r := mustReplay(t, Config{
 				Path: writeFile(t, "bad", strings.Join(tt.content, "\n")+"\n"),
 				Log:  slog.New(logs),
 			})
 			var ids []string
-			var reports []Report
+			var reports []feed.Report
 			if err := r.Run(t.Context(), func(tr trade.Trade) error {
 				ids = append(ids, tr.ID)
 				reports = append(reports, r.Report())
@@ -416,7 +417,7 @@ func TestReplayBadLinesLogSummaries(t *testing.T) {
 	}
 	b.WriteString(`{"id":"a","s":"AAPL","p":1,"v":1,"t":1767366000000000000}` + "\n")
 	logs := &logRecorder{}
-	r := mustReplay(t, ReplayConfig{Path: writeFile(t, "bad.jsonl", b.String()), Log: slog.New(logs)})
+	r := mustReplay(t, Config{Path: writeFile(t, "bad.jsonl", b.String()), Log: slog.New(logs)})
 	if got := runAll(t, r); len(got) != 1 {
 		t.Fatalf("%d trades, want 1", len(got))
 	}
@@ -445,15 +446,15 @@ func TestReplayBadLinesLogSummaries(t *testing.T) {
 
 func TestReplayLongLine(t *testing.T) {
 	good := `{"id":"a","s":"AAPL","p":1,"v":1,"t":1767366000000000000}`
-	content := good + "\n" + strings.Repeat("x", MaxReplayLine+1) + "\n" + strings.Replace(good, `"a"`, `"b"`, 1) + "\n" +
-		strings.Repeat("y", 3*MaxReplayLine) // no final newline
-	r := mustReplay(t, ReplayConfig{Path: writeFile(t, "long.jsonl", content)})
+	content := good + "\n" + strings.Repeat("x", MaxLine+1) + "\n" + strings.Replace(good, `"a"`, `"b"`, 1) + "\n" +
+		strings.Repeat("y", 3*MaxLine) // no final newline
+	r := mustReplay(t, Config{Path: writeFile(t, "long.jsonl", content)})
 	got := runAll(t, r)
 	if len(got) != 2 || got[0].ID != "a" || got[1].ID != "b" {
 		t.Errorf("trades %+v, want a and b", got)
 	}
 	rep := r.Report()
-	if rep.Bad != 2 || rep.LastBad != fmt.Sprintf("line 4: longer than %d bytes", MaxReplayLine) {
+	if rep.Bad != 2 || rep.LastBad != fmt.Sprintf("line 4: longer than %d bytes", MaxLine) {
 		t.Errorf("Report() = %+v, want lines 2 and 4 bad for their length", rep)
 	}
 }
@@ -594,7 +595,7 @@ func TestReplayIDs(t *testing.T) {
 	c := writeFile(t, "c.csv", strings.Replace(content, "MSFT,2", "MSFT,3", 1))
 	ids := func(path string) []string {
 		var out []string
-		for _, tr := range runAll(t, mustReplay(t, ReplayConfig{Path: path})) {
+		for _, tr := range runAll(t, mustReplay(t, Config{Path: path})) {
 			out = append(out, tr.ID)
 		}
 		return out
@@ -622,8 +623,8 @@ func TestReplayIDs(t *testing.T) {
 			}
 		})
 	}
-	// One Replay run twice gives the same IDs too.
-	r := mustReplay(t, ReplayConfig{Path: a})
+	// One source run twice gives the same IDs too.
+	r := mustReplay(t, Config{Path: a})
 	if x, y := runAll(t, r), runAll(t, r); !slices.EqualFunc(x, y, sameTrade) {
 		t.Error("two runs of one replay differ")
 	}
@@ -636,7 +637,7 @@ func TestReplayShiftToNow(t *testing.T) {
 		`{"id":"c","s":"AAPL","p":1,"v":1,"t":1767365999000000000}`,
 	}
 	path := writeFile(t, "shift.jsonl", strings.Join(content, "\n"))
-	orig := runAll(t, mustReplay(t, ReplayConfig{Path: path}))
+	orig := runAll(t, mustReplay(t, Config{Path: path}))
 	tests := []struct {
 		name string
 		now  time.Time
@@ -649,7 +650,7 @@ func TestReplayShiftToNow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			calls := 0
-			r := mustReplay(t, ReplayConfig{Path: path, ShiftToNow: true, Now: func() time.Time {
+			r := mustReplay(t, Config{Path: path, ShiftToNow: true, Now: func() time.Time {
 				calls++
 				return tt.now
 			}})
@@ -680,7 +681,7 @@ func TestReplayShiftToNow(t *testing.T) {
 		// Two replays shifted to different moments are different trades;
 		// the same moment gives the same trades again.
 		at := func(now time.Time) []trade.Trade {
-			return runAll(t, mustReplay(t, ReplayConfig{Path: path, ShiftToNow: true, Now: func() time.Time { return now }}))
+			return runAll(t, mustReplay(t, Config{Path: path, ShiftToNow: true, Now: func() time.Time { return now }}))
 		}
 		now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 		x, again, y := at(now), at(now.Add(400*time.Microsecond)), at(now.Add(time.Millisecond))
@@ -702,7 +703,7 @@ func TestReplayShiftToNow(t *testing.T) {
 		long := strings.Repeat("x", trade.MaxIDLen)
 		p := writeFile(t, "long.jsonl", `{"id":"`+long+`","s":"AAPL","p":1,"v":1,"t":1767366000000000000}`+"\n"+
 			`{"id":"`+long[:trade.MaxIDLen-1]+`y","s":"AAPL","p":1,"v":1,"t":1767366001000000000}`)
-		got := runAll(t, mustReplay(t, ReplayConfig{Path: p, ShiftToNow: true, Now: func() time.Time { return t0 }}))
+		got := runAll(t, mustReplay(t, Config{Path: p, ShiftToNow: true, Now: func() time.Time { return t0 }}))
 		if len(got) != 2 || got[0].ID == got[1].ID {
 			t.Fatalf("trades %+v, want two with distinct IDs", got)
 		}
@@ -713,7 +714,7 @@ func TestReplayShiftToNow(t *testing.T) {
 		}
 	})
 	t.Run("a shift out of range is a bad line", func(t *testing.T) {
-		r := mustReplay(t, ReplayConfig{Path: path, ShiftToNow: true, Now: func() time.Time {
+		r := mustReplay(t, Config{Path: path, ShiftToNow: true, Now: func() time.Time {
 			return time.Date(2200, 12, 31, 23, 59, 58, 0, time.UTC)
 		}})
 		got := runAll(t, r)
@@ -771,7 +772,7 @@ func TestReplayPacing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := pacedFile(t)
 			synctest.Test(t, func(t *testing.T) {
-				r := mustReplay(t, ReplayConfig{Path: path, Speed: tt.speed})
+				r := mustReplay(t, Config{Path: path, Speed: tt.speed})
 				start := time.Now()
 				var got []float64
 				i := 0
@@ -808,18 +809,18 @@ func TestReplayStops(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// At max speed, a replay looks at ctx every ctxCheckEvery
+			// At max speed, a replay looks at ctx every feed.CtxCheckEvery
 			// lines, so the file needs more than that.
 			var b strings.Builder
 			b.WriteString("symbol,price,volume,ts\n")
-			for i := range 3 * ctxCheckEvery {
+			for i := range 3 * feed.CtxCheckEvery {
 				fmt.Fprintf(&b, "AAPL,1,1,%d\n", t0.Add(time.Duration(i)*time.Second).UnixNano())
 			}
 			path := writeFile(t, "stop.csv", b.String())
 			synctest.Test(t, func(t *testing.T) {
 				ctx, cancel := context.WithCancel(t.Context())
 				defer cancel()
-				r := mustReplay(t, ReplayConfig{Path: path, Speed: tt.speed})
+				r := mustReplay(t, Config{Path: path, Speed: tt.speed})
 				n := 0
 				err := r.Run(ctx, func(trade.Trade) error {
 					defer func() { n++ }()
@@ -837,7 +838,7 @@ func TestReplayStops(t *testing.T) {
 				if tt.wantN > 0 && n != tt.wantN {
 					t.Errorf("%d trades emitted, want %d", n, tt.wantN)
 				}
-				if n > ctxCheckEvery+1 {
+				if n > feed.CtxCheckEvery+1 {
 					t.Errorf("%d trades emitted after the cancellation", n)
 				}
 			})
@@ -847,8 +848,8 @@ func TestReplayStops(t *testing.T) {
 
 func TestReplayReportRestartsWithRun(t *testing.T) {
 	path := writeFile(t, "bad.jsonl", "{\n"+`{"id":"a","s":"AAPL","p":1,"v":1,"t":1767366000000000000}`+"\n")
-	r := mustReplay(t, ReplayConfig{Path: path})
-	if got := r.Report(); got != (Report{Connected: true}) {
+	r := mustReplay(t, Config{Path: path})
+	if got := r.Report(); got != (feed.Report{Connected: true}) {
 		t.Errorf("Report() before Run = %+v, want only connected", got)
 	}
 	for range 2 {
@@ -862,12 +863,12 @@ func TestReplayReportRestartsWithRun(t *testing.T) {
 func TestReplayName(t *testing.T) {
 	path := writeFile(t, "trades.jsonl", `{"id":"a","s":"AAPL","p":1,"v":1,"t":1767366000000000000}`)
 	tests := []struct {
-		cfg  ReplayConfig
+		cfg  Config
 		want string
 	}{
-		{ReplayConfig{Path: path}, "replay trades.jsonl at max speed"},
-		{ReplayConfig{Path: path, Speed: 1}, "replay trades.jsonl at 1×"},
-		{ReplayConfig{Path: path, Speed: 2.5, ShiftToNow: true}, "replay trades.jsonl at 2.5×, shifted to now"},
+		{Config{Path: path}, "replay trades.jsonl at max speed"},
+		{Config{Path: path, Speed: 1}, "replay trades.jsonl at 1×"},
+		{Config{Path: path, Speed: 2.5, ShiftToNow: true}, "replay trades.jsonl at 2.5×, shifted to now"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -881,7 +882,7 @@ func TestReplayName(t *testing.T) {
 // TestReplaySample replays the shipped sample recording at max speed: it
 // yields exactly the trades it was recorded from.
 func TestReplaySample(t *testing.T) {
-	r := mustReplay(t, ReplayConfig{Path: samplePath})
+	r := mustReplay(t, Config{Path: samplePath})
 	got := runAll(t, r)
 	want := runAll(t, sampleSource(t))
 	if len(got) != len(want) {
