@@ -170,3 +170,27 @@ func TestOffsetAgeAndDrain(t *testing.T) {
 
 // t0 is the start of the tests' runs.
 var t0 = time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+
+// BenchmarkObserve is the cost of judging one snapshot of six partitions,
+// which the process's watcher does for every snapshot published (4 a
+// second).
+func BenchmarkObserve(b *testing.B) {
+	m := New()
+	var snaps []*state.Snapshot
+	for sec := 1; sec <= 1000; sec++ {
+		now := t0.Add(time.Duration(sec) * time.Second)
+		s := &state.Snapshot{Time: now, LagTime: now, Intervals: []time.Duration{time.Second, time.Minute}, Positions: map[int]int64{}}
+		for p := range 6 {
+			end := int64(1000 * sec)
+			s.Lag = append(s.Lag, state.PartitionLag{Partition: p, End: end, Committed: end - 500, Lag: 500})
+			s.Positions[p] = end - 100
+		}
+		snaps = append(snaps, s)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		m.Observe(snaps[i%len(snaps)], false)
+		i++
+	}
+}
