@@ -22,6 +22,10 @@ import (
 // with the seed it prints (TRADETOP_FAULT_SEED).
 var scheduleMinutes = flag.Float64("schedule-minutes", 1.5, "how long TestFaultSchedule applies faults")
 
+// scheduleProcesses, when set, is how many processes TestFaultSchedule
+// runs; by default the seed chooses one to three.
+var scheduleProcesses = flag.Int("schedule-processes", 0, "processes of TestFaultSchedule, 1 to 3 (default: chosen by the seed)")
+
 // scheduleRate is the pinned feed's rate in each process, in trades/s.
 const scheduleRate = 1000
 
@@ -59,7 +63,11 @@ func TestFaultSchedule(t *testing.T) {
 	args := append(crashSource(inputSeed, count, scheduleRate), common...)
 
 	s := &schedule{t: t, bin: bin, rng: rng, args: args, dir: t.TempDir(), start: time.Now()}
-	s.slots = make([]*faultProc, 1+rng.IntN(3))
+	n := 1 + rng.IntN(3)
+	if *scheduleProcesses > 0 {
+		n = *scheduleProcesses
+	}
+	s.slots = make([]*faultProc, n)
 	s.logf("%d processes, %s of faults", len(s.slots), span)
 	for i := range s.slots {
 		s.startSlot(i)
