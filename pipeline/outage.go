@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,8 +13,8 @@ import (
 // and the lag reads for Kafka, the writer for the store. The system is down
 // from the first failure of any probe until every probe that failed has
 // succeeded again. An outage is one warning when it starts and one line
-// when it ends, however many retries it took; the retries are counted by
-// the callers.
+// when it ends, however many retries it took. Any goroutine may call its
+// methods.
 type outage struct {
 	name string // "kafka", "store": the source of its events
 	errs *errorLog
@@ -74,4 +76,47 @@ func (o *outage) downSince() time.Time {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.since
+}
+
+// retry calls call, as probe, until it succeeds or ctx is done, waiting
+// with backoff between calls. Every failure while ctx lasts is an error
+// and one of retries, and fails the probe; the success that ends a run of
+// them ends the outage. It returns nil or ctx.Err().
+func (o *outage) retry(ctx context.Context, probe string, retries *atomic.Int64, call func() error) error {
+	b := newBackoff()
+	for {
+		err := call()
+		if err == nil {
+			o.ok(probe)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		o.errs.total.Add(1)
+		retries.Add(1)
+		o.fail(probe, err)
+		if !b.wait(ctx) {
+			return ctx.Err()
+		}
+	}
+}
+
+// backoff waits exponentially longer between retries, from 100ms to 5s.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
+
+// wait sleeps for the current delay and doubles it. It returns false, at
+// once, when ctx is done first.
+func (b *backoff) wait(ctx context.Context) bool {
+	t := time.NewTimer(b.d)
+	defer t.Stop()
+	b.d = min(2*b.d, 5*time.Second)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -107,7 +107,7 @@ func (p *Pipeline) restore(ctx context.Context, cl *bus.Claim) (*agg.Engine, err
 	since := p.cfg.Agg.OpenSince(wm)
 	var eng *agg.Engine
 	var n int64
-	err := p.retryStore(ctx, "reread", func() error {
+	err := p.store.retry(ctx, "reread", &p.m.storeRetries, func() error {
 		var err error
 		if eng, err = newEngine(); err != nil {
 			return err

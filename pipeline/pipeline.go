@@ -311,45 +311,19 @@ func (p *Pipeline) waitInFlight(ctx context.Context, n int64) error {
 }
 
 // send writes buf to Kafka, retrying with backoff until every trade is
-// acknowledged or ctx is done. Every failed write is an error and a retry;
-// a run of them is one Kafka outage.
+// acknowledged or ctx is done. Every failed write is an error and a produce
+// retry; a run of them is one Kafka outage. A write that failed part-way is
+// retried for the trades that were not acknowledged.
 func (p *Pipeline) send(ctx context.Context, pr *bus.Producer, buf []trade.Trade) error {
-	err := pr.Send(ctx, buf)
-	for b := newBackoff(); err != nil; {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		p.errs.total.Add(1)
-		p.m.produceRetries.Add(1)
-		p.kafka.fail("produce", err)
-		if !b.wait(ctx) {
-			return ctx.Err()
-		}
+	var err error
+	return p.kafka.retry(ctx, "produce", &p.m.produceRetries, func() error {
 		if pe, ok := errors.AsType[*bus.PartialWriteError](err); ok {
 			err = pr.Retry(ctx, pe)
 		} else {
 			err = pr.Send(ctx, buf)
 		}
-	}
-	p.kafka.ok("produce")
-	return nil
-}
-
-// backoff waits exponentially longer between retries, from 100ms to 5s.
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
-
-func (b *backoff) wait(ctx context.Context) bool {
-	t := time.NewTimer(b.d)
-	defer t.Stop()
-	b.d = min(2*b.d, 5*time.Second)
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+		return err
+	})
 }
 
 // counters are the pipeline's running totals.

@@ -1,16 +1,24 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"math"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/store/sqlite"
@@ -266,5 +274,67 @@ func TestRerunIntoSameStoreKeepsOneRowPerTrade(t *testing.T) {
 	s2.Close()
 	if after := dump(t, filepath.Join(dir, "tradetop.db")); after != before {
 		t.Error("rerunning the same trades changed stored rows")
+	}
+}
+
+// A produce that one partition refuses fails part-way: send writes again
+// only the trades of that partition, once, and counts one error and one
+// produce retry in one Kafka outage.
+func TestSendRetriesOnlyWhatWasNotAcknowledged(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0), kfake.SeedTopics(2, "trades"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var refused atomic.Int32 // the partition whose first produce request is refused
+	refused.Store(-1)
+	c.ControlKey(int16(kmsg.Produce), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		req := kr.(*kmsg.ProduceRequest)
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				refused.Store(rp.Partition)
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.NotEnoughReplicas.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	kcfg := bus.Config{Brokers: c.ListenAddrs(), Topic: "trades", WriteAttempts: 1}
+	pr := bus.NewProducer(kcfg)
+	defer pr.Close()
+	var logs bytes.Buffer
+	p, err := New(Config{Source: synthetic(t, 1, 1), Store: stuckStore{}, Kafka: kcfg, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf []trade.Trade
+	for i := range 200 {
+		buf = append(buf, trade.Trade{ID: fmt.Sprint(i), Symbol: fmt.Sprint("S", i), Price: 1, Volume: 1, Time: pinned})
+	}
+
+	if err := p.send(context.Background(), pr, buf); err != nil {
+		t.Fatal(err)
+	}
+	admin := bus.NewAdmin(kcfg)
+	defer admin.Close()
+	ends, err := admin.EndOffsets(context.Background(), "trades")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused.Load() < 0 || ends[0] == 0 || ends[1] == 0 || ends[0]+ends[1] != int64(len(buf)) {
+		t.Errorf("partition %d refused; end offsets %v, want the %d trades spread over both, each once", refused.Load(), ends, len(buf))
+	}
+	if r, e := p.m.produceRetries.Load(), p.errs.total.Load(); r != 1 || e != 1 {
+		t.Errorf("%d produce retries and %d errors, want 1 of each", r, e)
+	}
+	out := logs.String()
+	if strings.Count(out, `msg="kafka down"`) != 1 || strings.Count(out, `msg="kafka is back"`) != 1 {
+		t.Errorf("want one line for the outage and one for the recovery:\n%s", out)
 	}
 }

@@ -87,29 +87,8 @@ func merge(dst *store.Batch, b *batch) {
 }
 
 // writeDurable writes b, retrying until the store takes it or ctx is done.
+// Every failed write is an error and a store retry; a run of them is one
+// store outage.
 func (p *Pipeline) writeDurable(ctx context.Context, b *store.Batch) error {
-	return p.retryStore(ctx, "write", func() error { return p.cfg.Store.Write(ctx, b) })
-}
-
-// retryStore calls op, retrying with backoff until it succeeds or ctx is
-// done. Every failure is an error and a retry; a run of them is one store
-// outage: a line in the log when it starts and one when the store is back.
-func (p *Pipeline) retryStore(ctx context.Context, what string, op func() error) error {
-	bo := newBackoff()
-	for {
-		err := op()
-		if err == nil {
-			p.store.ok(what)
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		p.errs.total.Add(1)
-		p.m.storeRetries.Add(1)
-		p.store.fail(what, err)
-		if !bo.wait(ctx) {
-			return ctx.Err()
-		}
-	}
+	return p.store.retry(ctx, "write", &p.m.storeRetries, func() error { return p.cfg.Store.Write(ctx, b) })
 }
