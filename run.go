@@ -18,10 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tradetop/tradetop/agg"
-	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/datadir"
-	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/metrics"
 	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
@@ -136,9 +133,8 @@ func openLog(dir string) (*os.File, error) {
 }
 
 // execute builds the pipeline from o and runs it headless or under the
-// terminal UI until it is stopped and drained.
-// execute runs the pipeline o describes; with ln, it serves metrics and
-// probes on it meanwhile.
+// terminal UI until it is stopped and drained; with ln, it serves metrics
+// and probes on it meanwhile.
 func execute(o options, ln net.Listener, log *slog.Logger, stdout io.Writer) error {
 	// A first SIGINT or SIGTERM drains; a second one stops at once.
 	soft, stop := context.WithCancel(context.Background())
@@ -149,59 +145,12 @@ func execute(o options, ln net.Listener, log *slog.Logger, stdout io.Writer) err
 		defer cancel()
 	}
 
-	st, storeName, err := openStore(soft, o, log)
+	w, err := wire(soft, o, log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			log.Error("closing the store", "error", err)
-		}
-	}()
-	universe := feed.DefaultUniverse()
-	if o.universe != "" {
-		if universe, err = feed.LoadUniverseFile(o.universe); err != nil {
-			return err
-		}
-	}
-	src, closeSrc, err := newSource(o, universe, log)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := closeSrc(); err != nil {
-			log.Error("closing the recording", "error", err)
-		}
-	}()
-	lateness := o.lateness
-	if lateness == 0 {
-		lateness = agg.NoLateness
-	}
-	p, err := pipeline.New(pipeline.Config{
-		Source:    src,
-		Store:     st,
-		StoreName: storeName,
-		Sector:    universe.Sector,
-		Kafka: bus.Config{
-			Brokers:           o.brokers,
-			Topic:             o.topic,
-			Group:             o.group,
-			Partitions:        o.partitions,
-			ReplicationFactor: o.replicationFactor,
-			TLS:               o.kafkaTLS,
-			SASL:              o.kafkaSASLMech,
-		},
-		Agg: agg.Config{
-			Intervals:       o.windows,
-			SectorInterval:  o.sectorWindow,
-			AllowedLateness: lateness,
-		},
-		EmbeddedDir:  filepath.Join(o.dataDir, datadir.BrokerDir),
-		IdleAdvance:  liveClock(o),
-		DrainTimeout: o.drainTimeout,
-		MaxInFlight:  maxInFlight(o),
-		Log:          log,
-	})
+	defer w.Close()
+	p, err := pipeline.New(w.config)
 	if err != nil {
 		return err
 	}
@@ -239,12 +188,12 @@ func execute(o options, ln net.Listener, log *slog.Logger, stdout io.Writer) err
 		}
 	}()
 
-	log.Info("starting", "source", src.Name(), "store", storeName, "rate", o.rate.String())
+	log.Info("starting", "source", w.config.Source.Name(), "store", w.config.StoreName, "rate", o.rate.String())
 	var sum pipeline.Summary
 	if o.noUI {
 		sum, err = runHeadless(soft, o, p, watch, log)
 	} else {
-		sum, err = runUI(soft, stop, o, p, universe, log)
+		sum, err = runUI(soft, stop, o, p, w.universe, log)
 	}
 	if _, notStarted := errors.AsType[*pipeline.StartError](err); notStarted {
 		return err // a run that never started has nothing to sum up

@@ -9,14 +9,96 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/feed/finnhub"
 	"github.com/tradetop/tradetop/feed/replay"
+	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/store/cassandra"
 	"github.com/tradetop/tradetop/store/sqlite"
 )
+
+// wiring is a run the options describe, before it starts: the store and
+// the source they name, opened, and the pipeline's configuration over them.
+type wiring struct {
+	// config configures the pipeline; its Store and Source are open.
+	config pipeline.Config
+	// universe names the symbols and their sectors and shares.
+	universe *feed.Universe
+	// closeSource closes the recording of --record.
+	closeSource func() error
+	log         *slog.Logger
+}
+
+// wire opens the store and the source o names and configures the pipeline
+// over them. It is how execute builds a run, and how a test builds one as
+// execute would. Close releases what it opened.
+func wire(ctx context.Context, o options, log *slog.Logger) (*wiring, error) {
+	st, storeName, err := openStore(ctx, o, log)
+	if err != nil {
+		return nil, err
+	}
+	closeStore := func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "error", err)
+		}
+	}
+	universe := feed.DefaultUniverse()
+	if o.universe != "" {
+		if universe, err = feed.LoadUniverseFile(o.universe); err != nil {
+			closeStore()
+			return nil, err
+		}
+	}
+	src, closeSource, err := newSource(o, universe, log)
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
+	lateness := o.lateness
+	if lateness == 0 {
+		lateness = agg.NoLateness
+	}
+	cfg := pipeline.Config{
+		Source:    src,
+		Store:     st,
+		StoreName: storeName,
+		Sector:    universe.Sector,
+		Kafka: bus.Config{
+			Brokers:           o.brokers,
+			Topic:             o.topic,
+			Group:             o.group,
+			Partitions:        o.partitions,
+			ReplicationFactor: o.replicationFactor,
+			TLS:               o.kafkaTLS,
+			SASL:              o.kafkaSASLMech,
+		},
+		Agg: agg.Config{
+			Intervals:       o.windows,
+			SectorInterval:  o.sectorWindow,
+			AllowedLateness: lateness,
+		},
+		EmbeddedDir:  filepath.Join(o.dataDir, datadir.BrokerDir),
+		IdleAdvance:  liveClock(o),
+		DrainTimeout: o.drainTimeout,
+		MaxInFlight:  maxInFlight(o),
+		Log:          log,
+	}
+	return &wiring{config: cfg, universe: universe, closeSource: closeSource, log: log}, nil
+}
+
+// Close closes the recording, then the store, logging what fails.
+func (w *wiring) Close() {
+	if err := w.closeSource(); err != nil {
+		w.log.Error("closing the recording", "error", err)
+	}
+	if err := w.config.Store.Close(); err != nil {
+		w.log.Error("closing the store", "error", err)
+	}
+}
 
 // newSource builds the source o names, recording it with --record. The
 // returned function closes the recording.
