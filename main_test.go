@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
@@ -182,6 +184,39 @@ func TestDefaults(t *testing.T) {
 	if o.rate != defaultRate || o.partitions != 6 || o.topic != "trades" || len(o.windows) != 2 ||
 		o.windows[0] != time.Second || o.windows[1] != time.Minute || o.lateness != 2*time.Second {
 		t.Errorf("unexpected defaults %+v", o)
+	}
+}
+
+// TestFlagLatenessReachesTheEngines wires the command as execute does: an
+// --allowed-lateness of 0 must mean none, not agg's default.
+func TestFlagLatenessReachesTheEngines(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want time.Duration
+	}{
+		{"default", nil, 2 * time.Second},
+		{"none", []string{"--allowed-lateness", "0"}, 0},
+		{"set", []string{"--allowed-lateness", "90s"}, 90 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o, _, _, err := parse(append(tt.args, "--no-ui", "--data-dir", t.TempDir()), env(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := wire(t.Context(), o, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			eng, err := agg.New(w.config.Agg, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := eng.AllowedLateness(); got != tt.want {
+				t.Errorf("the engines' allowed lateness is %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -58,10 +58,6 @@ func wire(ctx context.Context, o options, log *slog.Logger) (*wiring, error) {
 		closeStore()
 		return nil, err
 	}
-	lateness := o.lateness
-	if lateness == 0 {
-		lateness = agg.NoLateness
-	}
 	cfg := pipeline.Config{
 		Source:    src,
 		Store:     st,
@@ -79,7 +75,7 @@ func wire(ctx context.Context, o options, log *slog.Logger) (*wiring, error) {
 		Agg: agg.Config{
 			Intervals:       o.windows,
 			SectorInterval:  o.sectorWindow,
-			AllowedLateness: lateness,
+			AllowedLateness: new(o.lateness),
 		},
 		EmbeddedDir:  filepath.Join(o.dataDir, datadir.BrokerDir),
 		IdleAdvance:  liveClock(o),

@@ -33,7 +33,7 @@ type Config struct {
 	// group's committed offsets, so that a restart resumes from them.
 	// Default: "", in memory only (a restart starts from an empty topic).
 	EmbeddedDir string
-	// Agg configures the windows.
+	// Agg configures the windows; its zero fields take agg's defaults.
 	Agg agg.Config
 
 	// BatchTrades is the most trades one partition puts in one store batch.
@@ -106,6 +106,7 @@ func (c Config) withDefaults() Config {
 	if c.Sector != nil && c.Agg.Sector == nil {
 		c.Agg.Sector = c.Sector
 	}
+	c.Agg = c.Agg.WithDefaults()
 	c.Kafka = c.Kafka.WithDefaults()
 	return c
 }
