@@ -10,23 +10,17 @@ import (
 	"github.com/tradetop/tradetop/feed"
 )
 
+// maxSpeed is the fastest --speed but max.
+const maxSpeed = 1e6
+
 // rateValue is trades per second; 0 means as fast as the pipeline takes them.
 type rateValue float64
 
-func (r *rateValue) String() string {
-	if *r == 0 {
-		return "max"
-	}
-	return strconv.FormatFloat(float64(*r), 'f', -1, 64)
-}
+func (r *rateValue) String() string { return formatPace(float64(*r)) }
 
 func (r *rateValue) Set(s string) error {
-	if strings.EqualFold(s, "max") {
-		*r = 0
-		return nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(f > 0) || f > feed.MaxRate {
+	f, ok := parsePace(s, feed.MaxRate)
+	if !ok {
 		return fmt.Errorf("want a number of trades per second above 0 and at most %g, or max", feed.MaxRate)
 	}
 	*r = rateValue(f)
@@ -36,24 +30,37 @@ func (r *rateValue) Set(s string) error {
 // speedValue is a replay speed: a positive factor, or 0 for max.
 type speedValue float64
 
-func (v *speedValue) String() string {
-	if *v == 0 {
-		return "max"
-	}
-	return strconv.FormatFloat(float64(*v), 'f', -1, 64)
-}
+func (v *speedValue) String() string { return formatPace(float64(*v)) }
 
 func (v *speedValue) Set(s string) error {
-	if strings.EqualFold(s, "max") {
-		*v = 0
-		return nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(f > 0) || f > 1e6 {
+	f, ok := parsePace(s, maxSpeed)
+	if !ok {
 		return errors.New("want a factor above 0 (1 is as recorded), or max")
 	}
 	*v = speedValue(f)
 	return nil
+}
+
+// parsePace reads a pace, --rate's or --speed's: max, in any case, is 0,
+// as fast as the pipeline takes the trades; else a number above 0 and at
+// most limit. It reports whether s is one.
+func parsePace(s string, limit float64) (float64, bool) {
+	if strings.EqualFold(s, "max") {
+		return 0, true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(f > 0) || f > limit {
+		return 0, false
+	}
+	return f, true
+}
+
+// formatPace writes a pace as parsePace reads it.
+func formatPace(v float64) string {
+	if v == 0 {
+		return "max"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // timeValue is an RFC 3339 time; zero means unset.
