@@ -12,8 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/feed/finnhub"
+	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store/cassandra"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -112,38 +116,40 @@ const (
 func flags(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("tradetop", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	// Where a package has a default, the flag's is that one.
+	aggDefaults, busDefaults, cassDefaults := agg.Defaults(), bus.Defaults(), cassandra.Defaults()
 	o.rate = defaultRate
 	o.speed = 1
-	o.windows = durationsValue{time.Second, time.Minute}
+	o.windows = aggDefaults.Intervals
 	fs.BoolVar(&o.noUI, "no-ui", false, "run headless: a status line every --status-interval, a summary at exit")
 	fs.StringVar(&o.source, "source", "synthetic", "where trades come from: synthetic, finnhub (live, key in "+finnhubKeyEnv+" or --finnhub-key-file) or replay:FILE (JSON lines or CSV)")
 	fs.Var(&o.symbols, "symbols", "finnhub: the symbols to subscribe to, comma separated (AAPL,MSFT,BINANCE:BTCUSDT)")
-	fs.StringVar(&o.finnhubURL, "finnhub-url", "wss://ws.finnhub.io", "finnhub: the websocket URL, without the token")
+	fs.StringVar(&o.finnhubURL, "finnhub-url", finnhub.DefaultURL, "finnhub: the websocket URL, without the token")
 	fs.StringVar(&o.finnhubKeyFile, "finnhub-key-file", "", "finnhub: a file whose first line is the API key")
-	durationVar(fs, &o.stallTimeout, "stall-timeout", 30*time.Second, "finnhub: silence longer than this is a dead link, reconnected")
+	durationVar(fs, &o.stallTimeout, "stall-timeout", finnhub.DefaultStallTimeout, "finnhub: silence longer than this is a dead link, reconnected")
 	fs.StringVar(&o.record, "record", "", "also write every trade the source produces to this file, one JSON line a trade")
 	fs.Var(&o.speed, "speed", "replay: 1 (as recorded), 10 (ten times faster) or max")
 	fs.BoolVar(&o.shiftToNow, "shift-to-now", false, "replay: move event times so the first trade happens now")
 	fs.StringVar(&o.universe, "universe", "", "symbols' names, sectors and shares: a CSV (symbol,name,sector,shares[,price]) or YAML file (default: the embedded 50 symbols)")
-	fs.Int64Var(&o.seed, "seed", 1, "seed of the synthetic feed")
+	fs.Int64Var(&o.seed, "seed", feed.DefaultSeed, "seed of the synthetic feed")
 	fs.Var(&o.rate, "rate", "trades per second from the synthetic feed, or max")
 	fs.Var(&o.start, "start", "pin the synthetic feed's clock to this RFC 3339 time (same seed, same trades); default: the wall clock")
 	fs.Int64Var(&o.count, "count", 0, "stop the feed after this many trades, then drain and exit (0: no limit)")
 	durationVar(fs, &o.duration, "duration", 0, "stop after this long, then drain and exit (0: run until interrupted)")
 	fs.Var(&o.brokers, "brokers", "Kafka bootstrap brokers, host:port,... (default: an embedded broker on loopback)")
-	fs.StringVar(&o.topic, "topic", "trades", "Kafka topic of the trades")
-	fs.StringVar(&o.group, "group", "tradetop", "Kafka consumer group of the processing stage")
-	fs.IntVar(&o.partitions, "partitions", 6, "partitions of the topic when tradetop creates it")
-	fs.IntVar(&o.replicationFactor, "replication-factor", 1, "replication factor of the topic when tradetop creates it")
+	fs.StringVar(&o.topic, "topic", busDefaults.Topic, "Kafka topic of the trades")
+	fs.StringVar(&o.group, "group", busDefaults.Group, "Kafka consumer group of the processing stage")
+	fs.IntVar(&o.partitions, "partitions", busDefaults.Partitions, "partitions of the topic when tradetop creates it")
+	fs.IntVar(&o.replicationFactor, "replication-factor", busDefaults.ReplicationFactor, "replication factor of the topic when tradetop creates it")
 	fs.Var(&o.windows, "windows", "candle windows, comma separated: whole seconds dividing a day")
-	durationVar(fs, &o.sectorWindow, "sector-window", time.Minute, "window of the per-sector volume")
-	durationVar(fs, &o.lateness, "allowed-lateness", 2*time.Second, "how late a trade may arrive and still count in its windows")
+	durationVar(fs, &o.sectorWindow, "sector-window", aggDefaults.SectorInterval, "window of the per-sector volume")
+	durationVar(fs, &o.lateness, "allowed-lateness", agg.DefaultAllowedLateness, "how late a trade may arrive and still count in its windows")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store and the log")
 	durationVar(fs, &o.statusInterval, "status-interval", 5*time.Second, "how often --no-ui logs a status line")
 	fs.StringVar(&o.listen, "listen", "", "serve Prometheus metrics (/metrics) and probes (/healthz, /readyz) on this address, e.g. 127.0.0.1:9464 (default: off)")
 	fs.StringVar(&o.summary, "summary", "text", "summary at exit: text (a log line), json (one object on stdout) or none")
-	fs.Int64Var(&o.maxInFlight, "max-in-flight", 0, "most trades produced but not yet stored; at --rate max, latency is about this over the stored rate (0: 50000, or 20000 with --cassandra)")
-	durationVar(fs, &o.drainTimeout, "drain-timeout", 10*time.Second, "how long a stop may take to drain before it gives up")
+	fs.Int64Var(&o.maxInFlight, "max-in-flight", 0, fmt.Sprintf("most trades produced but not yet stored; at --rate max, latency is about this over the stored rate (0: %d, or %d with --cassandra)", pipeline.DefaultMaxInFlight, cassandraMaxInFlight))
+	durationVar(fs, &o.drainTimeout, "drain-timeout", pipeline.DefaultDrainTimeout, "how long a stop may take to drain before it gives up")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run to this file (for go tool pprof)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
@@ -154,9 +160,9 @@ func flags(o *options) *flag.FlagSet {
 	tlsFlags(fs, "kafka", &o.kafkaTLSFiles)
 
 	fs.Var(&o.cassandra, "cassandra", "Cassandra contact points, host[:port],... (default: the embedded SQLite store in --data-dir)")
-	fs.StringVar(&o.keyspace, "keyspace", "tradetop", "Cassandra keyspace, created when missing")
-	fs.StringVar(&o.replication, "cassandra-replication", "SimpleStrategy:1", "replication of a keyspace tradetop creates: SimpleStrategy:<factor> or NetworkTopologyStrategy:<dc>=<factor>,...")
-	fs.StringVar(&o.consistency, "consistency", "LOCAL_QUORUM", "Cassandra consistency level of reads and writes")
+	fs.StringVar(&o.keyspace, "keyspace", cassDefaults.Keyspace, "Cassandra keyspace, created when missing")
+	fs.StringVar(&o.replication, "cassandra-replication", cassDefaults.Replication.String(), "replication of a keyspace tradetop creates: SimpleStrategy:<factor> or NetworkTopologyStrategy:<dc>=<factor>,...")
+	fs.StringVar(&o.consistency, "consistency", cassDefaults.Consistency.String(), "Cassandra consistency level of reads and writes")
 	fs.StringVar(&o.cassandraDC, "cassandra-local-dc", "", "prefer the Cassandra nodes of this data centre")
 	fs.StringVar(&o.cassandraUser, "cassandra-username", "", "Cassandra user; the password comes from "+cassandraPasswordEnv+" or --cassandra-password-file")
 	fs.StringVar(&o.cassandraPasswordFile, "cassandra-password-file", "", "file whose first line is the Cassandra password")

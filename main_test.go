@@ -272,7 +272,7 @@ func TestHeadlessCountRun(t *testing.T) {
 	}
 }
 
-// defaultRunWindows are the windows of a run that names none (main.go's
+// defaultRunWindows are the windows of a run that names none (the flags'
 // defaults: --windows 1s,1m, --sector-window 1m), over the sectors of the
 // embedded universe.
 var defaultRunWindows = storetest.Windows{

@@ -151,15 +151,18 @@ func liveClock(o options) bool {
 	return time.Time(o.start).IsZero()
 }
 
-// maxInFlight is --max-in-flight, or its default for the store: a remote
-// store takes longer per write, so fewer trades in flight keep latency at
-// the maximum rate under a second.
+// cassandraMaxInFlight is --max-in-flight's default with --cassandra: a
+// remote store takes longer per write, so fewer trades in flight keep
+// latency at the maximum rate under a second.
+const cassandraMaxInFlight = 20000
+
+// maxInFlight is --max-in-flight, or its default for the store.
 func maxInFlight(o options) int64 {
 	switch {
 	case o.maxInFlight > 0:
 		return o.maxInFlight
 	case len(o.cassandra) > 0:
-		return 20000
+		return cassandraMaxInFlight
 	}
 	return 0 // the pipeline's default
 }
