@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
@@ -185,6 +187,39 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestFlagLatenessReachesTheEngines wires the command as execute does: an
+// --allowed-lateness of 0 must mean none, not agg's default.
+func TestFlagLatenessReachesTheEngines(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want time.Duration
+	}{
+		{"default", nil, 2 * time.Second},
+		{"none", []string{"--allowed-lateness", "0"}, 0},
+		{"set", []string{"--allowed-lateness", "90s"}, 90 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o, _, _, err := parse(append(tt.args, "--no-ui", "--data-dir", t.TempDir()), env(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := wire(t.Context(), o, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			eng, err := agg.New(w.config.Agg, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := eng.AllowedLateness(); got != tt.want {
+				t.Errorf("the engines' allowed lateness is %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestHelpListsEveryFlag(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run([]string{"--help"}, env(nil), &out, &errOut); code != exitOK {
@@ -237,7 +272,7 @@ func TestHeadlessCountRun(t *testing.T) {
 	}
 }
 
-// defaultRunWindows are the windows of a run that names none (main.go's
+// defaultRunWindows are the windows of a run that names none (the flags'
 // defaults: --windows 1s,1m, --sector-window 1m), over the sectors of the
 // embedded universe.
 var defaultRunWindows = storetest.Windows{

@@ -508,37 +508,20 @@ func realSASLRuns(t *testing.T) (runs []secretRun, secrets []string) {
 	}, secrets
 }
 
-// secretPipeline builds the pipeline the command would from args and
-// getenv, as execute does, over a SQLite store in a temporary directory.
+// secretPipeline builds the pipeline the command would from args and vars,
+// with execute's own wiring, its data directory a temporary one.
 func secretPipeline(t *testing.T, args []string, vars map[string]string) *pipeline.Pipeline {
 	t.Helper()
 	o, _, _, err := parse(append(slices.Clone(args), "--data-dir", t.TempDir()), env(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
-	st, storeName, err := openStore(context.Background(), o, log)
+	w, err := wire(context.Background(), o, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	universe := feed.DefaultUniverse()
-	src, closeSrc, err := newSource(o, universe, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeSrc() })
-	p, err := pipeline.New(pipeline.Config{
-		Source: src, Store: st, StoreName: storeName, Sector: universe.Sector,
-		Kafka: bus.Config{
-			Brokers: o.brokers, Topic: o.topic, Group: o.group, Partitions: o.partitions,
-			ReplicationFactor: o.replicationFactor, TLS: o.kafkaTLS, SASL: o.kafkaSASLMech,
-		},
-		Agg:          agg.Config{Intervals: o.windows, SectorInterval: o.sectorWindow, AllowedLateness: o.lateness},
-		IdleAdvance:  liveClock(o),
-		DrainTimeout: o.drainTimeout,
-		Log:          log,
-	})
+	t.Cleanup(w.Close)
+	p, err := pipeline.New(w.config)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,35 +15,38 @@ import (
 	"github.com/tradetop/tradetop/trade"
 )
 
-// Config configures an Engine. The zero value of a field means its default.
+// Config configures an Engine. The zero value of a field means its default;
+// WithDefaults applies them.
 type Config struct {
 	// Intervals are the candle window sizes. Default: 1s and 1m.
 	Intervals []time.Duration
 	// SectorInterval is the sector volume window size. Default: 1m.
 	SectorInterval time.Duration
 	// AllowedLateness is how far behind the newest event time a trade may be
-	// and still count in its windows. Default: 2s. Negative is an error;
-	// use NoLateness for zero.
-	AllowedLateness time.Duration
+	// and still count in its windows. Zero closes a window as soon as a
+	// trade at or after its end is seen; negative is an error. Default
+	// (nil): DefaultAllowedLateness.
+	AllowedLateness *time.Duration
 	// Sector maps a symbol to its sector. Default: every symbol is in "Other".
 	Sector func(symbol string) string
 }
 
-// NoLateness, as Config.AllowedLateness, closes a window as soon as a trade
-// at or after its end is seen.
-const NoLateness = time.Duration(-1 << 63)
+// DefaultAllowedLateness is Config.AllowedLateness when it is not set.
+const DefaultAllowedLateness = 2 * time.Second
 
 // Defaults returns the default configuration.
 func Defaults() Config {
 	return Config{
 		Intervals:       []time.Duration{time.Second, time.Minute},
 		SectorInterval:  time.Minute,
-		AllowedLateness: 2 * time.Second,
+		AllowedLateness: new(DefaultAllowedLateness),
 		Sector:          func(string) string { return "Other" },
 	}
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every unset field set to its default. Its
+// AllowedLateness is never nil, and not shared with c.
+func (c Config) WithDefaults() Config {
 	d := Defaults()
 	if len(c.Intervals) == 0 {
 		c.Intervals = d.Intervals
@@ -51,11 +54,10 @@ func (c Config) withDefaults() Config {
 	if c.SectorInterval == 0 {
 		c.SectorInterval = d.SectorInterval
 	}
-	switch c.AllowedLateness {
-	case 0:
+	if c.AllowedLateness == nil {
 		c.AllowedLateness = d.AllowedLateness
-	case NoLateness:
-		c.AllowedLateness = 0
+	} else {
+		c.AllowedLateness = new(*c.AllowedLateness)
 	}
 	if c.Sector == nil {
 		c.Sector = d.Sector
@@ -79,7 +81,7 @@ func ValidateInterval(d time.Duration) error {
 
 // Validate reports the first problem with the configuration, after defaults.
 func (c Config) Validate() error {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	seen := map[time.Duration]bool{}
 	for _, d := range c.Intervals {
 		if err := ValidateInterval(d); err != nil {
@@ -93,7 +95,7 @@ func (c Config) Validate() error {
 	if err := ValidateInterval(c.SectorInterval); err != nil {
 		return fmt.Errorf("sector %w", err)
 	}
-	if c.AllowedLateness < 0 {
+	if *c.AllowedLateness < 0 {
 		return errors.New("allowed lateness must not be negative")
 	}
 	return nil
@@ -288,12 +290,12 @@ func New(cfg Config, partition int32) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	e := &Engine{
 		partition: partition,
 		sectorOf:  cfg.Sector,
 		sectorIv:  int64(cfg.SectorInterval),
-		lateness:  int64(cfg.AllowedLateness),
+		lateness:  int64(*cfg.AllowedLateness),
 		symbols:   map[string]*symbolState{},
 		sectors:   map[string]*sectorState{},
 		nextClose: math.MaxInt64,
@@ -590,7 +592,7 @@ func (e *Engine) AppendOpen(dst *Closed) {
 // any interval that ends after wm. The trades of the windows open at a
 // committed watermark are the stored trades from this time on.
 func (c Config) OpenSince(wm time.Time) time.Time {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	w := wm.UnixNano()
 	since := int64(math.MaxInt64)
 	for _, iv := range append(slices.Clone(c.Intervals), c.SectorInterval) {

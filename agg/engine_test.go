@@ -58,7 +58,7 @@ func closedCandles(e *Engine) map[string]Candle {
 }
 
 func TestWindows(t *testing.T) {
-	second := Config{Intervals: []time.Duration{time.Second}, SectorInterval: time.Minute, AllowedLateness: NoLateness}
+	second := Config{Intervals: []time.Duration{time.Second}, SectorInterval: time.Minute, AllowedLateness: new(time.Duration(0))}
 	tests := []struct {
 		name   string
 		cfg    Config
@@ -94,7 +94,7 @@ func TestWindows(t *testing.T) {
 		},
 		{
 			name: "out of order within lateness counts; open and close follow arrival",
-			cfg:  Config{Intervals: []time.Duration{time.Second}, AllowedLateness: 2 * time.Second},
+			cfg:  Config{Intervals: []time.Duration{time.Second}, AllowedLateness: new(2 * time.Second)},
 			trades: []trade.Trade{
 				tr("AAPL", 500*time.Millisecond, 10, 1),
 				tr("AAPL", 2500*time.Millisecond, 30, 1),
@@ -108,7 +108,7 @@ func TestWindows(t *testing.T) {
 		},
 		{
 			name: "a trade behind the watermark is late and left out",
-			cfg:  Config{Intervals: []time.Duration{time.Second}, AllowedLateness: time.Second},
+			cfg:  Config{Intervals: []time.Duration{time.Second}, AllowedLateness: new(time.Second)},
 			trades: []trade.Trade{
 				tr("AAPL", 0, 10, 1),
 				tr("AAPL", 3*time.Second, 30, 1), // watermark 2s closes [0s,1s)
@@ -174,7 +174,7 @@ func TestWindows(t *testing.T) {
 }
 
 func TestSectorVolumeByPartition(t *testing.T) {
-	e := newEngine(t, Config{Intervals: []time.Duration{time.Minute}, SectorInterval: time.Minute, AllowedLateness: NoLateness})
+	e := newEngine(t, Config{Intervals: []time.Duration{time.Minute}, SectorInterval: time.Minute, AllowedLateness: new(time.Duration(0))})
 	for _, x := range []trade.Trade{
 		tr("AAPL", 0, 10, 1),
 		tr("MSFT", time.Second, 20, 2),
@@ -226,8 +226,8 @@ func TestConfigValidate(t *testing.T) {
 		{"window not dividing a day", Config{Intervals: []time.Duration{7 * time.Second}}, false},
 		{"duplicate window", Config{Intervals: []time.Duration{time.Second, time.Second}}, false},
 		{"bad sector window", Config{SectorInterval: 13 * time.Hour}, false},
-		{"negative lateness", Config{AllowedLateness: -time.Second}, false},
-		{"zero lateness", Config{AllowedLateness: NoLateness}, true},
+		{"negative lateness", Config{AllowedLateness: new(-time.Second)}, false},
+		{"zero lateness", Config{AllowedLateness: new(time.Duration(0))}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -344,7 +344,7 @@ func (s *store) reread(since time.Time, before int64, r *rand.Rand) []trade.Trad
 // committed offset and watermark leaves the store exactly as one uninterrupted
 // run does.
 func TestReplayFromCommitIsExact(t *testing.T) {
-	cfg := Config{Intervals: []time.Duration{time.Second, time.Minute}, SectorInterval: time.Minute, AllowedLateness: 2 * time.Second}
+	cfg := Config{Intervals: []time.Duration{time.Second, time.Minute}, SectorInterval: time.Minute, AllowedLateness: new(2 * time.Second)}
 	for seed := range uint64(60) {
 		r := rand.New(rand.NewPCG(seed, 99))
 		in := stream(r, 3000)
@@ -359,7 +359,7 @@ func TestReplayFromCommitIsExact(t *testing.T) {
 // crash delivers them — leave the store exactly as the stream without them
 // does, with or without crashes in between.
 func TestDuplicatesCountOnce(t *testing.T) {
-	cfg := Config{Intervals: []time.Duration{time.Second, time.Minute}, SectorInterval: time.Minute, AllowedLateness: 2 * time.Second}
+	cfg := Config{Intervals: []time.Duration{time.Second, time.Minute}, SectorInterval: time.Minute, AllowedLateness: new(2 * time.Second)}
 	for seed := range uint64(40) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		in := stream(r, 3000)
@@ -513,7 +513,7 @@ func sameStore(t *testing.T, what string, got, want store) {
 }
 
 func TestDuplicateOutcomes(t *testing.T) {
-	cfg := Config{Intervals: []time.Duration{time.Second, time.Minute}, SectorInterval: time.Minute, AllowedLateness: time.Second}
+	cfg := Config{Intervals: []time.Duration{time.Second, time.Minute}, SectorInterval: time.Minute, AllowedLateness: new(time.Second)}
 	e := newEngine(t, cfg)
 	a := tr("AAPL", 100*time.Millisecond, 10, 1)
 	b := tr("AAPL", 200*time.Millisecond, 11, 2)

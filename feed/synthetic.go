@@ -56,7 +56,8 @@ var roundLots = [...]float64{1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 5, 5, 
 type SyntheticConfig struct {
 	// Universe is the set of instruments traded. Default: DefaultUniverse().
 	Universe *Universe
-	// Seed seeds the pseudo-random generator (PCG). Default: 1 (0 means 1).
+	// Seed seeds the pseudo-random generator (PCG). Default: DefaultSeed,
+	// 1 (0 means it).
 	Seed int64
 	// Rate is the pace in trades per second of wall time, at most MaxRate.
 	// Default: 0, no pacing: trades are made as fast as emit takes them.
@@ -78,13 +79,16 @@ type SyntheticConfig struct {
 	Now func() time.Time
 }
 
+// DefaultSeed is SyntheticConfig.Seed when it is zero.
+const DefaultSeed = 1
+
 // withDefaults returns c with every zero field that has a default set to it.
 func (c SyntheticConfig) withDefaults() SyntheticConfig {
 	if c.Universe == nil {
 		c.Universe = DefaultUniverse()
 	}
 	if c.Seed == 0 {
-		c.Seed = 1
+		c.Seed = DefaultSeed
 	}
 	if c.Now == nil {
 		c.Now = time.Now

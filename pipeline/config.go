@@ -33,7 +33,7 @@ type Config struct {
 	// group's committed offsets, so that a restart resumes from them.
 	// Default: "", in memory only (a restart starts from an empty topic).
 	EmbeddedDir string
-	// Agg configures the windows.
+	// Agg configures the windows; its zero fields take agg's defaults.
 	Agg agg.Config
 
 	// BatchTrades is the most trades one partition puts in one store batch.
@@ -54,13 +54,14 @@ type Config struct {
 	// the store sustains instead of piling up lag (and latency) in Kafka.
 	// It counts this process's stored trades, so it assumes this process
 	// consumes every partition, as the single-process modes do.
-	// Default 50000.
+	// Default DefaultMaxInFlight, 50000.
 	MaxInFlight int64
 	// IdleAdvance lets a partition that has been quiet for longer than the
 	// allowed lateness close its windows by the wall clock. Only for feeds
 	// whose event times follow the wall clock. Default false.
 	IdleAdvance bool
-	// DrainTimeout bounds the drain at shutdown. Default 10s.
+	// DrainTimeout bounds the drain at shutdown. Default
+	// DefaultDrainTimeout, 10s.
 	DrainTimeout time.Duration
 	// SnapshotInterval is how often a Snapshot is published. Default 250ms.
 	SnapshotInterval time.Duration
@@ -71,6 +72,12 @@ type Config struct {
 	// Now is the clock for latency and rates. Default time.Now.
 	Now func() time.Time
 }
+
+// Defaults of Config's MaxInFlight and DrainTimeout.
+const (
+	DefaultMaxInFlight  = 50000
+	DefaultDrainTimeout = 10 * time.Second
+)
 
 func (c Config) withDefaults() Config {
 	if c.BatchTrades == 0 {
@@ -86,10 +93,10 @@ func (c Config) withDefaults() Config {
 		c.IngestQueue = 20000
 	}
 	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 50000
+		c.MaxInFlight = DefaultMaxInFlight
 	}
 	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 10 * time.Second
+		c.DrainTimeout = DefaultDrainTimeout
 	}
 	if c.SnapshotInterval == 0 {
 		c.SnapshotInterval = 250 * time.Millisecond
@@ -106,6 +113,7 @@ func (c Config) withDefaults() Config {
 	if c.Sector != nil && c.Agg.Sector == nil {
 		c.Agg.Sector = c.Sector
 	}
+	c.Agg = c.Agg.WithDefaults()
 	c.Kafka = c.Kafka.WithDefaults()
 	return c
 }

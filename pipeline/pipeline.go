@@ -13,7 +13,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/state"
 	"github.com/tradetop/tradetop/trade"
@@ -48,8 +47,6 @@ type Pipeline struct {
 	feedWatch feedWatch
 	// intervals are the candle windows, shortest first.
 	intervals []time.Duration
-	// lateness is the allowed lateness the partitions' engines use.
-	lateness time.Duration
 
 	abortMu sync.Mutex
 	abort   context.CancelFunc
@@ -73,17 +70,7 @@ func New(cfg Config) (*Pipeline, error) {
 	// One trade at the gate, the ingest queue and the producer's batch.
 	p.flight = newInFlight(1 + cfg.IngestQueue + cfg.Kafka.BatchSize)
 	p.parts.m = map[int]*partView{}
-	p.intervals = slices.Clone(cfg.Agg.Intervals)
-	if len(p.intervals) == 0 {
-		p.intervals = agg.Defaults().Intervals
-	}
-	slices.Sort(p.intervals)
-	// An engine knows the lateness after agg's defaults and NoLateness.
-	eng, err := agg.New(cfg.Agg, 0)
-	if err != nil {
-		return nil, err
-	}
-	p.lateness = eng.AllowedLateness()
+	p.intervals = slices.Sorted(slices.Values(cfg.Agg.Intervals))
 	return p, nil
 }
 

@@ -133,7 +133,7 @@ func (p *Pipeline) publish() {
 		Intervals:       p.intervals,
 		Paused:          p.gate.closed(),
 		Draining:        p.draining.Load(),
-		AllowedLateness: p.lateness,
+		AllowedLateness: *p.cfg.Agg.AllowedLateness,
 		MaxInFlight:     p.cfg.MaxInFlight,
 		Tape:            p.tape.latest(),
 		Subscribable:    p.CanSubscribe(),

@@ -99,9 +99,9 @@ func TestSnapshotHasLatenessAndInFlightBound(t *testing.T) {
 		lateness    time.Duration
 		maxInFlight int64
 	}{
-		{"defaults", Config{}, agg.Defaults().AllowedLateness, 50000},
-		{"no lateness", Config{Agg: agg.Config{AllowedLateness: agg.NoLateness}, MaxInFlight: 20000}, 0, 20000},
-		{"set", Config{Agg: agg.Config{AllowedLateness: 90 * time.Second}, MaxInFlight: 1}, 90 * time.Second, 1},
+		{"defaults", Config{}, agg.DefaultAllowedLateness, 50000},
+		{"no lateness", Config{Agg: agg.Config{AllowedLateness: new(time.Duration(0))}, MaxInFlight: 20000}, 0, 20000},
+		{"set", Config{Agg: agg.Config{AllowedLateness: new(90 * time.Second)}, MaxInFlight: 1}, 90 * time.Second, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := idle(t, tt.cfg)

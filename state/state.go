@@ -35,9 +35,8 @@ type Snapshot struct {
 	Draining bool
 	// AllowedLateness is how far behind the newest event time a trade may
 	// be and still count in its windows: Config.Agg.AllowedLateness after
-	// agg's defaults, 0 for agg.NoLateness. A window is stored, and the
-	// offsets before it committed, once the event time passes its end by
-	// this much.
+	// agg's defaults. A window is stored, and the offsets before it
+	// committed, once the event time passes its end by this much.
 	AllowedLateness time.Duration
 	// MaxInFlight is Config.MaxInFlight after defaults: the producer waits
 	// while Produced − StoredTrades would pass it.

@@ -128,7 +128,7 @@ func TestSlowConsumer(t *testing.T) {
 	// One-second windows and no lateness: commits follow the event time
 	// closely, and the lag window is its least, 30 seconds. The reference
 	// the store is checked against uses the same windows.
-	windows := agg.Config{Intervals: []time.Duration{time.Second}, SectorInterval: time.Second, AllowedLateness: agg.NoLateness}
+	windows := agg.Config{Intervals: []time.Duration{time.Second}, SectorInterval: time.Second, AllowedLateness: new(time.Duration(0))}
 	p, err := pipeline.New(pipeline.Config{
 		Source: src, Store: st, StoreName: "throttled sqlite", Sector: u.Sector,
 		Agg:   windows,

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/tradetop/tradetop/datadir"
+	"github.com/tradetop/tradetop/metrics"
+	"github.com/tradetop/tradetop/monitor"
+	"github.com/tradetop/tradetop/pipeline"
+)
+
+func run(args []string, env environment, stdout, stderr io.Writer) int {
+	o, fs, warnings, err := parse(args, env)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "tradetop: %s\n", w)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usageHeading)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tradetop: %v (see tradetop --help)\n", err)
+		return exitUsage
+	}
+	if o.version {
+		fmt.Fprintf(stdout, "tradetop %s\n", version())
+		return exitOK
+	}
+	// One process at a time may use the embedded store and broker: two
+	// would interleave their windows in one store.
+	if len(o.brokers) == 0 || len(o.cassandra) == 0 {
+		lock, err := datadir.Acquire(o.dataDir)
+		if err != nil {
+			if _, inUse := errors.AsType[*datadir.InUseError](err); inUse {
+				fmt.Fprintf(stderr, "tradetop: %v\n", err)
+			} else {
+				fmt.Fprintf(stderr, "tradetop: invalid value for flag -data-dir: %v\n", err)
+			}
+			return exitUsage
+		}
+		defer lock.Release()
+	}
+	// The terminal UI owns the terminal, so its log goes to a file.
+	logOut := stderr
+	if !o.noUI {
+		f, err := openLog(o.dataDir)
+		if err != nil {
+			fmt.Fprintf(stderr, "tradetop: invalid value for flag -data-dir: %v\n", err)
+			return exitUsage
+		}
+		defer f.Close()
+		logOut = f
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: parseLevel(o.logLevel)}))
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "tradetop: %v\n", err)
+			return exitFailure
+		}
+		defer stop()
+	}
+	var ln net.Listener
+	if o.listen != "" {
+		if ln, err = net.Listen("tcp", o.listen); err != nil {
+			fmt.Fprintf(stderr, "tradetop: invalid value for flag -listen: %v\n", err)
+			return exitUsage
+		}
+		defer ln.Close()
+	}
+	if err := execute(o, ln, log, stdout); err != nil {
+		fmt.Fprintf(stderr, "tradetop: %v\n", err)
+		if errors.Is(err, pipeline.ErrAborted) {
+			return exitAborted
+		}
+		return exitFailure
+	}
+	return exitOK
+}
+
+// version is the module version tradetop was built as, or the commit it
+// was built from.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := info.Main.Version
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+modified"
+			}
+		}
+	}
+	if (v == "" || v == "(devel)") && rev != "" {
+		return "commit " + rev[:min(12, len(rev))] + modified + " (" + info.GoVersion + ")"
+	}
+	return v + " (" + info.GoVersion + ")"
+}
+
+// openLog opens the log file of the terminal UI in dir, for appending.
+func openLog(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the data directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, datadir.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening the log: %w", err)
+	}
+	return f, nil
+}
+
+// execute builds the pipeline from o and runs it headless or under the
+// terminal UI until it is stopped and drained; with ln, it serves metrics
+// and probes on it meanwhile.
+func execute(o options, ln net.Listener, log *slog.Logger, stdout io.Writer) error {
+	// A first SIGINT or SIGTERM drains; a second one stops at once.
+	soft, stop := context.WithCancel(context.Background())
+	defer stop()
+	if o.duration > 0 {
+		var cancel context.CancelFunc
+		soft, cancel = context.WithTimeout(soft, o.duration)
+		defer cancel()
+	}
+
+	w, err := wire(soft, o, log)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	p, err := pipeline.New(w.config)
+	if err != nil {
+		return err
+	}
+
+	// One monitor judges the run for the status line and the metrics.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	var watch *monitor.Watcher
+	if o.noUI || ln != nil {
+		watch = monitor.Watch(watchCtx, p.Snapshot, 100*time.Millisecond)
+	}
+	if ln != nil {
+		srv := &http.Server{Handler: metrics.Handler(watch, version()), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("serving metrics", "listen", ln.Addr().String(), "error", err)
+			}
+		}()
+		defer srv.Close()
+		log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for range sigs {
+			if n++; n == 1 {
+				log.Info("stopping: draining (a second signal stops at once)", "drain_timeout", o.drainTimeout)
+				stop()
+			} else {
+				p.Abort()
+			}
+		}
+	}()
+
+	log.Info("starting", "source", w.config.Source.Name(), "store", w.config.StoreName, "rate", o.rate.String())
+	var sum pipeline.Summary
+	if o.noUI {
+		sum, err = runHeadless(soft, o, p, watch, log)
+	} else {
+		sum, err = runUI(soft, stop, o, p, w.universe, log)
+	}
+	if _, notStarted := errors.AsType[*pipeline.StartError](err); notStarted {
+		return err // a run that never started has nothing to sum up
+	}
+	switch o.summary {
+	case "json":
+		if err := json.NewEncoder(stdout).Encode(sum); err != nil {
+			return fmt.Errorf("writing summary: %w", err)
+		}
+	case "text":
+		log.Info("summary", "produced", sum.Produced, "consumed", sum.Consumed, "stored_trades", sum.StoredTrades,
+			"candles", sum.Candles, "sector_rows", sum.SectorRows, "late", sum.Late, "duplicates", sum.Duplicates, "bad", sum.Bad,
+			"errors", sum.Errors, "duration_s", sum.DurationS, "throughput_tps", int64(sum.ThroughputTPS),
+			"p50_ms", sum.LatencyMS.P50, "p99_ms", sum.LatencyMS.P99, "max_ms", sum.LatencyMS.Max)
+		if !o.noUI {
+			// The log is in a file: say on the terminal, once the UI has
+			// given it back, what the run did.
+			fmt.Fprintf(stdout, "tradetop: produced %d, stored %d, late %d, duplicates %d, dropped by the feed %d, bad %d, errors %d; "+
+				"latency p50 %.0f ms, p99 %.0f ms; in %.1fs (log: %s)\n",
+				sum.Produced, sum.StoredTrades, sum.Late, sum.Duplicates, sum.FeedDropped, sum.Bad, sum.Errors,
+				sum.LatencyMS.P50, sum.LatencyMS.P99, sum.DurationS, filepath.Join(o.dataDir, datadir.LogFile))
+		}
+	}
+	return err
+}
+
+// runHeadless runs p until ctx is done or its source ends, logging a status
+// line every --status-interval.
+func runHeadless(ctx context.Context, o options, p *pipeline.Pipeline, watch *monitor.Watcher, log *slog.Logger) (pipeline.Summary, error) {
+	statusCtx, stopStatus := context.WithCancel(context.Background())
+	defer stopStatus()
+	go monitor.LogStatus(statusCtx, watch, log, o.statusInterval)
+	return p.Run(ctx)
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/auth"
+	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/store/cassandra"
+	"github.com/tradetop/tradetop/trade"
+)
+
+// secure reads the passwords and TLS files the flags name.
+func (o *options) secure(getenv func(string) string) error {
+	if o.source == "finnhub" {
+		key, err := auth.Password(getenv, finnhubKeyEnv, o.finnhubKeyFile)
+		if err != nil {
+			return fmt.Errorf("invalid value for flag -finnhub-key-file: %v", err)
+		}
+		if key == "" {
+			return fmt.Errorf("invalid value for flag -finnhub-key-file: --source finnhub needs an API key in %s or a key file", finnhubKeyEnv)
+		}
+		o.finnhubKey = key
+	}
+	kafkaPassword, err := auth.Password(getenv, kafkaPasswordEnv, o.kafkaPasswordFile)
+	if err != nil {
+		return fmt.Errorf("invalid value for flag -kafka-password-file: %v", err)
+	}
+	if o.kafkaSASLMech, err = bus.SASLMechanism(o.kafkaSASL, o.kafkaUser, kafkaPassword); err != nil {
+		return fmt.Errorf("invalid value for flag -kafka-sasl: %v", err)
+	}
+	if o.kafkaTLS, err = o.kafkaTLSFiles.Config(); err != nil {
+		return fmt.Errorf("invalid kafka TLS flags: %v", err)
+	}
+	if o.cassandraPassword, err = auth.Password(getenv, cassandraPasswordEnv, o.cassandraPasswordFile); err != nil {
+		return fmt.Errorf("invalid value for flag -cassandra-password-file: %v", err)
+	}
+	if o.cassandraPassword != "" && o.cassandraUser == "" {
+		return errors.New("invalid value for flag -cassandra-username: a Cassandra password is set but no user")
+	}
+	if o.cassandraTLS, err = o.cassandraTLSFiles.Config(); err != nil {
+		return fmt.Errorf("invalid cassandra TLS flags: %v", err)
+	}
+	if (o.kafkaSASLMech != nil || o.kafkaTLS != nil) && len(o.brokers) == 0 {
+		return errors.New("invalid value for flag -kafka-sasl: Kafka SASL and TLS need --brokers")
+	}
+	if (o.cassandraUser != "" || o.cassandraTLS != nil) && len(o.cassandra) == 0 {
+		return errors.New("invalid value for flag -cassandra-username: Cassandra credentials and TLS need --cassandra")
+	}
+	return nil
+}
+
+// validate checks o; set names the flags given on the command line or in
+// the environment.
+func (o *options) validate(set map[string]bool) error {
+	if err := (agg.Config{Intervals: o.windows}).Validate(); err != nil {
+		return fmt.Errorf("invalid value for flag -windows: %v", err)
+	}
+	if err := agg.ValidateInterval(o.sectorWindow); err != nil {
+		return fmt.Errorf("invalid value for flag -sector-window: %v", err)
+	}
+	for _, b := range o.brokers {
+		if err := bus.ValidateBroker(b); err != nil {
+			return fmt.Errorf("invalid value for flag -brokers: %v", err)
+		}
+	}
+	for _, h := range o.cassandra {
+		if err := cassandra.ValidateHost(h); err != nil {
+			return fmt.Errorf("invalid value for flag -cassandra: %v", err)
+		}
+	}
+	if err := bus.ValidateTopic(o.topic); err != nil {
+		return fmt.Errorf("invalid value for flag -topic: %v", err)
+	}
+	if err := bus.ValidateTopic(o.topic + ".dlq"); err != nil {
+		return fmt.Errorf("invalid value for flag -topic: its dead-letter topic: %v", err)
+	}
+	if strings.TrimSpace(o.group) == "" {
+		return errors.New("invalid value for flag -group: must not be empty")
+	}
+	kind, file, _ := strings.Cut(o.source, ":")
+	switch {
+	case o.source == "synthetic", o.source == "finnhub":
+	case kind == "replay" && file != "":
+	default:
+		return fmt.Errorf("invalid value for flag -source: %q: want synthetic, finnhub or replay:FILE", trade.Excerpt(o.source, maxQuoted))
+	}
+	// A flag of another source would be ignored without a word.
+	for _, f := range []struct {
+		names  []string
+		source string
+		ok     bool
+	}{
+		{[]string{"rate", "seed", "start", "count"}, "synthetic", o.source == "synthetic"},
+		{[]string{"speed", "shift-to-now"}, "replay:FILE", kind == "replay"},
+		{[]string{"symbols", "finnhub-url", "finnhub-key-file", "stall-timeout"}, "finnhub", o.source == "finnhub"},
+	} {
+		for _, name := range f.names {
+			if set[name] && !f.ok {
+				return fmt.Errorf("invalid value for flag -%s: it applies to --source %s, not %s", name, f.source, trade.Excerpt(o.source, maxQuoted))
+			}
+		}
+	}
+	if o.source == "finnhub" && len(o.symbols) == 0 {
+		return errors.New("invalid value for flag -symbols: --source finnhub needs the symbols to subscribe to")
+	}
+	if o.stallTimeout <= 0 {
+		return errors.New("invalid value for flag -stall-timeout: must be positive")
+	}
+	var err error
+	if o.cassandraRepl, err = cassandra.ParseReplication(o.replication); err != nil {
+		return fmt.Errorf("invalid value for flag -cassandra-replication: %v", err)
+	}
+	if o.cassandraCL, err = cassandra.ParseConsistency(o.consistency); err != nil {
+		return fmt.Errorf("invalid value for flag -consistency: %v", err)
+	}
+	if err := cassandra.ValidateKeyspace(o.keyspace); err != nil {
+		return fmt.Errorf("invalid value for flag -keyspace: %v", err)
+	}
+	checks := []struct {
+		bad  bool
+		flag string
+		want string
+	}{
+		{o.count < 0, "count", "must not be negative"},
+		{o.maxInFlight < 0, "max-in-flight", "must not be negative"},
+		{o.duration < 0, "duration", "must not be negative"},
+		{o.partitions < 1 || o.partitions > 10000, "partitions", "must be between 1 and 10000"},
+		{o.replicationFactor < 1 || o.replicationFactor > 32, "replication-factor", "must be between 1 and 32"},
+		{o.lateness < 0, "allowed-lateness", "must not be negative"},
+		{o.statusInterval <= 0, "status-interval", "must be positive"},
+		{o.drainTimeout <= 0, "drain-timeout", "must be positive"},
+		{o.dataDir == "", "data-dir", "must not be empty"},
+		{o.summary != "text" && o.summary != "json" && o.summary != "none", "summary", "must be text, json or none"},
+		{parseLevel(o.logLevel) == nil, "log-level", "must be debug, info, warn or error"},
+	}
+	for _, c := range checks {
+		if c.bad {
+			return fmt.Errorf("invalid value for flag -%s: %s", c.flag, c.want)
+		}
+	}
+	return nil
+}

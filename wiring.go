@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/datadir"
+	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/feed/finnhub"
+	"github.com/tradetop/tradetop/feed/replay"
+	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/cassandra"
+	"github.com/tradetop/tradetop/store/sqlite"
+)
+
+// wiring is a run the options describe, before it starts: the store and
+// the source they name, opened, and the pipeline's configuration over them.
+type wiring struct {
+	// config configures the pipeline; its Store and Source are open.
+	config pipeline.Config
+	// universe names the symbols and their sectors and shares.
+	universe *feed.Universe
+	// closeSource closes the recording of --record.
+	closeSource func() error
+	log         *slog.Logger
+}
+
+// wire opens the store and the source o names and configures the pipeline
+// over them. It is how execute builds a run, and how a test builds one as
+// execute would. Close releases what it opened.
+func wire(ctx context.Context, o options, log *slog.Logger) (*wiring, error) {
+	st, storeName, err := openStore(ctx, o, log)
+	if err != nil {
+		return nil, err
+	}
+	closeStore := func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "error", err)
+		}
+	}
+	universe := feed.DefaultUniverse()
+	if o.universe != "" {
+		if universe, err = feed.LoadUniverseFile(o.universe); err != nil {
+			closeStore()
+			return nil, err
+		}
+	}
+	src, closeSource, err := newSource(o, universe, log)
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
+	cfg := pipeline.Config{
+		Source:    src,
+		Store:     st,
+		StoreName: storeName,
+		Sector:    universe.Sector,
+		Kafka: bus.Config{
+			Brokers:           o.brokers,
+			Topic:             o.topic,
+			Group:             o.group,
+			Partitions:        o.partitions,
+			ReplicationFactor: o.replicationFactor,
+			TLS:               o.kafkaTLS,
+			SASL:              o.kafkaSASLMech,
+		},
+		Agg: agg.Config{
+			Intervals:       o.windows,
+			SectorInterval:  o.sectorWindow,
+			AllowedLateness: new(o.lateness),
+		},
+		EmbeddedDir:  filepath.Join(o.dataDir, datadir.BrokerDir),
+		IdleAdvance:  liveClock(o),
+		DrainTimeout: o.drainTimeout,
+		MaxInFlight:  maxInFlight(o),
+		Log:          log,
+	}
+	return &wiring{config: cfg, universe: universe, closeSource: closeSource, log: log}, nil
+}
+
+// Close closes the recording, then the store, logging what fails.
+func (w *wiring) Close() {
+	if err := w.closeSource(); err != nil {
+		w.log.Error("closing the recording", "error", err)
+	}
+	if err := w.config.Store.Close(); err != nil {
+		w.log.Error("closing the store", "error", err)
+	}
+}
+
+// newSource builds the source o names, recording it with --record. The
+// returned function closes the recording.
+func newSource(o options, universe *feed.Universe, log *slog.Logger) (feed.Source, func() error, error) {
+	var src feed.Source
+	var err error
+	switch kind, file, _ := strings.Cut(o.source, ":"); {
+	case o.source == "finnhub":
+		src, err = finnhub.New(finnhub.Config{
+			URL:          o.finnhubURL,
+			Key:          o.finnhubKey,
+			Symbols:      o.symbols,
+			StallTimeout: o.stallTimeout,
+			Log:          log,
+		})
+	case kind == "replay":
+		src, err = replay.New(replay.Config{
+			Path:       file,
+			Speed:      float64(o.speed),
+			ShiftToNow: o.shiftToNow,
+			Log:        log,
+		})
+	default:
+		src, err = feed.NewSynthetic(feed.SyntheticConfig{
+			Universe: universe,
+			Seed:     o.seed,
+			Rate:     float64(o.rate),
+			Start:    time.Time(o.start),
+			Count:    o.count,
+		})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.record == "" {
+		return src, func() error { return nil }, nil
+	}
+	f, err := os.Create(o.record)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the recording: %w", err)
+	}
+	return replay.Record(src, f), f.Close, nil
+}
+
+// liveClock reports whether the source's event times follow the wall
+// clock, so that a quiet partition may close its windows by it.
+func liveClock(o options) bool {
+	switch {
+	case o.source == "finnhub":
+		return true
+	case strings.HasPrefix(o.source, "replay:"):
+		return o.shiftToNow && o.speed == 1
+	}
+	return time.Time(o.start).IsZero()
+}
+
+// cassandraMaxInFlight is --max-in-flight's default with --cassandra: a
+// remote store takes longer per write, so fewer trades in flight keep
+// latency at the maximum rate under a second.
+const cassandraMaxInFlight = 20000
+
+// maxInFlight is --max-in-flight, or its default for the store.
+func maxInFlight(o options) int64 {
+	switch {
+	case o.maxInFlight > 0:
+		return o.maxInFlight
+	case len(o.cassandra) > 0:
+		return cassandraMaxInFlight
+	}
+	return 0 // the pipeline's default
+}
+
+// openStore opens the store o names: Cassandra with --cassandra, else
+// SQLite in the data directory. It returns the store and its description.
+func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, string, error) {
+	if len(o.cassandra) > 0 {
+		c, err := cassandra.Open(ctx, cassandra.Config{
+			Hosts:       o.cassandra,
+			Keyspace:    o.keyspace,
+			Replication: o.cassandraRepl,
+			Consistency: o.cassandraCL,
+			LocalDC:     o.cassandraDC,
+			Username:    o.cassandraUser,
+			Password:    o.cassandraPassword,
+			TLS:         o.cassandraTLS,
+			Log:         log,
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return c, c.Name(), nil
+	}
+	// Committed offsets outlive the process (the embedded broker keeps
+	// them in the data directory, a real cluster on its own), so a write
+	// they are committed past must outlive a power loss too.
+	st, err := sqlite.OpenWith(ctx, filepath.Join(o.dataDir, datadir.StoreFile), sqlite.Options{Synchronous: sqlite.SynchronousFull})
+	if err != nil {
+		return nil, "", err
+	}
+	return st, "sqlite " + st.Path(), nil
+}
