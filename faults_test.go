@@ -446,7 +446,7 @@ func TestPoisonMessages(t *testing.T) {
 	}
 
 	p, logs := faultPipeline(t, kcfg, st)
-	var status syncBuffer
+	var status e2e.Buffer
 	statusCtx, stopStatus := context.WithCancel(ctx)
 	defer stopStatus()
 	go monitor.LogStatus(statusCtx, monitor.Watch(statusCtx, p.Snapshot, 50*time.Millisecond), slog.New(slog.NewTextHandler(&status, nil)), 100*time.Millisecond)
@@ -1152,9 +1152,9 @@ func (faultNoTrades) Run(context.Context, func(trade.Trade) error) error { retur
 
 // faultPipeline returns a pipeline with the test windows that processes the
 // topic of kcfg into st, and the buffer its log goes to.
-func faultPipeline(t *testing.T, kcfg bus.Config, st store.Store) (*pipeline.Pipeline, *syncBuffer) {
+func faultPipeline(t *testing.T, kcfg bus.Config, st store.Store) (*pipeline.Pipeline, *e2e.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &e2e.Buffer{}
 	p, err := pipeline.New(pipeline.Config{
 		Source:    faultNoTrades{},
 		Store:     st,
@@ -1175,31 +1175,13 @@ func faultPipeline(t *testing.T, kcfg bus.Config, st store.Store) (*pipeline.Pip
 
 // logProblems logs the warnings and errors of a pipeline's log, other
 // than bad messages.
-func logProblems(t *testing.T, logs *syncBuffer) {
+func logProblems(t *testing.T, logs *e2e.Buffer) {
 	t.Helper()
 	for _, l := range strings.Split(logs.String(), "\n") {
 		if (strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR")) && !strings.Contains(l, "msg=\"bad message\"") {
 			t.Logf("pipeline log: %s", l)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer that several goroutines may use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitFor polls ok every 50ms for at most limit.
@@ -1272,7 +1254,7 @@ func TestCommitNeverPassesTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &e2e.Buffer{}
 	p, err := pipeline.New(pipeline.Config{
 		Source: src, Store: st, StoreName: "test", Sector: feed.DefaultUniverse().Sector, Kafka: kcfg,
 		Agg: agg.Config{Intervals: faultIntervals, SectorInterval: faultSectorWindow},

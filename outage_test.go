@@ -302,7 +302,7 @@ func outageInput(t *testing.T, seed, n int64) []trade.Trade {
 // broken in the middle.
 type outageRun struct {
 	t       *testing.T
-	log     lockedBuffer // stderr: the headless log
+	log     e2e.Buffer   // stderr: the headless log
 	out     bytes.Buffer // stdout: the JSON summary, written at exit
 	done    chan int
 	code    int
