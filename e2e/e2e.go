@@ -2,7 +2,7 @@
 // named by environment variables, the rule that CI never goes green by
 // skipping them, and a buffer a command or a logger may write while the
 // test reads it. It imports no package of tradetop's, so that any test may
-// use it.
+// use it; the harness that runs the command is package e2e/proc.
 package e2e
 
 import (
