@@ -170,10 +170,6 @@ func TestOutageCassandra(t *testing.T) {
 	checkOutageLines(t, log, o, "store")
 }
 
-// outageStack returns the dev stack's brokers and Cassandra hosts, or skips
-// the test unless faults are allowed. It checks that scripts/devstack, with
-// the test's environment, manages the servers the test uses, so that it
-// never stops someone else's.
 // outageCount is how many trades a synthetic outage run sends, at 1,000/s.
 const outageCount = 60000
 
@@ -210,6 +206,10 @@ func syntheticOutage(t *testing.T, server string, seed int64, prefix, fault stri
 	return r, sum, log, o
 }
 
+// outageStack returns the dev stack's brokers and Cassandra hosts, or skips
+// the test unless faults are allowed. It checks that scripts/devstack, with
+// the test's environment, manages the servers the test uses, so that it
+// never stops someone else's.
 func outageStack(t *testing.T) (brokers, hosts string) {
 	t.Helper()
 	if os.Getenv("TRADETOP_E2E_FAULTS") != "1" {
