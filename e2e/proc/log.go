@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"bufio"
 	"strconv"
 	"strings"
 	"time"
@@ -39,10 +38,8 @@ func ParseLine(s string) (l Line, ok bool) {
 // slog's.
 func ParseLog(log string) []Line {
 	var out []Line
-	sc := bufio.NewScanner(strings.NewReader(log))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if l, ok := ParseLine(sc.Text()); ok {
+	for s := range strings.Lines(log) {
+		if l, ok := ParseLine(strings.TrimSuffix(s, "\n")); ok {
 			out = append(out, l)
 		}
 	}

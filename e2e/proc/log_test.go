@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 )
@@ -88,5 +89,17 @@ func TestParseLogReadsSlog(t *testing.T) {
 	}
 	if since := time.Since(lines[0].Time); since < 0 || since > time.Minute {
 		t.Errorf("time %v, want now", lines[0].Time)
+	}
+}
+
+// TestParseLogTakesLongLines parses a line longer than a bufio.Scanner
+// takes by default, and the lines after it.
+func TestParseLogTakesLongLines(t *testing.T) {
+	long := strings.Repeat("x", 2<<20)
+	log := "time=2026-03-02T14:30:01Z level=ERROR msg=big v=" + long + "\n" +
+		"time=2026-03-02T14:30:02Z level=INFO msg=status stored=3" // no newline at the end
+	lines := ParseLog(log)
+	if len(lines) != 2 || lines[0].Attrs["v"] != long || lines[1].Int("stored") != 3 {
+		t.Fatalf("%d lines, want the long one and the status line after it", len(lines))
 	}
 }

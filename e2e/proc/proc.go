@@ -247,7 +247,15 @@ func (p *Proc) Count(substr string) int {
 }
 
 // Log is the stderr lines so far that are slog's, parsed.
-func (p *Proc) Log() []Line { return ParseLog(p.Stderr()) }
+func (p *Proc) Log() []Line {
+	var out []Line
+	for _, raw := range p.Lines() {
+		if l, ok := ParseLine(raw); ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
 
 // LastStatus is the last status line so far.
 func (p *Proc) LastStatus() (Line, bool) {
