@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tradetop/tradetop/e2e"
 )
 
 // There is no Docker engine to run docker-compose.yml in tests, so these
@@ -452,7 +454,7 @@ func scrapeRun(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	done := make(chan int, 1)
-	var out, errOut lockedBuffer
+	var out, errOut e2e.Buffer
 	go func() {
 		done <- run([]string{"--no-ui", "--listen", addr, "--rate", "2000", "--duration", "10s", "--summary", "none",
 			"--data-dir", t.TempDir()}, env(nil), &out, &errOut)

@@ -4,10 +4,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tradetop/tradetop/datadir"
+	"github.com/tradetop/tradetop/e2e/proc"
 	"github.com/tradetop/tradetop/store/storetest"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -18,28 +20,28 @@ import (
 // hold aggregates that agree with its raw trades. A kill -9 must not leave
 // the directory locked.
 func TestDataDirIsOneProcessAtATime(t *testing.T) {
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	args := []string{"--no-ui", "--data-dir", dir, "--status-interval", "500ms", "--summary", "json"}
 
-	first := startFaultProc(t, "first", bin, append(args, "--duration", "60s"))
-	if first.waitStatus(0, time.Minute, func(s faultStatus) bool { return s.stored > 0 }) == nil {
-		t.Fatalf("first: no stored trades within a minute; stderr:\n%s", first.stderrTail())
+	first := proc.Start(t, "first", bin, append(args, "--duration", "60s")...)
+	if _, ok := first.WaitStatus(0, time.Minute, func(s proc.Line) bool { return s.Int("stored") > 0 }); !ok {
+		t.Fatalf("first: no stored trades within a minute; stderr:\n%s", first.Tail(40))
 	}
-	second := startFaultProc(t, "second", bin, append(args, "--duration", "5s"))
-	code, sum := second.finish(t, time.Minute)
-	lines := second.lines()
-	if code != exitUsage || len(lines) != 1 || second.stdout.Len() != 0 {
-		t.Fatalf("second: exit %d, %d stderr lines, stdout %q; want exit 2 and one line:\n%s", code, len(lines), second.stdout.String(), strings.Join(lines, "\n"))
+	second := proc.Start(t, "second", bin, append(args, "--duration", "5s")...)
+	code, sum := second.Finish(time.Minute)
+	lines := second.Lines()
+	if code != exitUsage || len(lines) != 1 || second.Stdout() != "" {
+		t.Fatalf("second: exit %d, %d stderr lines, stdout %q; want exit 2 and one line:\n%s", code, len(lines), second.Stdout(), strings.Join(lines, "\n"))
 	}
-	if want := "pid " + strconv.Itoa(first.cmd.Process.Pid); !strings.Contains(lines[0], "in use") || !strings.Contains(lines[0], want) {
+	if want := "pid " + strconv.Itoa(first.Pid()); !strings.Contains(lines[0], "in use") || !strings.Contains(lines[0], want) {
 		t.Errorf("second: %q: want it to say the directory is in use by %s", lines[0], want)
 	}
 	if sum.Produced != 0 {
 		t.Errorf("second: summary %+v, want none", sum)
 	}
-	first.signal(t, 15)
-	firstSum := first.finishOK(t, time.Minute)
+	first.Signal(syscall.SIGTERM)
+	firstSum := first.FinishOK(time.Minute)
 
 	got := storetest.ReadSQLite(t, filepath.Join(dir, datadir.StoreFile))
 	if got.Rows != firstSum.Produced {
@@ -47,13 +49,13 @@ func TestDataDirIsOneProcessAtATime(t *testing.T) {
 	}
 	storetest.Check(t, "two processes, one data directory", got, storetest.OfStoredTrades(got, defaultRunWindows))
 
-	killed := startFaultProc(t, "killed", bin, append(args, "--duration", "60s"))
-	if killed.waitStatus(0, time.Minute, func(s faultStatus) bool { return s.stored > 0 }) == nil {
-		t.Fatalf("killed: no stored trades within a minute; stderr:\n%s", killed.stderrTail())
+	killed := proc.Start(t, "killed", bin, append(args, "--duration", "60s")...)
+	if _, ok := killed.WaitStatus(0, time.Minute, func(s proc.Line) bool { return s.Int("stored") > 0 }); !ok {
+		t.Fatalf("killed: no stored trades within a minute; stderr:\n%s", killed.Tail(40))
 	}
-	killed.kill(t)
-	after := startFaultProc(t, "after the kill", bin, append(args, "--duration", "2s"))
-	after.finishOK(t, time.Minute)
+	killed.Kill()
+	after := proc.Start(t, "after the kill", bin, append(args, "--duration", "2s")...)
+	after.FinishOK(time.Minute)
 }
 
 // TestRestartWithinAMinuteKeepsItsAggregates runs the default mode twice
@@ -61,7 +63,7 @@ func TestDataDirIsOneProcessAtATime(t *testing.T) {
 // trades fall into windows the first left open: every candle and sector
 // window must then equal the aggregate of the raw trades stored.
 func TestRestartWithinAMinuteKeepsItsAggregates(t *testing.T) {
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	args := []string{"--no-ui", "--data-dir", dir, "--duration", "10s", "--summary", "json"}
 	restartTwice(t, bin, args)
@@ -73,7 +75,7 @@ func TestRestartWithinAMinuteKeepsItsAggregates(t *testing.T) {
 // real Kafka and Cassandra.
 func TestRestartWithinAMinuteKeepsItsAggregatesRealClusters(t *testing.T) {
 	brokers, hosts := faultClusters(t)
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	name := storetest.Keyspace(t, hosts, "restart_")
 	deleteFaultTopics(t, brokers, name, name+".dlq")
 	cassandraFaultStore(t, hosts, name) // made here, patiently
@@ -88,9 +90,9 @@ func TestRestartWithinAMinuteKeepsItsAggregatesRealClusters(t *testing.T) {
 // restartTwice runs args to its end, waits 4 seconds and runs it again.
 func restartTwice(t *testing.T, bin string, args []string) {
 	t.Helper()
-	first := startFaultProc(t, "first", bin, args).finishOK(t, 2*time.Minute)
+	first := proc.Start(t, "first", bin, args...).FinishOK(2 * time.Minute)
 	time.Sleep(4 * time.Second) // the gap between the runs is the scenario
-	second := startFaultProc(t, "second", bin, args).finishOK(t, 2*time.Minute)
+	second := proc.Start(t, "second", bin, args...).FinishOK(2 * time.Minute)
 	t.Logf("first run: %+v", first)
 	t.Logf("second run: %+v", second)
 }
@@ -100,7 +102,7 @@ func restartTwice(t *testing.T, bin string, args []string) {
 // times, so the store must hold twice the sample, each ID once, at the
 // recording's time moved by its replay's shift.
 func TestShiftedReplayTwiceStoresEachTradeOnce(t *testing.T) {
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	args := []string{"--no-ui", "--data-dir", dir, "--source", "replay:testdata/sample-trades.jsonl", "--speed", "max", "--shift-to-now", "--summary", "json"}
 	replayShiftedTwice(t, bin, args, func() storetest.Contents {
@@ -112,7 +114,7 @@ func TestShiftedReplayTwiceStoresEachTradeOnce(t *testing.T) {
 // Kafka and Cassandra.
 func TestShiftedReplayTwiceStoresEachTradeOnceRealClusters(t *testing.T) {
 	brokers, hosts := faultClusters(t)
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	name := storetest.Keyspace(t, hosts, "shift_")
 	deleteFaultTopics(t, brokers, name, name+".dlq")
 	cassandraFaultStore(t, hosts, name)
@@ -130,7 +132,7 @@ func replayShiftedTwice(t *testing.T, bin string, args []string, read func() sto
 		sample[tr.ID] = tr
 	}
 	for i := range 2 {
-		startFaultProc(t, "replay "+strconv.Itoa(i+1), bin, args).finishOK(t, 2*time.Minute)
+		proc.Start(t, "replay "+strconv.Itoa(i+1), bin, args...).FinishOK(2 * time.Minute)
 	}
 	got := read()
 	if want := int64(2 * len(sample)); got.Rows != want || int64(len(got.Trades)) != want {

@@ -16,18 +16,14 @@ package main
 //	figures: fault="…" in=<trades> stored=<distinct trades> doubled=<…> lost=<…> candles_wrong=<…> sector_wrong=<…>
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -45,6 +41,7 @@ import (
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/e2e"
+	"github.com/tradetop/tradetop/e2e/proc"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
@@ -77,7 +74,7 @@ var faultWindows = storetest.Windows{Intervals: faultIntervals, Sector: faultSec
 // broker (crashReference), every trade once and every window exact.
 func TestCrashRestartEmbedded(t *testing.T) {
 	const seed, count, rate = 17, 20000, 2000 // 10s a run
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	dir := t.TempDir()
 	common := append(crashCommon(), "--data-dir", dir)
 	input := faultInput(t, seed, count)
@@ -102,7 +99,7 @@ func TestCrashRestartRealClusters(t *testing.T) {
 	// session timeout (10s) for the killed one to leave before it reads,
 	// and must read for a while before it is killed again.
 	const seed, count, rate = 23, 30000, 2000
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	name := storetest.Keyspace(t, hosts, "crash_")
 	deleteFaultTopics(t, brokers, name, name+".dlq")
 	common := append(crashCommon(), "--brokers", strings.Join(brokers, ","), "--cassandra", strings.Join(hosts, ","),
@@ -128,7 +125,7 @@ func TestCrashRestartRealClusters(t *testing.T) {
 func TestCrashAtFullRateRealClusters(t *testing.T) {
 	brokers, hosts := faultClusters(t)
 	const seed, count = 29, 400_000
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	name := storetest.Keyspace(t, hosts, "fullrate_")
 	deleteFaultTopics(t, brokers, name, name+".dlq")
 	common := append(crashCommon(), "--brokers", strings.Join(brokers, ","), "--cassandra", strings.Join(hosts, ","),
@@ -249,26 +246,28 @@ func crashAndRestart(t *testing.T, bin string, args, final []string, kills int, 
 	rng := faultRand(t)
 	for i := 1; i <= kills; i++ {
 		name := fmt.Sprintf("run %d", i)
-		p := startFaultProc(t, name, bin, args)
-		if p.waitStatus(0, time.Minute, func(s faultStatus) bool { return s.stored > 0 }) == nil {
-			t.Fatalf("%s: no status line with stored trades within a minute; stderr:\n%s", name, p.stderrTail())
+		p := proc.Start(t, name, bin, args...)
+		if _, ok := p.WaitStatus(0, time.Minute, func(s proc.Line) bool { return s.Int("stored") > 0 }); !ok {
+			t.Fatalf("%s: no status line with stored trades within a minute; stderr:\n%s", name, p.Tail(40))
 		}
 		storing := time.Now()
 		delay := time.Duration(rng.Int64N(int64(maxDelay)))
-		select {
-		case <-p.done:
+		if p.WaitExit(delay) {
 			t.Fatalf("%s ended by itself before its kill %v after storing: the runs are too short; stderr:\n%s",
-				name, delay.Round(time.Millisecond), p.stderrTail())
-		case <-time.After(delay):
+				name, delay.Round(time.Millisecond), p.Tail(40))
 		}
-		p.kill(t)
+		p.Kill()
+		last := "(none)"
+		if s, ok := p.LastStatus(); ok {
+			last = s.Raw
+		}
 		t.Logf("%s: SIGKILL %v after its first stored trades; its last status: %s",
-			name, delay.Round(time.Millisecond), p.lastStatusLine())
+			name, delay.Round(time.Millisecond), last)
 		if afterKill != nil {
 			afterKill(time.Since(storing))
 		}
 	}
-	return startFaultProc(t, "draining run", bin, final).finishOK(t, 3*time.Minute)
+	return proc.Start(t, "draining run", bin, final...).FinishOK(3 * time.Minute)
 }
 
 // faultRand returns the generator of the fault moments, seeded by
@@ -446,7 +445,7 @@ func TestPoisonMessages(t *testing.T) {
 	}
 
 	p, logs := faultPipeline(t, kcfg, st)
-	var status syncBuffer
+	var status e2e.Buffer
 	statusCtx, stopStatus := context.WithCancel(ctx)
 	defer stopStatus()
 	go monitor.LogStatus(statusCtx, monitor.Watch(statusCtx, p.Snapshot, 50*time.Millisecond), slog.New(slog.NewTextHandler(&status, nil)), 100*time.Millisecond)
@@ -469,8 +468,8 @@ func TestPoisonMessages(t *testing.T) {
 	}
 	// The status line of the finished pipeline: Run publishes its last
 	// snapshot before it returns.
-	want := regexp.MustCompile(`msg=status .* bad=` + strconv.FormatInt(bad, 10) + `( |$)`)
-	if !waitFor(10*time.Second, func() bool { return want.MatchString(status.String()) }) {
+	withBad := func(l proc.Line) bool { return l.Msg == "status" && l.Int("bad") == bad }
+	if !waitFor(10*time.Second, func() bool { return slices.ContainsFunc(proc.ParseLog(status.String()), withBad) }) {
 		t.Errorf("no status line with bad=%d; status lines:\n%s", bad, status.String())
 	}
 	stopStatus()
@@ -626,24 +625,24 @@ func readFaultTopic(t *testing.T, kcfg bus.Config, topic string) []kafka.Message
 // window. The pinned feed's trades are known: the store must hold a prefix
 // of them, each once, with every window exactly that prefix's.
 func TestShutdownDrainsOnSIGTERM(t *testing.T) {
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	dir := t.TempDir()
-	p := startFaultProc(t, "run", bin, shutdownArgs(dir, "30s"))
+	p := proc.Start(t, "run", bin, shutdownArgs(dir, "30s")...)
 	// Two seconds of feed: windows have closed and offsets been committed.
-	if p.waitStatus(0, time.Minute, func(s faultStatus) bool { return s.stored >= 6000 }) == nil {
-		t.Fatalf("not 6000 stored trades within a minute; stderr:\n%s", p.stderrTail())
+	if _, ok := p.WaitStatus(0, time.Minute, func(s proc.Line) bool { return s.Int("stored") >= 6000 }); !ok {
+		t.Fatalf("not 6000 stored trades within a minute; stderr:\n%s", p.Tail(40))
 	}
-	p.signal(t, syscall.SIGTERM)
-	code, sum := p.finish(t, 2*time.Minute)
+	p.Signal(syscall.SIGTERM)
+	code, sum := p.Finish(2 * time.Minute)
 	t.Logf("exit code %d; summary: %+v", code, sum)
 	if code != exitOK {
-		t.Fatalf("exit code %d after SIGTERM, want %d (a drain within --drain-timeout); stderr:\n%s", code, exitOK, p.stderrTail())
+		t.Fatalf("exit code %d after SIGTERM, want %d (a drain within --drain-timeout); stderr:\n%s", code, exitOK, p.Tail(40))
 	}
 	if sum.Produced == 0 || sum.StoredTrades != sum.Produced || sum.Consumed != sum.Produced {
 		t.Errorf("summary %+v: want produced = consumed = stored > 0", sum)
 	}
-	if p.countLines("stopping: draining") != 1 || p.countLines("not stored") != 0 {
-		t.Errorf("stderr does not say it drained, or says trades were not stored:\n%s", p.stderrTail())
+	if p.Count("stopping: draining") != 1 || p.Count("not stored") != 0 {
+		t.Errorf("stderr does not say it drained, or says trades were not stored:\n%s", p.Tail(40))
 	}
 	// The feed hands every trade it makes to the producer, which sends
 	// all of them before the drain: the store holds the input's first
@@ -686,18 +685,18 @@ func embeddedTopicEnd(t *testing.T, dir, topic string) int64 {
 // saying how many trades were not stored. The drain timeout is long enough
 // that only the second signal can have stopped it.
 func TestShutdownSecondSignalStopsAtOnce(t *testing.T) {
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	dir := t.TempDir()
-	p := startFaultProc(t, "run", bin, shutdownArgs(dir, "10m"))
+	p := proc.Start(t, "run", bin, shutdownArgs(dir, "10m")...)
 	unlock := stallStore(t, p, filepath.Join(dir, datadir.StoreFile))
 	defer unlock()
-	from := p.mark()
-	p.signal(t, syscall.SIGTERM)
-	if p.waitLine(from, time.Minute, regexp.MustCompile(`stopping: draining`)) == nil {
-		t.Fatalf("no drain after SIGTERM; stderr:\n%s", p.stderrTail())
+	from := p.Mark()
+	p.Signal(syscall.SIGTERM)
+	if _, ok := p.WaitLine(from, time.Minute, func(l proc.Line) bool { return strings.Contains(l.Msg, "stopping: draining") }); !ok {
+		t.Fatalf("no drain after SIGTERM; stderr:\n%s", p.Tail(40))
 	}
-	p.signal(t, syscall.SIGINT)
-	code, sum := p.finish(t, time.Minute)
+	p.Signal(syscall.SIGINT)
+	code, sum := p.Finish(time.Minute)
 	unlock()
 	checkAborted(t, p, code, sum, filepath.Join(dir, datadir.StoreFile))
 }
@@ -707,13 +706,13 @@ func TestShutdownSecondSignalStopsAtOnce(t *testing.T) {
 // --drain-timeout: it gives up with exit code 3 and one line saying how many
 // trades were not stored.
 func TestShutdownDrainTimeout(t *testing.T) {
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	dir := t.TempDir()
-	p := startFaultProc(t, "run", bin, shutdownArgs(dir, "1s"))
+	p := proc.Start(t, "run", bin, shutdownArgs(dir, "1s")...)
 	unlock := stallStore(t, p, filepath.Join(dir, datadir.StoreFile))
 	defer unlock()
-	p.signal(t, syscall.SIGTERM)
-	code, sum := p.finish(t, time.Minute)
+	p.Signal(syscall.SIGTERM)
+	code, sum := p.Finish(time.Minute)
 	unlock()
 	checkAborted(t, p, code, sum, filepath.Join(dir, datadir.StoreFile))
 }
@@ -734,10 +733,10 @@ func shutdownArgs(dir, drainTimeout string) []string {
 // its SQLite store from this process, and waits until p has produced at
 // least 2000 trades it cannot store. The returned function releases the
 // lock; it may be called twice.
-func stallStore(t *testing.T, p *faultProc, path string) (unlock func()) {
+func stallStore(t *testing.T, p *proc.Proc, path string) (unlock func()) {
 	t.Helper()
-	if p.waitStatus(0, time.Minute, func(s faultStatus) bool { return s.stored > 0 }) == nil {
-		t.Fatalf("no stored trades within a minute; stderr:\n%s", p.stderrTail())
+	if _, ok := p.WaitStatus(0, time.Minute, func(s proc.Line) bool { return s.Int("stored") > 0 }); !ok {
+		t.Fatalf("no stored trades within a minute; stderr:\n%s", p.Tail(40))
 	}
 	ctx := context.Background()
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(30000)")
@@ -761,12 +760,12 @@ func stallStore(t *testing.T, p *faultProc, path string) (unlock func()) {
 			db.Close()
 		})
 	}
-	s := p.waitStatus(p.mark(), time.Minute, func(s faultStatus) bool { return s.produced-s.stored >= 2000 })
-	if s == nil {
+	s, ok := p.WaitStatus(p.Mark(), time.Minute, func(s proc.Line) bool { return s.Int("produced")-s.Int("stored") >= 2000 })
+	if !ok {
 		unlock()
-		t.Fatalf("no backlog with the store locked; stderr:\n%s", p.stderrTail())
+		t.Fatalf("no backlog with the store locked; stderr:\n%s", p.Tail(40))
 	}
-	t.Logf("store locked: %s", s.line)
+	t.Logf("store locked: %s", s.Raw)
 	return unlock
 }
 
@@ -775,16 +774,16 @@ var notStored = regexp.MustCompile(`^tradetop: stopped before the drain finished
 // checkAborted checks a run stopped before its drain finished: exit code 3,
 // one line on stderr saying how many trades were not stored, which the
 // summary and the store bear out.
-func checkAborted(t *testing.T, p *faultProc, code int, sum pipeline.Summary, path string) {
+func checkAborted(t *testing.T, p *proc.Proc, code int, sum pipeline.Summary, path string) {
 	t.Helper()
 	if code != exitAborted {
 		t.Errorf("exit code %d, want %d", code, exitAborted)
 	}
-	if n := p.countLines("not stored"); n != 1 {
-		t.Fatalf("%d lines on stderr say what was not stored, want 1:\n%s", n, p.stderrTail())
+	if n := p.Count("not stored"); n != 1 {
+		t.Fatalf("%d lines on stderr say what was not stored, want 1:\n%s", n, p.Tail(40))
 	}
 	var line string
-	for _, l := range p.lines() {
+	for _, l := range p.Lines() {
 		if strings.Contains(l, "not stored") {
 			line = l
 		}
@@ -802,298 +801,6 @@ func checkAborted(t *testing.T, p *faultProc, code int, sum pipeline.Summary, pa
 	if got := storetest.ReadSQLite(t, path); got.Rows != sum.StoredTrades {
 		t.Errorf("the store holds %d trades, the summary says %d were stored", got.Rows, sum.StoredTrades)
 	}
-}
-
-// --- the binary and its processes ---
-
-var faultBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// faultBinary builds tradetop once per test binary, in a directory named
-// after this process; directories left by earlier test processes that have
-// ended are removed.
-func faultBinary(t *testing.T) string {
-	t.Helper()
-	faultBuild.once.Do(func() {
-		removeStaleFaultBuilds()
-		dir, err := os.MkdirTemp("", fmt.Sprintf("tradetop-faults-%d-", os.Getpid()))
-		if err != nil {
-			faultBuild.err = err
-			return
-		}
-		bin := filepath.Join(dir, "tradetop")
-		out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-		if err != nil {
-			faultBuild.err = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		faultBuild.path = bin
-	})
-	if faultBuild.err != nil {
-		t.Fatal(faultBuild.err)
-	}
-	return faultBuild.path
-}
-
-// removeStaleFaultBuilds removes the build directories of test processes
-// that no longer run.
-func removeStaleFaultBuilds() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "tradetop-faults-*-*"))
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(strings.Split(filepath.Base(d), "-")[2])
-		if err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH {
-			os.RemoveAll(d)
-		}
-	}
-}
-
-// faultProc is one tradetop process started by a test. Its stderr is read
-// line by line as it comes; its stdout is kept for the summary.
-type faultProc struct {
-	name   string
-	cmd    *exec.Cmd
-	stdout bytes.Buffer
-	notify chan struct{} // a new line, or the end
-	done   chan struct{} // closed when the process has exited
-
-	mu     sync.Mutex
-	stderr []string // the lines read so far
-}
-
-func startFaultProc(t *testing.T, name, bin string, args []string) *faultProc {
-	t.Helper()
-	p := &faultProc{name: name, notify: make(chan struct{}, 1), done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = faultEnv()
-	p.cmd.Stdout = &p.stdout
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%s: pid %d: tradetop %s", name, p.cmd.Process.Pid, strings.Join(args, " "))
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.stderr = append(p.stderr, sc.Text())
-			p.mu.Unlock()
-			p.poke()
-		}
-		_, _ = io.Copy(io.Discard, stderr) // after a line too long to scan
-		_ = p.cmd.Wait()
-		close(p.done)
-		p.poke()
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Signal(syscall.SIGKILL)
-			<-p.done
-		}
-	})
-	return p
-}
-
-func (p *faultProc) poke() {
-	select {
-	case p.notify <- struct{}{}:
-	default:
-	}
-}
-
-// lines returns the stderr lines read so far.
-func (p *faultProc) lines() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.stderr)
-}
-
-// mark is the number of stderr lines read so far: waiting from it sees
-// only the lines that come after.
-func (p *faultProc) mark() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.stderr)
-}
-
-// waitLine waits at most limit for a stderr line from the mark from on
-// that matches re, and returns its submatches, or nil.
-func (p *faultProc) waitLine(from int, limit time.Duration, re *regexp.Regexp) []string {
-	var m []string
-	p.scan(from, limit, func(l string) bool {
-		m = re.FindStringSubmatch(l)
-		return m != nil
-	})
-	return m
-}
-
-// scan calls ok with each stderr line from the mark from on, until it
-// returns true, the process has exited and every line was seen, or limit
-// has passed. It reports whether ok returned true.
-func (p *faultProc) scan(from int, limit time.Duration, ok func(line string) bool) bool {
-	deadline := time.NewTimer(limit)
-	defer deadline.Stop()
-	for seen := from; ; {
-		ended := p.exited()
-		p.mu.Lock()
-		fresh := slices.Clone(p.stderr[seen:])
-		p.mu.Unlock()
-		seen += len(fresh)
-		for _, l := range fresh {
-			if ok(l) {
-				return true
-			}
-		}
-		if ended {
-			return false
-		}
-		select {
-		case <-p.notify:
-		case <-deadline.C:
-			return false
-		}
-	}
-}
-
-func (p *faultProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// faultStatus is what a status line says.
-type faultStatus struct {
-	produced, stored int64
-	line             string
-}
-
-var (
-	statusLine     = regexp.MustCompile(`\bmsg=status\b`)
-	statusProduced = regexp.MustCompile(` produced=(\d+)\b`)
-	statusStored   = regexp.MustCompile(` stored=(\d+)\b`)
-)
-
-// waitStatus waits at most limit for a status line from the mark from on
-// for which ok is true.
-func (p *faultProc) waitStatus(from int, limit time.Duration, ok func(faultStatus) bool) *faultStatus {
-	var found *faultStatus
-	p.scan(from, limit, func(l string) bool {
-		mp, ms := statusProduced.FindStringSubmatch(l), statusStored.FindStringSubmatch(l)
-		if !statusLine.MatchString(l) || mp == nil || ms == nil {
-			return false
-		}
-		s := faultStatus{line: l}
-		s.produced, _ = strconv.ParseInt(mp[1], 10, 64)
-		s.stored, _ = strconv.ParseInt(ms[1], 10, 64)
-		if ok(s) {
-			found = &s
-		}
-		return found != nil
-	})
-	return found
-}
-
-func (p *faultProc) lastStatusLine() string {
-	lines := p.lines()
-	for i := len(lines) - 1; i >= 0; i-- {
-		if statusLine.MatchString(lines[i]) {
-			return lines[i]
-		}
-	}
-	return "(none)"
-}
-
-func (p *faultProc) countLines(substr string) int {
-	n := 0
-	for _, l := range p.lines() {
-		if strings.Contains(l, substr) {
-			n++
-		}
-	}
-	return n
-}
-
-// stderrTail is the last lines of stderr, for failure messages.
-func (p *faultProc) stderrTail() string {
-	lines := p.lines()
-	return strings.Join(lines[max(0, len(lines)-40):], "\n")
-}
-
-func (p *faultProc) signal(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("%s: %v: %v", p.name, sig, err)
-	}
-	t.Logf("%s: sent %v", p.name, sig)
-}
-
-// kill sends SIGKILL to the process and waits for it to end.
-func (p *faultProc) kill(t *testing.T) {
-	t.Helper()
-	p.signal(t, syscall.SIGKILL)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s: still running 30s after SIGKILL", p.name)
-	}
-}
-
-// finish waits at most limit for the process to exit and returns its exit
-// code and JSON summary (zero if it printed none). Past limit it kills it
-// and fails.
-func (p *faultProc) finish(t *testing.T, limit time.Duration) (int, pipeline.Summary) {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(limit):
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
-		t.Fatalf("%s: still running after %v; killed. stderr:\n%s", p.name, limit, p.stderrTail())
-	}
-	var sum pipeline.Summary
-	if out := bytes.TrimSpace(p.stdout.Bytes()); len(out) > 0 {
-		if err := json.Unmarshal(out, &sum); err != nil {
-			t.Errorf("%s: summary %q: %v", p.name, out, err)
-		}
-	}
-	return p.cmd.ProcessState.ExitCode(), sum
-}
-
-// finishOK is finish for a run that must exit 0 having stored every trade
-// it produced.
-func (p *faultProc) finishOK(t *testing.T, limit time.Duration) pipeline.Summary {
-	t.Helper()
-	code, sum := p.finish(t, limit)
-	if code != exitOK {
-		t.Fatalf("%s: exit code %d, want 0; stderr:\n%s", p.name, code, p.stderrTail())
-	}
-	if sum.Produced == 0 || sum.StoredTrades < sum.Produced {
-		t.Errorf("%s: summary %+v: want every produced trade stored", p.name, sum)
-	}
-	return sum
-}
-
-// faultEnv is the test's environment without TRADETOP_ variables, which
-// would change the runs' flags.
-func faultEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, envPrefix) {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // --- the clusters ---
@@ -1152,9 +859,9 @@ func (faultNoTrades) Run(context.Context, func(trade.Trade) error) error { retur
 
 // faultPipeline returns a pipeline with the test windows that processes the
 // topic of kcfg into st, and the buffer its log goes to.
-func faultPipeline(t *testing.T, kcfg bus.Config, st store.Store) (*pipeline.Pipeline, *syncBuffer) {
+func faultPipeline(t *testing.T, kcfg bus.Config, st store.Store) (*pipeline.Pipeline, *e2e.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &e2e.Buffer{}
 	p, err := pipeline.New(pipeline.Config{
 		Source:    faultNoTrades{},
 		Store:     st,
@@ -1175,31 +882,13 @@ func faultPipeline(t *testing.T, kcfg bus.Config, st store.Store) (*pipeline.Pip
 
 // logProblems logs the warnings and errors of a pipeline's log, other
 // than bad messages.
-func logProblems(t *testing.T, logs *syncBuffer) {
+func logProblems(t *testing.T, logs *e2e.Buffer) {
 	t.Helper()
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if (strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR")) && !strings.Contains(l, "msg=\"bad message\"") {
-			t.Logf("pipeline log: %s", l)
+	for _, l := range proc.ParseLog(logs.String()) {
+		if (l.Level == "WARN" || l.Level == "ERROR") && l.Msg != "bad message" {
+			t.Logf("pipeline log: %s", l.Raw)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer that several goroutines may use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitFor polls ok every 50ms for at most limit.
@@ -1272,7 +961,7 @@ func TestCommitNeverPassesTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &e2e.Buffer{}
 	p, err := pipeline.New(pipeline.Config{
 		Source: src, Store: st, StoreName: "test", Sector: feed.DefaultUniverse().Sector, Kafka: kcfg,
 		Agg: agg.Config{Intervals: faultIntervals, SectorInterval: faultSectorWindow},

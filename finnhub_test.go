@@ -8,12 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tradetop/tradetop/e2e"
 )
 
 const testFinnhubKey = "sekrit-KEY-8c1d"
@@ -112,7 +113,7 @@ func TestFinnhubEndToEnd(t *testing.T) {
 	// kafka-go's reader goroutines may log (at debug) a moment after run
 	// returns, so the log's buffer takes a lock.
 	var out strings.Builder
-	var errOut lockedBuffer
+	var errOut e2e.Buffer
 	code := run([]string{"--no-ui", "--source", "finnhub", "--finnhub-url", url,
 		"--symbols", "AAPL,MSFT,BINANCE:BTCUSDT", "--duration", "5s", "--summary", "json",
 		"--status-interval", "1s", "--log-level", "debug", "--record", rec, "--data-dir", dir},
@@ -157,22 +158,4 @@ func TestFinnhubEndToEnd(t *testing.T) {
 	if storedTrades(t, again) != rows {
 		t.Error("the replay of the recording stored other trades")
 	}
-}
-
-// lockedBuffer is a strings.Builder safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

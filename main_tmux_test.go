@@ -13,6 +13,7 @@ import (
 
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/e2e"
+	"github.com/tradetop/tradetop/e2e/proc"
 )
 
 // tmuxSession is the built binary running in a tmux pane of its own, on a
@@ -26,20 +27,16 @@ type tmuxSession struct {
 	exitFile string // gets EXIT=<status> when the binary exits
 }
 
-// startTmux builds the binary and runs it with args in a w×h tmux pane.
-// It skips the test without tmux.
+// startTmux runs the binary, built once for all tests, with args in a w×h
+// tmux pane. It skips the test without tmux.
 func startTmux(t *testing.T, w, h int, args ...string) *tmuxSession {
 	t.Helper()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		e2e.Unavailable(t, "tmux is not installed (.ci/run installs it): no end-to-end test of the terminal UI")
 	}
+	bin := proc.Build(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "tradetop")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	s := &tmuxSession{t: t, tmux: tmux, dir: dir, data: filepath.Join(dir, "data"), exitFile: filepath.Join(dir, "exit"),
 		// A server of its own, on a socket no other test or person uses.
 		socket: fmt.Sprintf("tradetop-test-%d-%d", os.Getpid(), time.Now().UnixNano())}

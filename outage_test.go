@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/e2e"
+	"github.com/tradetop/tradetop/e2e/proc"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store/cassandra"
@@ -67,9 +66,9 @@ func TestOutageKafka(t *testing.T) {
 		t.Errorf("%d status lines while the broker was down, want one a second", len(during))
 	}
 	for _, s := range during {
-		if s.int("produced") != during[0].int("produced") {
+		if s.Int("produced") != during[0].Int("produced") {
 			t.Errorf("produced moved while the broker was down: %d at %s, %d at %s (the feed must wait)",
-				during[0].int("produced"), during[0].time.Format(time.TimeOnly), s.int("produced"), s.time.Format(time.TimeOnly))
+				during[0].Int("produced"), during[0].Time.Format(time.TimeOnly), s.Int("produced"), s.Time.Format(time.TimeOnly))
 			break
 		}
 	}
@@ -98,14 +97,14 @@ func TestOutageKafkaLiveFeed(t *testing.T) {
 		"--source", "finnhub", "--finnhub-url", srv.url, "--symbols", strings.Join(steadySymbols, ","),
 		"--duration", "200s", "--drain-timeout", "1m")
 
-	r.waitStatus("10,000 trades stored", func(s runLogLine) bool { return s.int("stored") >= 10000 })
+	r.waitStatus("10,000 trades stored", func(s proc.Line) bool { return s.Int("stored") >= 10000 })
 	o := r.breakFor("kafka", brokers, outageFor)
 	if !srv.waitSent(3 * time.Minute) {
 		t.Fatalf("the server sent %d of %d frames", srv.frames.Load(), frames)
 	}
 	code := r.wait(5 * time.Minute)
 	sum := r.summary(code)
-	log := parseRunLog(r.log.String())
+	log := r.Log()
 	sent := srv.trades()
 	got := storetest.ReadCassandra(t, strings.Split(hosts, ","), ks)
 	kept, missing := sentAndStored(t, sent, got)
@@ -134,7 +133,7 @@ func TestOutageKafkaLiveFeed(t *testing.T) {
 	if sum.Late != 0 {
 		t.Errorf("%d trades late: the backlog of the outage is left out of the candles and sector volumes", sum.Late)
 	}
-	if sum.FeedDropped > 0 && !strings.Contains(r.log.String(), "the pipeline is behind the live feed") {
+	if sum.FeedDropped > 0 && !strings.Contains(r.Stderr(), "the pipeline is behind the live feed") {
 		t.Errorf("%d trades dropped, and the log does not say so", sum.FeedDropped)
 	}
 	r.checkRecovery(log, o, "kafka", 1000)
@@ -152,9 +151,9 @@ func TestOutageCassandra(t *testing.T) {
 	}
 	during := statusLinesBetween(log, o.stopped.Add(time.Second), o.listening)
 	for _, s := range during {
-		if s.int("stored") != during[0].int("stored") {
+		if s.Int("stored") != during[0].Int("stored") {
 			t.Errorf("stored moved while Cassandra was down: %d at %s, %d at %s",
-				during[0].int("stored"), during[0].time.Format(time.TimeOnly), s.int("stored"), s.time.Format(time.TimeOnly))
+				during[0].Int("stored"), during[0].Time.Format(time.TimeOnly), s.Int("stored"), s.Time.Format(time.TimeOnly))
 			break
 		}
 	}
@@ -162,7 +161,7 @@ func TestOutageCassandra(t *testing.T) {
 		// The producer waits once MaxInFlight (20,000 with --cassandra)
 		// trades are produced and not stored.
 		last := during[len(during)-1]
-		if p := last.int("produced") - last.int("stored"); p > 20000+5000 {
+		if p := last.Int("produced") - last.Int("stored"); p > 20000+5000 {
 			t.Errorf("%d trades produced and not stored while Cassandra was down, want at most about 20,000", p)
 		}
 	}
@@ -171,10 +170,6 @@ func TestOutageCassandra(t *testing.T) {
 	checkOutageLines(t, log, o, "store")
 }
 
-// outageStack returns the dev stack's brokers and Cassandra hosts, or skips
-// the test unless faults are allowed. It checks that scripts/devstack, with
-// the test's environment, manages the servers the test uses, so that it
-// never stops someone else's.
 // outageCount is how many trades a synthetic outage run sends, at 1,000/s.
 const outageCount = 60000
 
@@ -183,7 +178,7 @@ const outageCount = 60000
 // outageFor once 10,000 are stored, waits for the run to end, and compares
 // what Cassandra holds, read directly, with the reference of the input:
 // every trade once, every candle and sector window exact, none late.
-func syntheticOutage(t *testing.T, server string, seed int64, prefix, fault string) (*outageRun, pipeline.Summary, []runLogLine, outageTimes) {
+func syntheticOutage(t *testing.T, server string, seed int64, prefix, fault string) (*outageRun, pipeline.Summary, []proc.Line, outageTimes) {
 	t.Helper()
 	brokers, hosts := outageStack(t)
 	ks := outageKeyspace(t, hosts, prefix)
@@ -192,7 +187,7 @@ func syntheticOutage(t *testing.T, server string, seed int64, prefix, fault stri
 	r := startOutageRun(t, "--brokers", brokers, "--cassandra", hosts, "--keyspace", ks, "--topic", ks, "--group", ks,
 		"--seed", strconv.FormatInt(seed, 10), "--start", outageStart, "--count", strconv.Itoa(outageCount), "--rate", "1000")
 
-	r.waitStatus("10,000 trades stored", func(s runLogLine) bool { return s.int("stored") >= 10000 })
+	r.waitStatus("10,000 trades stored", func(s proc.Line) bool { return s.Int("stored") >= 10000 })
 	addr := brokers
 	if server == "cassandra" {
 		addr = hosts
@@ -200,7 +195,7 @@ func syntheticOutage(t *testing.T, server string, seed int64, prefix, fault stri
 	o := r.breakFor(server, addr, outageFor)
 	code := r.wait(6 * time.Minute)
 	sum := r.summary(code)
-	log := parseRunLog(r.log.String())
+	log := r.Log()
 	got := storetest.ReadCassandra(t, strings.Split(hosts, ","), ks)
 	storetest.Check(t, fault, got, storetest.Reference(trades, storetest.Windows{SectorOf: feed.DefaultUniverse().Sector}))
 	// The backlog of the outage is read in event-time order with the
@@ -211,6 +206,10 @@ func syntheticOutage(t *testing.T, server string, seed int64, prefix, fault stri
 	return r, sum, log, o
 }
 
+// outageStack returns the dev stack's brokers and Cassandra hosts, or skips
+// the test unless faults are allowed. It checks that scripts/devstack, with
+// the test's environment, manages the servers the test uses, so that it
+// never stops someone else's.
 func outageStack(t *testing.T) (brokers, hosts string) {
 	t.Helper()
 	if os.Getenv("TRADETOP_E2E_FAULTS") != "1" {
@@ -301,76 +300,39 @@ func outageInput(t *testing.T, seed, n int64) []trade.Trade {
 // outageRun is one headless run of the command, in process, with a server
 // broken in the middle.
 type outageRun struct {
-	t       *testing.T
-	log     lockedBuffer // stderr: the headless log
-	out     bytes.Buffer // stdout: the JSON summary, written at exit
-	done    chan int
-	code    int
-	ended   bool
-	started time.Time
+	*proc.Proc
+	t *testing.T
 }
 
 func startOutageRun(t *testing.T, args ...string) *outageRun {
 	return startOutageRunEnv(t, nil, args...)
 }
 
-// startOutageRunEnv starts the command headless with args, a status line a
-// second and a JSON summary.
+// startOutageRunEnv starts the command headless, in this process, with
+// args and the environment vars, a status line a second and a JSON
+// summary.
 func startOutageRunEnv(t *testing.T, vars map[string]string, args ...string) *outageRun {
 	t.Helper()
-	r := &outageRun{t: t, done: make(chan int, 1), started: time.Now()}
 	args = append([]string{"--no-ui", "--status-interval", "1s", "--summary", "json", "--data-dir", t.TempDir()}, args...)
-	go func() { r.done <- run(args, env(vars), &r.out, &r.log) }()
-	t.Cleanup(func() {
-		if !r.ended {
-			t.Logf("the run did not end")
-		}
-		if t.Failed() {
-			if f, err := os.CreateTemp("", "tradetop-"+t.Name()+"-*.log"); err == nil {
-				f.WriteString(r.log.String())
-				f.Close()
-				t.Logf("the run's whole log: %s", f.Name())
-			}
-		}
-	})
-	return r
+	return &outageRun{Proc: proc.StartFunc(t, "run", inProcess(vars), args...), t: t}
 }
 
-// poll calls ok every 200ms until it is true, the run ends or limit
-// passes, and reports whether ok became true.
-func (r *outageRun) poll(limit time.Duration, ok func() bool) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if ok() {
-			return true
-		}
-		select {
-		case code := <-r.done:
-			r.code, r.ended = code, true
-			return ok()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return ok()
+// inProcess is the command's run, for the harness to run in this process,
+// with the environment vars.
+func inProcess(vars map[string]string) proc.Func {
+	return func(args []string, stdout, stderr io.Writer) int { return run(args, env(vars), stdout, stderr) }
 }
 
 // waitStatus waits for a status line meeting cond, for two minutes at most.
-func (r *outageRun) waitStatus(what string, cond func(runLogLine) bool) {
+func (r *outageRun) waitStatus(what string, cond func(proc.Line) bool) {
 	r.t.Helper()
-	ok := r.poll(2*time.Minute, func() bool {
-		for _, l := range parseRunLog(r.log.String()) {
-			if l.msg == "status" && cond(l) {
-				return true
-			}
-		}
-		return false
-	})
-	switch {
-	case r.ended:
-		r.t.Fatalf("the run ended (exit %d) before %s:\n%s", r.code, what, lastLines(r.log.String(), 40))
-	case !ok:
-		r.t.Fatalf("no status line with %s in two minutes:\n%s", what, lastLines(r.log.String(), 40))
+	if _, ok := r.WaitStatus(0, 2*time.Minute, cond); ok {
+		return
 	}
+	if r.Exited() {
+		r.t.Fatalf("the run ended (exit %d) before %s:\n%s", r.ExitCode(), what, r.Tail(40))
+	}
+	r.t.Fatalf("no status line with %s in two minutes:\n%s", what, r.Tail(40))
 }
 
 // outageTimes are when a server was stopped and came back.
@@ -397,8 +359,8 @@ func (r *outageRun) breakFor(server, addr string, d time.Duration) outageTimes {
 	runDevstack(t, "stop", server)
 	o.stopped = time.Now()
 	t.Logf("%s stopped at +%s (the stop took %s)", server, sinceRun(r, o.stopped), o.stopped.Sub(o.stopping).Round(time.Millisecond))
-	if r.poll(d, func() bool { return false }); r.ended {
-		t.Fatalf("the run ended (exit %d) while %s was down:\n%s", r.code, server, lastLines(r.log.String(), 40))
+	if r.WaitExit(d) {
+		t.Fatalf("the run ended (exit %d) while %s was down:\n%s", r.ExitCode(), server, r.Tail(40))
 	}
 	// The server listens a while before scripts/devstack has probed it.
 	listening := make(chan time.Time, 1)
@@ -443,22 +405,22 @@ func runDevstack(t *testing.T, args ...string) {
 // wait waits up to limit for the run to end and returns its exit code.
 func (r *outageRun) wait(limit time.Duration) int {
 	r.t.Helper()
-	if r.poll(limit, func() bool { return r.ended }); !r.ended {
-		r.t.Fatalf("the run did not end within %s of its outage:\n%s", limit, lastLines(r.log.String(), 40))
+	if !r.WaitExit(limit) {
+		r.t.Fatalf("the run did not end within %s of its outage:\n%s", limit, r.Tail(40))
 	}
-	return r.code
+	return r.ExitCode()
 }
 
 // summary checks the exit code and returns the run's summary.
 func (r *outageRun) summary(code int) pipeline.Summary {
 	r.t.Helper()
-	r.t.Logf("the run took %s", time.Since(r.started).Round(time.Millisecond))
+	r.t.Logf("the run took %s", time.Since(r.Started()).Round(time.Millisecond))
 	if code != exitOK {
-		r.t.Fatalf("exit %d, want 0: the run must recover by itself:\n%s", code, lastLines(r.log.String(), 60))
+		r.t.Fatalf("exit %d, want 0: the run must recover by itself:\n%s", code, r.Tail(60))
 	}
-	var sum pipeline.Summary
-	if err := json.Unmarshal(r.out.Bytes(), &sum); err != nil {
-		r.t.Fatalf("summary %q: %v", r.out.String(), err)
+	sum, err := r.Summary()
+	if err != nil {
+		r.t.Fatal(err)
 	}
 	r.t.Logf("summary: produced=%d consumed=%d stored_trades=%d candles=%d late=%d errors=%d p99_ms=%.0f max_ms=%.0f",
 		sum.Produced, sum.Consumed, sum.StoredTrades, sum.Candles, sum.Late, sum.Errors, sum.LatencyMS.P99, sum.LatencyMS.Max)
@@ -477,22 +439,22 @@ const (
 // the peak unread and commit lag, and fails the test unless the run
 // produced and stored again, and caught up, within the recovery bounds.
 // rate is the feed's trades per second.
-func (r *outageRun) checkRecovery(log []runLogLine, o outageTimes, system string, rate int64) {
+func (r *outageRun) checkRecovery(log []proc.Line, o outageTimes, system string, rate int64) {
 	t := r.t
 	t.Helper()
 	var peakUnread, peakLag int64
 	for _, s := range linesWith(log, "INFO", "status") {
-		peakUnread = max(peakUnread, s.int("unread"))
-		peakLag = max(peakLag, s.int("commit_lag"))
+		peakUnread = max(peakUnread, s.Int("unread"))
+		peakLag = max(peakLag, s.Int("commit_lag"))
 	}
 	t.Logf("peak unread=%d peak commit_lag=%d", peakUnread, peakLag)
 	var first, last time.Time
 	for _, l := range log {
-		if l.msg == system+" down" && first.IsZero() {
-			first = l.time
+		if l.Msg == system+" down" && first.IsZero() {
+			first = l.Time
 		}
-		if l.msg == system+" is back" && !first.IsZero() && last.IsZero() {
-			last = l.time
+		if l.Msg == system+" is back" && !first.IsZero() && last.IsZero() {
+			last = l.Time
 		}
 	}
 	if !first.IsZero() && !last.IsZero() {
@@ -504,17 +466,17 @@ func (r *outageRun) checkRecovery(log []runLogLine, o outageTimes, system string
 	// again, then caught up: the backlog burst over (the feed's pace again)
 	// and under a second of trades unread.
 	var producing, storing, caughtUp time.Time
-	var prev runLogLine
+	var prev proc.Line
 	for i, s := range statusLinesBetween(log, o.listening, time.Now()) {
-		if i > 0 && s.int("produced") > prev.int("produced") && producing.IsZero() {
-			producing = s.time
+		if i > 0 && s.Int("produced") > prev.Int("produced") && producing.IsZero() {
+			producing = s.Time
 		}
-		if i > 0 && s.int("stored") > prev.int("stored") && storing.IsZero() {
-			storing = s.time
+		if i > 0 && s.Int("stored") > prev.Int("stored") && storing.IsZero() {
+			storing = s.Time
 		}
 		if !producing.IsZero() && !storing.IsZero() && caughtUp.IsZero() &&
-			s.int("in_per_s") <= rate*3/2 && s.int("unread") < rate && s.attrs[system] == "ok" {
-			caughtUp = s.time
+			s.Int("in_per_s") <= rate*3/2 && s.Int("unread") < rate && s.Attrs[system] == "ok" {
+			caughtUp = s.Time
 		}
 		prev = s
 	}
@@ -560,44 +522,44 @@ func durationOr(at, from time.Time) string {
 // when it starts and one line "<system> is back" once the server is back.
 // Short outages after that (a request timing out on a loaded machine) are
 // logged, not failed.
-func checkOutageLines(t *testing.T, log []runLogLine, o outageTimes, system string) {
+func checkOutageLines(t *testing.T, log []proc.Line, o outageTimes, system string) {
 	t.Helper()
 	sawDown := false
 	for _, s := range statusLinesBetween(log, o.stopped.Add(10*time.Second), o.listening) {
-		sawDown = sawDown || s.attrs[system] == "down"
+		sawDown = sawDown || s.Attrs[system] == "down"
 	}
 	if !sawDown {
 		t.Errorf("no status line says %s=down while the server was away", system)
 	}
-	if st := linesWith(log, "INFO", "status"); len(st) > 0 && st[len(st)-1].attrs[system] != "ok" {
-		t.Errorf("the last status line does not say %s=ok:\n%s", system, st[len(st)-1].raw)
+	if st := linesWith(log, "INFO", "status"); len(st) > 0 && st[len(st)-1].Attrs[system] != "ok" {
+		t.Errorf("the last status line does not say %s=ok:\n%s", system, st[len(st)-1].Raw)
 	}
-	var downs, backs, later []runLogLine
+	var downs, backs, later []proc.Line
 	for _, l := range log {
 		switch {
-		case l.msg == system+" down" && l.time.Before(o.listening):
+		case l.Msg == system+" down" && l.Time.Before(o.listening):
 			downs = append(downs, l)
-		case l.msg == system+" is back" && len(backs) == 0:
+		case l.Msg == system+" is back" && len(backs) == 0:
 			backs = append(backs, l)
-		case l.msg == system+" down" || l.msg == system+" is back":
+		case l.Msg == system+" down" || l.Msg == system+" is back":
 			later = append(later, l)
 		}
 	}
 	switch {
 	case len(downs) != 1:
 		t.Errorf("%d lines %q while the server was away, want one:\n%s", len(downs), system+" down", joinLines(downs))
-	case downs[0].level != "WARN":
-		t.Errorf("the outage starts with a %s line, want WARN (a condition retried until it goes away):\n%s", downs[0].level, downs[0].raw)
-	case downs[0].time.Before(o.stopping):
-		t.Errorf("%q before the server was stopped:\n%s", system+" down", downs[0].raw)
+	case downs[0].Level != "WARN":
+		t.Errorf("the outage starts with a %s line, want WARN (a condition retried until it goes away):\n%s", downs[0].Level, downs[0].Raw)
+	case downs[0].Time.Before(o.stopping):
+		t.Errorf("%q before the server was stopped:\n%s", system+" down", downs[0].Raw)
 	}
 	switch {
 	case len(backs) != 1:
 		t.Errorf("no line %q", system+" is back")
-	case backs[0].level != "INFO":
-		t.Errorf("the outage ends with a %s line, want INFO:\n%s", backs[0].level, backs[0].raw)
-	case backs[0].time.Before(o.listening):
-		t.Errorf("%q before the server listened again:\n%s", system+" is back", backs[0].raw)
+	case backs[0].Level != "INFO":
+		t.Errorf("the outage ends with a %s line, want INFO:\n%s", backs[0].Level, backs[0].Raw)
+	case backs[0].Time.Before(o.listening):
+		t.Errorf("%q before the server listened again:\n%s", system+" is back", backs[0].Raw)
 	}
 	if len(later) > 0 {
 		t.Logf("short outages after the server was back:\n%s", joinLines(later))
@@ -605,8 +567,8 @@ func checkOutageLines(t *testing.T, log []runLogLine, o outageTimes, system stri
 	// Anything else the run said while the server was away.
 	others := map[string]int{}
 	for _, l := range log {
-		if (l.level == "WARN" || l.level == "ERROR") && l.msg != system+" down" && !l.time.Before(o.stopping) && !l.time.After(o.listening) {
-			others[l.level+" "+l.msg]++
+		if (l.Level == "WARN" || l.Level == "ERROR") && l.Msg != system+" down" && !l.Time.Before(o.stopping) && !l.Time.After(o.listening) {
+			others[l.Level+" "+l.Msg]++
 		}
 	}
 	t.Logf("other warnings and errors while %s was away: %v", system, others)
@@ -637,74 +599,11 @@ func sentAndStored(t *testing.T, sent []trade.Trade, got storetest.Contents) (ke
 	return kept, missing
 }
 
-// runLogLine is one line of the headless log, in slog's text format.
-type runLogLine struct {
-	raw   string
-	time  time.Time
-	level string
-	msg   string
-	attrs map[string]string
-}
-
-// int is the attribute k as an integer, 0 when missing.
-func (l runLogLine) int(k string) int64 {
-	n, _ := strconv.ParseInt(l.attrs[k], 10, 64)
-	return n
-}
-
-// parseRunLog splits the log into lines; lines that are not slog's are left
-// out.
-func parseRunLog(s string) []runLogLine {
-	var out []runLogLine
-	sc := bufio.NewScanner(strings.NewReader(s))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		attrs := parseLogfmt(sc.Text())
-		at, err := time.Parse(time.RFC3339Nano, attrs["time"])
-		if err != nil {
-			continue
-		}
-		out = append(out, runLogLine{raw: sc.Text(), time: at, level: attrs["level"], msg: attrs["msg"], attrs: attrs})
-	}
-	return out
-}
-
-// parseLogfmt reads key=value pairs, values bare or quoted as Go strings.
-func parseLogfmt(line string) map[string]string {
-	out := map[string]string{}
-	for line != "" {
-		line = strings.TrimLeft(line, " ")
-		k, rest, ok := strings.Cut(line, "=")
-		if !ok {
-			break
-		}
-		var v string
-		if strings.HasPrefix(rest, `"`) {
-			end := 1
-			for end < len(rest) && rest[end] != '"' {
-				if rest[end] == '\\' {
-					end++
-				}
-				end++
-			}
-			end = min(end+1, len(rest))
-			v, line = rest[:end], rest[end:]
-			if u, err := strconv.Unquote(v); err == nil {
-				v = u
-			}
-		} else {
-			v, line, _ = strings.Cut(rest, " ")
-		}
-		out[k] = v
-	}
-	return out
-}
-
 // linesWith returns the lines with msg at level ("" for any).
-func linesWith(log []runLogLine, level, msg string) []runLogLine {
-	var out []runLogLine
+func linesWith(log []proc.Line, level, msg string) []proc.Line {
+	var out []proc.Line
 	for _, l := range log {
-		if l.msg == msg && (level == "" || l.level == level) {
+		if l.Msg == msg && (level == "" || l.Level == level) {
 			out = append(out, l)
 		}
 	}
@@ -712,29 +611,23 @@ func linesWith(log []runLogLine, level, msg string) []runLogLine {
 }
 
 // statusLinesBetween returns the status lines logged in [from, to].
-func statusLinesBetween(log []runLogLine, from, to time.Time) []runLogLine {
-	var out []runLogLine
+func statusLinesBetween(log []proc.Line, from, to time.Time) []proc.Line {
+	var out []proc.Line
 	for _, l := range linesWith(log, "INFO", "status") {
-		if !l.time.Before(from) && !l.time.After(to) {
+		if !l.Time.Before(from) && !l.Time.After(to) {
 			out = append(out, l)
 		}
 	}
 	return out
 }
 
-func joinLines(ls []runLogLine) string {
+func joinLines(ls []proc.Line) string {
 	var b strings.Builder
 	for _, l := range ls {
-		b.WriteString(l.raw)
+		b.WriteString(l.Raw)
 		b.WriteByte('\n')
 	}
 	return b.String()
-}
-
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(ls[max(len(ls)-n, 0):], "\n")
 }
 
 // steadySymbols are the symbols the steady Finnhub server trades.
@@ -843,5 +736,5 @@ func (s *steadyServer) trades() []trade.Trade {
 
 // sinceRun is how long after the run started at is.
 func sinceRun(r *outageRun, at time.Time) time.Duration {
-	return at.Sub(r.started).Round(time.Millisecond)
+	return at.Sub(r.Started()).Round(time.Millisecond)
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/e2e"
+	"github.com/tradetop/tradetop/e2e/proc"
 )
 
 // TestPrometheusScrapesTradetop runs tradetop headless with --listen and a
@@ -37,11 +38,11 @@ func TestPrometheusScrapesTradetop(t *testing.T) {
 	if err != nil {
 		e2e.Unavailable(t, "promtool is not installed (it comes with Debian's prometheus package)")
 	}
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	dir := t.TempDir()
 	listen, promAddr := freeAddr(t), freeAddr(t)
-	p := startFaultProc(t, "tradetop", bin, []string{"--no-ui", "--listen", listen, "--seed", "7", "--start", faultStart,
-		"--rate", "1000", "--status-interval", "500ms", "--summary", "json", "--data-dir", filepath.Join(dir, "data")})
+	p := proc.Start(t, "tradetop", bin, []string{"--no-ui", "--listen", listen, "--seed", "7", "--start", faultStart,
+		"--rate", "1000", "--status-interval", "500ms", "--summary", "json", "--data-dir", filepath.Join(dir, "data")}...)
 
 	cfg := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
@@ -56,7 +57,7 @@ scrape_configs:
 	}
 	prom := exec.Command(promBin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr, "--log.level=warn")
-	var promLog lockedBuffer
+	var promLog e2e.Buffer
 	prom.Stdout, prom.Stderr = &promLog, &promLog
 	if err := prom.Start(); err != nil {
 		t.Fatal(err)
@@ -82,7 +83,7 @@ scrape_configs:
 		lag = q(`tradetop_partition_lag_messages{job="tradetop"}`)
 		return len(stored) == 1 && stored[0].value > 0 && len(lag) == 6
 	}) {
-		t.Fatalf("Prometheus never had stored trades and six partitions' lag; its log:\n%s\ntradetop's:\n%s", promLog.String(), p.stderrTail())
+		t.Fatalf("Prometheus never had stored trades and six partitions' lag; its log:\n%s\ntradetop's:\n%s", promLog.String(), p.Tail(40))
 	}
 	parts := map[string]bool{}
 	for _, s := range lag {
@@ -112,10 +113,10 @@ scrape_configs:
 
 	// Stop the run: Prometheus's last sample is the run's count at a scrape
 	// shortly before its end.
-	p.signal(t, syscall.SIGTERM)
-	code, sum := p.finish(t, 2*time.Minute)
+	p.Signal(syscall.SIGTERM)
+	code, sum := p.Finish(2 * time.Minute)
 	if code != exitOK {
-		t.Fatalf("exit %d after SIGTERM; stderr:\n%s", code, p.stderrTail())
+		t.Fatalf("exit %d after SIGTERM; stderr:\n%s", code, p.Tail(40))
 	}
 	last := func(metric string) float64 {
 		s := q("max_over_time(" + metric + "[10m])")

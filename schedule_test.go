@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradetop/tradetop/e2e/proc"
 	"github.com/tradetop/tradetop/store/storetest"
 )
 
@@ -46,7 +47,7 @@ const scheduleRate = 1000
 // processes have done by then varies with the machine).
 func TestFaultSchedule(t *testing.T) {
 	brokers, hosts := outageStack(t)
-	bin := faultBinary(t)
+	bin := proc.Build(t)
 	seed := faultSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	span := time.Duration(*scheduleMinutes * float64(time.Minute))
@@ -67,7 +68,7 @@ func TestFaultSchedule(t *testing.T) {
 	if *scheduleProcesses > 0 {
 		n = *scheduleProcesses
 	}
-	s.slots = make([]*faultProc, n)
+	s.slots = make([]*proc.Proc, n)
 	s.logf("%d processes, %s of faults", len(s.slots), span)
 	for i := range s.slots {
 		s.startSlot(i)
@@ -78,14 +79,14 @@ func TestFaultSchedule(t *testing.T) {
 	}
 	// The end: every process killed where it stands, then one drains.
 	for i, p := range s.slots {
-		if p != nil && !p.exited() {
-			p.kill(t)
+		if p != nil && !p.Exited() {
+			p.Kill()
 			s.logf("slot %d: SIGKILL (end of the schedule)", i)
 		}
 	}
 	s.logf("faults applied: %s", s.tally())
 	dir := filepath.Join(s.dir, "drain")
-	sum := startFaultProc(t, "draining run", bin, append(append(final, common...), "--data-dir", dir)).finishOK(t, 5*time.Minute)
+	sum := proc.Start(t, "draining run", bin, append(append(final, common...), "--data-dir", dir)...).FinishOK(5 * time.Minute)
 	t.Logf("draining run summary: %+v", sum)
 
 	got := storetest.ReadCassandra(t, strings.Split(hosts, ","), ks)
@@ -103,7 +104,7 @@ type schedule struct {
 	args  []string
 	dir   string
 	start time.Time
-	slots []*faultProc
+	slots []*proc.Proc
 	runs  int
 	count map[string]int
 	queue []string // faults still to come once each; "" once they have
@@ -139,7 +140,7 @@ func (s *schedule) tally() string {
 func (s *schedule) startSlot(i int) {
 	s.runs++
 	dir := filepath.Join(s.dir, "slot"+strconv.Itoa(i))
-	s.slots[i] = startFaultProc(s.t, fmt.Sprintf("slot %d run %d", i, s.runs), s.bin, append(slices.Clone(s.args), "--data-dir", dir))
+	s.slots[i] = proc.Start(s.t, fmt.Sprintf("slot %d run %d", i, s.runs), s.bin, append(slices.Clone(s.args), "--data-dir", dir)...)
 }
 
 // running returns the slots whose process runs, noting those that ended by
@@ -149,8 +150,8 @@ func (s *schedule) running() []int {
 	for i, p := range s.slots {
 		switch {
 		case p == nil:
-		case p.exited():
-			s.logf("slot %d ended by itself, exit %d; its last lines:\n%s", i, p.cmd.ProcessState.ExitCode(), p.stderrTail())
+		case p.Exited():
+			s.logf("slot %d ended by itself, exit %d; its last lines:\n%s", i, p.ExitCode(), p.Tail(40))
 			s.slots[i] = nil
 		default:
 			idx = append(idx, i)
@@ -213,12 +214,12 @@ func (s *schedule) step() {
 		i := run[s.rng.IntN(len(run))]
 		s.logf("slot %d: SIGKILL, to start it again", i)
 		s.note("kill")
-		s.slots[i].kill(t)
+		s.slots[i].Kill()
 		s.slots[i] = nil
 		empty = []int{i}
 	}
 	var pick int
-	var p *faultProc
+	var p *proc.Proc
 	if len(run) > 0 {
 		pick = run[s.rng.IntN(len(run))]
 		p = s.slots[pick]
@@ -227,17 +228,16 @@ func (s *schedule) step() {
 	switch kind {
 	case "kill":
 		s.logf("slot %d: SIGKILL", pick)
-		p.kill(t)
+		p.Kill()
 		s.slots[pick] = nil
 	case "term":
 		s.logf("slot %d: SIGTERM", pick)
-		p.signal(t, syscall.SIGTERM)
-		select {
-		case <-p.done:
-			s.logf("slot %d: exit %d after SIGTERM", pick, p.cmd.ProcessState.ExitCode())
-		case <-time.After(2 * time.Minute):
-			t.Errorf("slot %d: still running two minutes after SIGTERM; its last lines:\n%s", pick, p.stderrTail())
-			p.kill(t)
+		p.Signal(syscall.SIGTERM)
+		if p.WaitExit(2 * time.Minute) {
+			s.logf("slot %d: exit %d after SIGTERM", pick, p.ExitCode())
+		} else {
+			t.Errorf("slot %d: still running two minutes after SIGTERM; its last lines:\n%s", pick, p.Tail(40))
+			p.Kill()
 		}
 		s.slots[pick] = nil
 	case "pause":
@@ -246,9 +246,9 @@ func (s *schedule) step() {
 		// find them gone, with a batch it may still write.
 		d := 2*time.Second + time.Duration(s.rng.Int64N(int64(16*time.Second)))
 		s.logf("slot %d: SIGSTOP for %s", pick, d.Round(100*time.Millisecond))
-		p.signal(t, syscall.SIGSTOP)
+		p.Signal(syscall.SIGSTOP)
 		time.Sleep(d)
-		p.signal(t, syscall.SIGCONT)
+		p.Signal(syscall.SIGCONT)
 	case "start":
 		i := empty[s.rng.IntN(len(empty))]
 		s.logf("slot %d: start", i)

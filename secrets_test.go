@@ -261,7 +261,7 @@ type secretRun struct {
 func runAndCapture(t *testing.T, r secretRun, dir string) outputs {
 	t.Helper()
 	// kafka-go's goroutines may log a moment after run returns.
-	var out, errOut lockedBuffer
+	var out, errOut e2e.Buffer
 	code := run(r.args, env(r.env), &out, &errOut)
 	switch {
 	case r.exit == -1 && code == exitOK, r.exit >= 0 && code != r.exit:

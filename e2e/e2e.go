@@ -1,6 +1,8 @@
 // Package e2e is what the end-to-end tests share: the servers they need,
-// named by environment variables, and the rule that CI never goes green by
-// skipping them.
+// named by environment variables, the rule that CI never goes green by
+// skipping them, and a buffer a command or a logger may write while the
+// test reads it. It imports no package of tradetop's, so that any test may
+// use it; the harness that runs the command is package e2e/proc.
 package e2e
 
 import (

@@ -5,10 +5,10 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/state"
 )
 
@@ -42,7 +42,7 @@ func TestLogStatusLogsEachSnapshotOnce(t *testing.T) {
 		}
 		return cur
 	}
-	var out syncBuffer
+	var out e2e.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -61,22 +61,4 @@ func TestLogStatusLogsEachSnapshotOnce(t *testing.T) {
 	if n := strings.Count(out.String(), "msg=status"); n != 3 {
 		t.Errorf("%d status lines for 3 snapshots:\n%s", n, out.String())
 	}
-}
-
-// syncBuffer is a buffer the logger writes to while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

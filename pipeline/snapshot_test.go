@@ -143,22 +143,3 @@ func TestSnapshotSplitsRecentLatencyFromTheRun(t *testing.T) {
 		t.Errorf("summary latency = %+v, want the whole run's %+v", sum.LatencyMS, s.Latency)
 	}
 }
-
-// syncBuffer is a bytes.Buffer that one goroutine writes while another
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}

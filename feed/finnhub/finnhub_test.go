@@ -1,7 +1,6 @@
 package finnhub
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -229,29 +229,11 @@ func (fc *fakeConn) waitMessages(t *testing.T, want ...string) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use, to capture logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newTestFinnhub builds a source for url with small backoffs and a
 // captured debug log, which must never show the key.
-func newTestFinnhub(t *testing.T, url string, edit func(*Config)) (*Source, *syncBuffer) {
+func newTestFinnhub(t *testing.T, url string, edit func(*Config)) (*Source, *e2e.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &e2e.Buffer{}
 	cfg := Config{
 		URL:          url,
 		Key:          testKey,
