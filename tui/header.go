@@ -25,7 +25,10 @@ func header(st *Styles, w int, s *state.Snapshot, stages [len(monitor.StageNames
 	}
 	app := st.App.Render("tradetop")
 	if s == nil {
-		return fit(app+" "+st.Dim.Render("starting the pipeline…"), w) + "\n" + spaces(w)
+		if state == "" {
+			state = st.Dim.Render("starting the pipeline…")
+		}
+		return fit(app+" "+state, w) + "\n" + spaces(w)
 	}
 
 	// Line 1: source, broker and store on the left; state and uptime right.

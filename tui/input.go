@@ -18,6 +18,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	case msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste && !m.typing():
 		return m.onBurst(msg)
+	case m.confirming:
+		return m.onConfirmKey(msg)
 	case msg.String() == "ctrl+c" || (key.Matches(msg, k.Quit) && !m.typing()):
 		return m.onQuit(msg)
 	case m.filtering:
@@ -35,6 +37,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case key.Matches(msg, k.Pause):
 		return m.onPause()
+	case m.opts.Viewer && key.Matches(msg, k.StopService):
+		return m.onStopService()
 	case key.Matches(msg, k.Faster):
 		return m.onRate(1)
 	case key.Matches(msg, k.Slower):
@@ -97,6 +101,10 @@ func (m Model) onHelpKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 // draining stops the pipeline at once.
 func (m Model) onQuit(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	m.quit = true
+	if m.opts.Viewer {
+		// A viewer leaves; the pipeline it watches runs on.
+		return m, tea.Quit
+	}
 	if !m.draining {
 		m.draining = true
 		m.events.note(m.now(), "stopping: draining what was produced (ctrl+c again stops at once)")
@@ -133,14 +141,17 @@ func (m Model) onPause() (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	want := !m.paused()
+	verb := map[bool]string{true: "pausing the feed", false: "resuming the feed"}[want]
+	if m.refuseControl(verb) {
+		return m, nil
+	}
 	m.pauseWant = &want
-	src := m.src
 	if want {
 		m.events.note(m.now(), "feed paused; the pipeline drains what was produced")
-		return m, call(src.Pause)
+	} else {
+		m.events.note(m.now(), "feed resumed")
 	}
-	m.events.note(m.now(), "feed resumed")
-	return m, call(src.Resume)
+	return m, pauseCmd(m.src, want)
 }
 
 // onFilterKey edits the filter; enter keeps it and esc clears it.

@@ -15,6 +15,8 @@ type keyMap struct {
 	Subscribe, Unsubscribe                  key.Binding
 	Faster, Slower                          key.Binding
 	Help, Quit                              key.Binding
+	// A viewer's: stop the pipeline it watches.
+	StopService key.Binding
 	// While the filter is typed.
 	Apply, Clear key.Binding
 }
@@ -45,6 +47,7 @@ func newKeyMap() keyMap {
 		Live:        key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "live candles")),
 		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		StopService: key.NewBinding(key.WithKeys("Q"), key.WithHelp("Q", "stop the service (asks first)")),
 		Apply:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
 		Clear:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 	}
@@ -59,14 +62,22 @@ func helpOnly(keys, desc string) key.Binding {
 
 // sections lists every key by where it works, for the full help. Keys the
 // source cannot use are left out: + and - unless its rate can change, a
-// and x unless it takes subscriptions.
-func (k *keyMap) sections(s *state.Snapshot) []helpSection {
+// and x unless it takes subscriptions. A viewer's q leaves it, and its Q,
+// when it has one, stops the pipeline it watches.
+func (k *keyMap) sections(s *state.Snapshot, o Options) []helpSection {
 	feed := []key.Binding{k.Pause}
 	if s != nil && s.RateAdjustable {
 		feed = append(feed, k.Faster, k.Slower)
 	}
 	if s != nil && s.Subscribable {
 		feed = append(feed, k.Subscribe, k.Unsubscribe)
+	}
+	anywhere := []key.Binding{k.Help, k.Quit, helpOnly("ctrl+c", "while draining: stop at once")}
+	if o.Viewer {
+		anywhere = []key.Binding{k.Help, helpOnly("q", "leave; the service runs on")}
+		if o.StopService != nil {
+			anywhere = append(anywhere, k.StopService)
+		}
 	}
 	return []helpSection{
 		{"Move", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Focus, k.FocusBack}},
@@ -75,7 +86,7 @@ func (k *keyMap) sections(s *state.Snapshot) []helpSection {
 			helpOnly("/", "search the events"), helpOnly("esc", "clear the search")}},
 		{"Detail", []key.Binding{helpOnly("↑/↓", "previous/next symbol"), k.Window, k.Earlier, k.Later, k.Live, k.Back}},
 		{"Feed", feed},
-		{"Anywhere", []key.Binding{k.Help, k.Quit, helpOnly("ctrl+c", "while draining: stop at once")}},
+		{"Anywhere", anywhere},
 	}
 }
 

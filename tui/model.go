@@ -67,6 +67,19 @@ type Options struct {
 	// outstanding) when the universe knows its shares; the symbols table
 	// then has an MCAP column where it fits. Default: no column.
 	MarketCap func(symbol string, price float64) (float64, bool)
+
+	// Viewer says the UI watches a pipeline that runs on without it (an
+	// attached terminal, an ssh session): q and ctrl+c leave the UI at
+	// once and the pipeline runs on; Stop and Abort are not used. A new
+	// run of the pipeline (a restart) starts the UI's history afresh.
+	Viewer bool
+	// StopService asks the pipeline a viewer watches to drain and stop: Q,
+	// after a confirmation. Default: no such key.
+	StopService func() error
+	// ReadOnly, when set, says why this viewer may watch but not steer:
+	// pause, rate, subscriptions and stopping are refused with that
+	// reason. A Linked source may say so as well.
+	ReadOnly string
 }
 
 func (o Options) withDefaults() Options {
@@ -163,6 +176,9 @@ type Model struct {
 	draining  bool
 	aborting  bool
 	quit      bool // the user asked to quit in the UI
+
+	confirming bool // stopping the service watched awaits a y
+	linked     Link // the source's connection at the latest snapshot
 
 	ended   bool // the run ended by itself; its summary shows
 	summary summaryScreen
@@ -281,6 +297,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onSubscribed(msg)
 	case rateSetMsg:
 		return m.onRateSet(msg)
+	case pausedMsg:
+		return m.onPaused(msg)
+	case stopServiceMsg:
+		return m.onServiceStopped(msg)
 	case stoppingMsg:
 		return m.onStopping()
 	case doneMsg:
@@ -328,9 +348,13 @@ func (m *Model) relayout() {
 // onSnapshot takes a new snapshot into every pane, and waits for the next.
 func (m Model) onSnapshot(msg snapshotMsg) (tea.Model, tea.Cmd) {
 	next := waitForSnapshot(m.src, m.opts.Interval)
+	m.noteLink()
 	s := msg.snap
 	if s == nil || s == m.snap {
 		return m, next
+	}
+	if m.snap != nil && !s.Started.Equal(m.snap.Started) {
+		m.newRun(s)
 	}
 	m.apply(s)
 	return m, tea.Batch(next, m.candleCmd())
@@ -355,7 +379,7 @@ func (m Model) onDone(msg doneMsg) (tea.Model, tea.Cmd) {
 func (m *Model) apply(s *state.Snapshot) {
 	m.snap = s
 	m.hist.record(s)
-	m.report = m.mon.Observe(s, m.draining || m.ended)
+	m.report = m.mon.Observe(s, m.draining || m.ended || (m.opts.Viewer && s.Draining))
 	m.lag.update(s, m.report)
 	m.symbols.update(s.Symbols)
 	m.sectors.update(s.Sectors)
@@ -378,9 +402,33 @@ func (m *Model) apply(s *state.Snapshot) {
 	}
 }
 
+// newRun forgets what the UI kept of an earlier run of the pipeline it
+// watches, which has restarted: histories, the monitor's rates, changes
+// asked of the old run.
+func (m *Model) newRun(s *state.Snapshot) {
+	*m.hist = *newHistory()
+	*m.mon = *monitor.New()
+	m.pauseWant, m.rateWant = nil, nil
+	m.events.note(s.Time, "a new run of the pipeline, started "+s.Started.Local().Format("15:04:05 MST"))
+}
+
+// noteLink notes in the events when the source's connection is lost or
+// made again.
+func (m *Model) noteLink() {
+	l := m.link()
+	was := m.linked
+	m.linked = l
+	switch {
+	case l.Connected && !was.Connected && !l.Since.IsZero():
+		m.events.note(l.Since, "connected")
+	case !l.Connected && was.Connected && l.Err != "":
+		m.events.note(l.Since, "disconnected: "+l.Err+"; reconnecting")
+	}
+}
+
 // updateHelp lays the full help out for the keys the source takes.
 func (m *Model) updateHelp() {
-	m.manual.update(m.keys.sections(m.snap), m.report.Window, m.now())
+	m.manual.update(m.keys.sections(m.snap, m.opts), m.report.Window, m.now())
 }
 
 // paused says whether the feed is paused, or about to be.

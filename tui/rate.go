@@ -80,7 +80,7 @@ func fmtPace(rate float64) string {
 // is asked of the source at a time; presses while it is under way move
 // the rate wanted, which is asked for when the source answers.
 func (m Model) onRate(dir int) (tea.Model, tea.Cmd) {
-	if m.draining {
+	if m.draining || m.refuseControl("changing the feed's rate") {
 		return m, nil
 	}
 	setter, isSetter := m.src.(rateSetter)

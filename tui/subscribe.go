@@ -26,7 +26,7 @@ type subscribedMsg struct {
 // selected one offered for the latter. A source whose symbols are fixed
 // gets a note instead.
 func (m Model) openPrompt(kind promptKind) (tea.Model, tea.Cmd) {
-	if m.draining {
+	if m.draining || m.refuseControl("changing the subscriptions") {
 		return m, nil
 	}
 	if m.snap == nil || !m.snap.Subscribable {

@@ -24,14 +24,27 @@ func (m Model) View() string {
 	return head + "\n" + m.bodyView() + "\n" + m.footerView()
 }
 
-// stateBadge says, in the header, when the pipeline is not simply running.
+// stateBadge says, in the header, when the pipeline is not simply running,
+// and when a viewer has lost it or may not steer it.
 func (m *Model) stateBadge() string {
+	state := m.pipelineBadge()
+	if l := m.linkBadge(); l != "" {
+		if state == "" {
+			return l
+		}
+		return l + "  " + state
+	}
+	return state
+}
+
+// pipelineBadge is the state of the pipeline in the header.
+func (m *Model) pipelineBadge() string {
 	switch {
 	case m.ended:
 		return m.st.Idle.Render("ENDED")
 	case m.aborting:
 		return m.st.Bad.Render("STOPPING NOW")
-	case m.draining:
+	case m.draining, m.opts.Viewer && m.snap != nil && m.snap.Draining:
 		return m.st.Warn.Render("DRAINING…")
 	case m.paused():
 		return m.st.Warn.Render("PAUSED")
@@ -100,6 +113,10 @@ func (m *Model) footerView() string {
 		return fit(st.Warn.Render(msg), w)
 	}
 	hm := m.help
+	if m.confirming {
+		hm.Width = w
+		return fit(st.Warn.Render("stop the service? it drains what was produced and exits")+"  "+hm.ShortHelpView(confirmKeys), w)
+	}
 	if m.prompting != noPrompt {
 		hm.Width = w
 		return fit(m.prompt.View()+"  "+hm.ShortHelpView(promptKeys), w)
