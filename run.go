@@ -206,7 +206,7 @@ func execute(o options, ln net.Listener, log *slog.Logger, stdout io.Writer) err
 	case "text":
 		log.Info("summary", "produced", sum.Produced, "consumed", sum.Consumed, "stored_trades", sum.StoredTrades,
 			"candles", sum.Candles, "sector_rows", sum.SectorRows, "late", sum.Late, "duplicates", sum.Duplicates, "bad", sum.Bad,
-			"errors", sum.Errors, "duration_s", sum.DurationS, "throughput_tps", int64(sum.ThroughputTPS),
+			"errors", sum.Errors, "pauses", sum.Pauses, "paused_s", sum.PausedS, "duration_s", sum.DurationS, "throughput_tps", int64(sum.ThroughputTPS),
 			"p50_ms", sum.LatencyMS.P50, "p99_ms", sum.LatencyMS.P99, "max_ms", sum.LatencyMS.Max)
 		if !o.noUI {
 			// The log is in a file: say on the terminal, once the UI has

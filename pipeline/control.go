@@ -60,10 +60,14 @@ func (p *Pipeline) rate() (float64, bool) {
 	return pc.Rate(), true
 }
 
-// gate is a door the feed passes through: closed, it waits.
+// gate is a door the feed passes through: closed, it waits. It counts how
+// often and how long it was closed, for the summary.
 type gate struct {
-	mu   sync.Mutex
-	open chan struct{} // nil while open; closed by set(false)
+	mu     sync.Mutex
+	open   chan struct{} // nil while open; closed by set(false)
+	shut   time.Time     // when it was closed
+	closes int64
+	held   time.Duration // closed before shut
 }
 
 func (g *gate) set(shut bool) {
@@ -72,10 +76,24 @@ func (g *gate) set(shut bool) {
 	switch {
 	case shut && g.open == nil:
 		g.open = make(chan struct{})
+		g.shut = time.Now()
+		g.closes++
 	case !shut && g.open != nil:
 		close(g.open)
 		g.open = nil
+		g.held += time.Since(g.shut)
 	}
+}
+
+// pauses is how often the gate was closed, and for how long in all.
+func (g *gate) pauses() (n int64, held time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	held = g.held
+	if g.open != nil {
+		held += time.Since(g.shut)
+	}
+	return g.closes, held
 }
 
 func (g *gate) closed() bool {

@@ -86,10 +86,16 @@ func TestPauseHoldsTheFeedAndDrains(t *testing.T) {
 	}
 
 	p.Resume()
+	p.Resume() // a second resume changes nothing
 	until(t, "the feed to resume", func() bool { return src.emitted.Load() > atPause+1000 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	// The summary says the feed was paused once, for as long as it was
+	// held: at least the drain awaited above.
+	if sum := p.summary(); sum.Pauses != 1 || sum.PausedS <= 0 || sum.PausedS > sum.DurationS {
+		t.Fatalf("summary says pauses=%d paused_s=%v of %v s, want one pause within the run", sum.Pauses, sum.PausedS, sum.DurationS)
 	}
 }
 

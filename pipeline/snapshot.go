@@ -215,8 +215,11 @@ type Summary struct {
 	Errors  int64 `json:"errors"`
 	// FeedBad and FeedDropped are the source's bad input and the trades a
 	// live source dropped because the pipeline was behind.
-	FeedBad       int64   `json:"feed_bad"`
-	FeedDropped   int64   `json:"feed_dropped"`
+	FeedBad     int64 `json:"feed_bad"`
+	FeedDropped int64 `json:"feed_dropped"`
+	// Pauses is how often the feed was paused, PausedS how long in all.
+	Pauses        int64   `json:"pauses"`
+	PausedS       float64 `json:"paused_s"`
 	DurationS     float64 `json:"duration_s"`
 	ThroughputTPS float64 `json:"throughput_tps"`
 	LatencyMS     struct {
@@ -243,6 +246,9 @@ func (p *Pipeline) summary() Summary {
 	if s.Feed != nil {
 		out.FeedBad, out.FeedDropped = s.Feed.Bad, s.Feed.Dropped
 	}
+	var held time.Duration
+	out.Pauses, held = p.gate.pauses()
+	out.PausedS = held.Seconds()
 	if !p.started.IsZero() {
 		out.DurationS = s.Time.Sub(p.started).Seconds()
 	}
