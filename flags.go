@@ -37,6 +37,7 @@ Every flag can also be set in the environment as TRADETOP_<NAME>, with dashes
 as underscores (TRADETOP_RATE=max); a flag on the command line wins.
 
 Usage: tradetop [flags]
+       tradetop attach [flags] URL   (the UI of a tradetop that runs elsewhere; attach --help)
 
 Flags:
 `
@@ -61,6 +62,13 @@ type options struct {
 	dataDir           string
 	statusInterval    time.Duration
 	listen            string
+	listenInsecure    bool
+	listenTLSCert     string
+	listenTLSKey      string
+	controlTokenFile  string
+	ssh               string
+	sshAuthorizedKeys string
+	sshOperators      string
 	summary           string
 	drainTimeout      time.Duration
 	maxInFlight       int64
@@ -100,6 +108,8 @@ type options struct {
 	cassandraRepl     cassandra.Replication
 	cassandraCL       cassandra.Consistency
 	cassandraTLS      *tls.Config
+	controlToken      string
+	listenTLS         *tls.Config
 }
 
 // maxQuoted is the most of a bad value an error line quotes.
@@ -111,6 +121,7 @@ const (
 	finnhubKeyEnv        = "FINNHUB_API_KEY"
 	kafkaPasswordEnv     = envPrefix + "KAFKA_PASSWORD"
 	cassandraPasswordEnv = envPrefix + "CASSANDRA_PASSWORD"
+	controlTokenEnv      = envPrefix + "CONTROL_TOKEN"
 )
 
 func flags(o *options) *flag.FlagSet {
@@ -146,7 +157,14 @@ func flags(o *options) *flag.FlagSet {
 	durationVar(fs, &o.lateness, "allowed-lateness", agg.DefaultAllowedLateness, "how late a trade may arrive and still count in its windows")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store and the log")
 	durationVar(fs, &o.statusInterval, "status-interval", 5*time.Second, "how often --no-ui logs a status line")
-	fs.StringVar(&o.listen, "listen", "", "serve Prometheus metrics (/metrics) and probes (/healthz, /readyz) on this address, e.g. 127.0.0.1:9464 (default: off)")
+	fs.StringVar(&o.listen, "listen", "", "serve Prometheus metrics (/metrics), probes (/healthz, /readyz) and the control API (/api/v1, for tradetop attach) on this address, e.g. 127.0.0.1:9464 (default: off)")
+	fs.StringVar(&o.controlTokenFile, "control-token-file", "", "file whose first line is the token the control API's controls need (or "+controlTokenEnv+"); without one, viewers are read-only")
+	fs.BoolVar(&o.listenInsecure, "listen-insecure", false, "allow --listen on an address other machines reach without a control token: they may read, never steer")
+	fs.StringVar(&o.listenTLSCert, "listen-tls-cert", "", "serve --listen over TLS with this PEM certificate (and --listen-tls-key)")
+	fs.StringVar(&o.listenTLSKey, "listen-tls-key", "", "PEM key of --listen-tls-cert")
+	fs.StringVar(&o.ssh, "ssh", "", "serve the terminal UI to ssh clients on this address, e.g. :2222 (keys in --ssh-authorized-keys)")
+	fs.StringVar(&o.sshAuthorizedKeys, "ssh-authorized-keys", "", "authorized_keys file of the public keys that may connect to --ssh")
+	fs.StringVar(&o.sshOperators, "ssh-operators", "", "authorized_keys file of the --ssh keys that may also steer (pause, rate, subscriptions, stop); the others are read-only")
 	fs.StringVar(&o.summary, "summary", "text", "summary at exit: text (a log line), json (one object on stdout) or none")
 	fs.Int64Var(&o.maxInFlight, "max-in-flight", 0, fmt.Sprintf("most trades produced but not yet stored; at --rate max, latency is about this over the stored rate (0: %d, or %d with --cassandra)", pipeline.DefaultMaxInFlight, cassandraMaxInFlight))
 	durationVar(fs, &o.drainTimeout, "drain-timeout", pipeline.DefaultDrainTimeout, "how long a stop may take to drain before it gives up")

@@ -31,24 +31,34 @@ type tmuxSession struct {
 // tmux pane. It skips the test without tmux.
 func startTmux(t *testing.T, w, h int, args ...string) *tmuxSession {
 	t.Helper()
+	bin := proc.Build(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	s := startTmuxIn(t, dir, w, h, append([]string{bin, "--data-dir", data}, args...)...)
+	s.data = data
+	return s
+}
+
+// startTmuxIn runs the command argv in a w×h tmux pane on a tmux server of
+// its own, with dir for its files. It skips the test without tmux.
+func startTmuxIn(t *testing.T, dir string, w, h int, argv ...string) *tmuxSession {
+	t.Helper()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		e2e.Unavailable(t, "tmux is not installed (.ci/run installs it): no end-to-end test of the terminal UI")
 	}
-	bin := proc.Build(t)
-	dir := t.TempDir()
-	s := &tmuxSession{t: t, tmux: tmux, dir: dir, data: filepath.Join(dir, "data"), exitFile: filepath.Join(dir, "exit"),
+	s := &tmuxSession{t: t, tmux: tmux, dir: dir, exitFile: filepath.Join(dir, "exit"),
 		// A server of its own, on a socket no other test or person uses.
 		socket: fmt.Sprintf("tradetop-test-%d-%d", os.Getpid(), time.Now().UnixNano())}
 	t.Cleanup(func() { _, _ = s.run("kill-server") })
 
-	cmd := shellQuote(bin) + " --data-dir " + shellQuote(s.data)
-	for _, a := range args {
-		cmd += " " + shellQuote(a)
+	var quoted []string
+	for _, a := range argv {
+		quoted = append(quoted, shellQuote(a))
 	}
-	// The pane stays after the binary exits, showing what it printed
+	// The pane stays after the command exits, showing what it printed
 	// once it gave the terminal back, until the server is killed.
-	script := fmt.Sprintf("%s; echo EXIT=$? > %s; read _", cmd, shellQuote(s.exitFile))
+	script := fmt.Sprintf("%s; echo EXIT=$? > %s; read _", strings.Join(quoted, " "), shellQuote(s.exitFile))
 	if out, err := s.run("new-session", "-d", "-s", "tt", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "sh", "-c", script); err != nil {
 		t.Fatalf("tmux new-session: %v\n%s", err, out)
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,12 +18,14 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/datadir"
-	"github.com/tradetop/tradetop/metrics"
 	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
 )
 
 func run(args []string, env environment, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "attach" {
+		return runAttach(args[1:], env, stdout, stderr)
+	}
 	o, fs, warnings, err := parse(args, env)
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "tradetop: %s\n", w)
@@ -162,16 +163,8 @@ func execute(o options, ln net.Listener, log *slog.Logger, stdout io.Writer) err
 	if o.noUI || ln != nil {
 		watch = monitor.Watch(watchCtx, p.Snapshot, 100*time.Millisecond)
 	}
-	if ln != nil {
-		srv := &http.Server{Handler: metrics.Handler(watch, version()), ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("serving metrics", "listen", ln.Addr().String(), "error", err)
-			}
-		}()
-		defer srv.Close()
-		log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
-	}
+	srv := serve(o, ln, p, watch, stop, log)
+	defer srv.Close()
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -53,6 +54,10 @@ const (
 	secretKafkaBell      = "kafkaBELL-pw\a+/=%&5" // refused by SCRAM's SASLprep
 	secretCassEnv        = "cassENV-pw+/=%&1"
 	secretCassFile       = "cassFILE-pw+/=%&2"
+	secretTokenEnv       = "ctlENV-t0ken+/=%&0123456789"
+	secretTokenFile      = "ctlFILE-t0ken+/=%&0123456789"
+	secretTokenWrong     = "ctlWRONG-t0ken+/=%&0123456789"
+	secretTokenShort     = "ctlSHORT+/=%&1" // refused: too short
 	secretKafkaUser      = "alice"
 	secretCassUser       = "bob"
 )
@@ -63,6 +68,7 @@ var testSecrets = []string{
 	secretKeyEnv, secretKeyFile, secretKeyWrong, secretKeySpaced,
 	secretKafkaEnv, secretKafkaFile, secretKafkaWrongEnv, secretKafkaWrongFile, secretKafkaBell,
 	secretCassEnv, secretCassFile,
+	secretTokenEnv, secretTokenFile, secretTokenWrong, secretTokenShort,
 }
 
 // secretForms are the ways secret could show in text: as it is, URL query
@@ -245,6 +251,43 @@ func leakyFinnhub(t *testing.T, key string) string {
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
+// askTheAPI returns a function that, while the service at addr runs, asks
+// its control API to pause and resume, and to say what it allows, with the
+// token, with a wrong one and with none.
+func askTheAPI(addr, token, wrong string) func(t *testing.T) {
+	return func(t *testing.T) {
+		c := http.Client{Timeout: 2 * time.Second}
+		ask := func(method, path, tok string) int {
+			req, _ := http.NewRequest(method, "http://"+addr+"/api/v1"+path, nil)
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				return 0
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		for range 100 {
+			if ask("GET", "", "") == http.StatusOK {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for _, tok := range []string{token, wrong, ""} {
+			ask("GET", "", tok)
+			ask("POST", "/pause", tok)
+			ask("POST", "/subscribe?symbol=AAPL", tok)
+			ask("POST", "/resume", tok)
+		}
+		if got := ask("POST", "/pause", wrong); got != http.StatusUnauthorized {
+			t.Errorf("a wrong token's pause answered %d, want 401", got)
+		}
+	}
+}
+
 // secretRun is one run of the command, with the secrets it is given.
 type secretRun struct {
 	name string
@@ -253,6 +296,8 @@ type secretRun struct {
 	// exit is the exit code it must end with; -1 for any failure, -2 for
 	// any at all.
 	exit int
+	// during, if set, runs beside the command, until it returns.
+	during func(t *testing.T)
 }
 
 // runAndCapture runs r with its data directory in dir and returns what it
@@ -262,7 +307,12 @@ func runAndCapture(t *testing.T, r secretRun, dir string) outputs {
 	t.Helper()
 	// kafka-go's goroutines may log a moment after run returns.
 	var out, errOut e2e.Buffer
+	var beside sync.WaitGroup
+	if r.during != nil {
+		beside.Go(func() { r.during(t) })
+	}
 	code := run(r.args, env(r.env), &out, &errOut)
+	beside.Wait()
 	switch {
 	case r.exit == -1 && code == exitOK, r.exit >= 0 && code != r.exit:
 		t.Errorf("exit %d, want %d; stderr:\n%s", code, r.exit, errOut.String())
@@ -297,7 +347,38 @@ func TestSecretsNeverLeak(t *testing.T) {
 	noUI := func(args ...string) []string {
 		return append([]string{"--no-ui", "--log-level", "debug", "--status-interval", "300ms", "--drain-timeout", "5s"}, args...)
 	}
+	tokenFile := writeSecretFile(t, secretTokenFile)
+	listenAt := freeAddr(t)
 	runs := []secretRun{
+		{
+			name:   "control API asked with the token and without",
+			args:   noUI("--listen", listenAt, "--duration", "4s", "--summary", "json"),
+			env:    map[string]string{"TRADETOP_CONTROL_TOKEN": secretTokenEnv},
+			exit:   exitOK,
+			during: askTheAPI(listenAt, secretTokenEnv, secretTokenWrong),
+		},
+		{
+			name: "control token in a file",
+			args: noUI("--listen", "127.0.0.1:0", "--control-token-file", tokenFile, "--duration", "1s", "--summary", "text"),
+			exit: exitOK,
+		},
+		{
+			name: "control token too short",
+			args: noUI("--listen", "127.0.0.1:0"),
+			env:  map[string]string{"TRADETOP_CONTROL_TOKEN": secretTokenShort},
+			exit: exitUsage,
+		},
+		{
+			name: "control token in the environment and a file",
+			args: noUI("--listen", "127.0.0.1:0", "--control-token-file", tokenFile),
+			env:  map[string]string{"TRADETOP_CONTROL_TOKEN": secretTokenEnv},
+			exit: exitUsage,
+		},
+		{
+			name: "attach to nothing, with a token",
+			args: []string{"attach", "--control-token-file", tokenFile, "ftp://" + closedPort(t)},
+			exit: exitUsage,
+		},
 		{
 			name: "json summary, key and password in the environment",
 			args: noUI(slices.Concat(scramArgs, []string{"--source", "finnhub", "--finnhub-url", finnhubEnv, "--symbols", "AAPL,MSFT",

@@ -49,7 +49,7 @@ func (o *options) secure(getenv func(string) string) error {
 	if (o.cassandraUser != "" || o.cassandraTLS != nil) && len(o.cassandra) == 0 {
 		return errors.New("invalid value for flag -cassandra-username: Cassandra credentials and TLS need --cassandra")
 	}
-	return nil
+	return o.secureServing(getenv)
 }
 
 // validate checks o; set names the flags given on the command line or in

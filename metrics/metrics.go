@@ -27,11 +27,22 @@ import (
 	"github.com/tradetop/tradetop/state"
 )
 
-// Handler serves /metrics, /healthz and /readyz from the watcher. version
-// is reported in tradetop_build_info.
-func Handler(w *monitor.Watcher, version string) http.Handler {
+// Viewers are what the process serves besides its pipeline, each nil when
+// it does not serve it.
+type Viewers struct {
+	// API is how many viewers stream snapshots from the control API now,
+	// and how many it dropped for falling behind.
+	API func() (connected int, dropped int64)
+	// SSH is how many ssh sessions are open now.
+	SSH func() int
+}
+
+// Handler serves /metrics, /healthz and /readyz from the watcher, on a mux
+// that more routes may be added to. version is reported in
+// tradetop_build_info.
+func Handler(w *monitor.Watcher, version string, v Viewers) *http.ServeMux {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newCollector(w, version),
+	reg.MustRegister(newCollector(w, version), viewerCollector(v),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
@@ -68,6 +79,36 @@ func Ready(s *state.Snapshot) error {
 		return fmt.Errorf("no partition of topic %q assigned to this instance yet", s.Topic)
 	}
 	return nil
+}
+
+// viewerCollector reads the counts of viewers at each scrape.
+func viewerCollector(v Viewers) prometheus.Collector {
+	return viewerCounts(v)
+}
+
+type viewerCounts Viewers
+
+var (
+	apiViewers = desc("api_viewers", "Viewers streaming snapshots from the control API now.")
+	apiDropped = desc("api_viewers_dropped_total", "Viewers of the control API dropped because they fell behind the snapshots.")
+	sshViewers = desc("ssh_sessions", "ssh sessions showing the terminal UI now.")
+)
+
+func (v viewerCounts) Describe(ch chan<- *prometheus.Desc) {
+	ch <- apiViewers
+	ch <- apiDropped
+	ch <- sshViewers
+}
+
+func (v viewerCounts) Collect(ch chan<- prometheus.Metric) {
+	if v.API != nil {
+		n, dropped := v.API()
+		ch <- prometheus.MustNewConstMetric(apiViewers, prometheus.GaugeValue, float64(n))
+		ch <- prometheus.MustNewConstMetric(apiDropped, prometheus.CounterValue, float64(dropped))
+	}
+	if v.SSH != nil {
+		ch <- prometheus.MustNewConstMetric(sshViewers, prometheus.GaugeValue, float64(v.SSH()))
+	}
 }
 
 // collector reads the watcher at each scrape.

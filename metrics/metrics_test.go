@@ -125,8 +125,11 @@ func TestMetricsSayWhatTheSnapshotSays(t *testing.T) {
 	}
 	w := fixedWatcher(t, snaps...)
 	s, r := w.Latest()
-	mf := scrape(t, Handler(w, "test"))
+	mf := scrape(t, Handler(w, "test", Viewers{API: func() (int, int64) { return 3, 2 }, SSH: func() int { return 4 }}))
 	want := map[string]float64{
+		"tradetop_api_viewers":                      3,
+		"tradetop_api_viewers_dropped_total":        2,
+		"tradetop_ssh_sessions":                     4,
 		"tradetop_trades_produced_total":            float64(s.Produced),
 		"tradetop_trades_consumed_total":            float64(s.Consumed),
 		"tradetop_trades_stored_total":              float64(s.StoredTrades),
@@ -229,7 +232,7 @@ func TestProbes(t *testing.T) {
 		{"no partition assigned", unassigned, 503, "no partition"},
 		{"store down", down, 503, "store down"},
 	} {
-		h := Handler(fixedWatcher(t, c.snap), "test")
+		h := Handler(fixedWatcher(t, c.snap), "test", Viewers{})
 		if code, body := get(h, "/healthz"); code != 200 || body != "ok" {
 			t.Errorf("%s: /healthz %d %q, want 200 ok", c.name, code, body)
 		}
@@ -247,7 +250,7 @@ func BenchmarkScrape(b *testing.B) {
 	for i := range 3 {
 		s.Lag = append(s.Lag, state.PartitionLag{Partition: 3 + i, End: 100, Committed: 90, Lag: 10})
 	}
-	h := Handler(fixedWatcher(t, snapshot(9), s), "bench")
+	h := Handler(fixedWatcher(t, snapshot(9), s), "bench", Viewers{})
 	req := httptest.NewRequest("GET", "/metrics", nil)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -12,6 +12,7 @@ import (
 // typed, the help, the feed's controls, and the screen or pane shown.
 func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := &m.keys
+	m.flash = ""
 	switch {
 	case m.ended:
 		// The run is over and its summary shows: any key exits.

@@ -177,8 +177,9 @@ type Model struct {
 	aborting  bool
 	quit      bool // the user asked to quit in the UI
 
-	confirming bool // stopping the service watched awaits a y
-	linked     Link // the source's connection at the latest snapshot
+	confirming bool   // stopping the service watched awaits a y
+	flash      string // said in the footer until the next key
+	linked     Link   // the source's connection at the latest snapshot
 
 	ended   bool // the run ended by itself; its summary shows
 	summary summaryScreen

@@ -113,6 +113,9 @@ func (m *Model) footerView() string {
 		return fit(st.Warn.Render(msg), w)
 	}
 	hm := m.help
+	if m.flash != "" {
+		return fit(st.Warn.Render(m.flash), w)
+	}
 	if m.confirming {
 		hm.Width = w
 		return fit(st.Warn.Render("stop the service? it drains what was produced and exits")+"  "+hm.ShortHelpView(confirmKeys), w)

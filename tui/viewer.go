@@ -74,7 +74,11 @@ func (m *Model) refuseControl(what string) bool {
 	if why == "" {
 		return false
 	}
-	m.events.note(m.now(), "read-only: "+what+" refused ("+why+")")
+	msg := "read-only: " + what + " refused (" + why + ")"
+	m.events.note(m.now(), msg)
+	// The events may be folded away on a small screen: the footer says it
+	// too, until the next key.
+	m.flash = msg
 	return true
 }
 

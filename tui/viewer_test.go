@@ -111,6 +111,10 @@ func TestReadOnlyViewerRefusesEveryControl(t *testing.T) {
 		var cmd tea.Cmd
 		m, cmd = step(t, m, press(k))
 		run(cmd)
+		// Said where it shows at any size, not only in the events.
+		if lines := strings.Split(ansi.Strip(m.View()), "\n"); !strings.HasPrefix(lines[len(lines)-1], "read-only: ") {
+			t.Errorf("after %s the footer says %q", k, lines[len(lines)-1])
+		}
 		if m.prompting != noPrompt || m.confirming {
 			t.Fatalf("%s opened a prompt in a read-only viewer", k)
 		}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tradetop/tradetop/api"
+	"github.com/tradetop/tradetop/auth"
+	"github.com/tradetop/tradetop/metrics"
+	"github.com/tradetop/tradetop/monitor"
+	"github.com/tradetop/tradetop/pipeline"
+)
+
+// minTokenLen is the shortest control token taken: anything shorter could
+// be guessed by whoever reaches the port.
+const minTokenLen = 16
+
+// secureServing reads the control token and the --listen TLS files, and
+// refuses what would open the pipeline to others unguarded: --listen on an
+// address other machines reach, without a token, unless --listen-insecure
+// says so.
+func (o *options) secureServing(getenv func(string) string) error {
+	token, err := auth.Password(getenv, controlTokenEnv, o.controlTokenFile)
+	if err != nil {
+		return fmt.Errorf("invalid value for flag -control-token-file: %v", strings.ReplaceAll(err.Error(), "password", "token"))
+	}
+	if o.controlTokenFile != "" && o.listen == "" {
+		return errors.New("invalid value for flag -control-token-file: the control token guards --listen's API; set --listen too")
+	}
+	if o.listen != "" && token != "" && len(token) < minTokenLen {
+		return fmt.Errorf("invalid control token (%s or --control-token-file): %d characters; use at least %d, such as the output of: openssl rand -hex 32", controlTokenEnv, len(token), minTokenLen)
+	}
+	o.controlToken = token
+	switch {
+	case o.listenTLSCert != "" && o.listenTLSKey == "":
+		return errors.New("invalid value for flag -listen-tls-cert: it needs --listen-tls-key too")
+	case o.listenTLSKey != "" && o.listenTLSCert == "":
+		return errors.New("invalid value for flag -listen-tls-key: it needs --listen-tls-cert too")
+	case o.listenTLSCert != "" && o.listen == "":
+		return errors.New("invalid value for flag -listen-tls-cert: it applies to --listen; set --listen too")
+	case o.listenTLSCert != "":
+		cert, err := tls.LoadX509KeyPair(o.listenTLSCert, o.listenTLSKey)
+		if err != nil {
+			return fmt.Errorf("invalid value for flag -listen-tls-cert: %s", oneLine(err.Error()))
+		}
+		o.listenTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if o.listenInsecure && o.listen == "" {
+		return errors.New("invalid value for flag -listen-insecure: it applies to --listen; set --listen too")
+	}
+	if o.listen != "" && !loopbackOnly(o.listen) && o.controlToken == "" && !o.listenInsecure {
+		return fmt.Errorf("invalid value for flag -listen: %q is reachable from other machines: set a control token (%s or --control-token-file), or say --listen-insecure to let them read without one",
+			o.listen, controlTokenEnv)
+	}
+	switch {
+	case o.ssh != "" && o.sshAuthorizedKeys == "":
+		return errors.New("invalid value for flag -ssh: it needs --ssh-authorized-keys, the public keys that may connect")
+	case o.ssh == "" && o.sshAuthorizedKeys != "":
+		return errors.New("invalid value for flag -ssh-authorized-keys: it applies to --ssh; set --ssh too")
+	case o.ssh == "" && o.sshOperators != "":
+		return errors.New("invalid value for flag -ssh-operators: it applies to --ssh; set --ssh too")
+	}
+	return nil
+}
+
+// oneLine joins the lines of an error message.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// loopbackOnly says whether addr (host:port) can be reached only from this
+// machine: a loopback IP or localhost. An empty host, a wildcard or any
+// other name is reachable from elsewhere, or may be.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// openReads says whether the control API's reads need no token: the
+// server is reachable only from this machine, or the operator said so.
+func (o *options) openReads() bool {
+	return loopbackOnly(o.listen) || (o.listenInsecure && o.controlToken == "")
+}
+
+// serving is what the process serves besides its pipeline: metrics,
+// probes and the control API on --listen.
+type serving struct {
+	api   *api.Server
+	http  *http.Server
+	close []func()
+}
+
+// serve starts serving p on ln, if there is one. stop drains the pipeline;
+// the control API's stop calls it.
+func serve(o options, ln net.Listener, p *pipeline.Pipeline, watch *monitor.Watcher, stop func(), log *slog.Logger) *serving {
+	s := &serving{}
+	if ln == nil {
+		return s
+	}
+	s.api = api.New(p, api.Options{
+		Token:     o.controlToken,
+		OpenReads: o.openReads(),
+		Stop: func() {
+			log.Info("stopping: asked through the control API; draining")
+			stop()
+		},
+		Version: version(),
+		Log:     log,
+	})
+	mux := metrics.Handler(watch, version(), metrics.Viewers{API: s.api.Viewers})
+	s.api.Register(mux)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	scheme := "http"
+	if o.listenTLS != nil {
+		ln = tls.NewListener(ln, o.listenTLS)
+		scheme = "https"
+	}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("serving --listen", "listen", ln.Addr().String(), "error", err)
+		}
+	}()
+	s.close = append(s.close, func() { s.http.Close() })
+	controls := "on (bearer token)"
+	if o.controlToken == "" {
+		controls = "off (no control token)"
+	}
+	log.Info("serving metrics and the control API", "url", scheme+"://"+ln.Addr().String(), "controls", controls, "reads_open", o.openReads())
+	return s
+}
+
+// Close stops serving.
+func (s *serving) Close() {
+	for _, f := range s.close {
+		f()
+	}
+}
