@@ -179,7 +179,12 @@ func (p *symbolsPane) drawSparks() {
 		for _, v := range p.values {
 			lo, hi = min(lo, v), max(hi, v)
 		}
-		sl.Clear()
+		// Zeros (blank columns) before a short history, so that the w
+		// values pushed replace all the ring holds: no Clear, which would
+		// allocate a canvas of its own besides the one drawing clears.
+		for range sl.Width() - len(p.values) {
+			sl.Push(0)
+		}
 		for _, v := range p.values {
 			// The lowest price still shows as the lowest bar, not a gap.
 			f := 0.5
