@@ -66,12 +66,21 @@ type Server struct {
 	// ClientAliveCountMax 3 do. Tests shorten it.
 	keepAlive time.Duration
 
+	// stopping is closed when Serve's context is done: each session's
+	// program quits, giving the client's terminal back as it was.
+	stopping chan struct{}
+
 	mu       sync.Mutex
 	closed   bool                  // Serve is ending: no new connection or session
 	conns    map[net.Conn]struct{} // connections open, handshaking or not
 	sessions int                   // sessions open
-	running  sync.WaitGroup        // connections and sessions open
+	linked   sync.WaitGroup        // connections open
+	open     sync.WaitGroup        // sessions open
 }
+
+// shutdownGrace is how long the sessions have, once Serve's context is
+// done, to end cleanly before their connections are closed under them.
+const shutdownGrace = 2 * time.Second
 
 // New reads the key files (and makes the host key if missing). Errors are
 // one line naming the file and what is wrong with it.
@@ -84,7 +93,7 @@ func New(cfg Config) (*Server, error) {
 	case cfg.Source == nil:
 		return nil, errors.New("ssh: no pipeline to show")
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, keepAlive: 15 * time.Second, conns: map[net.Conn]struct{}{}}
+	s := &Server{cfg: cfg, log: cfg.Log, keepAlive: 15 * time.Second, stopping: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -100,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 		for k := range s.operators {
 			if !s.allowed[k] {
 				pub, _ := gossh.ParsePublicKey([]byte(k))
-				return nil, fmt.Errorf("ssh operator keys %s: key %s is not in the authorized keys %s", cfg.Operators, gossh.FingerprintSHA256(pub), cfg.AuthorizedKeys)
+				return nil, fmt.Errorf("ssh operator keys %s: key %s is not in the authorized keys %s", cfg.Operators, fingerprint(pub), cfg.AuthorizedKeys)
 			}
 		}
 		s.readOnly = "your key is not an operator's (--ssh-operators)"
@@ -112,7 +121,7 @@ func New(cfg Config) (*Server, error) {
 		func(srv *ssh.Server) error { srv.AddHostKey(s.hostKey); return nil },
 		wish.WithPublicKeyAuth(s.authorize),
 		ssh.WrapConn(s.trackConn),
-		wish.WithMiddleware(s.uiMiddleware(), s.logSession, s.needTerminal, s.trackSession),
+		func(srv *ssh.Server) error { srv.Handler = s.handle; return nil },
 	)
 	if err != nil {
 		return nil, fmt.Errorf("ssh: %w", err)
@@ -138,21 +147,37 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// shut refuses new connections and sessions, closes those open and waits
-// until they are gone.
+// shut refuses new connections and sessions, quits the sessions' programs
+// and gives them a moment to end cleanly, then closes every connection and
+// waits until all are gone.
 func (s *Server) shut() {
 	s.mu.Lock()
 	s.closed = true
+	s.mu.Unlock()
+	close(s.stopping)
+	ended := make(chan struct{})
+	go func() {
+		s.open.Wait()
+		close(ended)
+	}()
+	grace := time.NewTimer(shutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-ended:
+	case <-grace.C:
+	}
+	_ = s.srv.Close()
+	s.mu.Lock()
 	conns := make([]net.Conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	_ = s.srv.Close()
 	for _, c := range conns {
 		_ = c.Close()
 	}
-	s.running.Wait()
+	s.linked.Wait()
+	<-ended
 }
 
 // Sessions is how many ssh sessions are open now.
@@ -167,12 +192,13 @@ func (s *Server) authorize(ctx ssh.Context, key ssh.PublicKey) bool {
 	if s.allowed.has(key) {
 		return true
 	}
-	s.log.Debug("ssh key refused", "user", ctx.User(), "remote", ctx.RemoteAddr().String(), "key", gossh.FingerprintSHA256(key))
+	s.log.Debug("ssh key refused", "user", ctx.User(), "remote", ctx.RemoteAddr().String(), "key", fingerprint(key))
 	return false
 }
 
 // trackConn keeps each new connection until it is closed, so that Serve
-// can close those still handshaking and wait for all of them.
+// can close those still handshaking and wait for all of them. After Serve
+// has begun to stop it refuses them.
 func (s *Server) trackConn(_ ssh.Context, c net.Conn) net.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -184,10 +210,10 @@ func (s *Server) trackConn(_ ssh.Context, c net.Conn) net.Conn {
 		s.mu.Lock()
 		delete(s.conns, t)
 		s.mu.Unlock()
-		s.running.Done()
+		s.linked.Done()
 	}
 	s.conns[t] = struct{}{}
-	s.running.Add(1)
+	s.linked.Add(1)
 	return t
 }
 
@@ -204,51 +230,23 @@ func (c *trackedConn) Close() error {
 	return err
 }
 
-// trackSession counts the session while it is open.
-func (s *Server) trackSession(next ssh.Handler) ssh.Handler {
-	return func(sess ssh.Session) {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return
-		}
-		s.sessions++
-		s.running.Add(1)
-		s.mu.Unlock()
-		defer func() {
-			s.mu.Lock()
-			s.sessions--
-			s.mu.Unlock()
-			s.running.Done()
-		}()
-		next(sess)
+// openSession counts a new session, unless the server is stopping.
+func (s *Server) openSession() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
 	}
+	s.sessions++
+	s.open.Add(1)
+	return true
 }
 
-// needTerminal ends a session without a terminal, saying how to get one.
-func (s *Server) needTerminal(next ssh.Handler) ssh.Handler {
-	return func(sess ssh.Session) {
-		if _, _, ok := sess.Pty(); ok {
-			next(sess)
-			return
-		}
-		s.log.Info("ssh session without a terminal refused", s.who(sess)...)
-		fmt.Fprintln(sess.Stderr(), "tradetop: an interactive terminal is needed: ssh -t (or -tt when ssh's own input is not a terminal)")
-		_ = sess.Exit(1)
-	}
-}
-
-// logSession logs the session's start and end.
-func (s *Server) logSession(next ssh.Handler) ssh.Handler {
-	return func(sess ssh.Session) {
-		who := s.who(sess)
-		start := time.Now()
-		s.log.Info("ssh session", who...)
-		defer func() {
-			s.log.Info("ssh session ended", append(who, "duration", time.Since(start).Round(time.Millisecond))...)
-		}()
-		next(sess)
-	}
+func (s *Server) closeSession() {
+	s.mu.Lock()
+	s.sessions--
+	s.mu.Unlock()
+	s.open.Done()
 }
 
 // who are the log attributes that say whose session it is.
@@ -257,7 +255,15 @@ func (s *Server) who(sess ssh.Session) []any {
 	if s.operator(sess) {
 		access = "operator"
 	}
-	return []any{"user", sess.User(), "remote", sess.RemoteAddr().String(), "key", gossh.FingerprintSHA256(sess.PublicKey()), "access", access}
+	return []any{"user", sess.User(), "remote", sess.RemoteAddr().String(), "key", fingerprint(sess.PublicKey()), "access", access}
+}
+
+// fingerprint is key's SHA256 fingerprint, as ssh-keygen -l shows it.
+func fingerprint(key gossh.PublicKey) string {
+	if key == nil {
+		return "none"
+	}
+	return gossh.FingerprintSHA256(key)
 }
 
 // operator says whether the session's key may steer.

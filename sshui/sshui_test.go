@@ -5,6 +5,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +22,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/tradetop/tradetop/e2e"
+	"github.com/tradetop/tradetop/e2e/proc"
 )
 
 // keys is a test's client keys and the files that list them.
@@ -63,15 +67,27 @@ func authorizedLine(s gossh.Signer) string {
 	return string(gossh.MarshalAuthorizedKey(s.PublicKey()))
 }
 
-// config is a Server's config over src with k's files.
-func (k *keys) config(src *fakeSource) Config {
+// config is a Server's config over src with k's files, logging to log.
+func (k *keys) config(src *fakeSource, log *e2e.Buffer) Config {
 	return Config{
 		HostKeyPath:    filepath.Join(k.dir, "ssh_host_ed25519_key"),
 		AuthorizedKeys: k.authorized,
 		Operators:      k.operators,
 		Source:         src,
 		StopService:    func() error { return nil },
+		Log:            slog.New(slog.NewTextHandler(log, nil)),
 	}
+}
+
+// logged is the lines of log whose message is msg.
+func logged(log *e2e.Buffer, msg string) []proc.Line {
+	var out []proc.Line
+	for _, l := range proc.ParseLog(log.String()) {
+		if l.Msg == msg {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // serving is a Server serving on a port of 127.0.0.1 until the test ends.
@@ -333,6 +349,32 @@ func filled(w, h int) func(string) bool {
 	}
 }
 
+// quiet waits until no goroutine of ssh, Charm's or tradetop's runs but
+// the caller's, as every earlier test must leave it, and returns how many
+// goroutines run then: the count a test's own must come back to.
+func quiet(t *testing.T) int {
+	t.Helper()
+	var left []string
+	for deadline := time.Now().Add(e2e.Bound(t, 10*time.Second)); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		buf := make([]byte, 1<<20)
+		stacks := strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n")
+		left = left[:0]
+		for _, g := range stacks[1:] { // the first is the caller's
+			for _, pkg := range []string{"golang.org/x/crypto/ssh.", "github.com/charmbracelet/", "github.com/tradetop/tradetop/"} {
+				if strings.Contains(g, pkg) {
+					left = append(left, g)
+					break
+				}
+			}
+		}
+		if len(left) == 0 {
+			return runtime.NumGoroutine()
+		}
+	}
+	t.Fatalf("goroutines left by an earlier test:\n%s", strings.Join(left, "\n\n"))
+	return 0
+}
+
 // settle waits until the process runs want goroutines, or fails the test
 // with their stacks.
 func settle(t *testing.T, what string, want int) {
@@ -366,11 +408,12 @@ func waitSessions(t *testing.T, s *Server, n int) {
 func TestSessions(t *testing.T) {
 	k := newKeys(t)
 	src := newFakeSource()
-	s, err := New(k.config(src))
+	var log e2e.Buffer
+	s, err := New(k.config(src, &log))
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := runtime.NumGoroutine()
+	before := quiet(t)
 	sv := serve(t, s)
 	// Serve's goroutine and the accept loop's.
 	serving := before + 2
@@ -431,4 +474,370 @@ func TestSessions(t *testing.T) {
 		t.Fatalf("Serve returned %v after its context was done", err)
 	}
 	settle(t, "after Serve returned", before)
+
+	// A line at each session's start and end: whose key, and what it may do.
+	access := map[string]string{
+		gossh.FingerprintSHA256(k.operator.PublicKey()): "operator",
+		gossh.FingerprintSHA256(k.viewer.PublicKey()):   "read-only",
+	}
+	for _, msg := range []string{"ssh session started", "ssh session ended"} {
+		lines := logged(&log, msg)
+		if len(lines) != 2 {
+			t.Errorf("%d lines %q, want 2:\n%s", len(lines), msg, log.String())
+		}
+		for _, l := range lines {
+			if want, ok := access[l.Attrs["key"]]; !ok || l.Attrs["access"] != want || l.Attrs["user"] != "x" || !strings.HasPrefix(l.Attrs["remote"], "127.0.0.1:") {
+				t.Errorf("line %q: want the user, the remote address, a client's key and its access", l.Raw)
+			}
+			if msg == "ssh session ended" && l.Attrs["end"] != endGone {
+				t.Errorf("line %q: want end=%q", l.Raw, endGone)
+			}
+		}
+	}
+}
+
+// TestSessionClosedOnAConnectionKept: a client that closes its session but
+// keeps the connection, as a multiplexing client (ssh -O, ControlMaster)
+// does when one of its ssh processes is killed, leaves nothing of the
+// session behind.
+func TestSessionClosedOnAConnectionKept(t *testing.T) {
+	quiet(t)
+	k := newKeys(t)
+	s, err := New(k.config(newFakeSource(), &e2e.Buffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := serve(t, s)
+	conn, client, err := dial(sv, k.viewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	// A round trip: the server's side of the connection is all there.
+	if _, _, err := client.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+		t.Fatal(err)
+	}
+	connected := runtime.NumGoroutine()
+	term := openOn(t, "viewer", conn, client, 120, 40)
+	term.waitFor("the dashboard", has("tradetop", "AAPL"))
+	if err := term.sess.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitSessions(t, s, 0)
+	settle(t, "after the session was closed", connected)
+}
+
+// TestSessionWithoutATerminal: a session without a pty is told in one line
+// how to get one, and exits 1.
+func TestSessionWithoutATerminal(t *testing.T) {
+	k := newKeys(t)
+	s, err := New(k.config(newFakeSource(), &e2e.Buffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := serve(t, s)
+	_, client, err := dial(sv, k.viewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	sess.Stdout, sess.Stderr = &stdout, &stderr
+	err = sess.Run("")
+	var exit *gossh.ExitError
+	if !errors.As(err, &exit) || exit.ExitStatus() != 1 {
+		t.Errorf("exit %v, want status 1", err)
+	}
+	want := "tradetop: an interactive terminal is needed: ssh -t (or -tt when ssh's own input is not a terminal)\n"
+	if stderr.String() != want || stdout.Len() != 0 {
+		t.Errorf("stderr %q and stdout %q, want stderr %q alone", stderr.String(), stdout.String(), want)
+	}
+	waitSessions(t, s, 0)
+}
+
+// TestStopEndsSessionsCleanly: when Serve's context is done, each session's
+// program quits and gives the client's terminal back as it found it, the
+// client is told why (and exits 1), and Serve returns nil once everything of the
+// sessions is gone.
+func TestStopEndsSessionsCleanly(t *testing.T) {
+	k := newKeys(t)
+	var log e2e.Buffer
+	s, err := New(k.config(newFakeSource(), &log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := quiet(t)
+	sv := serve(t, s)
+	terms := []*terminal{open(t, sv, "viewer", k.viewer, 120, 40), open(t, sv, "operator", k.operator, 90, 30)}
+	for _, term := range terms {
+		term.waitFor("the dashboard", has("tradetop", "AAPL"))
+	}
+	if err := sv.stop(t); err != nil {
+		t.Fatalf("Serve returned %v after its context was done", err)
+	}
+	for _, term := range terms {
+		term.waitEnd()
+		raw := term.raw()
+		for _, mode := range []string{"\x1b[?1049l", "\x1b[?1002l", "\x1b[?25h"} {
+			if !strings.Contains(raw, mode) {
+				t.Errorf("%s: the terminal was not given back: no %q", term.name, mode)
+			}
+		}
+		if sc := term.screen(); sc.altShowing || !strings.Contains(sc.String(), "tradetop: the server is shutting down") {
+			t.Errorf("%s: the screen after the session (alternate screen %v):\n%s", term.name, sc.altShowing, sc.String())
+		}
+		var exit *gossh.ExitError
+		if err := term.sess.Wait(); !errors.As(err, &exit) || exit.ExitStatus() != 1 {
+			t.Errorf("%s: the session ended with %v, want exit status 1", term.name, err)
+		}
+		term.client.Close()
+	}
+	for _, l := range logged(&log, "ssh session ended") {
+		if l.Attrs["end"] != endStopping {
+			t.Errorf("line %q: want end=%q", l.Raw, endStopping)
+		}
+	}
+	settle(t, "after Serve returned", before)
+}
+
+// blackhole stands between a client and a server, forwarding both ways
+// until it is cut; then it drops everything both ways and closes neither
+// side, as a network that has gone silent does.
+type blackhole struct {
+	ln   net.Listener
+	cut  chan struct{}
+	once sync.Once
+	done sync.WaitGroup
+	mu   sync.Mutex
+	open []net.Conn
+}
+
+func newBlackhole(t *testing.T, to string) *blackhole {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackhole{ln: ln, cut: make(chan struct{})}
+	b.done.Add(1)
+	go func() {
+		defer b.done.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", to)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			b.mu.Lock()
+			b.open = append(b.open, c, s)
+			b.mu.Unlock()
+			b.done.Add(2)
+			go b.pipe(s, c)
+			go b.pipe(c, s)
+		}
+	}()
+	return b
+}
+
+func (b *blackhole) pipe(to, from net.Conn) {
+	defer b.done.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := from.Read(buf)
+		if err != nil {
+			return
+		}
+		select {
+		case <-b.cut:
+		default:
+			if _, err := to.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// cutOff drops everything from now on.
+func (b *blackhole) cutOff() { b.once.Do(func() { close(b.cut) }) }
+
+// close ends the blackhole, its connections with it.
+func (b *blackhole) close() {
+	b.cutOff()
+	b.ln.Close()
+	b.mu.Lock()
+	for _, c := range b.open {
+		c.Close()
+	}
+	b.mu.Unlock()
+	b.done.Wait()
+}
+
+// TestSilentClientIsCutOff: a client whose network goes silent, neither
+// answering nor closing, is cut off once it has not answered three
+// keepalives, and its session leaves nothing behind.
+func TestSilentClientIsCutOff(t *testing.T) {
+	k := newKeys(t)
+	var log e2e.Buffer
+	s, err := New(k.config(newFakeSource(), &log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Short enough for a test, long enough that a client under the race
+	// detector answers in time: the session must outlive a few rounds.
+	s.keepAlive = 100 * time.Millisecond
+	before := quiet(t)
+	sv := serve(t, s)
+	hole := newBlackhole(t, sv.addr)
+	defer hole.close()
+	conn, client, err := dialAuth(&serving{addr: hole.ln.Addr().String()}, gossh.PublicKeys(k.viewer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	term := openOn(t, "viewer", conn, client, 120, 40)
+	term.waitFor("the dashboard", has("tradetop", "AAPL"))
+	// Five keepalive rounds answered: the session stays.
+	time.Sleep(5 * s.keepAlive)
+	if s.Sessions() != 1 {
+		t.Fatalf("an answering client was cut off:\n%s", log.String())
+	}
+
+	hole.cutOff()
+	waitSessions(t, s, 0)
+	if ended := logged(&log, "ssh session ended"); len(ended) != 1 || ended[0].Attrs["end"] != endSilent {
+		t.Errorf("want one session ended with end=%q:\n%s", endSilent, log.String())
+	}
+	s.mu.Lock()
+	conns := len(s.conns)
+	s.mu.Unlock()
+	if conns != 0 {
+		t.Errorf("%d connections still open on the server", conns)
+	}
+	client.Close()
+	hole.close()
+	if err := sv.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, "after the silent client was cut off", before)
+}
+
+// TestHostKeyIsKept: the host key is made once, private to its owner, and
+// served from then on: a client that trusted it keeps trusting it.
+func TestHostKeyIsKept(t *testing.T) {
+	k := newKeys(t)
+	cfg := k.config(newFakeSource(), &e2e.Buffer{})
+	if _, err := os.Stat(cfg.HostKeyPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a host key before the first New: %v", err)
+	}
+	first, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(cfg.HostKeyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("host key mode %v, want 0600", fi.Mode().Perm())
+	}
+	made, _ := os.ReadFile(cfg.HostKeyPath)
+	second, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, _ := os.ReadFile(cfg.HostKeyPath)
+	if !bytes.Equal(made, kept) {
+		t.Error("the second New rewrote the host key")
+	}
+	fp := gossh.FingerprintSHA256(first.hostKey.PublicKey())
+	if got := gossh.FingerprintSHA256(second.hostKey.PublicKey()); got != fp {
+		t.Fatalf("host key %s, then %s", fp, got)
+	}
+	if matches, _ := filepath.Glob(cfg.HostKeyPath + ".*"); len(matches) != 0 {
+		t.Errorf("left beside the host key: %v", matches)
+	}
+
+	// A client that knows the key from the first server connects to the
+	// second.
+	sv := serve(t, second)
+	conn, err := net.Dial("tcp", sv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c, _, _, err := gossh.NewClientConn(conn, sv.addr, &gossh.ClientConfig{
+		User: "x", Auth: []gossh.AuthMethod{gossh.PublicKeys(k.viewer)},
+		HostKeyCallback: gossh.FixedHostKey(first.hostKey.PublicKey()),
+	})
+	if err != nil {
+		t.Fatalf("a client that trusted the first key: %v", err)
+	}
+	c.Close()
+}
+
+// TestKeyFileErrors: each thing wrong with a key file is said on one line
+// that names the file.
+func TestKeyFileErrors(t *testing.T) {
+	k := newKeys(t)
+	encrypted, err := gossh.MarshalPrivateKeyWithPassphrase(ed25519.NewKeyFromSeed(make([]byte, 32)), "", []byte("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger := authorizedLine(k.stranger)
+	cases := []struct {
+		name string
+		edit func(c *Config)
+		want []string
+	}{
+		{"no authorized keys file", func(c *Config) { c.AuthorizedKeys = filepath.Join(k.dir, "missing") }, []string{"authorized keys", "missing", "no such file"}},
+		{"authorized keys unreadable", func(c *Config) { c.AuthorizedKeys = k.dir }, []string{"authorized keys", k.dir, "is a directory"}},
+		{"no key in it", func(c *Config) { c.AuthorizedKeys = k.write(t, "empty", "# nobody yet\n\n") }, []string{"authorized keys", "empty", "no public key in it"}},
+		{"not a key", func(c *Config) {
+			c.AuthorizedKeys = k.write(t, "garbled", authorizedLine(k.viewer)+"\nssh-ed25519 AAAAnotbase64!\n")
+		}, []string{"authorized keys", "garbled", "line 3 is not a public key"}},
+		{"a private key", func(c *Config) {
+			b, _ := os.ReadFile(c.HostKeyPath)
+			if len(b) == 0 {
+				if _, err := New(*c); err != nil {
+					t.Fatal(err)
+				}
+				b, _ = os.ReadFile(c.HostKeyPath)
+			}
+			c.AuthorizedKeys = k.write(t, "private", string(b))
+		}, []string{"authorized keys", "private", "line 1 is part of a private key"}},
+		{"options", func(c *Config) { c.AuthorizedKeys = k.write(t, "options", `from="10.0.0.0/8" `+stranger) }, []string{"authorized keys", "options", "line 1 has options", `from="10.0.0.0/8"`}},
+		{"operators not a key", func(c *Config) { c.Operators = k.write(t, "ops", "hello\n") }, []string{"operator keys", "ops", "line 1 is not a public key"}},
+		{"operator not authorized", func(c *Config) { c.Operators = k.write(t, "ops2", stranger) }, []string{"operator keys", "ops2", gossh.FingerprintSHA256(k.stranger.PublicKey()), "not in the authorized keys", k.authorized}},
+		{"host key not a key", func(c *Config) { c.HostKeyPath = k.write(t, "host", "not a key\n") }, []string{"host key", "host", "not a private key"}},
+		{"host key encrypted", func(c *Config) { c.HostKeyPath = k.write(t, "host_enc", string(pem.EncodeToMemory(encrypted))) }, []string{"host key", "host_enc", "encrypted"}},
+		{"host key directory missing", func(c *Config) { c.HostKeyPath = filepath.Join(k.dir, "nodir", "key") }, []string{"host key", "nodir", "no such file"}},
+		{"no authorized keys", func(c *Config) { c.AuthorizedKeys = "" }, []string{"authorized keys"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := k.config(newFakeSource(), &e2e.Buffer{})
+			tc.edit(&cfg)
+			_, err := New(cfg)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\r\n") {
+				t.Errorf("error on more than one line: %q", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not say %q", msg, w)
+				}
+			}
+		})
+	}
 }
