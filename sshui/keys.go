@@ -107,10 +107,13 @@ func makeHostKey(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
+	switch err := os.Link(tmp.Name(), path); {
+	case err == nil, errors.Is(err, fs.ErrExist):
+		return nil
+	default:
+		// A file system without hard links: put it in place anyway.
+		return os.Rename(tmp.Name(), path)
 	}
-	return nil
 }
 
 // oneLine is err's message on one line.
