@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -78,16 +77,17 @@ func run(args []string, env environment, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	var ln net.Listener
-	if o.listen != "" {
-		if ln, err = net.Listen("tcp", o.listen); err != nil {
-			fmt.Fprintf(stderr, "tradetop: invalid value for flag -listen: %v\n", err)
+	ls, err := listen(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "tradetop: %v\n", err)
+		return exitUsage
+	}
+	defer ls.Close()
+	if err := execute(o, ls, log, stdout); err != nil {
+		fmt.Fprintf(stderr, "tradetop: %v\n", err)
+		if _, usage := errors.AsType[usageError](err); usage {
 			return exitUsage
 		}
-		defer ln.Close()
-	}
-	if err := execute(o, ln, log, stdout); err != nil {
-		fmt.Fprintf(stderr, "tradetop: %v\n", err)
 		if errors.Is(err, pipeline.ErrAborted) {
 			return exitAborted
 		}
@@ -134,9 +134,10 @@ func openLog(dir string) (*os.File, error) {
 }
 
 // execute builds the pipeline from o and runs it headless or under the
-// terminal UI until it is stopped and drained; with ln, it serves metrics
-// and probes on it meanwhile.
-func execute(o options, ln net.Listener, log *slog.Logger, stdout io.Writer) error {
+// terminal UI until it is stopped and drained; meanwhile it serves
+// metrics, probes and the control API on --listen and the terminal UI on
+// --ssh, when they are open.
+func execute(o options, ls listeners, log *slog.Logger, stdout io.Writer) error {
 	// A first SIGINT or SIGTERM drains; a second one stops at once.
 	soft, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -160,11 +161,14 @@ func execute(o options, ln net.Listener, log *slog.Logger, stdout io.Writer) err
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
 	var watch *monitor.Watcher
-	if o.noUI || ln != nil {
+	if o.noUI || ls.http != nil {
 		watch = monitor.Watch(watchCtx, p.Snapshot, 100*time.Millisecond)
 	}
-	srv := serve(o, ln, p, watch, stop, log)
+	srv, err := serve(o, ls, p, watch, stop, w.universe.MarketCap, log)
 	defer srv.Close()
+	if err != nil {
+		return err
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

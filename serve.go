@@ -1,20 +1,24 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/tradetop/tradetop/api"
 	"github.com/tradetop/tradetop/auth"
+	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/metrics"
 	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/sshui"
 )
 
 // minTokenLen is the shortest control token taken: anything shorter could
@@ -93,20 +97,91 @@ func (o *options) openReads() bool {
 	return loopbackOnly(o.listen) || (o.listenInsecure && o.controlToken == "")
 }
 
+// listeners are the addresses the process serves on, opened before the
+// pipeline starts so that a taken port is a usage error.
+type listeners struct {
+	http, ssh net.Listener
+}
+
+// listen opens --listen and --ssh; errors name the flag.
+func listen(o options) (listeners, error) {
+	var l listeners
+	var err error
+	if o.listen != "" {
+		if l.http, err = net.Listen("tcp", o.listen); err != nil {
+			return l, fmt.Errorf("invalid value for flag -listen: %v", err)
+		}
+	}
+	if o.ssh != "" {
+		if l.ssh, err = net.Listen("tcp", o.ssh); err != nil {
+			l.Close()
+			return l, fmt.Errorf("invalid value for flag -ssh: %v", err)
+		}
+	}
+	return l, nil
+}
+
+// Close closes what is open.
+func (l listeners) Close() {
+	for _, ln := range []net.Listener{l.http, l.ssh} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// usageError is an error of the command line found once the pipeline is
+// wired (a key file, say): the command exits 2 with it.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
 // serving is what the process serves besides its pipeline: metrics,
-// probes and the control API on --listen.
+// probes and the control API on --listen, the terminal UI on --ssh.
 type serving struct {
 	api   *api.Server
+	ssh   *sshui.Server
 	http  *http.Server
 	close []func()
 }
 
-// serve starts serving p on ln, if there is one. stop drains the pipeline;
-// the control API's stop calls it.
-func serve(o options, ln net.Listener, p *pipeline.Pipeline, watch *monitor.Watcher, stop func(), log *slog.Logger) *serving {
+// serve starts serving p on the listeners that are open. stop drains the
+// pipeline; the control API's stop and an ssh operator's call it.
+// marketCap is the universe's, for the ssh sessions' symbol tables.
+func serve(o options, ls listeners, p *pipeline.Pipeline, watch *monitor.Watcher, stop func(), marketCap func(string, float64) (float64, bool), log *slog.Logger) (*serving, error) {
 	s := &serving{}
+	if ls.ssh != nil {
+		var err error
+		s.ssh, err = sshui.New(sshui.Config{
+			HostKeyPath:    filepath.Join(o.dataDir, datadir.SSHHostKey),
+			AuthorizedKeys: o.sshAuthorizedKeys,
+			Operators:      o.sshOperators,
+			Source:         p,
+			StopService: func() error {
+				log.Info("stopping: asked by an operator over ssh; draining")
+				stop()
+				return nil
+			},
+			MarketCap: marketCap,
+			Log:       log,
+		})
+		if err != nil {
+			return s, usageError{err}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := s.ssh.Serve(ctx, ls.ssh); err != nil {
+				log.Error("serving --ssh", "listen", ls.ssh.Addr().String(), "error", err)
+			}
+		}()
+		s.close = append(s.close, func() { cancel(); <-done })
+		log.Info("serving the terminal UI over ssh", "listen", ls.ssh.Addr().String(), "operators", o.sshOperators != "")
+	}
+	ln := ls.http
 	if ln == nil {
-		return s
+		return s, nil
 	}
 	s.api = api.New(p, api.Options{
 		Token:     o.controlToken,
@@ -118,7 +193,11 @@ func serve(o options, ln net.Listener, p *pipeline.Pipeline, watch *monitor.Watc
 		Version: version(),
 		Log:     log,
 	})
-	mux := metrics.Handler(watch, version(), metrics.Viewers{API: s.api.Viewers})
+	viewers := metrics.Viewers{API: s.api.Viewers}
+	if s.ssh != nil {
+		viewers.SSH = s.ssh.Sessions
+	}
+	mux := metrics.Handler(watch, version(), viewers)
 	s.api.Register(mux)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	scheme := "http"
@@ -137,7 +216,7 @@ func serve(o options, ln net.Listener, p *pipeline.Pipeline, watch *monitor.Watc
 		controls = "off (no control token)"
 	}
 	log.Info("serving metrics and the control API", "url", scheme+"://"+ln.Addr().String(), "controls", controls, "reads_open", o.openReads())
-	return s
+	return s, nil
 }
 
 // Close stops serving.

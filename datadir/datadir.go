@@ -21,6 +21,8 @@ const (
 	BrokerDir = "kafka"
 	// LogFile is the terminal UI's log.
 	LogFile = "tradetop.log"
+	// SSHHostKey is --ssh's host key, made once and kept.
+	SSHHostKey = "ssh_host_ed25519_key"
 	// lockFile is locked by the process using the directory, and says who
 	// that is.
 	lockFile = "tradetop.lock"
