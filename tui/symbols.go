@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/NimbleMarkets/ntcharts/canvas/runes"
 	"github.com/NimbleMarkets/ntcharts/sparkline"
 
 	"github.com/tradetop/tradetop/agg"
@@ -59,14 +60,23 @@ type symbolsPane struct {
 
 	cols   symbolCols
 	step   int // seconds per sparkline column
-	sparks map[string]*sparkline.Model
+	sparks map[string]*spark
 	values []float64 // scratch
+	key    []rune    // scratch
 	// mcap gives a symbol's market value at a price; nil: no MCAP column.
 	mcap func(symbol string, price float64) (float64, bool)
 }
 
 func newSymbolsPane(st *Styles, h *history, mcap func(string, float64) (float64, bool)) symbolsPane {
-	return symbolsPane{st: st, hist: h, mcap: mcap, sparks: map[string]*sparkline.Model{}, step: 1}
+	return symbolsPane{st: st, hist: h, mcap: mcap, sparks: map[string]*spark{}, step: 1}
+}
+
+// spark is a symbol's sparkline and what it last drew: a column's glyph
+// moves by eighths, so most snapshots change none and the drawing is kept.
+type spark struct {
+	sparkline.Model
+	key  string // the glyphs and the trend of the drawing
+	view string // the drawing
 }
 
 // symbolCols is the table's column plan for a width.
@@ -169,8 +179,7 @@ func (p *symbolsPane) drawSparks() {
 			if len(p.sparks) >= maxTracked {
 				continue
 			}
-			m := sparkline.New(w, 1, sparkline.WithNoAutoMaxValue(), sparkline.WithMaxValue(1))
-			sl = &m
+			sl = &spark{Model: sparkline.New(w, 1, sparkline.WithNoAutoMaxValue(), sparkline.WithMaxValue(1))}
 			p.sparks[r.Symbol] = sl
 		} else if sl.Width() != w {
 			sl.Resize(w, 1)
@@ -179,29 +188,49 @@ func (p *symbolsPane) drawSparks() {
 		for _, v := range p.values {
 			lo, hi = min(lo, v), max(hi, v)
 		}
-		// Zeros (blank columns) before a short history, so that the w
-		// values pushed replace all the ring holds: no Clear, which would
-		// allocate a canvas of its own besides the one drawing clears.
-		for range sl.Width() - len(p.values) {
-			sl.Push(0)
+		trend := '='
+		switch first, last := p.values[0], p.values[len(p.values)-1]; {
+		case last > first:
+			trend = '+'
+		case last < first:
+			trend = '-'
 		}
-		for _, v := range p.values {
+		// The column heights, as the glyphs the sparkline draws for them.
+		p.key = append(p.key[:0], trend)
+		for range w - len(p.values) {
+			p.key = append(p.key, runes.LowerBlockElementFromFloat64(0))
+		}
+		for i, v := range p.values {
 			// The lowest price still shows as the lowest bar, not a gap.
 			f := 0.5
 			if hi > lo {
 				f = 0.125 + 0.875*(v-lo)/(hi-lo)
 			}
-			sl.Push(f)
+			p.values[i] = f
+			p.key = append(p.key, runes.LowerBlockElementFromFloat64(f))
 		}
-		sl.DrawColumnsOnly()
-		style := st.Flat
-		switch first, last := p.values[0], p.values[len(p.values)-1]; {
-		case last > first:
-			style = st.Up
-		case last < first:
-			style = st.Down
+		if key := string(p.key); key != sl.key {
+			// Zeros (blank columns) before a short history, so that the w
+			// values pushed replace all the ring holds: no Clear, which
+			// would allocate a canvas of its own besides the one drawing
+			// clears.
+			for range sl.Width() - len(p.values) {
+				sl.Push(0)
+			}
+			for _, f := range p.values {
+				sl.Push(f)
+			}
+			sl.DrawColumnsOnly()
+			style := st.Flat
+			switch trend {
+			case '+':
+				style = st.Up
+			case '-':
+				style = st.Down
+			}
+			sl.key, sl.view = key, style.Render(plainView(&sl.Canvas))
 		}
-		r.spark = style.Render(plainView(&sl.Canvas))
+		r.spark = sl.view
 	}
 }
 
