@@ -107,15 +107,17 @@ func (p *lagPane) drawGraph() {
 		p.spark = sparkline.New(gw, p.sparkH)
 	}
 	p.vals = p.mon.TotalLag(p.vals[:0], gw)
-	p.spark.Clear()
-	if len(p.vals) > 0 {
-		hi := 1.0
-		for _, v := range p.vals {
-			hi = max(hi, v)
-		}
-		p.spark.SetMax(hi)
-		p.spark.PushAll(p.vals)
+	hi := 1.0
+	for _, v := range p.vals {
+		hi = max(hi, v)
 	}
+	p.spark.SetMax(hi)
+	// Blank columns before a short history replace the rest of the ring,
+	// without a Clear (which allocates a canvas of its own).
+	for range gw - len(p.vals) {
+		p.spark.Push(0)
+	}
+	p.spark.PushAll(p.vals)
 	p.spark.DrawColumnsOnly()
 	p.graph = p.st.Graph.Render(plainView(&p.spark.Canvas))
 }
