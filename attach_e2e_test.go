@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradetop/tradetop/auth/authtest"
 	"github.com/tradetop/tradetop/e2e/proc"
 	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/remote"
 	"github.com/tradetop/tradetop/state"
 )
 
@@ -140,5 +142,81 @@ func TestAttachFollowsTheService(t *testing.T) {
 	v.keys("q")
 	if got := v.exit(10 * time.Second); got != "EXIT=0" {
 		t.Fatalf("q left the viewer with %q, want EXIT=0:\n%s", got, v.capture())
+	}
+}
+
+// TestListenOverTLS serves --listen over TLS: a client that trusts the
+// certificate follows and steers the service; one that does not is told
+// why; plain HTTP on the port gets nothing; attach takes the authority
+// with --tls-ca.
+func TestListenOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert := authtest.New(t)
+	certFile, keyFile := cert.WriteFiles(t, dir)
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("tls-test-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	run := proc.StartFunc(t, "service", inProcess(nil), "--no-ui", "--listen", addr, "--listen-tls-cert", certFile, "--listen-tls-key", keyFile,
+		"--control-token-file", tokenFile, "--data-dir", filepath.Join(dir, "data"), "--rate", "100", "--duration", "6s", "--summary", "json")
+
+	c, err := remote.Dial("https://"+addr, remote.Options{Token: "tls-test-token-0123456789", TLS: cert.Client(), MinBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	untrusting, err := remote.Dial("https://"+addr, remote.Options{MinBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer untrusting.Close()
+	for i := 0; !c.Link().Connected || c.Snapshot() == nil; i++ {
+		if i == 300 {
+			t.Fatalf("no snapshot over TLS: %+v", c.Link())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := c.SetPaused(true); err != nil {
+		t.Fatalf("pause over TLS: %v", err)
+	}
+	for i := 0; ; i++ {
+		l := untrusting.Link()
+		if l.Connected || untrusting.Snapshot() != nil {
+			t.Fatalf("a client without the authority connected: %+v", l)
+		}
+		if strings.Contains(l.Err, "certificate") {
+			break
+		}
+		if i == 300 {
+			t.Fatalf("a client without the authority is not told why: %+v", l)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addr + "/api/v1"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("plain HTTP was answered on the TLS port")
+		}
+	}
+	if !run.WaitExit(60 * time.Second) {
+		t.Fatal("the service did not end")
+	}
+	var sum pipeline.Summary
+	if err := json.Unmarshal([]byte(run.Stdout()), &sum); err != nil || sum.Pauses != 1 {
+		t.Fatalf("summary %q (%v): want one pause", run.Stdout(), err)
+	}
+
+	// attach reads the authority from --tls-ca, and refuses a bad one.
+	o, _, err := parseAttach([]string{"--tls-ca", certFile, "https://" + addr}, environment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conf, err := o.tlsConfig(); err != nil || conf == nil || conf.RootCAs == nil {
+		t.Errorf("attach --tls-ca: %v %v", conf, err)
+	}
+	o, _, _ = parseAttach([]string{"--tls-ca", filepath.Join(dir, "missing.pem"), "https://" + addr}, environment{})
+	if _, err := o.tlsConfig(); err == nil || strings.Contains(err.Error(), "\n") {
+		t.Errorf("attach --tls-ca with a missing file: %v", err)
 	}
 }
