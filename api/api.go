@@ -137,8 +137,8 @@ func (s *Server) access(r *http.Request) access {
 	if h == "" {
 		return noToken
 	}
-	given, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || s.o.Token == "" {
+	scheme, given, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || s.o.Token == "" {
 		return wrongToken
 	}
 	sum := sha256.Sum256([]byte(given))

@@ -104,6 +104,19 @@ func TestControlsNeedTheToken(t *testing.T) {
 	if a.Pauses != 1 || a.Resumes != 1 || !slices.Equal(a.Subs, []string{"+AAPL", "-AAPL"}) || !slices.Equal(a.Rates, []float64{10, 0}) || stops != 1 {
 		t.Errorf("with the token: %+v, stops %d", a, stops)
 	}
+	// The scheme's name is case-insensitive (RFC 9110); other schemes are not the token.
+	for header, want := range map[string]int{"bearer " + token: 200, "BEARER " + token: 200, "Basic " + token: 401, token: 401, "Bearer  " + token: 401} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+api.Prefix+"/resume", nil)
+		req.Header.Set("Authorization", header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Authorization %q: %d, want %d", strings.Replace(header, token, "<token>", 1), resp.StatusCode, want)
+		}
+	}
 	if code, _ := request(t, http.MethodGet, srv.URL+api.Prefix+"/pause", token); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET of a control: %d, want 405", code)
 	}
