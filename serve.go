@@ -166,7 +166,16 @@ func serve(o options, ls listeners, p *pipeline.Pipeline, watch *monitor.Watcher
 			Log:       log,
 		})
 		if err != nil {
-			return s, usageError{err}
+			// Name the flag whose file is wrong; the host key lives in the
+			// data directory.
+			flag := "data-dir"
+			switch msg := err.Error(); {
+			case strings.HasPrefix(msg, "ssh authorized keys"):
+				flag = "ssh-authorized-keys"
+			case strings.HasPrefix(msg, "ssh operator keys"):
+				flag = "ssh-operators"
+			}
+			return s, usageError{fmt.Errorf("invalid value for flag -%s: %w", flag, err)}
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
