@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -218,4 +219,70 @@ func (a *Admin) Lag(ctx context.Context, group, topic string) ([]PartitionLag, e
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// Member is one member of a consumer group, as the group's coordinator
+// describes it.
+type Member struct {
+	// ID is the member ID the coordinator gave it: its client ID and a
+	// suffix.
+	ID string
+	// ClientID is the client ID it joined with: for tradetop,
+	// "tradetop-<role>-<host>-<pid>".
+	ClientID string
+	// Host is the address it connects from, as the coordinator sees it.
+	Host string
+	// Partitions are the partitions of the topic assigned to it, in order.
+	Partitions []int
+}
+
+// Group is a consumer group at one DescribeGroups read.
+type Group struct {
+	// State is the coordinator's word for the group: Stable,
+	// PreparingRebalance, CompletingRebalance, Empty or Dead.
+	State string
+	// Members are sorted by client ID, then member ID.
+	Members []Member
+}
+
+// Group describes group's members and which partitions of topic each is
+// assigned, from the group's coordinator. A group that does not exist is
+// Dead with no members.
+func (a *Admin) Group(ctx context.Context, group, topic string) (Group, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := a.client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		return Group{}, fmt.Errorf("describing group %s: %w", group, a.cfg.explain(ctx, err))
+	}
+	for _, g := range resp.Groups {
+		if g.GroupID != group {
+			continue
+		}
+		if g.Error != nil {
+			if errors.Is(g.Error, kafka.GroupIdNotFound) {
+				return Group{State: "Dead"}, nil
+			}
+			return Group{}, fmt.Errorf("describing group %s: %w", group, g.Error)
+		}
+		out := Group{State: g.GroupState, Members: make([]Member, 0, len(g.Members))}
+		for _, m := range g.Members {
+			mem := Member{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost}
+			for _, t := range m.MemberAssignments.Topics {
+				if t.Topic == topic {
+					mem.Partitions = append(mem.Partitions, t.Partitions...)
+				}
+			}
+			slices.Sort(mem.Partitions)
+			out.Members = append(out.Members, mem)
+		}
+		slices.SortFunc(out.Members, func(a, b Member) int {
+			if c := strings.Compare(a.ClientID, b.ClientID); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		return out, nil
+	}
+	return Group{State: "Dead"}, nil
 }

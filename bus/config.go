@@ -26,6 +26,10 @@ type Config struct {
 	DLQTopic string
 	// Group is the consumer group of the processing stage. Default "tradetop".
 	Group string
+	// ClientID is how this process names itself to the brokers: in their
+	// logs, quotas and request metrics, and to the other members of the
+	// group, which see it in DescribeGroups. Default DefaultClientID.
+	ClientID string
 	// Partitions is the partition count of a topic tradetop creates.
 	// Default 6.
 	Partitions int
@@ -84,6 +88,7 @@ func Defaults() Config {
 	return Config{
 		Topic:             "trades",
 		Group:             "tradetop",
+		ClientID:          DefaultClientID,
 		Partitions:        6,
 		ReplicationFactor: 1,
 		BatchSize:         2000,
@@ -119,6 +124,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.DLQTopic == "" {
 		c.DLQTopic = c.Topic + ".dlq"
+	}
+	if c.ClientID == "" {
+		c.ClientID = d.ClientID
 	}
 	if c.Group == "" {
 		c.Group = d.Group
@@ -173,9 +181,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ClientID is how tradetop names itself to the brokers, in their logs,
-// quotas and request metrics.
-const ClientID = "tradetop"
+// DefaultClientID is the ClientID of a Config that sets none.
+const DefaultClientID = "tradetop"
 
 // keepAlive is the TCP keep-alive period of broker connections: Go's own
 // default, written out so that it does not change under us.
@@ -188,7 +195,7 @@ const keepAlive = 15 * time.Second
 func (c Config) Dialer() *kafka.Dialer {
 	c = c.WithDefaults()
 	return &kafka.Dialer{
-		ClientID:      ClientID,
+		ClientID:      c.ClientID,
 		Timeout:       c.DialTimeout,
 		DualStack:     true,
 		KeepAlive:     keepAlive,
@@ -213,7 +220,7 @@ func (c Config) Transport() *kafka.Transport {
 		DialTimeout: c.DialTimeout,
 		IdleTimeout: 30 * time.Second,
 		MetadataTTL: 6 * time.Second,
-		ClientID:    ClientID,
+		ClientID:    c.ClientID,
 		TLS:         c.TLS,
 		SASL:        c.SASL.kafka(),
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,6 +29,22 @@ type Consumer struct {
 	// a generation started, the error when joining failed (a broker that
 	// is down, say).
 	OnGroup func(error)
+	// OnAssigned, if set, is told of each generation this member joins,
+	// with the partitions assigned to it (none when the group has more
+	// members than the topic has partitions), before their handlers start.
+	OnAssigned func(Generation)
+	// Drain, if set, is closed when the pipeline drains: a generation that
+	// assigned this member no partition then counts as finished, as a
+	// generation whose handlers all returned nil does.
+	Drain <-chan struct{}
+}
+
+// Generation is one generation of the group as this member sees it.
+type Generation struct {
+	ID       int32
+	MemberID string
+	// Partitions are those assigned to this member, in order.
+	Partitions []int
 }
 
 // NewConsumer returns a consumer of cfg.Topic in group cfg.Group.
@@ -149,6 +166,13 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation, han
 	for _, a := range gen.Assignments[c.cfg.Topic] {
 		parts = append(parts, a.ID)
 	}
+	slices.Sort(parts)
+	if c.OnAssigned != nil {
+		c.OnAssigned(Generation{ID: gen.ID, MemberID: gen.MemberID, Partitions: slices.Clone(parts)})
+	}
+	if len(parts) == 0 {
+		return c.idle(ctx, gen), nil
+	}
 	committed, err := c.fetchCommitted(ctx, parts)
 	if err != nil {
 		return false, err
@@ -204,6 +228,27 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation, han
 		return d, nil
 	case <-ctx.Done():
 		return false, nil
+	}
+}
+
+// idle waits out a generation that assigned this member no partition: until
+// the next rebalance, ctx is done or the drain starts, and reports whether
+// it was the drain.
+func (c *Consumer) idle(ctx context.Context, gen *kafka.Generation) bool {
+	drained := make(chan bool, 1)
+	gen.Start(func(gctx context.Context) {
+		select {
+		case <-gctx.Done():
+			drained <- false
+		case <-c.Drain:
+			drained <- true
+		}
+	})
+	select {
+	case d := <-drained:
+		return d
+	case <-ctx.Done():
+		return false
 	}
 }
 
