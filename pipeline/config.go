@@ -5,7 +5,9 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
@@ -14,12 +16,54 @@ import (
 	"github.com/tradetop/tradetop/store"
 )
 
+// Role is which stages a process runs.
+type Role int
+
+const (
+	// RoleAll runs every stage: feed → Kafka → aggregation → store.
+	RoleAll Role = iota
+	// RoleIngest runs the feed into Kafka only.
+	RoleIngest
+	// RoleProcess runs the consumer group's aggregation into the store
+	// only: any number of processes in one group share the partitions.
+	RoleProcess
+)
+
+// Roles are the roles' names, as --role takes them.
+var Roles = [...]string{"all", "ingest", "process"}
+
+func (r Role) String() string {
+	if r < 0 || int(r) >= len(Roles) {
+		return "Role(" + strconv.Itoa(int(r)) + ")"
+	}
+	return Roles[r]
+}
+
+// ParseRole returns the role named s.
+func ParseRole(s string) (Role, error) {
+	for i, name := range Roles {
+		if s == name {
+			return Role(i), nil
+		}
+	}
+	return 0, fmt.Errorf("role %q: want all, ingest or process", s)
+}
+
+// Ingests says the role runs the feed and the producer.
+func (r Role) Ingests() bool { return r != RoleProcess }
+
+// Processes says the role runs the consumer group, the aggregation and the
+// store.
+func (r Role) Processes() bool { return r != RoleIngest }
+
 // Config configures a Pipeline. The zero value of a field means its default.
 type Config struct {
-	// Source produces the trades. Required.
+	// Role is which stages run. Default RoleAll.
+	Role Role
+	// Source produces the trades. Required unless Role is RoleProcess.
 	Source feed.Source
-	// Store receives trades, candles and sector volume. Required. The
-	// pipeline does not close it.
+	// Store receives trades, candles and sector volume. Required unless
+	// Role is RoleIngest. The pipeline does not close it.
 	Store store.Store
 	// StoreName describes the store in status lines ("sqlite /path").
 	StoreName string
@@ -56,6 +100,11 @@ type Config struct {
 	// consumes every partition, as the single-process modes do.
 	// Default DefaultMaxInFlight, 50000.
 	MaxInFlight int64
+	// MaxLag bounds the group's committed lag (the topic's messages the
+	// group has not stored) in RoleIngest, which cannot see the store: past
+	// it the producer waits for the processors. Default DefaultMaxLag,
+	// 500000.
+	MaxLag int64
 	// IdleAdvance lets a partition that has been quiet for longer than the
 	// allowed lateness close its windows by the wall clock. Only for feeds
 	// whose event times follow the wall clock. Default false.
@@ -73,9 +122,10 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Defaults of Config's MaxInFlight and DrainTimeout.
+// Defaults of Config's MaxInFlight, MaxLag and DrainTimeout.
 const (
 	DefaultMaxInFlight  = 50000
+	DefaultMaxLag       = 500000
 	DefaultDrainTimeout = 10 * time.Second
 )
 
@@ -94,6 +144,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.MaxLag == 0 {
+		c.MaxLag = DefaultMaxLag
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
@@ -122,11 +175,15 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	switch {
-	case c.Source == nil:
+	case c.Role < RoleAll || c.Role > RoleProcess:
+		return fmt.Errorf("pipeline: unknown %s", c.Role)
+	case c.Source == nil && c.Role.Ingests():
 		return errors.New("pipeline: no source")
-	case c.Store == nil:
+	case c.Store == nil && c.Role.Processes():
 		return errors.New("pipeline: no store")
-	case c.BatchTrades < 1, c.StoreQueue < 1, c.IngestQueue < 1, c.MaxInFlight < 1:
+	case c.Role != RoleAll && len(c.Kafka.Brokers) == 0:
+		return fmt.Errorf("pipeline: role %s needs brokers: the embedded broker lives in one process and cannot be shared", c.Role)
+	case c.BatchTrades < 1, c.StoreQueue < 1, c.IngestQueue < 1, c.MaxInFlight < 1, c.MaxLag < 1:
 		return errors.New("pipeline: batch and queue sizes must be positive")
 	case c.BatchInterval < 0, c.DrainTimeout < 0, c.SnapshotInterval < 0, c.LagInterval < 0:
 		return errors.New("pipeline: intervals must not be negative")

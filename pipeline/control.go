@@ -15,7 +15,13 @@ import (
 // already produced keeps flowing through Kafka into the store, so a paused
 // pipeline drains. A rate-paced source resumes with a bounded burst. Pause,
 // Resume and Paused may be called from any goroutine.
-func (p *Pipeline) Pause() { p.gate.set(true) }
+func (p *Pipeline) Pause() {
+	if p.cfg.Role.Ingests() {
+		p.gate.set(true)
+	}
+}
+
+// A process of RoleProcess has no feed: Pause and Resume do nothing.
 
 // Resume lets the feed go on after Pause.
 func (p *Pipeline) Resume() { p.gate.set(false) }
@@ -27,6 +33,9 @@ func (p *Pipeline) Paused() bool { return p.gate.closed() }
 // the interval, oldest first. It reads the store and may be called from any
 // goroutine; callers that must not block call it from their own.
 func (p *Pipeline) RecentCandles(ctx context.Context, symbol string, interval time.Duration, n int) ([]agg.Candle, error) {
+	if p.cfg.Store == nil {
+		return nil, ErrNoStore
+	}
 	return p.cfg.Store.RecentCandles(ctx, symbol, interval, n)
 }
 
@@ -34,8 +43,15 @@ func (p *Pipeline) RecentCandles(ctx context.Context, symbol string, interval ti
 // lies in [from, to), oldest first: any stored range, not only this run's. It
 // reads the store and may be called from any goroutine.
 func (p *Pipeline) Candles(ctx context.Context, symbol string, interval time.Duration, from, to time.Time) ([]agg.Candle, error) {
+	if p.cfg.Store == nil {
+		return nil, ErrNoStore
+	}
 	return p.cfg.Store.Candles(ctx, symbol, interval, from, to)
 }
+
+// ErrNoStore is returned by the store reads of a process that runs the
+// ingest role, which has no store.
+var ErrNoStore = errors.New("this process runs the ingest role and has no store: ask a processor")
 
 // ErrFixedRate is returned by SetRate when the source's pace cannot change.
 var ErrFixedRate = errors.New("the source's pace is fixed")

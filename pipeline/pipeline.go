@@ -38,7 +38,15 @@ type Pipeline struct {
 	broker  atomic.Pointer[string]
 	gate    gate
 	flight  *inFlight
-	tape    tape
+	// holding says the producer waits on its bound now.
+	holding atomic.Bool
+	// lagBound is the group's lag as the ingest role's bound sees it.
+	lagBound lagBound
+	// member is this process's place in the group; group what the
+	// group's coordinator last said of every member.
+	member atomic.Pointer[bus.Generation]
+	group  groupWatch
+	tape   tape
 	// kafka and store say whether Kafka and the store are reachable.
 	kafka, store *outage
 	// feedWatch is used under feedMu: publish runs on the monitor
@@ -67,12 +75,16 @@ func New(cfg Config) (*Pipeline, error) {
 	p.errs.log, p.errs.now = cfg.Log, cfg.Now
 	p.kafka, p.store = newOutage("kafka", &p.errs), newOutage("store", &p.errs)
 	p.pool.New = func() any { return new(batch) }
+	p.lagBound = newLagBound()
 	// One trade at the gate, the ingest queue and the producer's batch.
 	p.flight = newInFlight(1 + cfg.IngestQueue + cfg.Kafka.BatchSize)
 	p.parts.m = map[int]*partView{}
 	p.intervals = slices.Sorted(slices.Values(cfg.Agg.Intervals))
 	return p, nil
 }
+
+// Config returns the pipeline's configuration, after defaults.
+func (p *Pipeline) Config() Config { return p.cfg }
 
 // Abort stops the pipeline at once, without draining. Run then returns what
 // it has counted so far.
@@ -102,6 +114,13 @@ var ErrAborted = errors.New("stopped before the drain finished")
 // stored, open windows are flushed and offsets committed. A drain that takes
 // longer than DrainTimeout after ctx is done is abandoned. Run returns the
 // summary of the run and, if it could not drain, an error.
+//
+// RoleIngest runs only the feed and the producer: its drain ends once Kafka
+// has acknowledged every trade the feed handed over. RoleProcess runs only
+// the consumer group: when ctx is done each of its partitions is read up to
+// its end offset at that moment, stored with its open windows, and
+// committed, and the member leaves the group, whose other members resume
+// those partitions from there.
 func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	cfg := p.cfg
 	hard, abort := context.WithCancel(context.Background())
@@ -143,11 +162,104 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 		}
 	}
 
-	producer := bus.NewProducer(kcfg)
-	defer producer.Close()
-	dlq := bus.NewDeadLetters(kcfg)
-	defer dlq.Close()
-	consumer := bus.NewConsumer(kcfg, cfg.Log)
+	// The drain has DrainTimeout from when the feed stops: by a soft stop,
+	// or by itself (a count reached, a file read to its end). A processor
+	// has no feed: a soft stop starts its drain at once.
+	feedCtx, stopFeed := context.WithCancel(hard)
+	defer stopFeed()
+	deadline := time.AfterFunc(time.Duration(math.MaxInt64), abort)
+	defer deadline.Stop()
+	startDrain := sync.OnceFunc(func() {
+		p.draining.Store(true)
+		deadline.Reset(cfg.DrainTimeout)
+	})
+	drainPartitions := sync.OnceFunc(func() { close(p.drain) })
+	stopSoft := context.AfterFunc(ctx, func() {
+		stopFeed()
+		startDrain()
+		if !cfg.Role.Ingests() {
+			drainPartitions()
+		}
+	})
+	defer stopSoft()
+
+	g, gctx := errgroup.WithContext(hard)
+	if cfg.Role.Ingests() {
+		producer := bus.NewProducer(kcfg)
+		defer producer.Close()
+		in := make(chan trade.Trade, cfg.IngestQueue)
+		g.Go(func() error {
+			defer close(in)
+			err := cfg.Source.Run(feedCtx, func(t trade.Trade) error {
+				p.flight.accept(t.Time)
+				if err := p.gate.wait(feedCtx); err != nil {
+					return err
+				}
+				select {
+				case in <- t:
+					return nil
+				case <-feedCtx.Done():
+					return feedCtx.Err()
+				}
+			})
+			if err != nil && feedCtx.Err() == nil {
+				return fmt.Errorf("feed %s: %w", cfg.Source.Name(), err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			err := p.produce(gctx, producer, in)
+			if err == nil {
+				startDrain()
+				drainPartitions()
+			}
+			return err
+		})
+	}
+	trim := newTrimmer(emb, kcfg.Topic)
+	if cfg.Role.Processes() {
+		dlq := bus.NewDeadLetters(kcfg)
+		defer dlq.Close()
+		consumer := p.consumer(kcfg, trim)
+		batches := make(chan *batch, cfg.StoreQueue)
+		g.Go(func() error {
+			defer close(batches)
+			defer p.member.Store(nil)
+			return consumer.Run(gctx, p.handler(dlq, batches))
+		})
+		g.Go(func() error { return p.write(gctx, batches) })
+	}
+
+	monCtx, stopMon := context.WithCancel(hard)
+	var mon sync.WaitGroup
+	mon.Go(func() { p.monitor(monCtx, admin, kcfg) })
+	mon.Go(func() { trim.run(monCtx) })
+
+	err := g.Wait()
+	stopMon()
+	mon.Wait()
+	p.publish()
+	s := p.summary()
+	switch {
+	case hard.Err() == nil || err == nil:
+		return s, err
+	case cfg.Role == RoleIngest:
+		return s, fmt.Errorf("%w: trades the feed handed over may not all be in Kafka (%d acknowledged)", ErrAborted, s.Produced)
+	case cfg.Role == RoleProcess:
+		return s, fmt.Errorf("%w: the open windows and the last offsets are not saved (%d trades stored)", ErrAborted, s.StoredTrades)
+	case s.Produced > s.StoredTrades:
+		return s, fmt.Errorf("%w: %d of %d produced trades not stored", ErrAborted, s.Produced-s.StoredTrades, s.Produced)
+	default:
+		// Stored counts trades read again after a rebalance or a
+		// restart too, so it cannot say which produced trades are missing.
+		return s, fmt.Errorf("%w: the open windows and the last offsets are not saved (%d trades produced, %d rows stored)", ErrAborted, s.Produced, s.StoredTrades)
+	}
+}
+
+// consumer returns the group member of the processing stage, reporting
+// what it meets into the pipeline's events and outages.
+func (p *Pipeline) consumer(kcfg bus.Config, trim *trimmer) *bus.Consumer {
+	consumer := bus.NewConsumer(kcfg, p.cfg.Log)
 	consumer.OnError = func(err error) {
 		if bus.Temporary(err) {
 			p.errs.warn("kafka", err)
@@ -168,84 +280,13 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 			p.kafka.fail("group", err)
 		}
 	}
-	trim := newTrimmer(emb, kcfg.Topic)
+	consumer.OnAssigned = p.assigned
+	consumer.Drain = p.drain
 	consumer.OnCommitted = func(offsets map[int]int64) {
 		p.commits.set(offsets)
 		trim.committed(offsets)
 	}
-
-	// The drain has DrainTimeout from when the feed stops: by a soft stop,
-	// or by itself (a count reached, a file read to its end).
-	feedCtx, stopFeed := context.WithCancel(hard)
-	defer stopFeed()
-	deadline := time.AfterFunc(time.Duration(math.MaxInt64), abort)
-	defer deadline.Stop()
-	startDrain := sync.OnceFunc(func() {
-		p.draining.Store(true)
-		deadline.Reset(cfg.DrainTimeout)
-	})
-	stopSoft := context.AfterFunc(ctx, func() {
-		stopFeed()
-		startDrain()
-	})
-	defer stopSoft()
-
-	g, gctx := errgroup.WithContext(hard)
-	in := make(chan trade.Trade, cfg.IngestQueue)
-	batches := make(chan *batch, cfg.StoreQueue)
-	g.Go(func() error {
-		defer close(in)
-		err := cfg.Source.Run(feedCtx, func(t trade.Trade) error {
-			p.flight.accept(t.Time)
-			if err := p.gate.wait(feedCtx); err != nil {
-				return err
-			}
-			select {
-			case in <- t:
-				return nil
-			case <-feedCtx.Done():
-				return feedCtx.Err()
-			}
-		})
-		if err != nil && feedCtx.Err() == nil {
-			return fmt.Errorf("feed %s: %w", cfg.Source.Name(), err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		err := p.produce(gctx, producer, in)
-		if err == nil {
-			startDrain()
-			close(p.drain)
-		}
-		return err
-	})
-	g.Go(func() error {
-		defer close(batches)
-		return consumer.Run(gctx, p.handler(dlq, batches))
-	})
-	g.Go(func() error { return p.write(gctx, batches) })
-
-	monCtx, stopMon := context.WithCancel(hard)
-	var mon sync.WaitGroup
-	mon.Go(func() { p.monitor(monCtx, admin, kcfg) })
-	mon.Go(func() { trim.run(monCtx) })
-
-	err := g.Wait()
-	stopMon()
-	mon.Wait()
-	p.publish()
-	s := p.summary()
-	switch {
-	case hard.Err() == nil || err == nil:
-		return s, err
-	case s.Produced > s.StoredTrades:
-		return s, fmt.Errorf("%w: %d of %d produced trades not stored", ErrAborted, s.Produced-s.StoredTrades, s.Produced)
-	default:
-		// Stored counts trades read again after a rebalance or a
-		// restart too, so it cannot say which produced trades are missing.
-		return s, fmt.Errorf("%w: the open windows and the last offsets are not saved (%d trades produced, %d rows stored)", ErrAborted, s.Produced, s.StoredTrades)
-	}
+	return consumer
 }
 
 // produce sends what the feed emits to Kafka in batches, retrying until
@@ -274,7 +315,7 @@ func (p *Pipeline) produce(ctx context.Context, pr *bus.Producer, in <-chan trad
 				break fill
 			}
 		}
-		if err := p.waitInFlight(ctx, int64(len(buf))); err != nil {
+		if err := p.waitBound(ctx, int64(len(buf))); err != nil {
 			return err
 		}
 		if err := p.send(ctx, pr, buf); err != nil {
@@ -285,15 +326,22 @@ func (p *Pipeline) produce(ctx context.Context, pr *bus.Producer, in <-chan trad
 	}
 }
 
-// waitInFlight waits until n more trades fit under MaxInFlight.
-func (p *Pipeline) waitInFlight(ctx context.Context, n int64) error {
+// waitBound waits until n more trades fit under the producer's bound: the
+// trades this process produced and has not stored under MaxInFlight, or for
+// RoleIngest, which stores nothing, the group's committed lag under MaxLag.
+func (p *Pipeline) waitBound(ctx context.Context, n int64) error {
+	if p.cfg.Role == RoleIngest {
+		return p.waitLag(ctx, n)
+	}
 	for p.m.produced.Load()+n-p.m.stored.Load() > p.cfg.MaxInFlight {
+		p.holding.Store(true)
 		select {
 		case <-p.stored:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+	p.holding.Store(false)
 	return nil
 }
 

@@ -66,15 +66,62 @@ func (s *partStats) all() map[int]*partView {
 	return maps.Clone(s.m)
 }
 
-// monitor reads consumer lag and publishes snapshots until ctx is done.
+// monitor reads the group's lag and members and publishes snapshots until
+// ctx is done. A producer held by the group's lag gets its reads sooner,
+// at most every lagSoonest.
 func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Config) {
 	snap := time.NewTicker(p.cfg.SnapshotInterval)
 	defer snap.Stop()
-	lag := time.NewTicker(p.cfg.LagInterval)
-	defer lag.Stop()
+	tick := time.NewTicker(p.cfg.LagInterval)
+	defer tick.Stop()
+	soon := time.NewTimer(0)
+	<-soon.C
+	defer soon.Stop()
 	// One slow lag read on a busy broker is not an outage; two in a row
-	// are.
-	lagFails := 0
+	// are. A group that cannot be described is worth a warning when it
+	// keeps failing; the lag reads say whether Kafka is down.
+	lagFails, groupFails := 0, 0
+	var last time.Time
+	readLag := func() {
+		last = time.Now()
+		produced := p.m.produced.Load()
+		l, err := admin.Lag(ctx, kcfg.Group, kcfg.Topic)
+		if err != nil {
+			if lagFails++; lagFails >= 2 && ctx.Err() == nil {
+				p.kafka.fail("lag", fmt.Errorf("reading the group's lag: %w", err))
+			}
+			return
+		}
+		lagFails = 0
+		p.kafka.ok("lag")
+		now := p.cfg.Now()
+		read := make([]state.PartitionLag, len(l))
+		var total int64
+		for i, pl := range l {
+			read[i] = state.PartitionLag(pl)
+			total += pl.Lag
+		}
+		p.lag.Store(&read)
+		p.lagTime.Store(ptr(now))
+		p.lagBound.set(total, produced)
+		p.group.commits(l, now)
+	}
+	readGroup := func() {
+		g, err := admin.Group(ctx, kcfg.Group, kcfg.Topic)
+		if err != nil {
+			if groupFails++; groupFails == 3 && ctx.Err() == nil {
+				p.errs.warn("kafka", err)
+			}
+			return
+		}
+		groupFails = 0
+		for _, line := range p.group.observe(g, p.cfg.Now()) {
+			p.cfg.Log.Info("group", "change", line)
+			p.errs.event("group", line)
+		}
+	}
+	readLag()
+	readGroup()
 	p.publish()
 	for {
 		select {
@@ -82,24 +129,31 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 			return
 		case <-snap.C:
 			p.publish()
-		case <-lag.C:
-			l, err := admin.Lag(ctx, kcfg.Group, kcfg.Topic)
-			if err != nil {
-				if lagFails++; lagFails >= 2 && ctx.Err() == nil {
-					p.kafka.fail("lag", fmt.Errorf("reading the group's lag: %w", err))
-				}
-				continue
+		case <-tick.C:
+			readLag()
+			readGroup()
+		case <-p.lagBound.wanted:
+			if wait := lagSoonest - time.Since(last); wait > 0 {
+				soon.Reset(wait)
+			} else {
+				readLag()
 			}
-			lagFails = 0
-			p.kafka.ok("lag")
-			read := make([]state.PartitionLag, len(l))
-			for i, pl := range l {
-				read[i] = state.PartitionLag(pl)
-			}
-			p.lag.Store(&read)
-			p.lagTime.Store(ptr(p.cfg.Now()))
+		case <-soon.C:
+			readLag()
 		}
 	}
+}
+
+// lagSoonest is how soon after a lag read a producer held by the group's
+// lag may have the next.
+const lagSoonest = 200 * time.Millisecond
+
+// sourceName names the feed, or says there is none.
+func (p *Pipeline) sourceName() string {
+	if p.cfg.Source == nil {
+		return "no feed (role " + p.cfg.Role.String() + ")"
+	}
+	return p.cfg.Source.Name()
 }
 
 // publish builds and publishes a snapshot.
@@ -109,7 +163,7 @@ func (p *Pipeline) publish() {
 	s := &state.Snapshot{
 		Time:            now,
 		Started:         p.started,
-		Source:          p.cfg.Source.Name(),
+		Source:          p.sourceName(),
 		Store:           p.cfg.StoreName,
 		Produced:        p.m.produced.Load(),
 		Consumed:        p.m.consumed.Load(),
@@ -137,7 +191,22 @@ func (p *Pipeline) publish() {
 		MaxInFlight:     p.cfg.MaxInFlight,
 		Tape:            p.tape.latest(),
 		Subscribable:    p.CanSubscribe(),
+		Role:            p.cfg.Role.String(),
+		Holding:         p.holding.Load(),
 	}
+	switch p.cfg.Role {
+	case RoleAll:
+		s.Bound, s.BoundLimit = state.BoundInFlight, p.cfg.MaxInFlight
+		s.BoundUsed = max(s.Produced-s.StoredTrades, 0)
+	case RoleIngest:
+		s.Bound, s.BoundLimit = state.BoundGroupLag, p.cfg.MaxLag
+		s.BoundUsed, _ = p.lagBound.estimate(s.Produced)
+	}
+	if gen := p.member.Load(); gen != nil {
+		s.Joined, s.MemberID, s.Generation, s.Assigned = true, gen.MemberID, gen.ID, gen.Partitions
+	}
+	g, at, moves := p.group.snapshot()
+	s.GroupState, s.Members, s.GroupTime, s.Rebalances = g.State, stateMembers(g.Members), at, moves
 	s.Rate, s.RateAdjustable = p.rate()
 	p.feedMu.Lock()
 	s.Feed = p.feedWatch.check(p.cfg.Source, &p.errs)
@@ -227,6 +296,7 @@ type Summary struct {
 		P99 float64 `json:"p99"`
 		Max float64 `json:"max"`
 	} `json:"latency_ms"`
+	Role   string `json:"role"`
 	Source string `json:"source"`
 	Broker string `json:"broker"`
 	Store  string `json:"store"`
@@ -241,7 +311,7 @@ func (p *Pipeline) summary() Summary {
 	out := Summary{
 		Produced: s.Produced, Consumed: s.Consumed, StoredTrades: s.StoredTrades,
 		Candles: s.Candles, SectorRows: s.SectorRows, Late: s.Late, Duplicates: s.Duplicates, Rebuilt: s.Rebuilt, Bad: s.Bad, Errors: s.Errors,
-		Source: s.Source, Broker: s.Broker, Store: s.Store,
+		Role: s.Role, Source: s.Source, Broker: s.Broker, Store: s.Store,
 	}
 	if s.Feed != nil {
 		out.FeedBad, out.FeedDropped = s.Feed.Bad, s.Feed.Dropped

@@ -39,8 +39,41 @@ type Snapshot struct {
 	// committed, once the event time passes its end by this much.
 	AllowedLateness time.Duration
 	// MaxInFlight is Config.MaxInFlight after defaults: the producer waits
-	// while Produced − StoredTrades would pass it.
+	// while Produced − StoredTrades would pass it (role all).
 	MaxInFlight int64
+
+	// Role is which stages this process runs: "all" (feed, Kafka,
+	// aggregation, store), "ingest" (feed into Kafka) or "process" (the
+	// consumer group's aggregation into the store).
+	Role string
+	// Bound is what holds the producer back: BoundInFlight (this process's
+	// trades produced and not yet stored, role all) or BoundGroupLag (the
+	// group's committed lag, role ingest, which cannot see the store); ""
+	// when this process does not produce. BoundLimit is its limit and
+	// BoundUsed where it stood at the snapshot; Holding says the producer
+	// is waiting on it now.
+	Bound      string
+	BoundLimit int64
+	BoundUsed  int64
+	Holding    bool
+
+	// GroupState and Members are the consumer group as its coordinator
+	// last described it (DescribeGroups), every member whatever process
+	// it is, at GroupTime; zero before the first read.
+	GroupState string
+	Members    []Member
+	GroupTime  time.Time
+	// Rebalances counts the reads that saw partitions move between
+	// members: the rebalances seen.
+	Rebalances int64
+	// Joined says this process is a member of the group now, as
+	// MemberID in generation Generation, assigned the partitions Assigned
+	// (none when the group has more members than the topic has
+	// partitions: the member is idle).
+	Joined     bool
+	MemberID   string
+	Generation int32
+	Assigned   []int
 
 	Produced int64
 	Consumed int64
@@ -131,6 +164,38 @@ type PartitionLag struct {
 	Committed int64
 	// Lag is End - Committed, or End - Start when nothing was committed.
 	Lag int64
+}
+
+// Bounds a producer may be held by; see Snapshot.Bound.
+const (
+	BoundInFlight = "in-flight"
+	BoundGroupLag = "group lag"
+)
+
+// Member is one member of the consumer group.
+type Member struct {
+	// ID is the member ID the group's coordinator gave it.
+	ID string
+	// ClientID names the process: "tradetop-<role>-<host>-<pid>" for
+	// tradetop.
+	ClientID string
+	// Host is the address it connects from, as the coordinator sees it.
+	Host string
+	// Partitions are the partitions of the topic assigned to it.
+	Partitions []int
+}
+
+// Owner returns the member the group assigned partition p to, and false
+// when none is.
+func (s *Snapshot) Owner(p int) (Member, bool) {
+	for _, m := range s.Members {
+		for _, q := range m.Partitions {
+			if q == p {
+				return m, true
+			}
+		}
+	}
+	return Member{}, false
 }
 
 // Event is something the pipeline reported for the Events pane.
