@@ -46,6 +46,8 @@ Flags:
 // options are the command line, after environment defaults.
 type options struct {
 	noUI              bool
+	role              roleValue
+	maxLag            int64
 	seed              int64
 	rate              rateValue
 	start             timeValue
@@ -133,6 +135,7 @@ func flags(o *options) *flag.FlagSet {
 	o.speed = 1
 	o.windows = aggDefaults.Intervals
 	fs.BoolVar(&o.noUI, "no-ui", false, "run headless: a status line every --status-interval, a summary at exit")
+	fs.Var(&o.role, "role", "which stages this process runs: all (feed, Kafka, aggregation, store), ingest (feed into Kafka) or process (the consumer group's aggregation into Cassandra; any number share the partitions); ingest and process need --brokers")
 	fs.StringVar(&o.source, "source", "synthetic", "where trades come from: synthetic, finnhub (live, key in "+finnhubKeyEnv+" or --finnhub-key-file) or replay:FILE (JSON lines or CSV)")
 	fs.Var(&o.symbols, "symbols", "finnhub: the symbols to subscribe to, comma separated (AAPL,MSFT,BINANCE:BTCUSDT)")
 	fs.StringVar(&o.finnhubURL, "finnhub-url", finnhub.DefaultURL, "finnhub: the websocket URL, without the token")
@@ -167,6 +170,7 @@ func flags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.sshOperators, "ssh-operators", "", "authorized_keys file of the --ssh keys that may also steer (pause, rate, subscriptions, stop); the others are read-only")
 	fs.StringVar(&o.summary, "summary", "text", "summary at exit: text (a log line), json (one object on stdout) or none")
 	fs.Int64Var(&o.maxInFlight, "max-in-flight", 0, fmt.Sprintf("most trades produced but not yet stored; at --rate max, latency is about this over the stored rate (0: %d, or %d with --cassandra)", pipeline.DefaultMaxInFlight, cassandraMaxInFlight))
+	fs.Int64Var(&o.maxLag, "max-lag", 0, fmt.Sprintf("--role ingest: most messages the group may have left to store (its committed lag) before the feed waits for the processors (0: %d)", pipeline.DefaultMaxLag))
 	durationVar(fs, &o.drainTimeout, "drain-timeout", pipeline.DefaultDrainTimeout, "how long a stop may take to drain before it gives up")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run to this file (for go tool pprof)")
@@ -242,6 +246,11 @@ func parse(args []string, env environment) (o options, fs *flag.FlagSet, warning
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if err := o.validate(set); err != nil {
+		return o, fs, warnings, err
+	}
+	ignored, err := o.validateRole(onCommandLine, set)
+	warnings = append(warnings, ignored...)
+	if err != nil {
 		return o, fs, warnings, err
 	}
 	return o, fs, warnings, o.secure(env.get)

@@ -185,7 +185,14 @@ func execute(o options, ls listeners, log *slog.Logger, stdout io.Writer) error 
 		}
 	}()
 
-	log.Info("starting", "source", w.config.Source.Name(), "store", w.config.StoreName, "rate", o.rate.String())
+	switch role := pipeline.Role(o.role); role {
+	case pipeline.RoleProcess:
+		log.Info("starting", "role", role, "group", o.group, "store", w.config.StoreName)
+	case pipeline.RoleIngest:
+		log.Info("starting", "role", role, "source", w.config.Source.Name(), "rate", o.rate.String(), "group", o.group, "max_lag", p.Config().MaxLag)
+	default:
+		log.Info("starting", "role", role, "source", w.config.Source.Name(), "store", w.config.StoreName, "rate", o.rate.String())
+	}
 	var sum pipeline.Summary
 	if o.noUI {
 		sum, err = runHeadless(soft, o, p, watch, log)

@@ -3,11 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store/cassandra"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -126,6 +129,7 @@ func (o *options) validate(set map[string]bool) error {
 	}{
 		{o.count < 0, "count", "must not be negative"},
 		{o.maxInFlight < 0, "max-in-flight", "must not be negative"},
+		{o.maxLag < 0, "max-lag", "must not be negative"},
 		{o.duration < 0, "duration", "must not be negative"},
 		{o.partitions < 1 || o.partitions > 10000, "partitions", "must be between 1 and 10000"},
 		{o.replicationFactor < 1 || o.replicationFactor > 32, "replication-factor", "must be between 1 and 32"},
@@ -142,4 +146,55 @@ func (o *options) validate(set map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// Flags that only some roles use.
+var (
+	feedFlags = []string{"source", "symbols", "finnhub-url", "finnhub-key-file", "stall-timeout", "record",
+		"speed", "shift-to-now", "universe", "seed", "rate", "start", "count", "max-in-flight", "max-lag"}
+	processFlags = []string{"windows", "sector-window", "allowed-lateness", "max-in-flight",
+		"cassandra", "keyspace", "cassandra-replication", "consistency", "cassandra-local-dc",
+		"cassandra-username", "cassandra-password-file", "cassandra-tls", "cassandra-tls-ca",
+		"cassandra-tls-cert", "cassandra-tls-key", "cassandra-tls-insecure-skip-verify"}
+)
+
+// validateRole checks that the role can run where o points it, and that no
+// flag is set that the role does not use. Such a flag on the command line
+// is an error; in the environment, which is often shared by every role of
+// a deployment, it is a warning line.
+func (o *options) validateRole(onCommandLine, set map[string]bool) (warnings []string, err error) {
+	role := pipeline.Role(o.role)
+	switch {
+	case role != pipeline.RoleAll && len(o.brokers) == 0:
+		return nil, fmt.Errorf("invalid value for flag -role: --role %s needs --brokers: the embedded broker lives in one process and cannot be shared", role)
+	case role == pipeline.RoleProcess && len(o.cassandra) == 0:
+		return nil, errors.New("invalid value for flag -role: --role process needs --cassandra: processors share one store, and the embedded SQLite store belongs to one process")
+	}
+	unused := map[string]string{}
+	switch role {
+	case pipeline.RoleIngest:
+		for _, f := range processFlags {
+			unused[f] = "it applies to aggregation and the store, which --role ingest does not run"
+		}
+		unused["max-in-flight"] = "it bounds --role all; --role ingest is bounded by --max-lag"
+	case pipeline.RoleProcess:
+		for _, f := range feedFlags {
+			unused[f] = "it applies to the feed, which --role process does not run"
+		}
+		unused["universe"] = "" // the processors' sectors come from it
+		unused["max-in-flight"] = "it bounds --role all; --role process produces nothing"
+	default:
+		unused["max-lag"] = "it bounds --role ingest; --role all is bounded by --max-in-flight"
+	}
+	for _, name := range slices.Sorted(maps.Keys(unused)) {
+		why := unused[name]
+		switch {
+		case why == "" || !set[name]:
+		case onCommandLine[name]:
+			return warnings, fmt.Errorf("invalid value for flag -%s: %s", name, why)
+		default:
+			warnings = append(warnings, fmt.Sprintf("warning: %s is ignored: %s", envName(name), why))
+		}
+	}
+	return warnings, nil
 }

@@ -8,7 +8,22 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/pipeline"
 )
+
+// roleValue is a pipeline role: all, ingest or process.
+type roleValue pipeline.Role
+
+func (r *roleValue) String() string { return pipeline.Role(*r).String() }
+
+func (r *roleValue) Set(s string) error {
+	v, err := pipeline.ParseRole(s)
+	if err != nil {
+		return errors.New("want all, ingest or process")
+	}
+	*r = roleValue(v)
+	return nil
+}
 
 // maxSpeed is the fastest --speed but max.
 const maxSpeed = 1e6

@@ -37,28 +37,40 @@ type wiring struct {
 // over them. It is how execute builds a run, and how a test builds one as
 // execute would. Close releases what it opened.
 func wire(ctx context.Context, o options, log *slog.Logger) (*wiring, error) {
-	st, storeName, err := openStore(ctx, o, log)
-	if err != nil {
-		return nil, err
-	}
-	closeStore := func() {
-		if err := st.Close(); err != nil {
-			log.Error("closing the store", "error", err)
+	role := pipeline.Role(o.role)
+	var st store.Store
+	storeName := "none (role ingest)"
+	closeStore := func() {}
+	if role.Processes() {
+		var err error
+		if st, storeName, err = openStore(ctx, o, log); err != nil {
+			return nil, err
+		}
+		closeStore = func() {
+			if err := st.Close(); err != nil {
+				log.Error("closing the store", "error", err)
+			}
 		}
 	}
 	universe := feed.DefaultUniverse()
 	if o.universe != "" {
+		var err error
 		if universe, err = feed.LoadUniverseFile(o.universe); err != nil {
 			closeStore()
 			return nil, err
 		}
 	}
-	src, closeSource, err := newSource(o, universe, log)
-	if err != nil {
-		closeStore()
-		return nil, err
+	var src feed.Source
+	closeSource := func() error { return nil }
+	if role.Ingests() {
+		var err error
+		if src, closeSource, err = newSource(o, universe, log); err != nil {
+			closeStore()
+			return nil, err
+		}
 	}
 	cfg := pipeline.Config{
+		Role:      role,
 		Source:    src,
 		Store:     st,
 		StoreName: storeName,
@@ -67,6 +79,7 @@ func wire(ctx context.Context, o options, log *slog.Logger) (*wiring, error) {
 			Brokers:           o.brokers,
 			Topic:             o.topic,
 			Group:             o.group,
+			ClientID:          clientID(role),
 			Partitions:        o.partitions,
 			ReplicationFactor: o.replicationFactor,
 			TLS:               o.kafkaTLS,
@@ -81,6 +94,7 @@ func wire(ctx context.Context, o options, log *slog.Logger) (*wiring, error) {
 		IdleAdvance:  liveClock(o),
 		DrainTimeout: o.drainTimeout,
 		MaxInFlight:  maxInFlight(o),
+		MaxLag:       o.maxLag,
 		Log:          log,
 	}
 	return &wiring{config: cfg, universe: universe, closeSource: closeSource, log: log}, nil
@@ -91,9 +105,28 @@ func (w *wiring) Close() {
 	if err := w.closeSource(); err != nil {
 		w.log.Error("closing the recording", "error", err)
 	}
+	if w.config.Store == nil {
+		return
+	}
 	if err := w.config.Store.Close(); err != nil {
 		w.log.Error("closing the store", "error", err)
 	}
+}
+
+// clientID names this process to Kafka, so that every member of the group
+// sees which process each member is: tradetop-<role>-<host>-<pid>.
+func clientID(role pipeline.Role) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	host = strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, host)
+	return fmt.Sprintf("tradetop-%s-%s-%d", role, host, os.Getpid())
 }
 
 // newSource builds the source o names, recording it with --record. The

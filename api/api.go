@@ -114,8 +114,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+p+"/snapshot", s.read(s.snapshot))
 	mux.HandleFunc("GET "+p+"/snapshots", s.read(s.stream))
 	mux.HandleFunc("GET "+p+"/candles", s.read(s.candles))
-	mux.HandleFunc("POST "+p+"/pause", s.control(func(*http.Request) error { s.svc.Pause(); return nil }))
-	mux.HandleFunc("POST "+p+"/resume", s.control(func(*http.Request) error { s.svc.Resume(); return nil }))
+	mux.HandleFunc("POST "+p+"/pause", s.control(func(*http.Request) error { return s.feed(s.svc.Pause) }))
+	mux.HandleFunc("POST "+p+"/resume", s.control(func(*http.Request) error { return s.feed(s.svc.Resume) }))
 	mux.HandleFunc("POST "+p+"/subscribe", s.control(func(r *http.Request) error { return s.subscription(r, s.svc.Subscribe) }))
 	mux.HandleFunc("POST "+p+"/unsubscribe", s.control(func(r *http.Request) error { return s.subscription(r, s.svc.Unsubscribe) }))
 	mux.HandleFunc("POST "+p+"/rate", s.control(s.rate))
@@ -183,6 +183,18 @@ func (s *Server) control(do func(*http.Request) error) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	}
+}
+
+// ErrNoFeed answers a pause or resume of a process that runs no feed.
+var ErrNoFeed = errors.New("this process runs the process role: it has no feed to pause or resume (steer the ingest process)")
+
+// feed runs do, a control of the feed, unless the service has none.
+func (s *Server) feed(do func()) error {
+	if snap := s.svc.Snapshot(); snap != nil && snap.Role == "process" {
+		return ErrNoFeed
+	}
+	do()
+	return nil
 }
 
 // httpError is an error with the status it answers.

@@ -7,7 +7,7 @@
 // show.
 //
 // Labels are bounded: a topic's partitions (verdicts as a state set of four
-// per partition), the four stages (health as a state set of five each) and
+// per partition), the four stages (health as a state set of six each) and
 // the two systems that can be down. Nothing is labelled per trade, per
 // window or per symbol.
 package metrics
@@ -65,8 +65,10 @@ func Handler(w *monitor.Watcher, version string, v Viewers) *http.ServeMux {
 }
 
 // Ready says why the pipeline of snapshot s is not ready to do its work:
-// no snapshot yet, Kafka or the store failing, no partition of the topic
-// assigned; nil when it is ready.
+// no snapshot yet, Kafka or the store failing; for role all no partition
+// of the topic assigned, for role process not yet a member of the group
+// (a member without partitions is ready: it stands by), for role ingest
+// no offsets read yet. nil when it is ready.
 func Ready(s *state.Snapshot) error {
 	switch {
 	case s == nil:
@@ -75,7 +77,13 @@ func Ready(s *state.Snapshot) error {
 		return fmt.Errorf("kafka down since %s", s.KafkaDownSince.UTC().Format("15:04:05Z"))
 	case !s.StoreDownSince.IsZero():
 		return fmt.Errorf("store down since %s", s.StoreDownSince.UTC().Format("15:04:05Z"))
-	case len(s.Positions) == 0 && !s.Draining:
+	case s.Role == "ingest" && s.LagTime.IsZero():
+		return fmt.Errorf("no offsets of topic %q read yet", s.Topic)
+	case s.Role == "process" && !s.Joined && !s.Draining:
+		// An idle member (more members than partitions) is ready: it
+		// stands by for a rebalance.
+		return fmt.Errorf("not a member of group %q yet", s.Group)
+	case s.Role != "ingest" && s.Role != "process" && len(s.Positions) == 0 && !s.Draining:
 		return fmt.Errorf("no partition of topic %q assigned to this instance yet", s.Topic)
 	}
 	return nil
@@ -126,8 +134,8 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	buildInfo = desc("build_info", "Always 1: the version, source, broker, store, topic and group of this process.",
-		"version", "source", "store", "topic", "group")
+	buildInfo = desc("build_info", "Always 1: the version, role, source, store, topic and group of this process.",
+		"version", "role", "source", "store", "topic", "group")
 	produced   = desc("trades_produced_total", "Trades the feed produced into Kafka, acknowledged.")
 	consumed   = desc("trades_consumed_total", "Messages read from the topic, bad ones included.")
 	stored     = desc("trades_stored_total", "Trades read that are durable in the store (a duplicate counts: its first copy is stored).")
@@ -158,12 +166,20 @@ var (
 	partLag    = desc("partition_lag_messages", "End offset minus the group's committed offset.", "topic", "partition")
 	partUnread = desc("partition_unread_messages", "Messages of the partition this instance has not read; absent when it does not read it.", "topic", "partition")
 	verdict    = desc("partition_verdict", "1 for the monitor's verdict of the partition (OK, WARN, STALL, STOP), 0 for the others.", "topic", "partition", "verdict")
-	health     = desc("stage_health", "1 for the monitor's health of the stage (ok, slow, down, paused, stopped), 0 for the others.", "stage", "health")
+	health     = desc("stage_health", "1 for the monitor's health of the stage (ok, slow, down, paused, stopped, elsewhere), 0 for the others.", "stage", "health")
+	members    = desc("group_members", "Members of the consumer group at the last read of it, whatever process each is.")
+	rebalances = desc("group_rebalances_total", "Reads of the group that saw partitions move between members: the rebalances seen.")
+	assigned   = desc("assigned_partitions", "Partitions of the topic assigned to this process (0: an idle member); absent when it is not a member.")
+	partMine   = desc("partition_assigned", "1 when the partition is assigned to this process, 0 when to another member or none.", "topic", "partition")
+	boundLimit = desc("producer_bound_limit", "The limit that holds the producer back: trades in flight (role all) or the group's lag (role ingest).", "bound")
+	boundUsed  = desc("producer_bound_used", "Where the producer's bound stands.", "bound")
+	held       = desc("producer_held", "1 while the producer waits on its bound.")
 )
 
 var allDescs = []*prometheus.Desc{buildInfo, produced, consumed, stored, late, duplicate, bad, rebuilt, candles, sectorRows,
 	errorsDesc, retries, inFlight, latency, feedBad, feedDrop, feedRecon, feedConn, outage, paused, draining, unread,
-	commitLag, trail, oldest, drain, endOff, commitOff, partLag, partUnread, verdict, health}
+	commitLag, trail, oldest, drain, endOff, commitOff, partLag, partUnread, verdict, health,
+	members, rebalances, assigned, partMine, boundLimit, boundUsed, held}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
@@ -188,7 +204,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		return 0
 	}
-	gauge(buildInfo, 1, c.version, s.Source, s.Store, s.Topic, s.Group)
+	gauge(buildInfo, 1, c.version, s.Role, s.Source, s.Store, s.Topic, s.Group)
 	counter(produced, s.Produced)
 	counter(consumed, s.Consumed)
 	counter(stored, s.StoredTrades)
@@ -225,6 +241,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(unread, float64(s.Unread))
 	gauge(commitLag, float64(s.TotalLag))
 	gauge(trail, float64(s.CommitTrail))
+	if !s.GroupTime.IsZero() {
+		gauge(members, float64(len(s.Members)))
+	}
+	counter(rebalances, s.Rebalances)
+	if s.Joined {
+		gauge(assigned, float64(len(s.Assigned)))
+	}
+	if s.Bound != "" {
+		gauge(boundLimit, float64(s.BoundLimit), s.Bound)
+		gauge(boundUsed, float64(s.BoundUsed), s.Bound)
+		gauge(held, flag(s.Holding))
+	}
 	if r == nil {
 		return
 	}
@@ -247,9 +275,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, v := range []monitor.Verdict{monitor.OK, monitor.Warn, monitor.Stall, monitor.Stop} {
 			gauge(verdict, flag(p.Verdict == v), s.Topic, id, v.String())
 		}
+		if s.Joined {
+			gauge(partMine, flag(p.Mine), s.Topic, id)
+		}
 	}
 	for i, name := range monitor.StageNames {
-		for _, h := range []monitor.Health{monitor.Healthy, monitor.Slow, monitor.Down, monitor.Paused, monitor.Stopped} {
+		for _, h := range monitor.Healths {
 			gauge(health, flag(r.Stages[i] == h), name, h.String())
 		}
 	}

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,10 +19,16 @@ const (
 	Down
 	Paused
 	Stopped
+	// Elsewhere is a stage another process of the group runs: the feed of
+	// a processor, the aggregation and store of an ingest process.
+	Elsewhere
 )
 
+// Healths are every Health, in order.
+var Healths = [...]Health{Healthy, Slow, Down, Paused, Stopped, Elsewhere}
+
 func (h Health) String() string {
-	return [...]string{"ok", "slow", "down", "paused", "stopped"}[h]
+	return [...]string{"ok", "slow", "down", "paused", "stopped", "elsewhere"}[h]
 }
 
 // Thresholds of the stage health.
@@ -82,12 +89,19 @@ func (h *healthTracker) observe(s *state.Snapshot, sum Summary, draining bool) {
 
 	ago := func(at time.Time) string { return t.Sub(at).Round(time.Second).String() }
 
+	held := func(at time.Time) string {
+		return "held back " + ago(at) + " by the " + s.Bound + " bound: " + strconv.FormatInt(s.BoundUsed, 10) + " of " + strconv.FormatInt(s.BoundLimit, 10)
+	}
 	// feed: the source through the producer into Kafka.
 	switch {
+	case s.Role == "process":
+		h.set(0, Elsewhere, "this process runs the process role: the feed runs in the ingest process")
 	case draining:
 		h.set(0, Stopped, "the feed has stopped")
 	case s.Paused:
 		h.set(0, Paused, "the feed is paused")
+	case t.Sub(h.produced) > StallAfter && s.Holding:
+		h.set(0, Slow, held(h.produced))
 	case t.Sub(h.produced) > StallAfter:
 		h.set(0, Down, "nothing produced for "+ago(h.produced))
 	case recent(h.produceRetry):
@@ -111,6 +125,13 @@ func (h *healthTracker) observe(s *state.Snapshot, sum Summary, draining bool) {
 		h.set(1, Slow, "a Kafka warning "+ago(lastEvent(s.Events, "kafka"))+" ago")
 	default:
 		h.set(1, Healthy, "")
+	}
+
+	if s.Role == "ingest" {
+		why := "this process runs the ingest role: the group's processors aggregate and store"
+		h.set(2, Elsewhere, why)
+		h.set(3, Elsewhere, why)
+		return
 	}
 
 	// agg: the consumer group and the aggregation.

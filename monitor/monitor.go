@@ -39,6 +39,11 @@ type Partition struct {
 	// Judged says the partition has been committing for a whole window,
 	// so that its verdict weighs growth (WARN) too.
 	Judged bool
+	// Owner is the client ID of the group member the partition is
+	// assigned to, "" when none is (or the group was not read yet); Mine
+	// says it is this process.
+	Owner string
+	Mine  bool
 }
 
 // Report is the monitor's judgement at one snapshot.
@@ -82,10 +87,23 @@ func (m *Monitor) Observe(s *state.Snapshot, draining bool) *Report {
 			n = -1
 		}
 		v, why := m.lag.verdict(p)
+		owner, owned := s.Owner(id)
+		mine := owned && s.Joined && owner.ID == s.MemberID
+		if v >= Stall && !s.GroupTime.IsZero() {
+			switch {
+			case mine:
+				why += "; this process owns it"
+			case owned:
+				why += "; owned by " + owner.ClientID
+			default:
+				why += "; no member of the group owns it"
+			}
+		}
 		r.Partitions = append(r.Partitions, Partition{
 			ID: id, End: p.latest.end, Committed: p.latest.committed, Lag: p.latest.lag,
 			Unread: n, In: in, Read: read, Verdict: v, Reason: why,
 			Judged: !p.committing.IsZero() && p.latest.t.Sub(p.committing) >= m.lag.window,
+			Owner:  owner.ClientID, Mine: mine,
 		})
 	}
 	m.health.observe(s, r.Summary, draining)

@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/tradetop/tradetop/state"
@@ -45,7 +46,8 @@ func StatusAttrs(s, prev *state.Snapshot, r *Report) []any {
 			stored = float64(s.StoredTrades-prev.StoredTrades) / dt
 		}
 	}
-	attrs := make([]any, 0, 2*(len(StageNames)+24))
+	attrs := make([]any, 0, 2*(len(StageNames)+30))
+	attrs = append(attrs, "role", s.Role)
 	for i, name := range StageNames {
 		attrs = append(attrs, name, r.Stages[i].String())
 	}
@@ -69,6 +71,15 @@ func StatusAttrs(s, prev *state.Snapshot, r *Report) []any {
 		"bad", s.Bad,
 		"errors", s.Errors,
 	)
+	if !s.GroupTime.IsZero() {
+		attrs = append(attrs, "members", len(s.Members))
+	}
+	if s.Joined {
+		attrs = append(attrs, "partitions", Assigned(s))
+	}
+	if s.Bound != "" {
+		attrs = append(attrs, "bound", s.Bound, "bound_used", s.BoundUsed, "bound_limit", s.BoundLimit, "held", s.Holding)
+	}
 	if f := s.Feed; f != nil {
 		attrs = append(attrs, "feed_bad", f.Bad, "feed_dropped", f.Dropped, "feed_connected", f.Connected)
 	}
@@ -76,3 +87,19 @@ func StatusAttrs(s, prev *state.Snapshot, r *Report) []any {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Assigned writes the partitions assigned to this process as "0,1,2", or
+// "idle" for a member the group gave none.
+func Assigned(s *state.Snapshot) string {
+	if len(s.Assigned) == 0 {
+		return "idle"
+	}
+	out := make([]byte, 0, 3*len(s.Assigned))
+	for i, p := range s.Assigned {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = strconv.AppendInt(out, int64(p), 10)
+	}
+	return string(out)
+}

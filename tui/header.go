@@ -50,12 +50,21 @@ func header(st *Styles, w int, s *state.Snapshot, stages [len(monitor.StageNames
 	for i, h := range stages {
 		dots = append(dots, healthStyle(st, h).Render("●")+" "+monitor.StageNames[i]+" "+healthStyle(st, h).Render(h.String()))
 	}
+	in := st.Dim.Render("in ") + fmtRate(s.InRate) + st.Dim.Render("/s")
+	storedRate := st.Dim.Render("stored ") + fmtRate(s.StoredRate) + st.Dim.Render("/s")
 	items := []string{
 		strings.Join(dots, "  "),
-		st.Dim.Render("in ") + fmtRate(s.InRate) + st.Dim.Render("/s") + "  " + st.Dim.Render("stored ") + fmtRate(s.StoredRate) + st.Dim.Render("/s"),
+		in + "  " + storedRate,
 		recentLatency(st, s.RecentLatency),
 		st.Dim.Render("stored ") + fmtInt(s.StoredTrades) + st.Dim.Render(" of ") + fmtInt(s.Produced),
 		counts(st, s),
+	}
+	// A process of one role counts only its half of the pipeline.
+	switch s.Role {
+	case "ingest":
+		items = []string{items[0], in, st.Dim.Render("produced ") + fmtInt(s.Produced), counts(st, s)}
+	case "process":
+		items = []string{items[0], storedRate, items[2], st.Dim.Render("stored ") + fmtInt(s.StoredTrades), counts(st, s)}
 	}
 	line2 := items[0]
 	used := ansi.StringWidth(line2)
@@ -142,7 +151,7 @@ func healthStyle(st *Styles, h monitor.Health) lipgloss.Style {
 		return st.Warn
 	case monitor.Down:
 		return st.Bad
-	case monitor.Paused, monitor.Stopped:
+	case monitor.Paused, monitor.Stopped, monitor.Elsewhere:
 		return st.Idle
 	}
 	return st.OK

@@ -141,6 +141,12 @@ func (m Model) onPause() (tea.Model, tea.Cmd) {
 	if m.draining {
 		return m, nil
 	}
+	if m.snap != nil && m.snap.Role == "process" {
+		msg := "no feed here: this process runs the process role; pause the ingest process"
+		m.events.note(m.now(), msg)
+		m.flash = msg
+		return m, nil
+	}
 	want := !m.paused()
 	verb := map[bool]string{true: "pausing the feed", false: "resuming the feed"}[want]
 	if m.refuseControl(verb) {

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"slices"
+
 	"github.com/charmbracelet/bubbles/key"
 
 	"github.com/tradetop/tradetop/state"
@@ -65,7 +67,10 @@ func helpOnly(keys, desc string) key.Binding {
 // and x unless it takes subscriptions. A viewer's q leaves it, and its Q,
 // when it has one, stops the pipeline it watches.
 func (k *keyMap) sections(s *state.Snapshot, o Options) []helpSection {
-	feed := []key.Binding{k.Pause}
+	var feed []key.Binding
+	if s == nil || s.Role != "process" {
+		feed = append(feed, k.Pause)
+	}
 	if s != nil && s.RateAdjustable {
 		feed = append(feed, k.Faster, k.Slower)
 	}
@@ -79,7 +84,7 @@ func (k *keyMap) sections(s *state.Snapshot, o Options) []helpSection {
 			anywhere = append(anywhere, k.StopService)
 		}
 	}
-	return []helpSection{
+	all := []helpSection{
 		{"Move", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Focus, k.FocusBack}},
 		{"Symbols", []key.Binding{k.Enter, k.Filter, k.Clear, k.Sort, k.Reverse}},
 		{"Events (tab to them)", []key.Binding{helpOnly("↑/↓", "select an event"), helpOnly("enter", "show it whole, or back"),
@@ -88,6 +93,8 @@ func (k *keyMap) sections(s *state.Snapshot, o Options) []helpSection {
 		{"Feed", feed},
 		{"Anywhere", anywhere},
 	}
+	// A processor has no feed to steer.
+	return slices.DeleteFunc(all, func(h helpSection) bool { return len(h.keys) == 0 })
 }
 
 // footerKeys are the keys the footer names for what is shown, most useful
@@ -104,13 +111,22 @@ func (m *Model) footerKeys() []key.Binding {
 	case m.screen == detail && !m.detail.live:
 		return []key.Binding{k.Back, k.Earlier, k.Later, k.Live, k.Window, helpOnly("↑/↓", "symbol")}
 	case m.screen == detail:
-		return []key.Binding{k.Back, k.Earlier, k.Window, helpOnly("↑/↓", "symbol"), k.Pause}
+		return m.feedKeys(k.Back, k.Earlier, k.Window, helpOnly("↑/↓", "symbol"), k.Pause)
 	case m.focus == focusEvents && m.events.expanded:
 		return []key.Binding{helpOnly("↑/↓", "scroll"), helpOnly("enter/esc", "back to the list"), k.Focus}
 	case m.focus == focusEvents:
 		return []key.Binding{helpOnly("↑/↓", "select"), helpOnly("enter", "show whole"), helpOnly("/", "search"), k.Focus}
 	}
-	return []key.Binding{k.Up, k.Down, k.Enter, k.Filter, k.Sort, k.Pause, k.Focus}
+	return m.feedKeys(k.Up, k.Down, k.Enter, k.Filter, k.Sort, k.Pause, k.Focus)
+}
+
+// feedKeys returns keys without the pause key when this process has no
+// feed to pause.
+func (m *Model) feedKeys(keys ...key.Binding) []key.Binding {
+	if m.snap == nil || m.snap.Role != "process" {
+		return keys
+	}
+	return slices.DeleteFunc(keys, func(b key.Binding) bool { return b.Help() == m.keys.Pause.Help() })
 }
 
 // promptKeys are the footer's keys while a symbol to subscribe or

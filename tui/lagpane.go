@@ -25,6 +25,10 @@ type lagPane struct {
 	paused bool // the feed is paused: nothing new arrives to judge by
 	topic  string
 	group  string
+	// members is the group's member count, -1 before the group was read;
+	// idle says this process is a member the group gave no partition.
+	members int
+	idle    bool
 	unread int64
 	trail  int64 // read by this instance and not yet committed
 	total  int64
@@ -72,6 +76,11 @@ func (p *lagPane) noteRows() int {
 // read and positions, so the total is the sum of the rows.
 func (p *lagPane) update(s *state.Snapshot, r *monitor.Report) {
 	p.topic, p.group = s.Topic, s.Group
+	p.members = -1
+	if !s.GroupTime.IsZero() {
+		p.members = len(s.Members)
+	}
+	p.idle = s.Joined && len(s.Assigned) == 0
 	p.paused = s.Paused
 	p.total = s.TotalLag
 	p.known = !s.LagTime.IsZero()
@@ -132,6 +141,15 @@ func (p *lagPane) View(focused bool) string {
 	st := p.st
 	cw := p.w - 4
 	info := p.topic + " · group " + p.group
+	switch {
+	case p.members == 1:
+		info += " · 1 member"
+	case p.members >= 0:
+		info += " · " + strconv.Itoa(p.members) + " members"
+	}
+	if p.idle {
+		info += " · idle here"
+	}
 	body := make([]string, 0, p.h)
 	if !p.known {
 		body = append(body, st.Dim.Render("waiting for the first offsets read…"))
@@ -147,6 +165,8 @@ func (p *lagPane) View(focused bool) string {
 	base := 3 + 3*numW + 7
 	withUnread := cw >= base+8
 	withRates := cw >= base+8+16
+	// Who owns each partition, once the group has more than this process.
+	withOwner := cw >= base+8+16+ownerW && p.members > 1
 	var h strings.Builder
 	h.WriteString(padLeft("P", 3))
 	h.WriteString(padLeft("END", numW))
@@ -158,6 +178,9 @@ func (p *lagPane) View(focused bool) string {
 	if withRates {
 		h.WriteString(padLeft("IN/s", 8))
 		h.WriteString(padLeft("READ/s", 8))
+	}
+	if withOwner {
+		h.WriteString("  " + fit("OWNER", ownerW-2))
 	}
 	h.WriteString("  STATE")
 	body = append(body, st.Head.Render(h.String()))
@@ -192,6 +215,9 @@ func (p *lagPane) View(focused bool) string {
 			} else {
 				b.WriteString(padLeft("—", 8))
 			}
+		}
+		if withOwner {
+			b.WriteString("  " + ownerLabel(st, r, ownerW-2))
 		}
 		b.WriteString("  ")
 		if p.paused && r.Verdict == monitor.OK {
@@ -285,6 +311,30 @@ func (p *lagPane) summaryLines(room int) []string {
 		commits + st.Dim.Render(why),
 		st.Dim.Render("offsets " + when + " · verdicts over " + fmtSpan(p.window)),
 	}
+}
+
+// ownerW is the width of the OWNER column, with its gap.
+const ownerW = 18
+
+// ownerLabel names the member that owns partition r in w cells: "this
+// process", or the client ID without "tradetop-<role>-" (the host and the
+// PID), or "none".
+func ownerLabel(st *Styles, r monitor.Partition, w int) string {
+	switch {
+	case r.Mine:
+		return st.Bold.Render(fit("this process", w))
+	case r.Owner == "":
+		return st.Dim.Render(fit("none", w))
+	}
+	name := r.Owner
+	for _, role := range []string{"tradetop-process-", "tradetop-all-", "tradetop-ingest-"} {
+		name = strings.TrimPrefix(name, role)
+	}
+	if r := []rune(name); len(r) > w {
+		// The PID at the end tells members of one host apart: keep it.
+		name = "…" + string(r[len(r)-w+1:])
+	}
+	return fit(name, w)
 }
 
 func (p *lagPane) verdictStyle(v monitor.Verdict) lipgloss.Style {

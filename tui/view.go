@@ -48,6 +48,9 @@ func (m *Model) pipelineBadge() string {
 		return m.st.Warn.Render("DRAINING…")
 	case m.paused():
 		return m.st.Warn.Render("PAUSED")
+	case m.snap != nil && m.snap.Joined && len(m.snap.Assigned) == 0:
+		// More members than partitions: this one stands by.
+		return m.st.Idle.Render("IDLE")
 	}
 	return ""
 }
