@@ -29,18 +29,18 @@ type lagPane struct {
 	// idle says this process is a member the group gave no partition.
 	members int
 	idle    bool
-	unread int64
-	trail  int64 // read by this instance and not yet committed
-	total  int64
-	known  bool // a lag read has arrived
-	read   string
-	sum    monitor.Summary
-	rows   []monitor.Partition
-	spark  sparkline.Model
-	graph  string // the drawn sparkline
-	drawn  int    // the lag read the graph shows
-	sparkH int
-	vals   []float64
+	unread  int64
+	trail   int64 // read by this instance and not yet committed
+	total   int64
+	known   bool // a lag read has arrived
+	read    string
+	sum     monitor.Summary
+	rows    []monitor.Partition
+	spark   sparkline.Model
+	graph   string // the drawn sparkline
+	drawn   int    // the lag read the graph shows
+	sparkH  int
+	vals    []float64
 }
 
 // SetSize gives the pane its outer size.
