@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +17,14 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tradetop/tradetop/e2e"
+	"github.com/tradetop/tradetop/pipeline"
 )
 
 // There is no Docker engine to run docker-compose.yml in tests, so these
 // check what can go wrong without one noticing: services, images, ports,
 // health checks, the listeners tradetop is pointed at, and that every
-// TRADETOP_ variable is a flag tradetop has.
+// TRADETOP_ variable is a flag tradetop has. scripts/validate-manifests
+// checks the file against the Compose Specification's schema.
 
 type composeFile struct {
 	Services map[string]composeService `yaml:"services"`
@@ -28,13 +32,16 @@ type composeFile struct {
 }
 
 type composeService struct {
-	Image       string                       `yaml:"image"`
-	Build       any                          `yaml:"build"`
-	Ports       []string                     `yaml:"ports"`
-	Environment map[string]string            `yaml:"environment"`
-	Volumes     []string                     `yaml:"volumes"`
-	DependsOn   map[string]composeDependency `yaml:"depends_on"`
-	Healthcheck *struct {
+	Image           string                       `yaml:"image"`
+	Build           any                          `yaml:"build"`
+	Profiles        []string                     `yaml:"profiles"`
+	Ports           []string                     `yaml:"ports"`
+	Environment     map[string]string            `yaml:"environment"`
+	Volumes         []string                     `yaml:"volumes"`
+	Tmpfs           []string                     `yaml:"tmpfs"`
+	DependsOn       map[string]composeDependency `yaml:"depends_on"`
+	StopGracePeriod string                       `yaml:"stop_grace_period"`
+	Healthcheck     *struct {
 		Test        any    `yaml:"test"`
 		Interval    string `yaml:"interval"`
 		Timeout     string `yaml:"timeout"`
@@ -58,6 +65,19 @@ func readCompose(t *testing.T) (composeFile, string) {
 		t.Fatalf("parsing docker-compose.yml: %v", err)
 	}
 	return f, string(raw)
+}
+
+// tradetopServices are the names of the services that run tradetop's image,
+// sorted.
+func (f composeFile) tradetopServices() []string {
+	var names []string
+	for name, s := range f.Services {
+		if s.Image == f.Services["tradetop"].Image {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 func TestComposeServices(t *testing.T) {
@@ -85,8 +105,14 @@ func TestComposeServices(t *testing.T) {
 		t.Errorf("cassandra ports %q do not publish 9042", cassandra.Ports)
 	}
 
+	ours := f.tradetopServices()
 	for name, s := range f.Services {
-		if name == "tradetop" {
+		if slices.Contains(ours, name) {
+			// The image is distroless: a health check can run tradetop
+			// itself and nothing else, no shell, wget or curl.
+			if h := s.Healthcheck; h != nil && !runsOnly(h.Test, "/usr/local/bin/tradetop") {
+				t.Errorf("service %s: health check %v runs what tradetop's image does not have", name, h.Test)
+			}
 			continue
 		}
 		if s.Healthcheck == nil || !hasCommand(s.Healthcheck.Test) {
@@ -128,6 +154,16 @@ func publishes(ports []string, port string) bool {
 		}
 	}
 	return false
+}
+
+// runsOnly reports whether a health check's test is disabled, or runs
+// program without a shell.
+func runsOnly(test any, program string) bool {
+	v, ok := test.([]any)
+	if !ok || len(v) == 0 {
+		return false
+	}
+	return v[0] == "NONE" || (len(v) >= 2 && v[0] == "CMD" && v[1] == program)
 }
 
 // hasCommand reports whether a health check's test runs a command: a string,
@@ -197,15 +233,17 @@ func TestComposeKafkaListeners(t *testing.T) {
 	if hostListener == "" {
 		t.Errorf("no listener advertises localhost:9092 for the host: %v", advertised)
 	}
-	brokers := f.Services["tradetop"].Environment["TRADETOP_BROKERS"]
-	inNetwork := ""
-	for name, addr := range advertised {
-		if host, _, _ := net.SplitHostPort(addr); host == "kafka" && addr == brokers {
-			inNetwork = name
+	for _, name := range f.tradetopServices() {
+		brokers := f.Services[name].Environment["TRADETOP_BROKERS"]
+		inNetwork := ""
+		for listener, addr := range advertised {
+			if host, _, _ := net.SplitHostPort(addr); host == "kafka" && addr == brokers {
+				inNetwork = listener
+			}
 		}
-	}
-	if inNetwork == "" || inNetwork == hostListener {
-		t.Errorf("TRADETOP_BROKERS=%q is not the in-network listener Kafka advertises (%v)", brokers, advertised)
+		if inNetwork == "" || inNetwork == hostListener {
+			t.Errorf("service %s: TRADETOP_BROKERS=%q is not the in-network listener Kafka advertises (%v)", name, brokers, advertised)
+		}
 	}
 }
 
@@ -250,18 +288,135 @@ func TestComposeTradetop(t *testing.T) {
 		}
 	}
 
-	// tradetop starts with the service's environment, a variable left
+	// tradetop starts with each service's environment, a variable left
 	// unset in .env taking its default.
-	start := environment{}
-	for k, v := range env {
-		if m := regexp.MustCompile(`^\$\{[A-Z0-9_]+:-(.*)\}$`).FindStringSubmatch(v); m != nil {
-			v = m[1]
+	for _, name := range f.tradetopServices() {
+		start := environment{}
+		for k, v := range f.Services[name].Environment {
+			if m := regexp.MustCompile(`^\$\{[A-Z0-9_]+:-(.*)\}$`).FindStringSubmatch(v); m != nil {
+				v = m[1]
+			}
+			start[k] = v
 		}
-		start[k] = v
+		if _, _, warnings, err := parse(nil, start); err != nil || len(warnings) > 0 {
+			t.Errorf("tradetop refuses the environment of service %s: %v %q", name, err, warnings)
+		}
 	}
-	if _, _, warnings, err := parse(nil, start); err != nil || len(warnings) > 0 {
-		t.Errorf("tradetop refuses the compose environment: %v %q", err, warnings)
+}
+
+// TestComposeScale checks the scale profile: one ingest and any number of
+// processors in one consumer group, which plain `docker compose up` leaves
+// out, whose replicas share no host port and no data directory.
+func TestComposeScale(t *testing.T) {
+	f, raw := readCompose(t)
+	ingest, ok := f.Services["ingest"]
+	if !ok {
+		t.Fatal("no service ingest")
 	}
+	processor, ok := f.Services["processor"]
+	if !ok {
+		t.Fatal("no service processor")
+	}
+	for name, s := range f.Services {
+		scaled := name == "ingest" || name == "processor"
+		if inProfile := slices.Contains(s.Profiles, "scale"); scaled != inProfile || (!scaled && len(s.Profiles) > 0) {
+			t.Errorf("service %s has profiles %q: the scale profile's services are ingest and processor, and plain `docker compose up` starts the rest", name, s.Profiles)
+		}
+	}
+	if got := f.tradetopServices(); !slices.Equal(got, []string{"ingest", "processor", "tradetop"}) {
+		t.Errorf("tradetop's image runs in %q, want ingest, processor and tradetop", got)
+	}
+	// The header's command leaves the single process out, as its words say.
+	if !strings.Contains(raw, "--profile scale up -d --build --scale tradetop=0 --scale processor=") {
+		t.Error("the header does not show the scale profile's command with --scale tradetop=0")
+	}
+
+	fs := flags(&options{})
+	for _, c := range []struct {
+		name string
+		s    composeService
+		role string
+		deps []string
+	}{
+		{"ingest", ingest, "ingest", []string{"kafka"}},
+		{"processor", processor, "process", []string{"kafka", "cassandra"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := c.s.Environment
+			if env["TRADETOP_ROLE"] != c.role {
+				t.Errorf("TRADETOP_ROLE = %q, want %s", env["TRADETOP_ROLE"], c.role)
+			}
+			if env["TRADETOP_NO_UI"] != "true" {
+				t.Errorf("TRADETOP_NO_UI = %q, want true: a container has no terminal", env["TRADETOP_NO_UI"])
+			}
+			// One group for every processor, the one the ingest's --max-lag
+			// reads; one topic shape, whichever creates the topic.
+			if g := cmp.Or(env["TRADETOP_GROUP"], fs.Lookup("group").DefValue); g != cmp.Or(f.Services["tradetop"].Environment["TRADETOP_GROUP"], fs.Lookup("group").DefValue) {
+				t.Errorf("TRADETOP_GROUP = %q, not the group the header names", g)
+			}
+			if env["TRADETOP_PARTITIONS"] != processor.Environment["TRADETOP_PARTITIONS"] {
+				t.Errorf("TRADETOP_PARTITIONS = %q, the processors' %q", env["TRADETOP_PARTITIONS"], processor.Environment["TRADETOP_PARTITIONS"])
+			}
+			if _, hasStore := env["TRADETOP_CASSANDRA"]; hasStore != (c.role == "process") {
+				t.Errorf("TRADETOP_CASSANDRA = %q: the processors store, the ingest does not", env["TRADETOP_CASSANDRA"])
+			}
+			for _, dep := range c.deps {
+				if cond := c.s.DependsOn[dep].Condition; cond != "service_healthy" {
+					t.Errorf("depends on %s with condition %q, want service_healthy", dep, cond)
+				}
+			}
+			if _, port, err := net.SplitHostPort(env["TRADETOP_LISTEN"]); err != nil || port == "" {
+				t.Errorf("TRADETOP_LISTEN = %q: metrics and probes need an address", env["TRADETOP_LISTEN"])
+			}
+			// tradetop locks its data directory, so no two replicas may
+			// share one: it is a tmpfs of each container's own.
+			dir := env["TRADETOP_DATA_DIR"]
+			if dir == "" || !slices.Contains(c.s.Tmpfs, dir) {
+				t.Errorf("TRADETOP_DATA_DIR %q is not on a tmpfs (%q)", dir, c.s.Tmpfs)
+			}
+			for _, v := range c.s.Volumes {
+				if _, target, _ := strings.Cut(v, ":"); strings.HasPrefix(target, dir) || strings.HasPrefix(dir, target) {
+					t.Errorf("volume %q is shared by every replica, over the data directory %s", v, dir)
+				}
+			}
+		})
+	}
+	for _, p := range processor.Ports {
+		if hostPort(p) != "" {
+			t.Errorf("processor publishes %q on a fixed host port, which only one replica can have", p)
+		}
+	}
+}
+
+// TestComposeStops checks that every tradetop container is given longer to
+// stop than the pipeline's drain takes, and that no port is published
+// beyond the host's loopback.
+func TestComposeStops(t *testing.T) {
+	f, _ := readCompose(t)
+	for _, name := range f.tradetopServices() {
+		grace, err := time.ParseDuration(f.Services[name].StopGracePeriod)
+		if err != nil || grace <= pipeline.DefaultDrainTimeout {
+			t.Errorf("service %s: stop_grace_period %q, want more than the drain timeout %v", name, f.Services[name].StopGracePeriod, pipeline.DefaultDrainTimeout)
+		}
+	}
+	for name, s := range f.Services {
+		for _, p := range s.Ports {
+			if !strings.HasPrefix(p, "127.0.0.1:") {
+				t.Errorf("service %s publishes %q beyond the host's loopback", name, p)
+			}
+		}
+	}
+}
+
+// hostPort is the host port of a port in the short syntax
+// [host_ip:][host_port:]container_port, "" when Docker picks it.
+func hostPort(p string) string {
+	p, _, _ = strings.Cut(p, "/")
+	parts := strings.Split(p, ":")
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[len(parts)-2]
 }
 
 // TestComposeVersionsMatchDevstack keeps the images on the versions the dev
@@ -331,39 +486,29 @@ func TestDockerfile(t *testing.T) {
 }
 
 // TestComposeMonitoring checks the Prometheus and Grafana of the compose
-// file: pinned images, Prometheus scraping the address tradetop listens on,
-// Grafana provisioned with that Prometheus and the dashboard, every file
-// they mount present.
+// file: pinned images, Prometheus scraping the address every tradetop
+// service listens on, Grafana provisioned with that Prometheus and the
+// dashboard, every file they mount present.
 func TestComposeMonitoring(t *testing.T) {
 	f, _ := readCompose(t)
-	prom, graf, tt := f.Services["prometheus"], f.Services["grafana"], f.Services["tradetop"]
+	prom, graf := f.Services["prometheus"], f.Services["grafana"]
 	for name, img := range map[string]string{"prometheus": prom.Image, "grafana": graf.Image} {
 		if _, tag, ok := strings.Cut(img, ":"); !ok || tag == "latest" || !regexp.MustCompile(`^v?\d+\.\d+\.\d+$`).MatchString(tag) {
 			t.Errorf("%s image %q is not pinned to a version", name, img)
 		}
 	}
-	listen := tt.Environment["TRADETOP_LISTEN"]
-	_, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		t.Fatalf("tradetop's TRADETOP_LISTEN %q: %v", listen, err)
-	}
-	var promCfg struct {
-		ScrapeConfigs []struct {
-			JobName       string `yaml:"job_name"`
-			StaticConfigs []struct {
-				Targets []string `yaml:"targets"`
-			} `yaml:"static_configs"`
-		} `yaml:"scrape_configs"`
-	}
+	var promCfg prometheusConfig
 	readYAML(t, "deploy/prometheus/prometheus.yml", &promCfg)
-	scraped := false
-	for _, sc := range promCfg.ScrapeConfigs {
-		for _, st := range sc.StaticConfigs {
-			scraped = scraped || slices.Contains(st.Targets, "tradetop:"+port)
+	for _, name := range f.tradetopServices() {
+		listen := f.Services[name].Environment["TRADETOP_LISTEN"]
+		_, port, err := net.SplitHostPort(listen)
+		if err != nil {
+			t.Errorf("service %s: TRADETOP_LISTEN %q: %v", name, listen, err)
+			continue
 		}
-	}
-	if !scraped {
-		t.Errorf("deploy/prometheus/prometheus.yml does not scrape tradetop:%s: %+v", port, promCfg)
+		if !promCfg.scrapes(name, port, name == "processor") {
+			t.Errorf("deploy/prometheus/prometheus.yml does not scrape every container of %s on port %s: %+v", name, port, promCfg)
+		}
 	}
 	var ds struct {
 		Datasources []struct {
@@ -392,6 +537,41 @@ func TestComposeMonitoring(t *testing.T) {
 			}
 		}
 	}
+}
+
+// prometheusConfig is what the tests read of Prometheus's configuration.
+type prometheusConfig struct {
+	ScrapeConfigs []struct {
+		JobName       string `yaml:"job_name"`
+		StaticConfigs []struct {
+			Targets []string `yaml:"targets"`
+		} `yaml:"static_configs"`
+		DNSSDConfigs []struct {
+			Names []string `yaml:"names"`
+			Type  string   `yaml:"type"`
+			Port  int      `yaml:"port"`
+		} `yaml:"dns_sd_configs"`
+	} `yaml:"scrape_configs"`
+}
+
+// scrapes reports whether Prometheus scrapes the compose service's
+// containers on port: a DNS A lookup of the service's name gives every
+// replica; a target of the name reaches one, which does only for a service
+// that is not scaled.
+func (c prometheusConfig) scrapes(service, port string, scaled bool) bool {
+	for _, sc := range c.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			if slices.Contains(st.Targets, service+":"+port) && !scaled {
+				return true
+			}
+		}
+		for _, d := range sc.DNSSDConfigs {
+			if slices.Contains(d.Names, service) && d.Type == "A" && strconv.Itoa(d.Port) == port {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func readYAML(t *testing.T, path string, v any) {
