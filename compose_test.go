@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -674,4 +678,267 @@ func scrapeRun(t *testing.T) string {
 	}
 	t.Fatalf("no /metrics with stored trades and verdicts on %s within its run; stderr:\n%s", addr, errOut.String())
 	return ""
+}
+
+// k8sObject is what the tests read of a Kubernetes manifest in
+// deploy/kubernetes; scripts/validate-manifests checks the rest against
+// Kubernetes' schemas.
+type k8sObject struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Data       map[string]string `yaml:"data"`
+	StringData map[string]string `yaml:"stringData"`
+	Resources  []string          `yaml:"resources"`
+	Spec       struct {
+		Replicas *int `yaml:"replicas"`
+		Strategy struct {
+			Type string `yaml:"type"`
+		} `yaml:"strategy"`
+		Template struct {
+			Metadata struct {
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"metadata"`
+			Spec struct {
+				TerminationGracePeriodSeconds int `yaml:"terminationGracePeriodSeconds"`
+				SecurityContext               struct {
+					RunAsNonRoot bool `yaml:"runAsNonRoot"`
+				} `yaml:"securityContext"`
+				Containers []k8sContainer `yaml:"containers"`
+				Volumes    []struct {
+					Name     string `yaml:"name"`
+					EmptyDir any    `yaml:"emptyDir"`
+				} `yaml:"volumes"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+// replicas is a Deployment's replicas, 1 when unset as for Kubernetes.
+func (o k8sObject) replicas() int {
+	if o.Spec.Replicas == nil {
+		return 1
+	}
+	return *o.Spec.Replicas
+}
+
+type k8sContainer struct {
+	Env []struct {
+		Name      string `yaml:"name"`
+		Value     string `yaml:"value"`
+		ValueFrom *struct {
+			ConfigMapKeyRef *k8sKeyRef `yaml:"configMapKeyRef"`
+			SecretKeyRef    *k8sKeyRef `yaml:"secretKeyRef"`
+		} `yaml:"valueFrom"`
+	} `yaml:"env"`
+	Ports []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	LivenessProbe  *k8sProbe `yaml:"livenessProbe"`
+	ReadinessProbe *k8sProbe `yaml:"readinessProbe"`
+	Resources      struct {
+		Requests map[string]string `yaml:"requests"`
+		Limits   map[string]string `yaml:"limits"`
+	} `yaml:"resources"`
+	SecurityContext struct {
+		ReadOnlyRootFilesystem   bool  `yaml:"readOnlyRootFilesystem"`
+		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+	} `yaml:"securityContext"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+	} `yaml:"volumeMounts"`
+}
+
+type k8sKeyRef struct {
+	Name     string `yaml:"name"`
+	Key      string `yaml:"key"`
+	Optional bool   `yaml:"optional"`
+}
+
+type k8sProbe struct {
+	HTTPGet *struct {
+		Path string `yaml:"path"`
+		Port any    `yaml:"port"`
+	} `yaml:"httpGet"`
+}
+
+// readK8s reads every object of every manifest in deploy/kubernetes, by
+// file, and the files' text.
+func readK8s(t *testing.T) (map[string][]k8sObject, string) {
+	t.Helper()
+	paths, err := filepath.Glob("deploy/kubernetes/*.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no manifests in deploy/kubernetes: %v", err)
+	}
+	objects := map[string][]k8sObject{}
+	var raw strings.Builder
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw.Write(b)
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for {
+			var o k8sObject
+			if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			objects[filepath.Base(p)] = append(objects[filepath.Base(p)], o)
+		}
+	}
+	return objects, raw.String()
+}
+
+// TestKubernetesManifests checks deploy/kubernetes: one ingest that never
+// runs twice, processors no more than the partitions, probes and metrics on
+// the port tradetop listens on, a data directory of each pod's own, and an
+// environment tradetop starts with, every TRADETOP_ name a flag.
+func TestKubernetesManifests(t *testing.T) {
+	objects, raw := readK8s(t)
+	one := func(file, kind string) k8sObject {
+		t.Helper()
+		if objs := objects[file]; len(objs) != 1 || objs[0].Kind != kind {
+			t.Fatalf("%s: want one %s, have %d objects", file, kind, len(objs))
+		}
+		return objects[file][0]
+	}
+	kustomization := one("kustomization.yaml", "Kustomization")
+	config := one("configmap.yaml", "ConfigMap")
+	secret := one("secret.example.yaml", "Secret")
+	ingest := one("ingest.yaml", "Deployment")
+	processor := one("processor.yaml", "Deployment")
+
+	// The example Secret's placeholders are never applied with the rest.
+	if want := []string{"configmap.yaml", "ingest.yaml", "processor.yaml"}; !slices.Equal(kustomization.Resources, want) {
+		t.Errorf("kustomization.yaml lists %q, want %q", kustomization.Resources, want)
+	}
+
+	fs := flags(&options{})
+	for _, v := range regexp.MustCompile(`TRADETOP_[A-Z0-9_]+`).FindAllString(raw, -1) {
+		flag := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(v, envPrefix), "_", "-"))
+		if fs.Lookup(flag) == nil && !otherVariables[v] {
+			t.Errorf("deploy/kubernetes: %s names no flag (--%s)", v, flag)
+		}
+	}
+
+	if r := ingest.replicas(); r != 1 || ingest.Spec.Strategy.Type != "Recreate" {
+		t.Errorf("ingest: replicas %d, strategy %q; want 1 and Recreate, so that two feeds never run at once", r, ingest.Spec.Strategy.Type)
+	}
+	partitions, err := strconv.Atoi(cmp.Or(config.Data["partitions"], fs.Lookup("partitions").DefValue))
+	if r := processor.replicas(); err != nil || r < 1 || r > partitions {
+		t.Errorf("processor: replicas %d, want 1 to the topic's %d partitions (%v)", r, partitions, err)
+	}
+
+	for _, c := range []struct {
+		file string
+		d    k8sObject
+		role string
+	}{
+		{"ingest.yaml", ingest, "ingest"},
+		{"processor.yaml", processor, "process"},
+	} {
+		t.Run(c.role, func(t *testing.T) {
+			pod := c.d.Spec.Template.Spec
+			if len(pod.Containers) != 1 {
+				t.Fatalf("%d containers, want tradetop's alone", len(pod.Containers))
+			}
+			ct := pod.Containers[0]
+
+			// The environment, as the pod gets it from the ConfigMap and
+			// the example Secret.
+			env := environment{}
+			for _, e := range ct.Env {
+				v := e.Value
+				if e.ValueFrom != nil {
+					var ref *k8sKeyRef
+					var from k8sObject
+					var values map[string]string
+					switch {
+					case e.ValueFrom.ConfigMapKeyRef != nil:
+						ref, from, values = e.ValueFrom.ConfigMapKeyRef, config, config.Data
+					case e.ValueFrom.SecretKeyRef != nil:
+						ref, from, values = e.ValueFrom.SecretKeyRef, secret, secret.StringData
+					}
+					if ref == nil || ref.Name != from.Metadata.Name {
+						t.Errorf("%s comes from neither the ConfigMap %s nor the Secret %s", e.Name, config.Metadata.Name, secret.Metadata.Name)
+						continue
+					}
+					var ok bool
+					if v, ok = values[ref.Key]; !ok && !ref.Optional {
+						t.Errorf("%s: key %q is not in %s", e.Name, ref.Key, ref.Name)
+					}
+				}
+				env[e.Name] = v
+			}
+			if env["TRADETOP_ROLE"] != c.role {
+				t.Errorf("TRADETOP_ROLE = %q, want %s", env["TRADETOP_ROLE"], c.role)
+			}
+			if _, _, warnings, err := parse(nil, env); err != nil || len(warnings) > 0 {
+				t.Errorf("tradetop refuses the environment: %v %q", err, warnings)
+			}
+
+			// Metrics and probes on the port tradetop listens on.
+			_, port, err := net.SplitHostPort(env["TRADETOP_LISTEN"])
+			if err != nil {
+				t.Fatalf("TRADETOP_LISTEN = %q: %v", env["TRADETOP_LISTEN"], err)
+			}
+			named := map[string]string{}
+			for _, p := range ct.Ports {
+				named[p.Name] = strconv.Itoa(p.ContainerPort)
+			}
+			if named["metrics"] != port {
+				t.Errorf("container port metrics is %q, tradetop listens on %s", named["metrics"], port)
+			}
+			if a := c.d.Spec.Template.Metadata.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != port {
+				t.Errorf("scrape annotations %v, want port %s", a, port)
+			}
+			for _, p := range []struct {
+				name, path string
+				probe      *k8sProbe
+			}{{"liveness", "/healthz", ct.LivenessProbe}, {"readiness", "/readyz", ct.ReadinessProbe}} {
+				if p.probe == nil || p.probe.HTTPGet == nil {
+					t.Errorf("no HTTP %s probe", p.name)
+					continue
+				}
+				probePort := fmt.Sprint(p.probe.HTTPGet.Port)
+				if n, ok := named[probePort]; ok {
+					probePort = n
+				}
+				if p.probe.HTTPGet.Path != p.path || probePort != port {
+					t.Errorf("%s probe on %s port %s, want %s on %s", p.name, p.probe.HTTPGet.Path, probePort, p.path, port)
+				}
+			}
+
+			if grace := time.Duration(pod.TerminationGracePeriodSeconds) * time.Second; grace <= pipeline.DefaultDrainTimeout {
+				t.Errorf("terminationGracePeriodSeconds %d, want more than the drain timeout %v", pod.TerminationGracePeriodSeconds, pipeline.DefaultDrainTimeout)
+			}
+			if ct.Resources.Requests["memory"] == "" || ct.Resources.Limits["memory"] == "" || ct.Resources.Requests["cpu"] == "" {
+				t.Errorf("resources %+v: want memory requests and limits, and a CPU request", ct.Resources)
+			}
+			sc := ct.SecurityContext
+			if !pod.SecurityContext.RunAsNonRoot || !sc.ReadOnlyRootFilesystem || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+				t.Errorf("security: runAsNonRoot %v, readOnlyRootFilesystem %v, allowPrivilegeEscalation %v", pod.SecurityContext.RunAsNonRoot, sc.ReadOnlyRootFilesystem, sc.AllowPrivilegeEscalation)
+			}
+			// The data directory, which tradetop locks, is the pod's own.
+			dir, mounted := env["TRADETOP_DATA_DIR"], ""
+			for _, m := range ct.VolumeMounts {
+				if m.MountPath == dir {
+					mounted = m.Name
+				}
+			}
+			ownDir := false
+			for _, v := range pod.Volumes {
+				ownDir = ownDir || (v.Name == mounted && v.EmptyDir != nil)
+			}
+			if dir == "" || !ownDir {
+				t.Errorf("TRADETOP_DATA_DIR %q is not on an emptyDir volume", dir)
+			}
+		})
+	}
 }
