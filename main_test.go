@@ -74,6 +74,15 @@ func TestBadInputIsOneLineAndExitTwo(t *testing.T) {
 		{"rate of a replay", []string{"--source", "replay:x.jsonl", "--rate", "10"}, nil, "-rate"},
 		{"symbols of a replay", []string{"--source", "replay:x.jsonl", "--symbols", "AAPL"}, nil, "-symbols"},
 		{"seed of finnhub, from the environment", []string{"--source", "finnhub", "--symbols", "AAPL"}, map[string]string{"FINNHUB_API_KEY": "k", "TRADETOP_SEED": "4"}, "-seed"},
+		{"unknown role", []string{"--role", "leader"}, nil, "-role"},
+		{"ingest on the embedded broker", []string{"--role", "ingest"}, nil, "-role"},
+		{"processor on the embedded broker", []string{"--role", "process", "--cassandra", "db"}, nil, "-role"},
+		{"processor on the embedded store", []string{"--role", "process", "--brokers", "k:9092"}, nil, "-role"},
+		{"rate of a processor", []string{"--role", "process", "--brokers", "k:9092", "--cassandra", "db", "--rate", "10"}, nil, "-rate"},
+		{"cassandra of an ingest", []string{"--role", "ingest", "--brokers", "k:9092", "--cassandra", "db"}, nil, "-cassandra"},
+		{"max-in-flight of an ingest", []string{"--role", "ingest", "--brokers", "k:9092", "--max-in-flight", "5"}, nil, "-max-in-flight"},
+		{"max-lag of role all", []string{"--max-lag", "5"}, nil, "-max-lag"},
+		{"negative max-lag", []string{"--role", "ingest", "--brokers", "k:9092", "--max-lag", "-5"}, nil, "-max-lag"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +99,30 @@ func TestBadInputIsOneLineAndExitTwo(t *testing.T) {
 				t.Errorf("stdout %q, want nothing", out.String())
 			}
 		})
+	}
+}
+
+// TestRoleIgnoresSharedSettings: a deployment shares its environment
+// between roles, so a setting the role does not use is a warning there,
+// where on the command line it is an error.
+func TestRoleIgnoresSharedSettings(t *testing.T) {
+	_, _, warnings, err := parse([]string{"--role", "ingest"}, env(map[string]string{
+		"TRADETOP_BROKERS": "k:9092", "TRADETOP_CASSANDRA": "db", "TRADETOP_KEYSPACE": "ks",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 2 || !strings.Contains(warnings[0], "TRADETOP_CASSANDRA is ignored") || !strings.Contains(warnings[1], "TRADETOP_KEYSPACE is ignored") {
+		t.Errorf("warnings %q: want one for each store setting an ingest ignores", warnings)
+	}
+	_, _, warnings, err = parse([]string{"--role", "process", "--universe", "feed/universe.csv"}, env(map[string]string{
+		"TRADETOP_BROKERS": "k:9092", "TRADETOP_CASSANDRA": "db", "TRADETOP_RATE": "500",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "TRADETOP_RATE is ignored: it applies to the feed") {
+		t.Errorf("warnings %q: want one for the rate a processor ignores, none for its universe", warnings)
 	}
 }
 

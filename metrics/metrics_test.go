@@ -222,6 +222,14 @@ func TestProbes(t *testing.T) {
 	unassigned.Positions = nil
 	down := snapshot(2)
 	down.StoreDownSince = down.Time.Add(-3 * time.Second)
+	role := func(name string, joined bool, lagRead bool) *state.Snapshot {
+		s := snapshot(1)
+		s.Role, s.Joined, s.Positions = name, joined, nil
+		if !lagRead {
+			s.LagTime = time.Time{}
+		}
+		return s
+	}
 	for _, c := range []struct {
 		name  string
 		snap  *state.Snapshot
@@ -231,6 +239,10 @@ func TestProbes(t *testing.T) {
 		{"ready", snapshot(1), 200, "ready"},
 		{"no partition assigned", unassigned, 503, "no partition"},
 		{"store down", down, 503, "store down"},
+		{"an idle processor", role("process", true, true), 200, "ready"},
+		{"a processor not yet in the group", role("process", false, true), 503, "not a member of group"},
+		{"an ingest", role("ingest", false, true), 200, "ready"},
+		{"an ingest before any offsets", role("ingest", false, false), 503, "no offsets"},
 	} {
 		h := Handler(fixedWatcher(t, c.snap), "test", Viewers{})
 		if code, body := get(h, "/healthz"); code != 200 || body != "ok" {

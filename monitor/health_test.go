@@ -38,6 +38,13 @@ func TestStageHealth(t *testing.T) {
 			[4]Health{Healthy, Down, Healthy, Healthy}},
 		{"store down", func(_, c *state.Snapshot) { c.StoreDownSince = c.Time.Add(-time.Second) }, Summary{}, false,
 			[4]Health{Healthy, Healthy, Healthy, Down}},
+		{"feed held back by its bound", func(p, c *state.Snapshot) {
+			c.Produced, c.Holding, c.Bound, c.BoundUsed, c.BoundLimit = p.Produced, true, state.BoundGroupLag, 500000, 500000
+		}, Summary{}, false, [4]Health{Slow, Healthy, Healthy, Healthy}},
+		{"an ingest process", func(_, c *state.Snapshot) { c.Role = "ingest" }, Summary{}, false,
+			[4]Health{Healthy, Healthy, Elsewhere, Elsewhere}},
+		{"a processor", func(p, c *state.Snapshot) { c.Role, c.Produced = "process", 0 }, Summary{}, false,
+			[4]Health{Elsewhere, Healthy, Healthy, Healthy}},
 		{"a Kafka warning", func(_, c *state.Snapshot) {
 			c.Events = []state.Event{{Time: c.Time.Add(-2 * time.Second), Level: slog.LevelWarn, Source: "kafka", Message: "rebalance"}}
 		}, Summary{}, false, [4]Health{Healthy, Slow, Healthy, Healthy}},

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,5 +193,45 @@ func BenchmarkObserve(b *testing.B) {
 	for b.Loop() {
 		m.Observe(snaps[i%len(snaps)], false)
 		i++
+	}
+}
+
+// TestVerdictsNameTheOwner: a partition whose commits stopped says which
+// member of the group owns it, or that none does; each partition knows its
+// owner and whether it is this process.
+func TestVerdictsNameTheOwner(t *testing.T) {
+	m := New()
+	var r *Report
+	for sec := 0; sec <= 60; sec++ {
+		now := t0.Add(time.Duration(sec) * time.Second)
+		s := &state.Snapshot{Time: now, LagTime: now, GroupTime: now, Joined: true, MemberID: "me-1", Assigned: []int{1},
+			Lag: []state.PartitionLag{
+				{Partition: 0, End: 1000, Committed: 100, Lag: 900},
+				{Partition: 1, End: 1000 + int64(sec), Committed: 1000 + int64(sec), Lag: 0},
+				{Partition: 2, End: 1000, Committed: 100, Lag: 900},
+			},
+			Positions: map[int]int64{1: 1000 + int64(sec)},
+			Members: []state.Member{
+				{ID: "me-1", ClientID: "tradetop-process-h-1", Partitions: []int{1}},
+				{ID: "other-1", ClientID: "tradetop-process-h-2", Partitions: []int{0}},
+			}}
+		r = m.Observe(s, false)
+	}
+	want := []struct {
+		verdict Verdict
+		owner   string
+		mine    bool
+		reason  string
+	}{
+		{Stop, "tradetop-process-h-2", false, "; owned by tradetop-process-h-2"},
+		{OK, "tradetop-process-h-1", true, ""},
+		{Stop, "", false, "; no member of the group owns it"},
+	}
+	for i, w := range want {
+		p := r.Partitions[i]
+		if p.Verdict != w.verdict || p.Owner != w.owner || p.Mine != w.mine || !strings.HasSuffix(p.Reason, w.reason) {
+			t.Errorf("partition %d: %s %q owner %q mine %v; want %s, a reason ending %q, owner %q mine %v",
+				i, p.Verdict, p.Reason, p.Owner, p.Mine, w.verdict, w.reason, w.owner, w.mine)
+		}
 	}
 }

@@ -181,7 +181,8 @@ func (w *groupWatch) observe(g bus.Group, t time.Time) []string {
 		}
 	}
 	for p, id := range owner {
-		if _, had := w.owner[p]; !had {
+		// Back with the member that had it before the rebalance: not a move.
+		if _, had := w.owner[p]; !had && w.last[p].ID != id {
 			moved[move{w.last[p].ID, id}] = append(moved[move{w.last[p].ID, id}], p)
 		}
 	}

@@ -164,9 +164,13 @@ func (p *lagPane) View(focused bool) string {
 	}
 	base := 3 + 3*numW + 7
 	withUnread := cw >= base+8
+	// Who owns each partition, once the group has more than this process:
+	// before the rates when there is room for only one of them.
+	withOwner := cw >= base+8+ownerW && p.members > 1
 	withRates := cw >= base+8+16
-	// Who owns each partition, once the group has more than this process.
-	withOwner := cw >= base+8+16+ownerW && p.members > 1
+	if withOwner {
+		withRates = cw >= base+8+16+ownerW
+	}
 	var h strings.Builder
 	h.WriteString(padLeft("P", 3))
 	h.WriteString(padLeft("END", numW))

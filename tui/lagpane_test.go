@@ -8,6 +8,8 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/tradetop/tradetop/state"
 )
 
 // TestUnreadTotalIsTheSumOfItsRows checks every frame of a run whose read
@@ -110,5 +112,42 @@ func TestPausedPartitionsSayPaused(t *testing.T) {
 		if s != "OK" {
 			t.Errorf("resumed: partition %d says %s, want OK", i, s)
 		}
+	}
+}
+
+// TestLagPaneShowsTheGroup: with other members in the group, each
+// partition names its owner (this process, another by host and PID, or
+// none), the title counts the members, and an idle member says so.
+func TestLagPaneShowsTheGroup(t *testing.T) {
+	f := newFixture(12)
+	m := New(&fakeSource{f: f}, Options{Styles: asciiStyles()})
+	m, _ = step(t, m, tea.WindowSizeMsg{Width: 160, Height: 48})
+	group := func(s *state.Snapshot, mine []int) *state.Snapshot {
+		s.GroupTime, s.Joined, s.MemberID, s.Assigned = s.Time, true, "me-1", mine
+		s.Members = []state.Member{
+			{ID: "me-1", ClientID: "tradetop-process-box-41", Partitions: mine},
+			{ID: "other-1", ClientID: "tradetop-process-otherhost-7", Partitions: []int{2, 3}},
+			{ID: "idle-1", ClientID: "tradetop-process-box-99"},
+		}
+		return s
+	}
+	for k := 1; k <= 8; k++ {
+		m, _ = step(t, m, snapshotMsg{group(f.snapshot(k), []int{0, 1})})
+	}
+	view := ansi.Strip(m.lag.View(false))
+	for _, want := range []string{"OWNER", "this process", "otherhost-7", "none", "3 members"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("lag pane without %q:\n%s", want, view)
+		}
+	}
+	if strings.Contains(view, "idle here") {
+		t.Errorf("a member with partitions says it is idle:\n%s", view)
+	}
+	m, _ = step(t, m, snapshotMsg{group(f.snapshot(9), nil)})
+	if view := ansi.Strip(m.lag.View(false)); !strings.Contains(view, "idle here") {
+		t.Errorf("an idle member does not say so:\n%s", view)
+	}
+	if badge := ansi.Strip(m.pipelineBadge()); badge != "IDLE" {
+		t.Errorf("header badge %q, want IDLE", badge)
 	}
 }
