@@ -170,7 +170,7 @@ func flags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.sshOperators, "ssh-operators", "", "authorized_keys file of the --ssh keys that may also steer (pause, rate, subscriptions, stop); the others are read-only")
 	fs.StringVar(&o.summary, "summary", "text", "summary at exit: text (a log line), json (one object on stdout) or none")
 	fs.Int64Var(&o.maxInFlight, "max-in-flight", 0, fmt.Sprintf("most trades produced but not yet stored; at --rate max, latency is about this over the stored rate (0: %d, or %d with --cassandra)", pipeline.DefaultMaxInFlight, cassandraMaxInFlight))
-	fs.Int64Var(&o.maxLag, "max-lag", 0, fmt.Sprintf("--role ingest: most messages the group may have left to store (its committed lag) before the feed waits for the processors (0: %d)", pipeline.DefaultMaxLag))
+	fs.Int64Var(&o.maxLag, "max-lag", 0, fmt.Sprintf("most messages the group may have left to store (its committed lag) before the feed waits: the bound of --role ingest, and of --role all while other processes share its group (0: %d)", pipeline.DefaultMaxLag))
 	durationVar(fs, &o.drainTimeout, "drain-timeout", pipeline.DefaultDrainTimeout, "how long a stop may take to drain before it gives up")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run to this file (for go tool pprof)")

@@ -81,7 +81,6 @@ func TestBadInputIsOneLineAndExitTwo(t *testing.T) {
 		{"rate of a processor", []string{"--role", "process", "--brokers", "k:9092", "--cassandra", "db", "--rate", "10"}, nil, "-rate"},
 		{"cassandra of an ingest", []string{"--role", "ingest", "--brokers", "k:9092", "--cassandra", "db"}, nil, "-cassandra"},
 		{"max-in-flight of an ingest", []string{"--role", "ingest", "--brokers", "k:9092", "--max-in-flight", "5"}, nil, "-max-in-flight"},
-		{"max-lag of role all", []string{"--max-lag", "5"}, nil, "-max-lag"},
 		{"negative max-lag", []string{"--role", "ingest", "--brokers", "k:9092", "--max-lag", "-5"}, nil, "-max-lag"},
 	}
 	for _, tt := range tests {

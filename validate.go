@@ -183,8 +183,6 @@ func (o *options) validateRole(onCommandLine, set map[string]bool) (warnings []s
 		}
 		unused["universe"] = "" // the processors' sectors come from it
 		unused["max-in-flight"] = "it bounds --role all; --role process produces nothing"
-	default:
-		unused["max-lag"] = "it bounds --role ingest; --role all is bounded by --max-in-flight"
 	}
 	for _, name := range slices.Sorted(maps.Keys(unused)) {
 		why := unused[name]

@@ -96,14 +96,15 @@ type Config struct {
 	// MaxInFlight bounds how many trades may be produced but not yet
 	// stored. Past it the producer waits, so a generated feed slows to what
 	// the store sustains instead of piling up lag (and latency) in Kafka.
-	// It counts this process's stored trades, so it assumes this process
-	// consumes every partition, as the single-process modes do.
+	// It counts this process's stored trades, so it holds while this
+	// process is the group's only member; MaxLag holds otherwise.
 	// Default DefaultMaxInFlight, 50000.
 	MaxInFlight int64
 	// MaxLag bounds the group's committed lag (the topic's messages the
-	// group has not stored) in RoleIngest, which cannot see the store: past
-	// it the producer waits for the processors. Default DefaultMaxLag,
-	// 500000.
+	// group has not stored) where this process cannot see every store
+	// write: in RoleIngest, and in RoleAll while other processes share the
+	// group. Past it the producer waits for the group. Default
+	// DefaultMaxLag, 500000.
 	MaxLag int64
 	// IdleAdvance lets a partition that has been quiet for longer than the
 	// allowed lateness close its windows by the wall clock. Only for feeds

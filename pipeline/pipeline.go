@@ -38,8 +38,10 @@ type Pipeline struct {
 	broker  atomic.Pointer[string]
 	gate    gate
 	flight  *inFlight
-	// holding says the producer waits on its bound now.
+	// holding says the producer waits on its bound now; shared that
+	// other processes are members of the group too.
 	holding atomic.Bool
+	shared  atomic.Bool
 	// lagBound is the group's lag as the ingest role's bound sees it.
 	lagBound lagBound
 	// member is this process's place in the group; group what the
@@ -327,22 +329,34 @@ func (p *Pipeline) produce(ctx context.Context, pr *bus.Producer, in <-chan trad
 }
 
 // waitBound waits until n more trades fit under the producer's bound: the
-// trades this process produced and has not stored under MaxInFlight, or for
-// RoleIngest, which stores nothing, the group's committed lag under MaxLag.
+// trades this process produced and has not stored under MaxInFlight, or,
+// when the process cannot see every store write of the group, the group's
+// committed lag under MaxLag (see lagBounded).
 func (p *Pipeline) waitBound(ctx context.Context, n int64) error {
-	if p.cfg.Role == RoleIngest {
-		return p.waitLag(ctx, n)
-	}
-	for p.m.produced.Load()+n-p.m.stored.Load() > p.cfg.MaxInFlight {
+	for {
+		if p.lagBounded() {
+			return p.waitLag(ctx, n)
+		}
+		if used := p.m.produced.Load() - p.m.stored.Load(); used <= 0 || used+n <= p.cfg.MaxInFlight {
+			p.holding.Store(false)
+			return nil
+		}
 		p.holding.Store(true)
 		select {
 		case <-p.stored:
+		case <-p.lagBound.read: // the group may have changed
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	p.holding.Store(false)
-	return nil
+}
+
+// lagBounded says the producer is bounded by the group's lag rather than
+// by what this process stores: always for RoleIngest, which stores
+// nothing, and for RoleAll while other processes share its group, as the
+// trades of their partitions are stored by them.
+func (p *Pipeline) lagBounded() bool {
+	return p.cfg.Role == RoleIngest || p.shared.Load()
 }
 
 // send writes buf to Kafka, retrying with backoff until every trade is

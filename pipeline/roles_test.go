@@ -293,3 +293,67 @@ func TestRolesNeedBrokers(t *testing.T) {
 		t.Error("an ingest without a source was accepted")
 	}
 }
+
+// TestRoleAllSharingItsGroup runs two processes of role all in one group,
+// the second with its feed paused: the first stores only the trades of its
+// own partitions, so its in-flight bound could never drain; it is bounded by
+// the group's lag instead, says so, and its whole input is stored once.
+func TestRoleAllSharingItsGroup(t *testing.T) {
+	const n = 30000
+	k := embeddedGroup(t, 6)
+	path := filepath.Join(t.TempDir(), "shared.db")
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u := feed.DefaultUniverse()
+	limit := e2e.Bound(t, time.Minute)
+	quiet, err := New(Config{Source: synthetic(t, 22, n), Store: st, Sector: u.Sector, Kafka: withClient(k, "quiet"), LagInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet.Pause()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	quietDone := make(chan error, 1)
+	go func() {
+		_, err := quiet.Run(ctx)
+		quietDone <- err
+	}()
+	waitFor(t, limit, "the paused process in the group", func() bool {
+		s := quiet.Snapshot()
+		return s != nil && s.Joined
+	})
+	busy := startRole(t, Config{Source: synthetic(t, 21, n), Store: st, Sector: u.Sector, Kafka: withClient(k, "busy"), MaxInFlight: 3000})
+	var shared bool
+	waitFor(t, limit, "the busy process to finish", func() bool {
+		if s := busy.p.Snapshot(); s != nil && s.Bound == state.BoundGroupLag && len(s.Members) == 2 {
+			shared = true
+		}
+		select {
+		case err := <-busy.done:
+			busy.done <- err
+			return true
+		default:
+			return false
+		}
+	})
+	if err := busy.wait(t, limit); err != nil {
+		t.Fatalf("busy process: %v", err)
+	}
+	if !shared {
+		t.Error("the busy process never said it was bounded by the group's lag")
+	}
+	stop()
+	select {
+	case err := <-quietDone:
+		if err != nil {
+			t.Fatalf("paused process: %v", err)
+		}
+	case <-time.After(limit):
+		t.Fatal("the paused process did not stop")
+	}
+	storetest.Check(t, "two processes of role all in one group", storetest.ReadSQLite(t, path),
+		storetest.Reference(generated(t, synthetic(t, 21, n)), storetest.Windows{SectorOf: u.Sector}))
+}

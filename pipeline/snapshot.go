@@ -115,6 +115,7 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 			return
 		}
 		groupFails = 0
+		p.shared.Store(p.cfg.Role == RoleAll && len(g.Members) > 1)
 		for _, line := range p.group.observe(g, p.cfg.Now()) {
 			p.cfg.Log.Info("group", "change", line)
 			p.errs.event("group", line)
@@ -194,13 +195,14 @@ func (p *Pipeline) publish() {
 		Role:            p.cfg.Role.String(),
 		Holding:         p.holding.Load(),
 	}
-	switch p.cfg.Role {
-	case RoleAll:
-		s.Bound, s.BoundLimit = state.BoundInFlight, p.cfg.MaxInFlight
-		s.BoundUsed = max(s.Produced-s.StoredTrades, 0)
-	case RoleIngest:
+	switch {
+	case !p.cfg.Role.Ingests():
+	case p.lagBounded():
 		s.Bound, s.BoundLimit = state.BoundGroupLag, p.cfg.MaxLag
 		s.BoundUsed, _ = p.lagBound.estimate(s.Produced)
+	default:
+		s.Bound, s.BoundLimit = state.BoundInFlight, p.cfg.MaxInFlight
+		s.BoundUsed = max(s.Produced-s.StoredTrades, 0)
 	}
 	if gen := p.member.Load(); gen != nil {
 		s.Joined, s.MemberID, s.Generation, s.Assigned = true, gen.MemberID, gen.ID, gen.Partitions
