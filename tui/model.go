@@ -382,6 +382,12 @@ func (m *Model) apply(s *state.Snapshot) {
 	m.hist.record(s)
 	m.report = m.mon.Observe(s, m.draining || m.ended || (m.opts.Viewer && s.Draining))
 	m.lag.update(s, m.report)
+	// An ingest aggregates nothing: its processors do.
+	m.symbols.empty, m.sectors.empty = "", ""
+	if s.Role == "ingest" {
+		m.symbols.empty = "aggregated by the group's processors: attach to one to see the symbols"
+		m.sectors.empty = "aggregated by the group's processors"
+	}
 	m.symbols.update(s.Symbols)
 	m.sectors.update(s.Sectors)
 	m.tape.update(s.Tape)

@@ -15,6 +15,7 @@ import (
 // when focused.
 type sectorsPane struct {
 	st     *Styles
+	empty  string // why no sector is shown, when not for want of trades
 	w, h   int
 	offset int // first sector on screen
 	rows   []agg.SectorDay
@@ -77,7 +78,11 @@ func (p *sectorsPane) draw() {
 		return
 	}
 	if len(p.rows) == 0 {
-		p.lines = append(p.lines, st.Dim.Render("no trades today yet"))
+		msg := "no trades today yet"
+		if p.empty != "" {
+			msg = p.empty
+		}
+		p.lines = append(p.lines, st.Dim.Render(msg))
 		return
 	}
 	n, off := p.page(), p.offset

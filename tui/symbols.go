@@ -45,7 +45,10 @@ type symbolRow struct {
 // rebuilt on each snapshot; selection follows the symbol, not the row, so
 // it stays put as the order changes.
 type symbolsPane struct {
-	st       *Styles
+	st *Styles
+	// empty says why no symbol is shown: "" while waiting for trades, or
+	// where they are aggregated instead.
+	empty    string
 	hist     *history
 	w, h     int
 	typing   bool        // the filter is being typed on the pane's last line
@@ -409,6 +412,9 @@ func (p *symbolsPane) View(focused bool, filterLine string) string {
 
 	if len(p.shown) == 0 {
 		msg := "waiting for trades…"
+		if p.empty != "" {
+			msg = p.empty
+		}
 		if p.filter != "" {
 			msg = "no symbol matches “" + p.filter + "”"
 		}
