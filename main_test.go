@@ -125,6 +125,28 @@ func TestRoleIgnoresSharedSettings(t *testing.T) {
 	}
 }
 
+// TestOnlyTheFeedsProcessClosesWindowsByTheClock: a processor cannot know
+// whether the feed elsewhere follows the wall clock, or holds trades back.
+func TestOnlyTheFeedsProcessClosesWindowsByTheClock(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"--start", "2026-01-02T15:00:00Z"}, false},
+		{[]string{"--role", "ingest", "--brokers", "k:9092"}, false},
+		{[]string{"--role", "process", "--brokers", "k:9092", "--cassandra", "db"}, false},
+	} {
+		o, _, _, err := parse(c.args, env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := idleAdvance(o); got != c.want {
+			t.Errorf("%q: windows closed by the clock %v, want %v", c.args, got, c.want)
+		}
+	}
+}
+
 func TestDurationErrorsSayTheForm(t *testing.T) {
 	for _, name := range []string{"duration", "allowed-lateness", "sector-window", "status-interval", "drain-timeout", "stall-timeout"} {
 		var out, errOut bytes.Buffer

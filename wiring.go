@@ -91,7 +91,7 @@ func wire(ctx context.Context, o options, log *slog.Logger) (*wiring, error) {
 			AllowedLateness: new(o.lateness),
 		},
 		EmbeddedDir:  filepath.Join(o.dataDir, datadir.BrokerDir),
-		IdleAdvance:  liveClock(o),
+		IdleAdvance:  idleAdvance(o),
 		DrainTimeout: o.drainTimeout,
 		MaxInFlight:  maxInFlight(o),
 		MaxLag:       o.maxLag,
@@ -172,8 +172,18 @@ func newSource(o options, universe *feed.Universe, log *slog.Logger) (feed.Sourc
 	return replay.Record(src, f), f.Close, nil
 }
 
+// idleAdvance reports whether a quiet partition may close its windows by
+// the wall clock: when the source's event times follow it. Only a process
+// that runs the feed (role all) knows they do, and which of its trades are
+// held back: a processor closes a window when a later trade of its
+// partition arrives, never by the wall clock, as a replayed or paused feed
+// elsewhere would turn its trades late.
+func idleAdvance(o options) bool {
+	return pipeline.Role(o.role) == pipeline.RoleAll && liveClock(o)
+}
+
 // liveClock reports whether the source's event times follow the wall
-// clock, so that a quiet partition may close its windows by it.
+// clock.
 func liveClock(o options) bool {
 	switch {
 	case o.source == "finnhub":
