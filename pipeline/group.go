@@ -192,11 +192,10 @@ func (w *groupWatch) observe(g bus.Group, t time.Time) []string {
 	for _, k := range keys {
 		parts := moved[k]
 		slices.Sort(parts)
-		from := "no earlier owner"
+		line := fmt.Sprintf("partitions %s assigned to %s", partList(parts), describe(members[k.to]))
 		if prev, ok := w.last[parts[0]]; ok {
-			from = describe(prev)
+			line = fmt.Sprintf("partitions %s moved from %s to %s", partList(parts), describe(prev), describe(members[k.to]))
 		}
-		line := fmt.Sprintf("partitions %s moved from %s to %s", partList(parts), from, describe(members[k.to]))
 		var unowned, still time.Duration
 		for _, p := range parts {
 			if since, ok := w.unowned[p]; ok {

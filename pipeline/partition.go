@@ -80,7 +80,14 @@ func (p *Pipeline) handler(dlq *bus.DeadLetters, out chan<- *batch) bus.Handler 
 		w := &worker{p: p, cl: cl, eng: eng, dlq: dlq, out: out, next: cl.Start, target: -1, lastCommit: cl.Start}
 		w.lastWM, _ = eng.Watermark()
 		w.cur = w.newBatch()
-		return w.run(ctx)
+		err = w.run(ctx)
+		if err != nil {
+			// The generation ended: the partition may be another
+			// member's now, and its position and statistics no longer
+			// this process's to show. A drained one keeps them.
+			p.parts.drop(cl.Partition)
+		}
+		return err
 	}
 }
 

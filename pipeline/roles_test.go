@@ -146,6 +146,21 @@ func TestRolesShareTheGroup(t *testing.T) {
 		t.Errorf("ingest produced %d under bound %q, want %d under %q", s.Produced, s.Bound, n, state.BoundGroupLag)
 	}
 	waitFor(t, limit, "the group's lag at 0", func() bool { return groupLag(t, k) == 0 })
+	// After the rebalances each shows only the partitions it owns now.
+	waitFor(t, limit, "each processor's positions those of its partitions", func() bool {
+		for _, r := range []*roleRun{b, c, d} {
+			s := r.p.Snapshot()
+			var have []int
+			for part := range s.Positions {
+				have = append(have, part)
+			}
+			slices.Sort(have)
+			if !s.Joined || !slices.Equal(have, s.Assigned) {
+				return false
+			}
+		}
+		return true
+	})
 	for _, r := range []*roleRun{b, c, d} {
 		r.stop()
 	}

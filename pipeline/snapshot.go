@@ -60,6 +60,12 @@ func (s *partStats) set(p int, v *partView) {
 	s.mu.Unlock()
 }
 
+func (s *partStats) drop(p int) {
+	s.mu.Lock()
+	delete(s.m, p)
+	s.mu.Unlock()
+}
+
 func (s *partStats) all() map[int]*partView {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -383,7 +383,10 @@ func (m *Model) apply(s *state.Snapshot) {
 	m.report = m.mon.Observe(s, m.draining || m.ended || (m.opts.Viewer && s.Draining))
 	m.lag.update(s, m.report)
 	// An ingest aggregates nothing: its processors do.
-	m.symbols.empty, m.sectors.empty = "", ""
+	m.symbols.empty, m.sectors.empty, m.tape.empty = "", "", ""
+	if s.Role == "process" {
+		m.tape.empty = "the tape is the ingest process's: its producer's latest trades"
+	}
 	if s.Role == "ingest" {
 		m.symbols.empty = "aggregated by the group's processors: attach to one to see the symbols"
 		m.sectors.empty = "aggregated by the group's processors"

@@ -11,6 +11,7 @@ import (
 // a trade's price is above the symbol's previous trade, down when below.
 type tapePane struct {
 	st     *Styles
+	empty  string // why the tape is empty, when not for want of trades
 	w, h   int
 	offset int
 	rows   []tapeRow
@@ -87,7 +88,11 @@ func (p *tapePane) View(focused bool) string {
 	body := make([]string, 0, p.h)
 	body = append(body, st.Head.Render(fit("TIME", timeW)+fit("SYMBOL", symW)+padLeft("PRICE", 10)+"  "+padLeft("SIZE", 9)))
 	if len(p.rows) == 0 {
-		body = append(body, st.Dim.Render("no trades yet"))
+		msg := "no trades yet"
+		if p.empty != "" {
+			msg = p.empty
+		}
+		body = append(body, st.Dim.Render(msg))
 	}
 	for i := p.offset; i < len(p.rows) && len(body) < p.h-2; i++ {
 		r := &p.rows[i]
