@@ -254,9 +254,12 @@ type window struct {
 	start, end int64
 	open, high float64
 	low, close float64
-	volume     float64
-	notional   float64
-	count      int64
+	// volume and notional are exact sums: the same bits whatever the
+	// order of the trades (a sector's symbols are rebuilt one after
+	// another).
+	volume   exactSum
+	notional exactSum
+	count    int64
 }
 
 func (w *window) add(price, volume float64) {
@@ -266,8 +269,8 @@ func (w *window) add(price, volume float64) {
 	w.high = max(w.high, price)
 	w.low = min(w.low, price)
 	w.close = price
-	w.volume += volume
-	w.notional += price * volume
+	w.volume.add(volume)
+	w.notional.add(price * volume)
 	w.count++
 }
 
@@ -524,8 +527,8 @@ func candle(symbol string, iv int64, w *window) Candle {
 		High:     w.high,
 		Low:      w.low,
 		Close:    w.close,
-		Volume:   w.volume,
-		Notional: w.notional,
+		Volume:   w.volume.value(),
+		Notional: w.notional.value(),
 		Count:    w.count,
 	}
 }
@@ -536,8 +539,8 @@ func (e *Engine) sectorVolume(name string, w *window) SectorVolume {
 		Interval:  time.Duration(e.sectorIv),
 		Start:     time.Unix(0, w.start).UTC(),
 		Partition: e.partition,
-		Volume:    w.volume,
-		Notional:  w.notional,
+		Volume:    w.volume.value(),
+		Notional:  w.notional.value(),
 		Count:     w.count,
 	}
 }
@@ -608,7 +611,8 @@ func (c Config) OpenSince(wm time.Time) time.Time {
 // watermark, every stored trade of the partition read before the committed
 // offset, at or after OpenSince(wm), each symbol's in the order they were
 // read (one symbol after another will do: no window holds two symbols but
-// a sector's, whose sums do not depend on the order). That rebuilds the
+// a sector's, whose sums are exact until they are rounded once, so they do
+// not depend on the order). That rebuilds the
 // open windows and the IDs counted in them. The trades are not counted
 // again: Late and Duplicates do not move, and no window closes (none of
 // them can move the watermark, which was past them all).
