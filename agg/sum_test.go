@@ -59,7 +59,7 @@ func TestExactSumIgnoresOrder(t *testing.T) {
 		for i := range xs {
 			switch r.IntN(4) {
 			case 0: // a price × volume of a trade
-				xs[i] = math.Round(r.Float64()*100000)/100 * float64(1+r.IntN(1000))
+				xs[i] = math.Round(r.Float64()*100000) / 100 * float64(1+r.IntN(1000))
 			case 1: // crypto-sized volumes
 				xs[i] = r.Float64() * 1e-6
 			case 2:
