@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/big"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -80,21 +81,28 @@ type candleKey struct {
 }
 
 // reference computes every candle directly from the trades, in the order the
-// feed produced them, which is the order of each symbol's partition.
+// feed produced them, which is the order of each symbol's partition. Volume
+// and notional are the exact sums, rounded once, as the engine keeps them.
 func reference(trades []trade.Trade, intervals []time.Duration) map[candleKey]agg.Candle {
 	out := map[candleKey]agg.Candle{}
+	type sums struct{ volume, notional *big.Float }
+	exact := map[candleKey]sums{}
 	for _, tr := range trades {
 		for _, iv := range intervals {
 			k := candleKey{tr.Symbol, iv, tr.Time.Truncate(iv)}
 			c, ok := out[k]
 			if !ok {
 				c = agg.Candle{Symbol: tr.Symbol, Interval: iv, Start: k.start, Open: tr.Price, High: tr.Price, Low: tr.Price}
+				exact[k] = sums{new(big.Float).SetPrec(2048), new(big.Float).SetPrec(2048)}
 			}
 			c.High = math.Max(c.High, tr.Price)
 			c.Low = math.Min(c.Low, tr.Price)
 			c.Close = tr.Price
-			c.Volume += tr.Volume
-			c.Notional += tr.Price * tr.Volume
+			e := exact[k]
+			e.volume.Add(e.volume, big.NewFloat(tr.Volume))
+			e.notional.Add(e.notional, big.NewFloat(tr.Price*tr.Volume))
+			c.Volume, _ = e.volume.Float64()
+			c.Notional, _ = e.notional.Float64()
 			c.Count++
 			out[k] = c
 		}
