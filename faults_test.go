@@ -335,7 +335,7 @@ func testDuplicateDelivery(t *testing.T, kcfg bus.Config, st store.Store, read f
 	sent := 0
 	send := func(b []trade.Trade) {
 		t.Helper()
-		if err := pr.Send(ctx, b); err != nil {
+		if err := pr.Send(ctx, b, 0); err != nil {
 			t.Fatal(err)
 		}
 		sent += len(b)
@@ -428,7 +428,7 @@ func TestPoisonMessages(t *testing.T) {
 	good := slices.Collect(slices.Chunk(input, len(input)/len(poison)+1))
 	for i := range max(len(good), len(poison)) {
 		if i < len(good) {
-			if err := pr.Send(ctx, good[i]); err != nil {
+			if err := pr.Send(ctx, good[i], 0); err != nil {
 				t.Fatal(err)
 			}
 		}

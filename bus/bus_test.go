@@ -111,7 +111,7 @@ func TestProduceConsumeCommitResume(t *testing.T) {
 	p := NewProducer(cfg)
 	defer p.Close()
 	in := trades(500)
-	if err := p.Send(ctx, in); err != nil {
+	if err := p.Send(ctx, in, 0); err != nil {
 		t.Fatal(err)
 	}
 	got, starts := consume(t, cfg, len(in))
@@ -135,7 +135,7 @@ func TestProduceConsumeCommitResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	more := trades(600)[500:]
-	if err := p.Send(ctx, more); err != nil {
+	if err := p.Send(ctx, more, 0); err != nil {
 		t.Fatal(err)
 	}
 	_, starts = consume(t, cfg, len(more))
@@ -164,7 +164,7 @@ func TestSameSymbolSamePartition(t *testing.T) {
 	ctx := context.Background()
 	p := NewProducer(cfg)
 	defer p.Close()
-	if err := p.Send(ctx, trades(700)); err != nil {
+	if err := p.Send(ctx, trades(700), 0); err != nil {
 		t.Fatal(err)
 	}
 	where := map[string]int{}
@@ -197,7 +197,7 @@ func TestTrimDeletesOnlyBeforeOffset(t *testing.T) {
 	ctx := context.Background()
 	p := NewProducer(cfg)
 	defer p.Close()
-	if err := p.Send(ctx, trades(100)); err != nil {
+	if err := p.Send(ctx, trades(100), 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Trim(ctx, cfg.Topic, map[int]int64{0: 60}); err != nil {
@@ -336,7 +336,7 @@ func BenchmarkRelay(b *testing.B) {
 	p := NewProducer(cfg)
 	defer p.Close()
 	in := trades(n)
-	if err := p.Send(ctx, in); err != nil {
+	if err := p.Send(ctx, in, 0); err != nil {
 		b.Fatal(err)
 	}
 	var size int64

@@ -29,7 +29,7 @@ type Producer struct {
 // NewProducer returns a producer for cfg.Topic.
 func NewProducer(cfg Config) *Producer {
 	cfg = cfg.WithDefaults()
-	return &Producer{cfg: cfg, w: newWriter(cfg, cfg.Topic, cfg.BatchSize, cfg.BatchTimeout), now: time.Now}
+	return &Producer{cfg: cfg, w: newWriter(cfg, cfg.Topic, 256, cfg.BatchTimeout), now: time.Now}
 }
 
 // newWriter returns a synchronous kafka-go writer with every knob set: its
@@ -59,15 +59,16 @@ func newWriter(cfg Config, topic string, batchSize int, batchTimeout time.Durati
 // one of them (acks=all), or with an error after cfg.WriteAttempts tries. On
 // error some trades may have been written: a retried Send can duplicate
 // them, which the trade ID makes harmless downstream. The message timestamp is
-// the ingest time, from which the pipeline measures ingest→stored latency.
-func (p *Producer) Send(ctx context.Context, trades []trade.Trade) error {
+// the ingest time, from which the pipeline measures ingest→stored latency:
+// now, less waited, how long the first of the trades waited for the others.
+func (p *Producer) Send(ctx context.Context, trades []trade.Trade, waited time.Duration) error {
 	p.buf, p.ends, p.msgs = p.buf[:0], p.ends[:0], p.msgs[:0]
 	for i := range trades {
 		p.buf = append(p.buf, trades[i].Symbol...)
 		p.buf = trade.AppendJSON(p.buf, &trades[i])
 		p.ends = append(p.ends, len(p.buf))
 	}
-	now := p.now()
+	now := p.now().Add(-waited)
 	off := 0
 	for i, end := range p.ends {
 		k := off + len(trades[i].Symbol)

@@ -118,7 +118,7 @@ func roundTrip(t *testing.T, cfg Config) {
 	p := NewProducer(cfg)
 	defer p.Close()
 	in := trades(90)
-	if err := p.Send(ctx, in); err != nil {
+	if err := p.Send(ctx, in, 0); err != nil {
 		t.Fatalf("producing: %v", err)
 	}
 
@@ -245,7 +245,7 @@ func failsFast(t *testing.T, cfg Config, deadline, within time.Duration, says fu
 	p := NewProducer(cfg)
 	defer p.Close()
 	start = time.Now()
-	check("Send", p.Send(ctx, trades(3)), time.Since(start))
+	check("Send", p.Send(ctx, trades(3), 0), time.Since(start))
 
 	// The consumer retries its group forever, as it must for a broker
 	// that restarts, reporting each failure as it goes; it must never be

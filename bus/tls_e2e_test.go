@@ -118,7 +118,7 @@ func realRoundTrip(t *testing.T, cfg Config) {
 	p := NewProducer(cfg)
 	defer p.Close()
 	in := trades(50)
-	if err := p.Send(ctx, in); err != nil {
+	if err := p.Send(ctx, in, 0); err != nil {
 		t.Fatalf("producing: %v", err)
 	}
 	got := consumeReal(t, cfg, len(in))

@@ -181,7 +181,10 @@ func (w *worker) newBatch() *batch {
 }
 
 func (w *worker) run(ctx context.Context) error {
-	tick := time.NewTicker(w.p.cfg.BatchInterval)
+	// Every partition cuts on the same beat, so that the store writer
+	// merges their batches into one write a beat when the feed is quiet.
+	every := w.p.cfg.BatchInterval
+	tick := time.NewTimer(untilBeat(time.Now(), every))
 	defer tick.Stop()
 	drain := w.p.drain
 	msgs := w.cl.Messages()
@@ -207,6 +210,7 @@ func (w *worker) run(ctx context.Context) error {
 				return w.finish(ctx)
 			}
 		case <-tick.C:
+			tick.Reset(untilBeat(time.Now(), every))
 			w.idle(ctx)
 			if err := w.cut(ctx, false); err != nil {
 				return err
@@ -225,6 +229,12 @@ func (w *worker) run(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// untilBeat is how long after now the next multiple of every falls, on the
+// wall clock.
+func untilBeat(now time.Time, every time.Duration) time.Duration {
+	return every - time.Duration(now.UnixNano()%int64(every))
 }
 
 func (w *worker) endOffset(ctx context.Context) (int64, error) {

@@ -295,6 +295,9 @@ func (p *Pipeline) consumer(kcfg bus.Config, trim *trimmer) *bus.Consumer {
 // every trade is acknowledged or ctx is done.
 func (p *Pipeline) produce(ctx context.Context, pr *bus.Producer, in <-chan trade.Trade) error {
 	buf := make([]trade.Trade, 0, p.cfg.Kafka.BatchSize)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
 	for {
 		select {
 		case t, ok := <-in:
@@ -305,6 +308,10 @@ func (p *Pipeline) produce(ctx context.Context, pr *bus.Producer, in <-chan trad
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		// A full batch goes at once; a partial one waits up to Linger for
+		// more, so that a quiet feed sends few requests, not one a trade.
+		first := time.Now()
+		linger.Reset(p.cfg.Linger)
 	fill:
 		for len(buf) < cap(buf) {
 			select {
@@ -313,14 +320,25 @@ func (p *Pipeline) produce(ctx context.Context, pr *bus.Producer, in <-chan trad
 					break fill
 				}
 				buf = append(buf, t)
-			default:
+			case <-linger.C:
 				break fill
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
+		if !linger.Stop() {
+			select {
+			case <-linger.C:
+			default:
+			}
+		}
+		waited := time.Since(first)
 		if err := p.waitBound(ctx, int64(len(buf))); err != nil {
 			return err
 		}
-		if err := p.send(ctx, pr, buf); err != nil {
+		// The trades' ingest time counts the wait for the batch, not the
+		// wait on the bound, as before there was one.
+		if err := p.send(ctx, pr, buf, waited); err != nil {
 			return err
 		}
 		p.m.produced.Add(int64(len(buf)))
@@ -363,13 +381,13 @@ func (p *Pipeline) lagBounded() bool {
 // acknowledged or ctx is done. Every failed write is an error and a produce
 // retry; a run of them is one Kafka outage. A write that failed part-way is
 // retried for the trades that were not acknowledged.
-func (p *Pipeline) send(ctx context.Context, pr *bus.Producer, buf []trade.Trade) error {
+func (p *Pipeline) send(ctx context.Context, pr *bus.Producer, buf []trade.Trade, waited time.Duration) error {
 	var err error
 	return p.kafka.retry(ctx, "produce", &p.m.produceRetries, func() error {
 		if pe, ok := errors.AsType[*bus.PartialWriteError](err); ok {
 			err = pr.Retry(ctx, pe)
 		} else {
-			err = pr.Send(ctx, buf)
+			err = pr.Send(ctx, buf, waited)
 		}
 		return err
 	})

@@ -326,7 +326,7 @@ func TestSendRetriesOnlyWhatWasNotAcknowledged(t *testing.T) {
 		buf = append(buf, trade.Trade{ID: fmt.Sprint(i), Symbol: fmt.Sprint("S", i), Price: 1, Volume: 1, Time: pinned})
 	}
 
-	if err := p.send(context.Background(), pr, buf); err != nil {
+	if err := p.send(context.Background(), pr, buf, 0); err != nil {
 		t.Fatal(err)
 	}
 	admin := bus.NewAdmin(kcfg)

@@ -11,6 +11,10 @@ import (
 // transaction.
 const maxWriteTrades = 20000
 
+// writeLinger is how long the writer waits for more batches of the same
+// beat before it writes what it has.
+const writeLinger = 3 * time.Millisecond
+
 // write is the store stage: it merges the batches that are waiting into one
 // store write, retries it until it is durable, and only then lets their
 // offsets be committed. It returns when in is closed and empty.
@@ -20,6 +24,9 @@ func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 		merged store.Batch
 		lat    []time.Duration
 	)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
 	for {
 		var b *batch
 		select {
@@ -34,6 +41,9 @@ func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 		group = append(group[:0], b)
 		merged = store.Batch{Trades: merged.Trades[:0], Origins: merged.Origins[:0], Candles: merged.Candles[:0], Sectors: merged.Sectors[:0]}
 		merge(&merged, b)
+		// The partitions cut on one beat: the others' batches of this
+		// beat follow within moments, and go in the same write.
+		linger.Reset(writeLinger)
 	more:
 		for len(merged.Trades) < maxWriteTrades {
 			select {
@@ -43,8 +53,16 @@ func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 				}
 				group = append(group, got)
 				merge(&merged, got)
-			default:
+			case <-linger.C:
 				break more
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if !linger.Stop() {
+			select {
+			case <-linger.C:
+			default:
 			}
 		}
 		if merged.Len() > 0 {
