@@ -80,6 +80,11 @@ func (p *Pipeline) waitLag(ctx context.Context, n int64) error {
 // events and the log.
 func (p *Pipeline) assigned(gen bus.Generation) {
 	p.member.Store(&gen)
+	p.shared.Store(p.cfg.Role == RoleAll && int64(len(gen.Partitions)) < p.topicParts.Load())
+	select { // the producer may wait on the bound this changes
+	case p.lagBound.read <- struct{}{}:
+	default:
+	}
 	var msg string
 	if len(gen.Partitions) == 0 {
 		msg = fmt.Sprintf("joined the group in generation %d with no partition: the group has more members than the topic has partitions, so this one is idle until a rebalance gives it one", gen.ID)

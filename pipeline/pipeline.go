@@ -38,10 +38,12 @@ type Pipeline struct {
 	broker  atomic.Pointer[string]
 	gate    gate
 	flight  *inFlight
-	// holding says the producer waits on its bound now; shared that
-	// other processes are members of the group too.
-	holding atomic.Bool
-	shared  atomic.Bool
+	// holding says the producer waits on its bound now; shared that this
+	// process's generation gave it only some of the topic's partitions,
+	// of which the topic had topicParts at the start.
+	holding    atomic.Bool
+	shared     atomic.Bool
+	topicParts atomic.Int64
 	// lagBound is the group's lag as the ingest role's bound sees it.
 	lagBound lagBound
 	// member is this process's place in the group; group what the
@@ -155,6 +157,9 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 		info, err := admin.EnsureTopic(hard, topic)
 		if err != nil {
 			return p.summary(), &StartError{err}
+		}
+		if topic == kcfg.Topic {
+			p.topicParts.Store(int64(info.Partitions))
 		}
 		if info.Created {
 			cfg.Log.Info("created topic", "topic", topic, "partitions", info.Partitions)
@@ -371,8 +376,12 @@ func (p *Pipeline) waitBound(ctx context.Context, n int64) error {
 
 // lagBounded says the producer is bounded by the group's lag rather than
 // by what this process stores: always for RoleIngest, which stores
-// nothing, and for RoleAll while other processes share its group, as the
-// trades of their partitions are stored by them.
+// nothing, and for RoleAll while its generation gave it only some of the
+// partitions, as the trades of the others are stored by other processes.
+// Until it joins, RoleAll holds the in-flight bound even when the group
+// lists other members: one may be this process's own former self, killed
+// and not yet timed out, and a restart that took the lag bound then would
+// run ahead of its store by the whole lag limit.
 func (p *Pipeline) lagBounded() bool {
 	return p.cfg.Role == RoleIngest || p.shared.Load()
 }

@@ -121,7 +121,6 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 			return
 		}
 		groupFails = 0
-		p.shared.Store(p.cfg.Role == RoleAll && len(g.Members) > 1)
 		for _, line := range p.group.observe(g, p.cfg.Now()) {
 			p.cfg.Log.Info("group", "change", line)
 			p.errs.event("group", line)
