@@ -95,7 +95,7 @@ func Defaults() Config {
 		BatchBytes:        4 << 20,
 		BatchTimeout:      2 * time.Millisecond,
 		WriteAttempts:     5,
-		FetchMaxWait:      250 * time.Millisecond,
+		FetchMaxWait:      2 * time.Second,
 		FetchMaxBytes:     8 << 20,
 		CommitInterval:    500 * time.Millisecond,
 		SessionTimeout:    10 * time.Second,
