@@ -17,8 +17,8 @@ import (
 // second. Rate 0 (no pacing) is faster still.
 const MaxRate = 1e9
 
-// Pacing: a burst every tickInterval, and after a stall at most MaxCatchUp
-// worth of trades at once.
+// Pacing: a burst at most every tickInterval, and after a stall at most
+// MaxCatchUp worth of trades (or one) at once.
 const tickInterval = 10 * time.Millisecond
 
 // unpacedChunk is how many trades an unpaced Run makes between two looks at
@@ -129,6 +129,8 @@ type Synthetic struct {
 	name   string
 	market *market
 	rate   atomic.Uint64 // math.Float64bits of the pace; 0 is unpaced
+	// changed wakes a paced Run that sleeps until its next trade.
+	changed chan struct{}
 }
 
 var (
@@ -150,9 +152,10 @@ func NewSynthetic(cfg SyntheticConfig) (*Synthetic, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Synthetic{
-		cfg:    cfg,
-		name:   "synthetic seed=" + strconv.FormatInt(cfg.Seed, 10),
-		market: newMarket(cfg.Universe),
+		cfg:     cfg,
+		name:    "synthetic seed=" + strconv.FormatInt(cfg.Seed, 10),
+		market:  newMarket(cfg.Universe),
+		changed: make(chan struct{}, 1),
 	}
 	s.rate.Store(math.Float64bits(cfg.Rate))
 	return s, nil
@@ -170,6 +173,10 @@ func (s *Synthetic) SetRate(rate float64) error {
 		return fmt.Errorf("synthetic feed: rate %v out of range [0, %g] trades/s", rate, float64(MaxRate))
 	}
 	s.rate.Store(math.Float64bits(rate))
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
@@ -178,19 +185,21 @@ func (s *Synthetic) Name() string { return s.name }
 
 // Run generates trades and calls emit with each, from the calling goroutine,
 // until Count trades (it returns nil), ctx is done (ctx.Err()) or emit fails
-// (its error). With a Rate it emits a burst every 10ms; when emit blocks it
-// waits, then catches up by at most 100ms worth of trades. Unpaced, it emits
+// (its error). With a Rate it sleeps until the next trade is due, at least
+// 10ms, and emits what is due then: a burst every 10ms at a fast pace, one
+// trade per wake-up at a slow one. When emit blocks it waits, then catches up
+// by at most 100ms worth of trades (or one trade). Unpaced, it emits
 // as fast as emit takes them, looking at the rate again every unpacedChunk
 // trades.
 func (s *Synthetic) Run(ctx context.Context, emit func(trade.Trade) error) error {
 	g := s.newGenerator()
 	var (
-		tick *time.Ticker
+		wake *time.Timer
 		p    *pacer
 	)
 	defer func() {
-		if tick != nil {
-			tick.Stop()
+		if wake != nil {
+			wake.Stop()
 		}
 	}()
 	for {
@@ -202,17 +211,24 @@ func (s *Synthetic) Run(ctx context.Context, emit func(trade.Trade) error) error
 			}
 			continue
 		}
-		if tick == nil {
-			tick = time.NewTicker(tickInterval)
-		}
 		if p == nil {
 			p = newPacer(rate, time.Now())
 		}
 		p.rate = rate
+		if wait := p.next(); wake == nil {
+			wake = time.NewTimer(wait)
+		} else {
+			wake.Reset(wait)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case now := <-tick.C:
+		case <-s.changed:
+			// A new rate: what was due until now is due at the old one.
+			if stop, err := g.emitN(ctx, p.due(time.Now()), emit); stop {
+				return err
+			}
+		case now := <-wake.C:
 			if stop, err := g.emitN(ctx, p.due(now), emit); stop {
 				return err
 			}
@@ -444,15 +460,26 @@ func newPacer(rate float64, start time.Time) *pacer {
 }
 
 // due returns how many trades to make at now. A clock that steps back
-// restarts the schedule from now.
+// restarts the schedule from now. After a stall it makes up at most
+// MaxCatchUp worth of trades, or one trade when that is less.
 func (p *pacer) due(now time.Time) int {
 	d := now.Sub(p.last)
 	p.last = now
 	if d <= 0 {
 		return 0
 	}
-	p.credit += p.rate * min(d, MaxCatchUp).Seconds()
-	n := math.Floor(p.credit)
-	p.credit -= n
+	p.credit += min(p.rate*d.Seconds(), max(p.rate*MaxCatchUp.Seconds(), 1))
+	// A credit a rounding short of a whole trade is that trade: the wait
+	// next computed was for it.
+	n := math.Floor(p.credit + 1e-9)
+	p.credit = max(p.credit-n, 0)
 	return int(n)
+}
+
+// next returns how long to sleep before the next call to due: until the
+// next trade is due, but at least tickInterval, so that a fast pace comes
+// in bursts and a slow one costs one wake-up per trade.
+func (p *pacer) next() time.Duration {
+	wait := time.Duration(math.Ceil((1 - p.credit) / p.rate * float64(time.Second)))
+	return max(wait, tickInterval)
 }

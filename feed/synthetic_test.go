@@ -422,6 +422,34 @@ func TestPacer(t *testing.T) {
 		}
 	})
 
+	t.Run("a slow pace wakes once per trade", func(t *testing.T) {
+		for _, rate := range []float64{0.1, 2, 7.5, 60} {
+			p := newPacer(rate, start)
+			now, wakes, trades := start, 0, 0
+			for trades < 200 {
+				now = now.Add(p.next())
+				trades += p.due(now)
+				wakes++
+			}
+			if wakes > trades+1 {
+				t.Errorf("rate %v: %d wake-ups for %d trades", rate, wakes, trades)
+			}
+			if got, want := now.Sub(start).Seconds(), float64(trades)/rate; math.Abs(got-want) > 1/rate+tickInterval.Seconds() {
+				t.Errorf("rate %v: %d trades took %.3fs, want %.3fs", rate, trades, got, want)
+			}
+		}
+		if d := newPacer(1000, start).next(); d != tickInterval {
+			t.Errorf("at 1000/s the pacer sleeps %v, want one tick (%v)", d, tickInterval)
+		}
+	})
+
+	t.Run("a slow pace catches up by one trade", func(t *testing.T) {
+		p := newPacer(0.1, start)
+		if n := p.due(start.Add(time.Hour)); n != 1 {
+			t.Errorf("after an hour's stall at 0.1/s, %d trades due, want 1", n)
+		}
+	})
+
 	t.Run("clock stepping back", func(t *testing.T) {
 		p := newPacer(1000, start)
 		if n := p.due(start.Add(-time.Second)); n != 0 {
@@ -501,6 +529,27 @@ func TestSyntheticPacing(t *testing.T) {
 				if c > limit {
 					t.Errorf("%d trades at once at %v, want at most %d", c, at, limit)
 				}
+			}
+		})
+	})
+
+	t.Run("SetRate wakes a source that sleeps until its next trade", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+			defer cancel()
+			s := mustSynthetic(t, SyntheticConfig{Rate: 0.01, Start: testStart})
+			go func() {
+				time.Sleep(time.Second)
+				if err := s.SetRate(1000); err != nil {
+					t.Error(err)
+				}
+			}()
+			n := 0
+			if err := s.Run(ctx, func(trade.Trade) error { n++; return nil }); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Run returned %v, want the deadline", err)
+			}
+			if n < 1990 || n > 2010 {
+				t.Errorf("%d trades, want 2000 (1000/s from 1s to 3s, none before)", n)
 			}
 		})
 	})
