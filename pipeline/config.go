@@ -83,12 +83,10 @@ type Config struct {
 	// BatchTrades is the most trades one partition puts in one store batch.
 	// Default 5000.
 	BatchTrades int
-	// Linger is how long the producer waits to fill a batch that is not
-	// full, so that a quiet feed sends one request per Linger instead of
-	// one per trade. A full batch goes at once. Default 20ms.
-	Linger time.Duration
-	// BatchInterval is how often a partition hands what it has to the store,
-	// full or not. Default 50ms.
+	// BatchInterval is the pipeline's beat: the producer sends what it has
+	// just before each beat, and each partition hands what it has to the
+	// store on it, full or not. Longer costs less at a quiet rate and adds
+	// to every trade's latency. Default 50ms.
 	BatchInterval time.Duration
 	// StoreQueue is how many batches may wait for the store before the
 	// partitions stop reading: the bound that makes a slow store visible as
@@ -137,9 +135,6 @@ const (
 func (c Config) withDefaults() Config {
 	if c.BatchTrades == 0 {
 		c.BatchTrades = 5000
-	}
-	if c.Linger == 0 {
-		c.Linger = 20 * time.Millisecond
 	}
 	if c.BatchInterval == 0 {
 		c.BatchInterval = 50 * time.Millisecond

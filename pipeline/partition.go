@@ -183,9 +183,13 @@ func (w *worker) newBatch() *batch {
 func (w *worker) run(ctx context.Context) error {
 	// Every partition cuts on the same beat, so that the store writer
 	// merges their batches into one write a beat when the feed is quiet.
+	// A partition that had nothing to hand over looks again on the next
+	// second, not the next beat, and goes back to the beat when a message
+	// arrives: a quiet partition costs a wake-up a second.
 	every := w.p.cfg.BatchInterval
 	tick := time.NewTimer(untilBeat(time.Now(), every))
 	defer tick.Stop()
+	quiet := false
 	drain := w.p.drain
 	msgs := w.cl.Messages()
 	w.lastMsg = w.p.cfg.Now()
@@ -197,6 +201,10 @@ func (w *worker) run(ctx context.Context) error {
 					return ctx.Err()
 				}
 				return fmt.Errorf("partition %d: reader stopped", w.cl.Partition)
+			}
+			if quiet {
+				quiet = false
+				tick.Reset(untilBeat(time.Now(), every))
 			}
 			if err := w.handle(ctx, m); err != nil {
 				return err
@@ -210,7 +218,12 @@ func (w *worker) run(ctx context.Context) error {
 				return w.finish(ctx)
 			}
 		case <-tick.C:
-			tick.Reset(untilBeat(time.Now(), every))
+			quiet = w.cur.read == 0
+			if quiet {
+				tick.Reset(untilBeat(time.Now(), max(every, quietBeat)))
+			} else {
+				tick.Reset(untilBeat(time.Now(), every))
+			}
 			w.idle(ctx)
 			if err := w.cut(ctx, false); err != nil {
 				return err
@@ -229,6 +242,22 @@ func (w *worker) run(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// quietBeat is how often a partition with nothing to hand over looks
+// again: for windows that close by the wall clock and the view.
+const quietBeat = time.Second
+
+// sendLead is how long before a beat the producer sends a partial batch:
+// time for the trades to reach Kafka and come back to the partitions.
+const sendLead = 10 * time.Millisecond
+
+// untilSend is how long after now the producer sends a partial batch: at
+// sendLead before the next beat of every, or a quarter of every before it
+// when that is shorter.
+func untilSend(now time.Time, every time.Duration) time.Duration {
+	lead := min(sendLead, every/4)
+	return untilBeat(now.Add(lead), every)
 }
 
 // untilBeat is how long after now the next multiple of every falls, on the

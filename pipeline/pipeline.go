@@ -313,10 +313,12 @@ func (p *Pipeline) produce(ctx context.Context, pr *bus.Producer, in <-chan trad
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		// A full batch goes at once; a partial one waits up to Linger for
-		// more, so that a quiet feed sends few requests, not one a trade.
+		// A full batch goes at once. A partial one waits for more until a
+		// moment before the partitions' next beat, so that a quiet feed
+		// sends one request a beat, not one a trade, and its trades reach
+		// the partitions just before they cut.
 		first := time.Now()
-		linger.Reset(p.cfg.Linger)
+		linger.Reset(untilSend(first, p.cfg.BatchInterval))
 	fill:
 		for len(buf) < cap(buf) {
 			select {

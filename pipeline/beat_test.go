@@ -1,0 +1,41 @@
+package pipeline
+
+import (
+	"testing"
+	"time"
+)
+
+// TestBeats checks the pipeline's beat: the partitions cut on multiples of
+// the interval, and the producer sends a partial batch a moment before each.
+func TestBeats(t *testing.T) {
+	beat := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		at        time.Duration // after a beat
+		every     time.Duration
+		cut, send time.Duration
+	}{
+		{name: "on a beat", at: 0, every: 50 * time.Millisecond, cut: 50 * time.Millisecond, send: 40 * time.Millisecond},
+		{name: "just before the send", at: 39 * time.Millisecond, every: 50 * time.Millisecond, cut: 11 * time.Millisecond, send: time.Millisecond},
+		{name: "past the send", at: 41 * time.Millisecond, every: 50 * time.Millisecond, cut: 9 * time.Millisecond, send: 49 * time.Millisecond},
+		{name: "a short beat leads by a quarter", at: 0, every: 8 * time.Millisecond, cut: 8 * time.Millisecond, send: 6 * time.Millisecond},
+		{name: "a long beat leads by the lead", at: 0, every: time.Second, cut: time.Second, send: time.Second - sendLead},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := beat.Add(tt.at)
+			if got := untilBeat(now, tt.every); got != tt.cut {
+				t.Errorf("untilBeat = %v, want %v", got, tt.cut)
+			}
+			got := untilSend(now, tt.every)
+			if got != tt.send {
+				t.Errorf("untilSend = %v, want %v", got, tt.send)
+			}
+			// The batch leaves its lead before a beat.
+			lead := min(sendLead, tt.every/4)
+			if next := untilBeat(now.Add(got), tt.every); next != lead {
+				t.Errorf("sent %v before a beat, want %v", next, lead)
+			}
+		})
+	}
+}
