@@ -63,6 +63,7 @@ type options struct {
 	lateness          time.Duration
 	dataDir           string
 	statusInterval    time.Duration
+	beat              time.Duration
 	listen            string
 	listenInsecure    bool
 	listenTLSCert     string
@@ -160,6 +161,7 @@ func flags(o *options) *flag.FlagSet {
 	durationVar(fs, &o.lateness, "allowed-lateness", agg.DefaultAllowedLateness, "how late a trade may arrive and still count in its windows")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store and the log")
 	durationVar(fs, &o.statusInterval, "status-interval", 5*time.Second, "how often --no-ui logs a status line")
+	durationVar(fs, &o.beat, "beat", pipeline.DefaultBatchInterval, "the pipeline's beat: a quiet feed is sent to Kafka and stored once a beat (a busy one in full batches at once); longer costs less CPU when quiet, and adds up to a beat to each trade's latency")
 	fs.StringVar(&o.listen, "listen", "", "serve Prometheus metrics (/metrics), probes (/healthz, /readyz) and the control API (/api/v1, for tradetop attach) on this address, e.g. 127.0.0.1:9464 (default: off)")
 	fs.StringVar(&o.controlTokenFile, "control-token-file", "", "file whose first line is the token the control API's controls need (or "+controlTokenEnv+"); without one, viewers are read-only")
 	fs.BoolVar(&o.listenInsecure, "listen-insecure", false, "allow --listen on an address other machines reach without a control token: they may read, never steer")

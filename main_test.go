@@ -39,6 +39,8 @@ func TestBadInputIsOneLineAndExitTwo(t *testing.T) {
 		{"bad start", []string{"--start", "yesterday"}, nil, "-start"},
 		{"negative count", []string{"--count", "-1"}, nil, "-count"},
 		{"zero partitions", []string{"--partitions", "0"}, nil, "-partitions"},
+		{"beat too short", []string{"--beat", "100us"}, nil, "-beat"},
+		{"beat too long", []string{"--beat", "1m"}, nil, "-beat"},
 		{"unknown summary", []string{"--summary", "xml"}, nil, "-summary"},
 		{"unknown flag", []string{"--frobnicate"}, nil, "frobnicate"},
 		{"stray argument", []string{"extra"}, nil, "extra"},
@@ -148,7 +150,7 @@ func TestOnlyTheFeedsProcessClosesWindowsByTheClock(t *testing.T) {
 }
 
 func TestDurationErrorsSayTheForm(t *testing.T) {
-	for _, name := range []string{"duration", "allowed-lateness", "sector-window", "status-interval", "drain-timeout", "stall-timeout"} {
+	for _, name := range []string{"duration", "allowed-lateness", "sector-window", "status-interval", "drain-timeout", "stall-timeout", "beat"} {
 		var out, errOut bytes.Buffer
 		if code := run([]string{"--" + name, "soon"}, env(nil), &out, &errOut); code != exitUsage {
 			t.Errorf("--%s soon: exit %d, want 2", name, code)
@@ -271,6 +273,31 @@ func TestFlagLatenessReachesTheEngines(t *testing.T) {
 				t.Errorf("the engines' allowed lateness is %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestFlagBeatReachesThePipeline: --beat is the pipeline's batch interval,
+// and its default is the pipeline's.
+func TestFlagBeatReachesThePipeline(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, pipeline.DefaultBatchInterval},
+		{[]string{"--beat", "250ms"}, 250 * time.Millisecond},
+	} {
+		o, _, _, err := parse(append(tt.args, "--no-ui", "--data-dir", t.TempDir()), env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := wire(t.Context(), o, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if w.config.BatchInterval != tt.want {
+			t.Errorf("%q: the pipeline's beat is %v, want %v", tt.args, w.config.BatchInterval, tt.want)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/auth"
@@ -135,6 +136,7 @@ func (o *options) validate(set map[string]bool) error {
 		{o.replicationFactor < 1 || o.replicationFactor > 32, "replication-factor", "must be between 1 and 32"},
 		{o.lateness < 0, "allowed-lateness", "must not be negative"},
 		{o.statusInterval <= 0, "status-interval", "must be positive"},
+		{o.beat < time.Millisecond || o.beat > 10*time.Second, "beat", "must be between 1ms and 10s"},
 		{o.drainTimeout <= 0, "drain-timeout", "must be positive"},
 		{o.dataDir == "", "data-dir", "must not be empty"},
 		{o.summary != "text" && o.summary != "json" && o.summary != "none", "summary", "must be text, json or none"},

@@ -125,11 +125,12 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Defaults of Config's MaxInFlight, MaxLag and DrainTimeout.
+// Defaults of Config's MaxInFlight, MaxLag, DrainTimeout and BatchInterval.
 const (
-	DefaultMaxInFlight  = 50000
-	DefaultMaxLag       = 500000
-	DefaultDrainTimeout = 10 * time.Second
+	DefaultMaxInFlight   = 50000
+	DefaultMaxLag        = 500000
+	DefaultDrainTimeout  = 10 * time.Second
+	DefaultBatchInterval = 50 * time.Millisecond
 )
 
 func (c Config) withDefaults() Config {
@@ -137,7 +138,7 @@ func (c Config) withDefaults() Config {
 		c.BatchTrades = 5000
 	}
 	if c.BatchInterval == 0 {
-		c.BatchInterval = 50 * time.Millisecond
+		c.BatchInterval = DefaultBatchInterval
 	}
 	if c.StoreQueue == 0 {
 		c.StoreQueue = 16
