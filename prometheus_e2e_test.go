@@ -171,6 +171,9 @@ func promQuery(t *testing.T, addr, expr string) []promSample {
 		return nil // not up yet
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return nil // listening, its storage not ready yet
+	}
 	var body struct {
 		Status string `json:"status"`
 		Error  string `json:"error"`
