@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -16,12 +18,27 @@ import (
 type Admin struct {
 	cfg    Config
 	client *kafka.Client
+
+	// starts caches Lag's first offsets for startsFor: they move only
+	// when retention deletes, and each is a request of its own.
+	mu     sync.Mutex
+	starts map[string]topicStarts
+	now    func() time.Time
+}
+
+// startsFor is how long Lag reuses the first offsets it read.
+const startsFor = 10 * time.Second
+
+// topicStarts are a topic's first offsets by partition, read at at.
+type topicStarts struct {
+	at      time.Time
+	offsets map[int]int64
 }
 
 // NewAdmin returns an admin client for cfg.Brokers.
 func NewAdmin(cfg Config) *Admin {
 	cfg = cfg.WithDefaults()
-	return &Admin{cfg: cfg, client: newClient(cfg)}
+	return &Admin{cfg: cfg, client: newClient(cfg), now: time.Now}
 }
 
 // Close closes the admin's connections. It is safe to call twice, and a
@@ -123,7 +140,7 @@ func (a *Admin) EndOffsets(ctx context.Context, topic string) (map[int]int64, er
 }
 
 func endOffsets(ctx context.Context, client *kafka.Client, topic string, parts []int) (map[int]int64, error) {
-	offs, err := listOffsets(ctx, client, topic, parts)
+	offs, err := listOffsets(ctx, client, topic, parts, kafka.LastOffsetOf)
 	if err != nil {
 		return nil, err
 	}
@@ -134,11 +151,14 @@ func endOffsets(ctx context.Context, client *kafka.Client, topic string, parts [
 	return out, nil
 }
 
-// listOffsets returns the first and end offsets of each partition.
-func listOffsets(ctx context.Context, client *kafka.Client, topic string, parts []int) (map[int]kafka.PartitionOffsets, error) {
-	req := make([]kafka.OffsetRequest, 0, 2*len(parts))
+// listOffsets returns the offsets of each partition that which asks for
+// (kafka.FirstOffsetOf, kafka.LastOffsetOf, or both).
+func listOffsets(ctx context.Context, client *kafka.Client, topic string, parts []int, which ...func(int) kafka.OffsetRequest) (map[int]kafka.PartitionOffsets, error) {
+	req := make([]kafka.OffsetRequest, 0, len(which)*len(parts))
 	for _, p := range parts {
-		req = append(req, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+		for _, w := range which {
+			req = append(req, w(p))
+		}
 	}
 	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
 		Topics:         map[string][]kafka.OffsetRequest{topic: req},
@@ -155,6 +175,38 @@ func listOffsets(ctx context.Context, client *kafka.Client, topic string, parts 
 		out[p.Partition] = p
 	}
 	return out, nil
+}
+
+// firstOffsets returns the first retained offset of each of topic's parts,
+// read again when the cache is older than startsFor or lacks a partition.
+func (a *Admin) firstOffsets(ctx context.Context, topic string, parts []int) (map[int]int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	if c, ok := a.starts[topic]; ok && now.Sub(c.at) < startsFor {
+		out := make(map[int]int64, len(parts))
+		for _, p := range parts {
+			if out[p], ok = c.offsets[p]; !ok {
+				break
+			}
+		}
+		if ok {
+			return out, nil
+		}
+	}
+	offs, err := listOffsets(ctx, a.client, topic, parts, kafka.FirstOffsetOf)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]int64, len(parts))
+	for _, p := range parts {
+		out[p] = offs[p].FirstOffset
+	}
+	if a.starts == nil {
+		a.starts = map[string]topicStarts{}
+	}
+	a.starts[topic] = topicStarts{at: now, offsets: out}
+	return maps.Clone(out), nil
 }
 
 // PartitionLag is one partition's position for a consumer group.
@@ -180,7 +232,11 @@ func (a *Admin) Lag(ctx context.Context, group, topic string) ([]PartitionLag, e
 	if err != nil {
 		return nil, err
 	}
-	offs, err := listOffsets(ctx, a.client, topic, parts)
+	starts, err := a.firstOffsets(ctx, topic, parts)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := listOffsets(ctx, a.client, topic, parts, kafka.LastOffsetOf)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +266,7 @@ func (a *Admin) Lag(ctx context.Context, group, topic string) ([]PartitionLag, e
 		if !ok {
 			c = -1
 		}
-		l := PartitionLag{Partition: p, Start: offs[p].FirstOffset, End: offs[p].LastOffset, Committed: c}
+		l := PartitionLag{Partition: p, Start: min(starts[p], ends[p].LastOffset), End: ends[p].LastOffset, Committed: c}
 		if c < 0 {
 			l.Lag = l.End - l.Start
 		} else {

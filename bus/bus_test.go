@@ -364,3 +364,52 @@ func BenchmarkRelay(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// TestLagReadsFirstOffsetsEveryWhile: the first offsets move only when
+// retention deletes, so Lag reads them once per startsFor and the end
+// offsets every time.
+func TestLagReadsFirstOffsetsEveryWhile(t *testing.T) {
+	_, cfg := embedded(t, 3)
+	ctx := context.Background()
+	p := NewProducer(cfg)
+	defer p.Close()
+	if err := p.Send(ctx, trades(90), 0); err != nil {
+		t.Fatal(err)
+	}
+	a := NewAdmin(cfg)
+	defer a.Close()
+	now := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+	a.now = func() time.Time { return now }
+	read := func(wantEnds int64) {
+		t.Helper()
+		lag, err := a.Lag(ctx, "nobody", cfg.Topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ends int64
+		for _, l := range lag {
+			if l.Start != 0 || l.Lag != l.End {
+				t.Errorf("partition %d: %+v, want start 0 and the whole partition unread", l.Partition, l)
+			}
+			ends += l.End
+		}
+		if ends != wantEnds {
+			t.Errorf("end offsets add up to %d, want %d", ends, wantEnds)
+		}
+	}
+	read(90)
+	first := a.starts[cfg.Topic].at
+	if err := p.Send(ctx, trades(120)[90:], 0); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(startsFor / 2)
+	read(120) // the ends are read again
+	if at := a.starts[cfg.Topic].at; !at.Equal(first) {
+		t.Errorf("first offsets read again after %v, want them reused for %v", at.Sub(first), startsFor)
+	}
+	now = now.Add(startsFor)
+	read(120)
+	if at := a.starts[cfg.Topic].at; !at.Equal(now) {
+		t.Errorf("first offsets last read at %v, want again at %v", at, now)
+	}
+}

@@ -267,7 +267,7 @@ func (c *Consumer) resolveFirst(ctx context.Context, committed map[int]kafka.Off
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	offs, err := listOffsets(ctx, c.client, c.cfg.Topic, none)
+	offs, err := listOffsets(ctx, c.client, c.cfg.Topic, none, kafka.FirstOffsetOf)
 	if err != nil {
 		return err
 	}
