@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
-
 	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store/storetest"
@@ -30,12 +28,7 @@ func TestCommandOnRealClusters(t *testing.T) {
 		"--start", "2026-03-02T14:30:00Z", "--summary", "json", "--data-dir", t.TempDir(),
 	}, env(nil), &out, &errOut)
 
-	c := gocql.NewCluster(strings.Split(hosts, ",")...)
-	c.Timeout = 30 * time.Second
-	s, err := c.CreateSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.Session(t, strings.Split(hosts, ","))
 	defer s.Close()
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut.String())

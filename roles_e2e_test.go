@@ -452,13 +452,7 @@ var rolesTables = []struct{ table, columns string }{
 // are in one and not the other.
 func compareKeyspaces(t *testing.T, hosts []string, a, b string) int {
 	t.Helper()
-	cl := gocql.NewCluster(hosts...)
-	cl.Timeout = 30 * time.Second
-	cl.Consistency = gocql.LocalQuorum
-	s, err := cl.CreateSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.Session(t, hosts)
 	defer s.Close()
 	differ := 0
 	for _, tb := range rolesTables {

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
-
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -218,13 +216,7 @@ func ReadSQLite(t testing.TB, path string) Contents {
 // LOCAL_QUORUM.
 func ReadCassandra(t testing.TB, hosts []string, keyspace string) Contents {
 	t.Helper()
-	cl := gocql.NewCluster(hosts...)
-	cl.Timeout = 30 * time.Second
-	cl.Consistency = gocql.LocalQuorum
-	s, err := cl.CreateSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := Session(t, hosts)
 	defer s.Close()
 	c := newContents()
 	scan := func(q string, dest []any, row func() error) {

@@ -17,9 +17,7 @@ func Keyspace(t testing.TB, hosts []string, prefix string) string {
 	t.Helper()
 	ks := prefix + strings.ToLower(rand.Text()[:12])
 	t.Cleanup(func() {
-		c := gocql.NewCluster(hosts...)
-		c.Timeout = 30 * time.Second
-		s, err := c.CreateSession()
+		s, err := open(hosts)
 		if err != nil {
 			t.Logf("dropping %s: %v", ks, err)
 			return
@@ -30,4 +28,22 @@ func Keyspace(t testing.TB, hosts []string, prefix string) string {
 		}
 	})
 	return ks
+}
+
+// Session opens a session on hosts that reads at LOCAL_QUORUM, or fails
+// the test. The caller closes it.
+func Session(t testing.TB, hosts []string) *gocql.Session {
+	t.Helper()
+	s, err := open(hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func open(hosts []string) (*gocql.Session, error) {
+	c := gocql.NewCluster(hosts...)
+	c.Timeout = 30 * time.Second
+	c.Consistency = gocql.LocalQuorum
+	return c.CreateSession()
 }
