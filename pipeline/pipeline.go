@@ -333,12 +333,7 @@ func (p *Pipeline) produce(ctx context.Context, pr *bus.Producer, in <-chan trad
 				return ctx.Err()
 			}
 		}
-		if !linger.Stop() {
-			select {
-			case <-linger.C:
-			default:
-			}
-		}
+		linger.Stop() // since Go 1.23 a stopped timer's channel holds nothing stale
 		waited := time.Since(first)
 		if err := p.waitBound(ctx, int64(len(buf))); err != nil {
 			return err

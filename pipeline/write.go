@@ -59,12 +59,7 @@ func (p *Pipeline) write(ctx context.Context, in <-chan *batch) error {
 				return ctx.Err()
 			}
 		}
-		if !linger.Stop() {
-			select {
-			case <-linger.C:
-			default:
-			}
-		}
+		linger.Stop() // since Go 1.23 a stopped timer's channel holds nothing stale
 		if merged.Len() > 0 {
 			if err := p.writeDurable(ctx, &merged); err != nil {
 				return err
