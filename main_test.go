@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -256,15 +257,7 @@ func TestFlagLatenessReachesTheEngines(t *testing.T) {
 		{"set", []string{"--allowed-lateness", "90s"}, 90 * time.Second},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			o, _, _, err := parse(append(tt.args, "--no-ui", "--data-dir", t.TempDir()), env(nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, err := wire(t.Context(), o, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
+			w := wired(t, append(tt.args, "--no-ui"), nil)
 			eng, err := agg.New(w.config.Agg, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -286,19 +279,27 @@ func TestFlagBeatReachesThePipeline(t *testing.T) {
 		{nil, pipeline.DefaultBatchInterval},
 		{[]string{"--beat", "250ms"}, 250 * time.Millisecond},
 	} {
-		o, _, _, err := parse(append(tt.args, "--no-ui", "--data-dir", t.TempDir()), env(nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := wire(t.Context(), o, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
+		w := wired(t, append(tt.args, "--no-ui"), nil)
 		if w.config.BatchInterval != tt.want {
 			t.Errorf("%q: the pipeline's beat is %v, want %v", tt.args, w.config.BatchInterval, tt.want)
 		}
 	}
+}
+
+// wired wires the command from args and vars as execute does, its data
+// directory a temporary one, closed when the test ends.
+func wired(t *testing.T, args []string, vars map[string]string) *wiring {
+	t.Helper()
+	o, _, _, err := parse(append(slices.Clone(args), "--data-dir", t.TempDir()), env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wire(t.Context(), o, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
 }
 
 func TestHelpListsEveryFlag(t *testing.T) {

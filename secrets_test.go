@@ -593,15 +593,7 @@ func realSASLRuns(t *testing.T) (runs []secretRun, secrets []string) {
 // with execute's own wiring, its data directory a temporary one.
 func secretPipeline(t *testing.T, args []string, vars map[string]string) *pipeline.Pipeline {
 	t.Helper()
-	o, _, _, err := parse(append(slices.Clone(args), "--data-dir", t.TempDir()), env(vars))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := wire(context.Background(), o, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
+	w := wired(t, args, vars)
 	p, err := pipeline.New(w.config)
 	if err != nil {
 		t.Fatal(err)
