@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/gocql/gocql"
 
-	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/e2e"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/store/internal/storetesting"
@@ -206,62 +204,14 @@ func openTestCassandraStore(t testing.TB) store.Store {
 	return openTestCassandra(t, hosts, testKeyspace(t, hosts))
 }
 
-func TestCassandraCandles(t *testing.T) {
-	storetesting.TestCandles(t, openTestCassandraStore)
+func TestCassandraContract(t *testing.T) {
+	storetesting.Suite(t, openTestCassandraStore)
 }
 
-func TestCassandraRecentCandles(t *testing.T) {
-	storetesting.TestRecentCandles(t, openTestCassandraStore)
-}
-
-func TestCassandraSectorVolume(t *testing.T) {
-	storetesting.TestSectorVolume(t, openTestCassandraStore)
-}
-
-func TestCassandraTradeCount(t *testing.T) {
-	storetesting.TestTradeCount(t, openTestCassandraStore)
-}
-
-func TestCassandraReread(t *testing.T) {
-	storetesting.TestReread(t, openTestCassandraStore)
-}
-
-func TestCassandraWriteTwiceStoresOnce(t *testing.T) {
+// TestCassandraExactTime checks that the exact time of a trade survives:
+// ts in milliseconds plus ns.
+func TestCassandraExactTime(t *testing.T) {
 	s := openTestCassandraStore(t).(*Store)
-	// 300 trades of one partition (several batches), 2 of another day,
-	// duplicates inside the batch, candles and sectors.
-	b := &store.Batch{
-		Trades: slices.Concat(trades("AAPL", "a", day0.Add(time.Hour), 300), trades("AAPL", "a", day0.Add(time.Hour), 10),
-			trades("MSFT", "m", day0.Add(-time.Second), 2)),
-		Candles: []agg.Candle{candle("AAPL", time.Second, day0, 1), candle("AAPL", time.Second, day0, 2)},
-		Sectors: []agg.SectorVolume{sector("Tech", day0, 0, 1), sector("Tech", day0, 1, 2)},
-	}
-	for range 2 {
-		mustWrite(t, s, b)
-	}
-	count := func(symbol string, day time.Time) int64 {
-		n, err := s.TradeCount(t.Context(), symbol, day)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	if got := count("AAPL", day0); got != 300 {
-		t.Errorf("AAPL trades = %d, want 300", got)
-	}
-	if got := count("MSFT", day0.Add(-time.Hour)); got != 2 {
-		t.Errorf("MSFT trades the day before = %d, want 2", got)
-	}
-	cs, err := s.RecentCandles(t.Context(), "AAPL", time.Second, 10)
-	if err != nil || len(cs) != 1 || cs[0].Open != 2 {
-		t.Errorf("candles = %+v, %v; want the last write's one candle", cs, err)
-	}
-	sv, err := s.SectorVolume(t.Context(), day0)
-	if err != nil || len(sv) != 1 || sv[0].Volume != 3 || sv[0].Count != 2 {
-		t.Errorf("sector volume = %+v, %v; want Tech 3 over 2 partitions", sv, err)
-	}
-
-	// The exact time of a trade survives: ts in milliseconds plus ns.
 	tr := trades("IBM", "i", day0.Add(1234567891*time.Nanosecond), 1)
 	mustWrite(t, s, &store.Batch{Trades: tr})
 	var ts time.Time
@@ -271,10 +221,6 @@ func TestCassandraWriteTwiceStoresOnce(t *testing.T) {
 	}
 	if got := ts.Add(time.Duration(ns)); !got.Equal(tr[0].Time) {
 		t.Errorf("stored time %v, want %v", got, tr[0].Time)
-	}
-
-	if err := s.Write(t.Context(), &store.Batch{Candles: []agg.Candle{candle("AAPL", 1500*time.Millisecond, day0, 1)}}); err == nil {
-		t.Error("a 1.5s candle was written")
 	}
 }
 
@@ -337,22 +283,6 @@ func TestCassandraMigrationIsIdempotentAndConcurrent(t *testing.T) {
 			c.Close()
 		}
 		t.Errorf("opening a newer schema: err = %v", err)
-	}
-}
-
-func TestCassandraClose(t *testing.T) {
-	s := openTestCassandraStore(t)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	if err := s.Write(t.Context(), &store.Batch{Trades: trades("AAPL", "x", day0, 1)}); !errors.Is(err, store.ErrClosed) {
-		t.Errorf("Write after Close: %v", err)
-	}
-	if _, err := s.TradeCount(t.Context(), "AAPL", day0); !errors.Is(err, store.ErrClosed) {
-		t.Errorf("TradeCount after Close: %v", err)
 	}
 }
 

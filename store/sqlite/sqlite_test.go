@@ -361,13 +361,7 @@ func TestSQLiteOptions(t *testing.T) {
 	}
 }
 
-func TestSQLiteCandles(t *testing.T) { storetesting.TestCandles(t, openTestSQLiteStore) }
-
-func TestSQLiteRecentCandles(t *testing.T) { storetesting.TestRecentCandles(t, openTestSQLiteStore) }
-
-func TestSQLiteSectorVolume(t *testing.T) { storetesting.TestSectorVolume(t, openTestSQLiteStore) }
-
-func TestSQLiteTradeCount(t *testing.T) { storetesting.TestTradeCount(t, openTestSQLiteStore) }
+func TestSQLiteContract(t *testing.T) { storetesting.Suite(t, openTestSQLiteStore) }
 
 func TestSortTrades(t *testing.T) {
 	at := func(ms int) time.Time { return day0.Add(time.Duration(ms) * time.Millisecond) }
@@ -788,7 +782,6 @@ func benchmarkWrite(b *testing.B, sync Synchronous, n int, replay bool) {
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "trades/s")
 }
 
-func TestSQLiteReread(t *testing.T) { storetesting.TestReread(t, openTestSQLiteStore) }
 
 // TestSQLiteMigratesAVersion1File opens a file of the first schema, with a
 // trade in it: the trade stays, without an origin, so it is never read back

@@ -372,3 +372,153 @@ func TestReread(t *testing.T, open func(testing.TB) store.Store) {
 		t.Errorf("Reread with a failing callback = %v after %d calls, want its error after one", err, n)
 	}
 }
+
+// TestWriteTwiceStoresOnce writes a batch twice, with copies of rows
+// inside it too, and checks that each key is stored once, with the first
+// trade and the last candle and sector rows.
+func TestWriteTwiceStoresOnce(t *testing.T, open func(testing.TB) store.Store) {
+	s := open(t)
+	// 300 trades of one symbol, 10 of them twice, 2 of the day before,
+	// copies of a candle and of a sector row inside the batch. The last
+	// copies hold the smaller values, so that a store which settles ties
+	// by value (as Cassandra does for writes of one timestamp) keeps the
+	// wrong one.
+	b := &store.Batch{
+		Trades: slices.Concat(Trades("AAPL", "a", Day0.Add(time.Hour), 300), Trades("AAPL", "a", Day0.Add(time.Hour), 10),
+			Trades("MSFT", "m", Day0.Add(-time.Second), 2)),
+		Candles: []agg.Candle{Candle("AAPL", time.Second, Day0, 2), Candle("AAPL", time.Second, Day0, 1)},
+		Sectors: []agg.SectorVolume{Sector("Tech", Day0, 0, 1), Sector("Tech", Day0, 1, 4), Sector("Tech", Day0, 1, 2)},
+	}
+	for range 2 {
+		MustWrite(t, s, b)
+	}
+	count := func(symbol string, day time.Time) int64 {
+		n, err := s.TradeCount(t.Context(), symbol, day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := count("AAPL", Day0); got != 300 {
+		t.Errorf("AAPL trades = %d, want 300", got)
+	}
+	if got := count("MSFT", Day0.Add(-time.Hour)); got != 2 {
+		t.Errorf("MSFT trades the day before = %d, want 2", got)
+	}
+	cs, err := s.RecentCandles(t.Context(), "AAPL", time.Second, 10)
+	if err != nil || len(cs) != 1 || cs[0] != b.Candles[1] {
+		t.Errorf("candles = %+v, %v; want the batch's last copy, %+v", cs, err, b.Candles[1])
+	}
+	sv, err := s.SectorVolume(t.Context(), Day0)
+	want := store.SectorTotal{Sector: "Tech", Volume: 3, Notional: 300, Count: 2}
+	if err != nil || len(sv) != 1 || sv[0] != want {
+		t.Errorf("sector volume = %+v, %v; want [%+v]: partition 0's 1 and partition 1's last copy, 2", sv, err, want)
+	}
+}
+
+// TestLastWriteWins writes a candle and a sector row, then new values of
+// both, and reads the new values back.
+func TestLastWriteWins(t *testing.T, open func(testing.TB) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	first := Candle("AAPL", time.Second, Day0, 1)
+	last := Candle("AAPL", time.Second, Day0, 2)
+	last.Count = 7
+	MustWrite(t, s, &store.Batch{
+		Candles: []agg.Candle{first},
+		Sectors: []agg.SectorVolume{Sector("Tech", Day0, 0, 1)},
+	})
+	MustWrite(t, s, &store.Batch{
+		Candles: []agg.Candle{last},
+		Sectors: []agg.SectorVolume{Sector("Tech", Day0, 0, 5)},
+	})
+	cs, err := s.Candles(ctx, "AAPL", time.Second, Day0, Day0.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0] != last {
+		t.Errorf("candles = %+v, want [%+v]", cs, last)
+	}
+	st, err := s.SectorVolume(ctx, Day0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.SectorTotal{Sector: "Tech", Volume: 5, Notional: 500, Count: 1}
+	if len(st) != 1 || st[0] != want {
+		t.Errorf("sector volume = %+v, want [%+v]", st, want)
+	}
+}
+
+// TestRefusesBadRows checks that a batch with a row no key can hold is
+// refused whole.
+func TestRefusesBadRows(t *testing.T, open func(testing.TB) store.Store) {
+	s := open(t)
+	tests := []struct {
+		name  string
+		batch store.Batch
+	}{
+		{"a 1.5s candle", store.Batch{
+			Trades:  Trades("AAPL", "bad-candle", Day0, 3),
+			Candles: []agg.Candle{Candle("AAPL", 1500*time.Millisecond, Day0, 1)},
+		}},
+		{"origins that do not match the trades", store.Batch{
+			Trades:  Trades("AAPL", "bad-origins", Day0, 3),
+			Origins: []store.Origin{{Partition: 0, Offset: 1}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := s.Write(t.Context(), &tt.batch); err == nil {
+				t.Error("Write = nil, want an error")
+			}
+		})
+	}
+	if n, err := s.TradeCount(t.Context(), "AAPL", Day0); err != nil || n != 0 {
+		t.Errorf("TradeCount after refused writes = %d, %v; want 0: nothing of a refused batch is stored", n, err)
+	}
+}
+
+// TestClose checks that Close is safe twice and that the store refuses
+// work after it.
+func TestClose(t *testing.T, open func(testing.TB) store.Store) {
+	s := open(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := s.Write(t.Context(), &store.Batch{Trades: Trades("AAPL", "x", Day0, 1)}); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Write after Close: %v", err)
+	}
+	if _, err := s.TradeCount(t.Context(), "AAPL", Day0); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("TradeCount after Close: %v", err)
+	}
+	if _, err := s.SectorVolume(t.Context(), Day0); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("SectorVolume after Close: %v", err)
+	}
+	if err := s.Reread(t.Context(), 0, Day0, 1, func(trade.Trade) error { return nil }); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Reread after Close: %v", err)
+	}
+}
+
+// Suite runs every check a store.Store must pass, each against a store
+// open returns.
+func Suite(t *testing.T, open func(testing.TB) store.Store) {
+	for _, c := range []struct {
+		name string
+		test func(*testing.T, func(testing.TB) store.Store)
+	}{
+		{"Candles", TestCandles},
+		{"RecentCandles", TestRecentCandles},
+		{"SectorVolume", TestSectorVolume},
+		{"TradeCount", TestTradeCount},
+		{"Reread", TestReread},
+		{"WriteTwiceStoresOnce", TestWriteTwiceStoresOnce},
+		{"LastWriteWins", TestLastWriteWins},
+		{"RefusesBadRows", TestRefusesBadRows},
+		{"Close", TestClose},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.test(t, open) })
+	}
+}
