@@ -782,7 +782,6 @@ func benchmarkWrite(b *testing.B, sync Synchronous, n int, replay bool) {
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "trades/s")
 }
 
-
 // TestSQLiteMigratesAVersion1File opens a file of the first schema, with a
 // trade in it: the trade stays, without an origin, so it is never read back
 // for a rebuild, and new trades are stored with theirs.
