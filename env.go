@@ -17,7 +17,7 @@ func envName(flagName string) string {
 }
 
 // otherVariables are the TRADETOP_ variables that are not flags.
-var otherVariables = map[string]bool{kafkaPasswordEnv: true, cassandraPasswordEnv: true, controlTokenEnv: true}
+var otherVariables = map[string]bool{kafkaPasswordEnv: true, cassandraPasswordEnv: true, postgresPasswordEnv: true, controlTokenEnv: true}
 
 // unknownVariables says, one line each, which TRADETOP_ variables set
 // nothing, naming the closest flag's.

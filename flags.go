@@ -19,6 +19,7 @@ import (
 	"github.com/tradetop/tradetop/feed/finnhub"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store/cassandra"
+	"github.com/tradetop/tradetop/store/postgres"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -103,6 +104,10 @@ type options struct {
 	cassandraPasswordFile string
 	cassandraTLSFiles     auth.TLS
 
+	postgres             string
+	postgresSchema       string
+	postgresPasswordFile string
+
 	// Set by parse from the fields above and the environment.
 	finnhubKey        string
 	kafkaSASLMech     *bus.SASL
@@ -111,6 +116,7 @@ type options struct {
 	cassandraRepl     cassandra.Replication
 	cassandraCL       cassandra.Consistency
 	cassandraTLS      *tls.Config
+	postgresPassword  string
 	controlToken      string
 	listenTLS         *tls.Config
 }
@@ -124,6 +130,7 @@ const (
 	finnhubKeyEnv        = "FINNHUB_API_KEY"
 	kafkaPasswordEnv     = envPrefix + "KAFKA_PASSWORD"
 	cassandraPasswordEnv = envPrefix + "CASSANDRA_PASSWORD"
+	postgresPasswordEnv  = envPrefix + "POSTGRES_PASSWORD"
 	controlTokenEnv      = envPrefix + "CONTROL_TOKEN"
 )
 
@@ -131,7 +138,7 @@ func flags(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("tradetop", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	// Where a package has a default, the flag's is that one.
-	aggDefaults, busDefaults, cassDefaults := agg.Defaults(), bus.Defaults(), cassandra.Defaults()
+	aggDefaults, busDefaults, cassDefaults, pgDefaults := agg.Defaults(), bus.Defaults(), cassandra.Defaults(), postgres.Defaults()
 	o.rate = defaultRate
 	o.speed = 1
 	o.windows = aggDefaults.Intervals
@@ -184,6 +191,10 @@ func flags(o *options) *flag.FlagSet {
 	tlsFlags(fs, "kafka", &o.kafkaTLSFiles)
 
 	fs.Var(&o.cassandra, "cassandra", "Cassandra contact points, host[:port],... (default: the embedded SQLite store in --data-dir)")
+	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL to store in instead: a postgres:// URL or key=value DSN without a password, which comes from "+
+		postgresPasswordEnv+", --postgres-password-file or PGPASSWORD (default: the embedded SQLite store in --data-dir)")
+	fs.StringVar(&o.postgresSchema, "postgres-schema", pgDefaults.Schema, "PostgreSQL schema of tradetop's tables and views, created when missing")
+	fs.StringVar(&o.postgresPasswordFile, "postgres-password-file", "", "file whose first line is the PostgreSQL password")
 	fs.StringVar(&o.keyspace, "keyspace", cassDefaults.Keyspace, "Cassandra keyspace, created when missing")
 	fs.StringVar(&o.replication, "cassandra-replication", cassDefaults.Replication.String(), "replication of a keyspace tradetop creates: SimpleStrategy:<factor> or NetworkTopologyStrategy:<dc>=<factor>,...")
 	fs.StringVar(&o.consistency, "consistency", cassDefaults.Consistency.String(), "Cassandra consistency level of reads and writes")

@@ -85,6 +85,14 @@ func TestBadInputIsOneLineAndExitTwo(t *testing.T) {
 		{"cassandra of an ingest", []string{"--role", "ingest", "--brokers", "k:9092", "--cassandra", "db"}, nil, "-cassandra"},
 		{"max-in-flight of an ingest", []string{"--role", "ingest", "--brokers", "k:9092", "--max-in-flight", "5"}, nil, "-max-in-flight"},
 		{"negative max-lag", []string{"--role", "ingest", "--brokers", "k:9092", "--max-lag", "-5"}, nil, "-max-lag"},
+		{"postgres password in the DSN", []string{"--postgres", "postgres://u:secret@db/tradetop"}, nil, "-postgres"},
+		{"postgres DSN not a DSN", []string{"--postgres", "db:5432"}, nil, "-postgres"},
+		{"postgres and cassandra", []string{"--postgres", "host=db", "--cassandra", "db"}, nil, "-postgres"},
+		{"postgres schema with a dash", []string{"--postgres", "host=db", "--postgres-schema", "my-schema"}, nil, "-postgres-schema"},
+		{"postgres password without postgres", nil, map[string]string{"TRADETOP_POSTGRES_PASSWORD": "x"}, "-postgres-password-file"},
+		{"postgres password in both places", []string{"--postgres", "host=db", "--postgres-password-file", "main.go"},
+			map[string]string{"TRADETOP_POSTGRES_PASSWORD": "x"}, "-postgres-password-file"},
+		{"postgres of an ingest", []string{"--role", "ingest", "--brokers", "k:9092", "--postgres", "host=db"}, nil, "-postgres"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store/cassandra"
+	"github.com/tradetop/tradetop/store/postgres"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -47,6 +48,12 @@ func (o *options) secure(getenv func(string) string) error {
 	if o.cassandraTLS, err = o.cassandraTLSFiles.Config(); err != nil {
 		return fmt.Errorf("invalid cassandra TLS flags: %v", err)
 	}
+	if o.postgresPassword, err = auth.Password(getenv, postgresPasswordEnv, o.postgresPasswordFile); err != nil {
+		return fmt.Errorf("invalid value for flag -postgres-password-file: %v", err)
+	}
+	if o.postgresPassword != "" && o.postgres == "" {
+		return errors.New("invalid value for flag -postgres-password-file: a PostgreSQL password is set but no --postgres")
+	}
 	if (o.kafkaSASLMech != nil || o.kafkaTLS != nil) && len(o.brokers) == 0 {
 		return errors.New("invalid value for flag -kafka-sasl: Kafka SASL and TLS need --brokers")
 	}
@@ -74,6 +81,17 @@ func (o *options) validate(set map[string]bool) error {
 		if err := cassandra.ValidateHost(h); err != nil {
 			return fmt.Errorf("invalid value for flag -cassandra: %v", err)
 		}
+	}
+	if o.postgres != "" {
+		if len(o.cassandra) > 0 {
+			return errors.New("invalid value for flag -postgres: --postgres and --cassandra each name the store; give one")
+		}
+		if err := postgres.ValidateDSN(o.postgres); err != nil {
+			return fmt.Errorf("invalid value for flag -postgres: %v", err)
+		}
+	}
+	if err := (postgres.Config{DSN: "host=any", Schema: o.postgresSchema}).Validate(); err != nil {
+		return fmt.Errorf("invalid value for flag -postgres-schema: %v", err)
 	}
 	if err := bus.ValidateTopic(o.topic); err != nil {
 		return fmt.Errorf("invalid value for flag -topic: %v", err)
@@ -157,7 +175,8 @@ var (
 	processFlags = []string{"windows", "sector-window", "allowed-lateness", "max-in-flight",
 		"cassandra", "keyspace", "cassandra-replication", "consistency", "cassandra-local-dc",
 		"cassandra-username", "cassandra-password-file", "cassandra-tls", "cassandra-tls-ca",
-		"cassandra-tls-cert", "cassandra-tls-key", "cassandra-tls-insecure-skip-verify"}
+		"cassandra-tls-cert", "cassandra-tls-key", "cassandra-tls-insecure-skip-verify",
+		"postgres", "postgres-schema", "postgres-password-file"}
 )
 
 // validateRole checks that the role can run where o points it, and that no
@@ -169,8 +188,8 @@ func (o *options) validateRole(onCommandLine, set map[string]bool) (warnings []s
 	switch {
 	case role != pipeline.RoleAll && len(o.brokers) == 0:
 		return nil, fmt.Errorf("invalid value for flag -role: --role %s needs --brokers: the embedded broker lives in one process and cannot be shared", role)
-	case role == pipeline.RoleProcess && len(o.cassandra) == 0:
-		return nil, errors.New("invalid value for flag -role: --role process needs --cassandra: processors share one store, and the embedded SQLite store belongs to one process")
+	case role == pipeline.RoleProcess && len(o.cassandra) == 0 && o.postgres == "":
+		return nil, errors.New("invalid value for flag -role: --role process needs --cassandra or --postgres: processors share one store, and the embedded SQLite store belongs to one process")
 	}
 	unused := map[string]string{}
 	switch role {

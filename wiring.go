@@ -18,6 +18,7 @@ import (
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/store/cassandra"
+	"github.com/tradetop/tradetop/store/postgres"
 	"github.com/tradetop/tradetop/store/sqlite"
 )
 
@@ -211,9 +212,16 @@ func maxInFlight(o options) int64 {
 	return 0 // the pipeline's default
 }
 
-// openStore opens the store o names: Cassandra with --cassandra, else
-// SQLite in the data directory. It returns the store and its description.
+// openStore opens the store o names: PostgreSQL with --postgres, Cassandra
+// with --cassandra, else SQLite in the data directory. It returns the store and its description.
 func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, string, error) {
+	if o.postgres != "" {
+		p, err := postgres.Open(ctx, postgres.Config{DSN: o.postgres, Password: o.postgresPassword, Schema: o.postgresSchema})
+		if err != nil {
+			return nil, "", err
+		}
+		return p, p.Name(), nil
+	}
 	if len(o.cassandra) > 0 {
 		c, err := cassandra.Open(ctx, cassandra.Config{
 			Hosts:       o.cassandra,

@@ -28,6 +28,7 @@ import (
 // wrapping store.ErrClosed.
 type Store struct {
 	cfg    Config
+	where  string // host:port/database
 	pool   *pgxpool.Pool
 	closed atomic.Bool
 
@@ -64,7 +65,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	pc.MinConns = 1
 	pc.MaxConnIdleTime = 5 * time.Minute
 	pc.HealthCheckPeriod = 30 * time.Second
-	s := &Store{cfg: cfg}
+	s := &Store{cfg: cfg, where: where(pc)}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
 		return nil, fmt.Errorf("opening postgres store: %w", err)
 	}
@@ -72,11 +73,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	defer cancel()
 	if err := s.pool.Ping(openCtx); err != nil {
 		s.pool.Close()
-		return nil, fmt.Errorf("connecting to postgres %s: %w", where(pc), err)
+		return nil, fmt.Errorf("connecting to postgres %s: %w", s.where, err)
 	}
 	if err := migrate(openCtx, s.pool, cfg.Schema); err != nil {
 		s.pool.Close()
-		return nil, fmt.Errorf("opening postgres store %s: %w", where(pc), err)
+		return nil, fmt.Errorf("opening postgres store %s: %w", s.where, err)
 	}
 	return s, nil
 }
@@ -85,6 +86,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 func where(pc *pgxpool.Config) string {
 	return fmt.Sprintf("%s:%d/%s", pc.ConnConfig.Host, pc.ConnConfig.Port, pc.ConnConfig.Database)
 }
+
+// Name describes the store for status lines: server, database and schema.
+func (s *Store) Name() string { return "postgres " + s.where + " schema " + s.cfg.Schema }
 
 // Close waits for a Write in progress, then closes every connection. It is
 // safe to call twice; the second call does nothing.

@@ -18,8 +18,9 @@ import (
 // a DSN without a password, and the password in the file
 // TRADETOP_E2E_POSTGRES_PASSWORD_FILE (scripts/devstack up writes both).
 type Postgres struct {
-	DSN      string
-	Password string
+	DSN          string
+	Password     string
+	PasswordFile string
 }
 
 // NeedPostgres returns the test server, or skips the test without one
@@ -32,7 +33,7 @@ func NeedPostgres(t testing.TB) Postgres {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Postgres{DSN: v[0], Password: strings.TrimSpace(string(pw))}
+	return Postgres{DSN: v[0], Password: strings.TrimSpace(string(pw)), PasswordFile: v[1]}
 }
 
 // Conn connects to the server with search_path set to schema, or fails
