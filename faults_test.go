@@ -114,6 +114,28 @@ func TestCrashRestartRealClusters(t *testing.T) {
 	storetest.Check(t, "kill -9 and restart (Kafka + Cassandra)", got, storetest.Reference(crashReference(t, input, got, marker), faultWindows))
 }
 
+// TestCrashRestartPostgres is TestCrashRestartRealClusters with the
+// PostgreSQL store: kill -9 three times, a last run drains, and the tables,
+// read directly, hold every trade once and every window exact.
+func TestCrashRestartPostgres(t *testing.T) {
+	brokers := strings.Split(e2e.Need(t, "a Kafka, e.g. from scripts/devstack up", "TRADETOP_E2E_KAFKA")[0], ",")
+	pg := storetest.NeedPostgres(t)
+	const seed, count, rate = 31, 30000, 2000
+	bin := proc.Build(t)
+	name := pg.Schema(t, "crash_")
+	deleteFaultTopics(t, brokers, name, name+".dlq")
+	common := append(crashCommon(), "--brokers", strings.Join(brokers, ","),
+		"--postgres", pg.DSN, "--postgres-schema", name, "--postgres-password-file", pg.PasswordFile,
+		"--topic", name, "--group", name, "--data-dir", t.TempDir())
+	input := faultInput(t, seed, count)
+	final, marker := drainOnly(t, input)
+	sum := crashAndRestart(t, bin, append(crashSource(seed, count, rate), common...), append(final, common...), 3, 2500*time.Millisecond, nil)
+	t.Logf("draining run summary: %+v", sum)
+
+	got := storetest.ReadPostgres(t, pg, name)
+	storetest.Check(t, "kill -9 and restart (Kafka + PostgreSQL)", got, storetest.Reference(crashReference(t, input, got, marker), faultWindows))
+}
+
 // TestCrashAtFullRateRealClusters kills tradetop on real Kafka and
 // Cassandra at the maximum rate, three times, and measures after each kill
 // how much of what the killed run had stored its successor reads again: the

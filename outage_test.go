@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/tradetop/tradetop/bus"
@@ -170,33 +171,79 @@ func TestOutageCassandra(t *testing.T) {
 	checkOutageLines(t, log, o, "store")
 }
 
+// TestOutagePostgres is TestOutageCassandra with the PostgreSQL store: the
+// server stops with a fast shutdown, which ends the store's connections,
+// for 30 seconds.
+func TestOutagePostgres(t *testing.T) {
+	r, sum, log, o := syntheticOutage(t, "postgres", 13, "outp_", "postgres down 30s")
+	if sum.Produced != outageCount {
+		t.Errorf("produced %d, want %d", sum.Produced, outageCount)
+	}
+	during := statusLinesBetween(log, o.stopped.Add(time.Second), o.listening)
+	for _, s := range during {
+		if s.Int("stored") != during[0].Int("stored") {
+			t.Errorf("stored moved while PostgreSQL was down: %d at %s, %d at %s",
+				during[0].Int("stored"), during[0].Time.Format(time.TimeOnly), s.Int("stored"), s.Time.Format(time.TimeOnly))
+			break
+		}
+	}
+	if len(during) > 0 {
+		// The producer waits once MaxInFlight trades are produced and
+		// not stored.
+		last := during[len(during)-1]
+		if p := last.Int("produced") - last.Int("stored"); p > pipeline.DefaultMaxInFlight+5000 {
+			t.Errorf("%d trades produced and not stored while PostgreSQL was down, want at most about %d", p, pipeline.DefaultMaxInFlight)
+		}
+	}
+	r.checkRecovery(log, o, "store", 1000)
+	checkOutageLines(t, log, o, "store")
+}
+
 // outageCount is how many trades a synthetic outage run sends, at 1,000/s.
 const outageCount = 60000
 
 // syntheticOutage runs outageCount pinned trades of seed at 1,000 trades/s
-// against the dev stack, stops server ("kafka" or "cassandra") for
-// outageFor once 10,000 are stored, waits for the run to end, and compares
-// what Cassandra holds, read directly, with the reference of the input:
-// every trade once, every candle and sector window exact, none late.
+// against the dev stack, stops server ("kafka", "cassandra" or "postgres")
+// for outageFor once 10,000 are stored, waits for the run to end, and
+// compares what the store (Cassandra, or PostgreSQL when that is the server
+// stopped) holds, read directly, with the reference of the input: every
+// trade once, every candle and sector window exact, none late.
 func syntheticOutage(t *testing.T, server string, seed int64, prefix, fault string) (*outageRun, pipeline.Summary, []proc.Line, outageTimes) {
 	t.Helper()
 	brokers, hosts := outageStack(t)
-	ks := outageKeyspace(t, hosts, prefix)
-	outageTopics(t, brokers, ks)
+	var (
+		storeArgs []string
+		vars      map[string]string
+		addr      = brokers
+		read      func() storetest.Contents
+	)
+	switch server {
+	case "postgres":
+		pg, port := outagePostgres(t)
+		schema := pg.Schema(t, prefix)
+		storeArgs = []string{"--postgres", pg.DSN, "--postgres-schema", schema, "--topic", schema, "--group", schema}
+		vars = map[string]string{"TRADETOP_POSTGRES_PASSWORD": pg.Password}
+		addr = "127.0.0.1:" + port
+		read = func() storetest.Contents { return storetest.ReadPostgres(t, pg, schema) }
+	default:
+		ks := outageKeyspace(t, hosts, prefix)
+		storeArgs = []string{"--cassandra", hosts, "--keyspace", ks, "--topic", ks, "--group", ks}
+		if server == "cassandra" {
+			addr = hosts
+		}
+		read = func() storetest.Contents { return storetest.ReadCassandra(t, strings.Split(hosts, ","), ks) }
+	}
+	outageTopics(t, brokers, storeArgs[len(storeArgs)-1])
 	trades := outageInput(t, seed, outageCount)
-	r := startOutageRun(t, "--brokers", brokers, "--cassandra", hosts, "--keyspace", ks, "--topic", ks, "--group", ks,
-		"--seed", strconv.FormatInt(seed, 10), "--start", outageStart, "--count", strconv.Itoa(outageCount), "--rate", "1000")
+	r := startOutageRunEnv(t, vars, append([]string{"--brokers", brokers}, append(storeArgs,
+		"--seed", strconv.FormatInt(seed, 10), "--start", outageStart, "--count", strconv.Itoa(outageCount), "--rate", "1000")...)...)
 
 	r.waitStatus("10,000 trades stored", func(s proc.Line) bool { return s.Int("stored") >= 10000 })
-	addr := brokers
-	if server == "cassandra" {
-		addr = hosts
-	}
 	o := r.breakFor(server, addr, outageFor)
 	code := r.wait(6 * time.Minute)
 	sum := r.summary(code)
 	log := r.Log()
-	got := storetest.ReadCassandra(t, strings.Split(hosts, ","), ks)
+	got := read()
 	storetest.Check(t, fault, got, storetest.Reference(trades, storetest.Windows{SectorOf: feed.DefaultUniverse().Sector}))
 	// The backlog of the outage is read in event-time order with the
 	// watermark committed before it: none of it is late.
@@ -217,23 +264,10 @@ func outageStack(t *testing.T) (brokers, hosts string) {
 	}
 	v := e2e.Need(t, "the dev stack whose servers the outage tests stop", "TRADETOP_E2E_KAFKA", "TRADETOP_E2E_CASSANDRA")
 	brokers, hosts = v[0], v[1]
-	dir := os.Getenv("DEVSTACK_DIR")
-	if dir == "" {
-		dir = ".devstack"
-	}
-	state, err := os.ReadFile(filepath.Join(dir, "state.env"))
-	if err != nil {
-		t.Fatalf("no dev stack started in %s (set DEVSTACK_DIR to the instance to break): %v", dir, err)
-	}
-	ports := map[string]string{}
-	for _, l := range strings.Split(string(state), "\n") {
-		if k, v, ok := strings.Cut(l, "="); ok {
-			ports[k] = v
-		}
-	}
+	ports := devstackState(t)
 	if !strings.HasSuffix(brokers, ":"+ports["KAFKA_PORT"]) || !strings.HasSuffix(hosts, ":"+ports["CASSANDRA_PORT"]) {
-		t.Fatalf("the dev stack in %s listens on Kafka %s and Cassandra %s, not %s and %s: the test would break the wrong servers",
-			dir, ports["KAFKA_PORT"], ports["CASSANDRA_PORT"], brokers, hosts)
+		t.Fatalf("the dev stack listens on Kafka %s and Cassandra %s, not %s and %s: the test would break the wrong servers",
+			ports["KAFKA_PORT"], ports["CASSANDRA_PORT"], brokers, hosts)
 	}
 	if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
 		var lo, hi int
@@ -245,6 +279,43 @@ func outageStack(t *testing.T) (brokers, hosts string) {
 		}
 	}
 	return brokers, hosts
+}
+
+// outagePostgres returns the dev stack's PostgreSQL and its port, failing
+// the test unless the stack outageStack checked runs it.
+func outagePostgres(t *testing.T) (storetest.Postgres, string) {
+	t.Helper()
+	pg := storetest.NeedPostgres(t)
+	cfg, err := pgconn.ParseConfig(pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(int(cfg.Port))
+	if want := devstackState(t)["POSTGRES_PORT"]; port != want {
+		t.Fatalf("the dev stack's PostgreSQL listens on %s, not %s: the test would break the wrong server", want, port)
+	}
+	return pg, port
+}
+
+// devstackState reads what scripts/devstack up started, from the instance
+// DEVSTACK_DIR names (.devstack by default).
+func devstackState(t *testing.T) map[string]string {
+	t.Helper()
+	dir := os.Getenv("DEVSTACK_DIR")
+	if dir == "" {
+		dir = ".devstack"
+	}
+	state, err := os.ReadFile(filepath.Join(dir, "state.env"))
+	if err != nil {
+		t.Fatalf("no dev stack started in %s (set DEVSTACK_DIR to the instance to break): %v", dir, err)
+	}
+	vals := map[string]string{}
+	for _, l := range strings.Split(string(state), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			vals[k] = v
+		}
+	}
+	return vals
 }
 
 // outageKeyspace returns a fresh keyspace, dropped at the end of the test, with
