@@ -218,7 +218,8 @@ func TestDeadLetterKeepsSourceAndReason(t *testing.T) {
 	d := NewDeadLetters(cfg)
 	defer d.Close()
 	big := make([]byte, MaxDeadLetterBytes+10)
-	src := Message{Topic: "trades", Partition: 3, Offset: 41, Key: []byte("K"), Value: big}
+	src := Message{Topic: "trades", Partition: 3, Offset: 41, Key: []byte("K"), Value: big,
+		Headers: []kafka.Header{{Key: "avro.schema", Value: []byte(`"string"`)}, {Key: "error", Value: []byte("an older reason")}}}
 	if err := d.Send(ctx, src, errors.New("not json")); err != nil {
 		t.Fatal(err)
 	}
@@ -235,11 +236,15 @@ func TestDeadLetterKeepsSourceAndReason(t *testing.T) {
 	want := map[string]string{
 		"error": "not json", "source-topic": "trades", "source-partition": "3",
 		"source-offset": "41", "truncated-from": strconv.Itoa(len(big)),
+		"avro.schema": `"string"`, // the message's own headers follow, but for those it sets
 	}
 	for k, v := range want {
 		if h[k] != v {
 			t.Errorf("header %s = %q, want %q", k, h[k], v)
 		}
+	}
+	if len(m.Headers) != len(want) {
+		t.Errorf("headers %v, want one of each of %v", m.Headers, want)
 	}
 	if len(m.Value) != MaxDeadLetterBytes || string(m.Key) != "K" {
 		t.Errorf("dead letter has key %q and %d value bytes", m.Key, len(m.Value))

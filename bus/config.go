@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/tradetop/tradetop/schema"
 )
 
 // Config is how tradetop reaches Kafka. The zero value of a field means its
@@ -35,6 +37,9 @@ type Config struct {
 	Partitions int
 	// ReplicationFactor of a topic tradetop creates. Default 1.
 	ReplicationFactor int
+	// Values writes each trade as a message value. Default nil: JSON
+	// (trade.AppendJSON).
+	Values *schema.Encoder
 
 	// BatchSize is the most messages the producer sends to one partition in
 	// one request. Default 2000 (kafka-go's own default is 100).

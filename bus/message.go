@@ -20,6 +20,19 @@ type Message struct {
 	Value         []byte
 	// Time is the message's timestamp: for a trade, when it was produced.
 	Time time.Time
+	// Headers are the message's headers, as fetched.
+	Headers []kafka.Header
+}
+
+// Header returns the value of the message's first header named key, or
+// nil.
+func (m *Message) Header(key string) []byte {
+	for i := range m.Headers {
+		if m.Headers[i].Key == key {
+			return m.Headers[i].Value
+		}
+	}
+	return nil
 }
 
 // message returns m as bus hands it on. It copies no bytes and allocates
@@ -33,5 +46,6 @@ func message(m *kafka.Message) Message {
 		Key:           m.Key,
 		Value:         m.Value,
 		Time:          m.Time,
+		Headers:       m.Headers,
 	}
 }

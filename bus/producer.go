@@ -4,16 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tradetop/tradetop/schema"
 	"github.com/tradetop/tradetop/trade"
 )
 
-// Producer writes trades to the topic, keyed by symbol, one JSON trade per
-// message. Keys are partitioned with murmur2, as the Java client does, so
+// Producer writes trades to the topic, keyed by symbol, one trade per
+// message, in the form cfg.Values writes (JSON by default). Keys are partitioned with murmur2, as the Java client does, so
 // other producers of the same topic agree on where a symbol lives.
 //
 // One goroutine at a time may call Send.
@@ -24,12 +26,22 @@ type Producer struct {
 	ends []int  // where each message ends in buf
 	msgs []kafka.Message
 	now  func() time.Time
+	// values writes message values; headers go with every message.
+	values  *schema.Encoder
+	headers []kafka.Header
 }
 
 // NewProducer returns a producer for cfg.Topic.
 func NewProducer(cfg Config) *Producer {
 	cfg = cfg.WithDefaults()
-	return &Producer{cfg: cfg, w: newWriter(cfg, cfg.Topic, 256, cfg.BatchTimeout), now: time.Now}
+	p := &Producer{cfg: cfg, w: newWriter(cfg, cfg.Topic, 256, cfg.BatchTimeout), now: time.Now, values: cfg.Values}
+	if p.values == nil {
+		p.values = schema.NewEncoder(schema.JSON, 0)
+	}
+	if k, v := p.values.Header(); k != "" {
+		p.headers = []kafka.Header{{Key: k, Value: v}}
+	}
+	return p
 }
 
 // newWriter returns a synchronous kafka-go writer with every knob set: its
@@ -65,14 +77,14 @@ func (p *Producer) Send(ctx context.Context, trades []trade.Trade, waited time.D
 	p.buf, p.ends, p.msgs = p.buf[:0], p.ends[:0], p.msgs[:0]
 	for i := range trades {
 		p.buf = append(p.buf, trades[i].Symbol...)
-		p.buf = trade.AppendJSON(p.buf, &trades[i])
+		p.buf = p.values.AppendValue(p.buf, &trades[i])
 		p.ends = append(p.ends, len(p.buf))
 	}
 	now := p.now().Add(-waited)
 	off := 0
 	for i, end := range p.ends {
 		k := off + len(trades[i].Symbol)
-		p.msgs = append(p.msgs, kafka.Message{Key: p.buf[off:k:k], Value: p.buf[k:end:end], Time: now})
+		p.msgs = append(p.msgs, kafka.Message{Key: p.buf[off:k:k], Value: p.buf[k:end:end], Headers: p.headers, Time: now})
 		off = end
 	}
 	return p.write(ctx, p.msgs)
@@ -156,7 +168,8 @@ func NewDeadLetters(cfg Config) *DeadLetters {
 }
 
 // Send writes m to the dead-letter topic with reason and its source topic,
-// partition and offset in headers, and returns when it is acknowledged.
+// partition and offset in headers, followed by m's own headers (an Avro
+// message's schema among them), and returns when it is acknowledged.
 func (d *DeadLetters) Send(ctx context.Context, m Message, reason error) error {
 	value := m.Value
 	headers := []kafka.Header{
@@ -168,6 +181,11 @@ func (d *DeadLetters) Send(ctx context.Context, m Message, reason error) error {
 	if len(value) > MaxDeadLetterBytes {
 		headers = append(headers, kafka.Header{Key: "truncated-from", Value: strconv.AppendInt(nil, int64(len(value)), 10)})
 		value = value[:MaxDeadLetterBytes]
+	}
+	for _, h := range m.Headers {
+		if !slices.ContainsFunc(headers, func(o kafka.Header) bool { return o.Key == h.Key }) {
+			headers = append(headers, h)
+		}
 	}
 	err := d.w.WriteMessages(ctx, kafka.Message{Key: m.Key, Value: value, Headers: headers, Time: m.Time})
 	if err != nil {

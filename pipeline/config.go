@@ -13,6 +13,7 @@ import (
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/schema"
 	"github.com/tradetop/tradetop/store"
 )
 
@@ -70,9 +71,13 @@ type Config struct {
 	// Sector maps a symbol to its sector. Default: everything is "Other".
 	Sector func(symbol string) string
 
-	// Kafka says how to reach Kafka. With no brokers the pipeline starts an
-	// embedded broker on loopback.
+	// Kafka says how to reach Kafka, and its Values how the producer
+	// writes trades. With no brokers the pipeline starts an embedded
+	// broker on loopback.
 	Kafka bus.Config
+	// Values reads the trades of the topic, in every form schema knows.
+	// Default: a decoder without a schema registry.
+	Values *schema.Decoder
 	// EmbeddedDir is where the embedded broker keeps its log and the
 	// group's committed offsets, so that a restart resumes from them.
 	// Default: "", in memory only (a restart starts from an empty topic).
@@ -136,6 +141,9 @@ const (
 func (c Config) withDefaults() Config {
 	if c.BatchTrades == 0 {
 		c.BatchTrades = 5000
+	}
+	if c.Values == nil {
+		c.Values = schema.NewDecoder(nil)
 	}
 	if c.BatchInterval == 0 {
 		c.BatchInterval = DefaultBatchInterval

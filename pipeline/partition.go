@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/schema"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -283,7 +285,16 @@ func (w *worker) handle(ctx context.Context, m bus.Message) error {
 	w.lastMsg = w.p.cfg.Now()
 	w.hwm = m.HighWaterMark
 	var t trade.Trade
-	if err := trade.UnmarshalJSON(m.Value, &t); err != nil {
+	err := w.p.cfg.Values.Decode(m.Value, m.Header(schema.HeaderKey), &t)
+	// A registry that cannot say which schema wrote the message holds
+	// the partition up: the message is not at fault.
+	for b := newBackoff(); errors.Is(err, schema.ErrUnavailable); err = w.p.cfg.Values.Decode(m.Value, m.Header(schema.HeaderKey), &t) {
+		w.p.errs.note("schema registry", err)
+		if !b.wait(ctx) {
+			return ctx.Err()
+		}
+	}
+	if err != nil {
 		return w.deadLetter(ctx, m, err)
 	}
 	origin := store.Origin{Partition: int32(m.Partition), Offset: m.Offset}
