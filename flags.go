@@ -19,6 +19,7 @@ import (
 	"github.com/tradetop/tradetop/feed/finnhub"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store/cassandra"
+	"github.com/tradetop/tradetop/schema"
 	"github.com/tradetop/tradetop/store/postgres"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -108,6 +109,9 @@ type options struct {
 	postgresSchema       string
 	postgresPasswordFile string
 
+	format         string
+	schemaRegistry string
+
 	// Set by parse from the fields above and the environment.
 	finnhubKey        string
 	kafkaSASLMech     *bus.SASL
@@ -190,6 +194,8 @@ func flags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.kafkaPasswordFile, "kafka-password-file", "", "file whose first line is the Kafka SASL password")
 	tlsFlags(fs, "kafka", &o.kafkaTLSFiles)
 
+	fs.StringVar(&o.format, "format", string(schema.JSON), "how trades are written to Kafka: json, or avro (schema/trade.avsc; in the registry's wire format with --schema-registry, else with the schema in an avro.schema header); every form is read whatever this says")
+	fs.StringVar(&o.schemaRegistry, "schema-registry", "", "URL of a schema registry with the Confluent API: --format avro registers trade.avsc under <topic>-value there, and the consumer looks up the schemas of registry-framed messages")
 	fs.Var(&o.cassandra, "cassandra", "Cassandra contact points, host[:port],... (default: the embedded SQLite store in --data-dir)")
 	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL to store in instead: a postgres:// URL or key=value DSN without a password, which comes from "+
 		postgresPasswordEnv+", --postgres-password-file or PGPASSWORD (default: the embedded SQLite store in --data-dir)")

@@ -92,6 +92,10 @@ func TestBadInputIsOneLineAndExitTwo(t *testing.T) {
 		{"postgres password without postgres", nil, map[string]string{"TRADETOP_POSTGRES_PASSWORD": "x"}, "-postgres-password-file"},
 		{"postgres password in both places", []string{"--postgres", "host=db", "--postgres-password-file", "main.go"},
 			map[string]string{"TRADETOP_POSTGRES_PASSWORD": "x"}, "-postgres-password-file"},
+		{"unknown format", []string{"--format", "protobuf"}, nil, "-format"},
+		{"registry not http", []string{"--schema-registry", "registry:8081"}, nil, "-schema-registry"},
+		{"registry with credentials", []string{"--schema-registry", "http://u:p@registry:8081"}, nil, "-schema-registry"},
+		{"format of a processor", []string{"--role", "process", "--brokers", "k:9092", "--cassandra", "db", "--format", "avro"}, nil, "-format"},
 		{"postgres of an ingest", []string{"--role", "ingest", "--brokers", "k:9092", "--postgres", "host=db"}, nil, "-postgres"},
 	}
 	for _, tt := range tests {

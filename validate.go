@@ -13,6 +13,7 @@ import (
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/pipeline"
 	"github.com/tradetop/tradetop/store/cassandra"
+	"github.com/tradetop/tradetop/schema"
 	"github.com/tradetop/tradetop/store/postgres"
 	"github.com/tradetop/tradetop/trade"
 )
@@ -80,6 +81,14 @@ func (o *options) validate(set map[string]bool) error {
 	for _, h := range o.cassandra {
 		if err := cassandra.ValidateHost(h); err != nil {
 			return fmt.Errorf("invalid value for flag -cassandra: %v", err)
+		}
+	}
+	if _, err := schema.ParseFormat(o.format); err != nil {
+		return fmt.Errorf("invalid value for flag -format: %v", err)
+	}
+	if o.schemaRegistry != "" {
+		if err := schema.ValidateRegistryURL(o.schemaRegistry); err != nil {
+			return fmt.Errorf("invalid value for flag -schema-registry: %v", err)
 		}
 	}
 	if o.postgres != "" {
@@ -171,7 +180,7 @@ func (o *options) validate(set map[string]bool) error {
 // Flags that only some roles use.
 var (
 	feedFlags = []string{"source", "symbols", "finnhub-url", "finnhub-key-file", "stall-timeout", "record",
-		"speed", "shift-to-now", "universe", "seed", "rate", "start", "count", "max-in-flight", "max-lag"}
+		"speed", "shift-to-now", "universe", "seed", "rate", "start", "count", "max-in-flight", "max-lag", "format"}
 	processFlags = []string{"windows", "sector-window", "allowed-lateness", "max-in-flight",
 		"cassandra", "keyspace", "cassandra-replication", "consistency", "cassandra-local-dc",
 		"cassandra-username", "cassandra-password-file", "cassandra-tls", "cassandra-tls-ca",

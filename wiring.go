@@ -16,6 +16,7 @@ import (
 	"github.com/tradetop/tradetop/feed/finnhub"
 	"github.com/tradetop/tradetop/feed/replay"
 	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/schema"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/store/cassandra"
 	"github.com/tradetop/tradetop/store/postgres"
@@ -61,6 +62,11 @@ func wire(ctx context.Context, o options, log *slog.Logger) (*wiring, error) {
 			return nil, err
 		}
 	}
+	encoder, decoder, err := values(ctx, o, role, log)
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
 	var src feed.Source
 	closeSource := func() error { return nil }
 	if role.Ingests() {
@@ -85,7 +91,9 @@ func wire(ctx context.Context, o options, log *slog.Logger) (*wiring, error) {
 			ReplicationFactor: o.replicationFactor,
 			TLS:               o.kafkaTLS,
 			SASL:              o.kafkaSASLMech,
+			Values:            encoder,
 		},
+		Values: decoder,
 		Agg: agg.Config{
 			Intervals:       o.windows,
 			SectorInterval:  o.sectorWindow,
@@ -113,6 +121,47 @@ func (w *wiring) Close() {
 	if err := w.config.Store.Close(); err != nil {
 		w.log.Error("closing the store", "error", err)
 	}
+}
+
+// registryTimeout bounds one request to the schema registry.
+const registryTimeout = 10 * time.Second
+
+// values builds how trades are written to the topic and read from it: the
+// encoder of --format, which with --schema-registry registers trade.avsc
+// there first, for a role that ingests; a decoder of every form, which
+// looks schemas up in that registry, for a role that processes.
+func values(ctx context.Context, o options, role pipeline.Role, log *slog.Logger) (*schema.Encoder, *schema.Decoder, error) {
+	format, err := schema.ParseFormat(o.format)
+	if err != nil {
+		return nil, nil, err
+	}
+	var reg *schema.RegistryClient
+	if o.schemaRegistry != "" {
+		if reg, err = schema.NewRegistry(o.schemaRegistry, registryTimeout); err != nil {
+			return nil, nil, err
+		}
+	}
+	var enc *schema.Encoder
+	if role.Ingests() {
+		var id uint32
+		if format == schema.Avro && reg != nil {
+			subject := schema.Subject(o.topic)
+			if id, err = reg.Register(ctx, subject); err != nil {
+				return nil, nil, err
+			}
+			log.Info("schema registered", "registry", o.schemaRegistry, "subject", subject, "id", id)
+		}
+		enc = schema.NewEncoder(format, id)
+	}
+	var dec *schema.Decoder
+	if role.Processes() {
+		var lookup schema.Registry // nil unless there is a registry
+		if reg != nil {
+			lookup = reg
+		}
+		dec = schema.NewDecoder(lookup)
+	}
+	return enc, dec, nil
 }
 
 // clientID names this process to Kafka, so that every member of the group
