@@ -18,8 +18,8 @@ import (
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/feed/finnhub"
 	"github.com/tradetop/tradetop/pipeline"
-	"github.com/tradetop/tradetop/store/cassandra"
 	"github.com/tradetop/tradetop/schema"
+	"github.com/tradetop/tradetop/store/cassandra"
 	"github.com/tradetop/tradetop/store/postgres"
 	"github.com/tradetop/tradetop/trade"
 )

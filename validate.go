@@ -12,8 +12,8 @@ import (
 	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/pipeline"
-	"github.com/tradetop/tradetop/store/cassandra"
 	"github.com/tradetop/tradetop/schema"
+	"github.com/tradetop/tradetop/store/cassandra"
 	"github.com/tradetop/tradetop/store/postgres"
 	"github.com/tradetop/tradetop/trade"
 )
