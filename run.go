@@ -162,7 +162,7 @@ func execute(o options, ls listeners, log *slog.Logger, stdout io.Writer) error 
 	defer stopWatch()
 	var watch *monitor.Watcher
 	if o.noUI || ls.http != nil {
-		watch = monitor.Watch(watchCtx, p.Snapshot, 100*time.Millisecond)
+		watch = monitor.Watch(watchCtx, p.Snapshot, 100*time.Millisecond, nil)
 	}
 	srv, err := serve(o, ls, p, watch, stop, w.universe.MarketCap, log)
 	defer srv.Close()

@@ -57,7 +57,7 @@ func fixedWatcher(t *testing.T, snaps ...*state.Snapshot) *monitor.Watcher {
 		default:
 		}
 		return cur
-	}, time.Millisecond)
+	}, time.Millisecond, nil)
 	for _, s := range snaps {
 		next <- s
 	}
