@@ -114,16 +114,22 @@ func (a *Alerter) Close() {
 // watcher never waits on an action.
 func (a *Alerter) enqueue(j job) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.closed {
+	closed := a.closed
+	if !closed {
 		select {
 		case a.queue <- j:
+			a.mu.Unlock()
 			return
 		default:
 		}
 	}
+	a.mu.Unlock()
 	a.dropped.Add(1)
-	a.cfg.Log.Warn("alert action dropped: the queue is full", "rule", j.alert.Rule, "action", j.action.String(), "queue", cap(a.queue))
+	why := "the queue is full"
+	if closed {
+		why = "tradetop is stopping"
+	}
+	a.cfg.Log.Warn("alert action dropped: "+why, "rule", j.alert.Rule, "action", j.action.String(), "queue", cap(a.queue))
 }
 
 // work runs the queued actions until the queue is closed and empty; once
