@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/alert"
 	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/feed"
@@ -79,6 +80,7 @@ type options struct {
 	maxInFlight       int64
 	logLevel          string
 	cpuProfile        string
+	alerts            string
 	version           bool
 
 	source         string
@@ -123,6 +125,7 @@ type options struct {
 	postgresPassword  string
 	controlToken      string
 	listenTLS         *tls.Config
+	alertRules        []alert.Rule
 }
 
 // maxQuoted is the most of a bad value an error line quotes.
@@ -186,6 +189,7 @@ func flags(o *options) *flag.FlagSet {
 	fs.Int64Var(&o.maxLag, "max-lag", 0, fmt.Sprintf("most messages the group may have left to store (its committed lag) before the feed waits: the bound of --role ingest, and of --role all while other processes share its group (0: %d)", pipeline.DefaultMaxLag))
 	durationVar(fs, &o.drainTimeout, "drain-timeout", pipeline.DefaultDrainTimeout, "how long a stop may take to drain before it gives up")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.alerts, "alerts", "", "alert rules: a YAML file of price, move, volume, silence, lag and stage rules, each firing once per crossing into the events, the log and the metrics, and running its actions (see README's Alerts)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run to this file (for go tool pprof)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 

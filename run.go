@@ -13,12 +13,15 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/tradetop/tradetop/alert"
 	"github.com/tradetop/tradetop/datadir"
 	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/pipeline"
+	"github.com/tradetop/tradetop/state"
 )
 
 func run(args []string, env environment, stdout, stderr io.Writer) int {
@@ -157,14 +160,25 @@ func execute(o options, ls listeners, log *slog.Logger, stdout io.Writer) error 
 		return err
 	}
 
-	// One monitor judges the run for the status line and the metrics.
+	// One monitor judges the run for the status line, the metrics and the
+	// alert rules, which it hands each snapshot it judged; what fires
+	// reaches every view through the pipeline's next snapshots.
+	var alerter *alert.Alerter
+	var judged func(*state.Snapshot, *monitor.Report)
+	if len(o.alertRules) > 0 {
+		alerter = alert.New(alert.Config{Rules: o.alertRules, Board: p, Log: log, Env: commandEnv(os.Environ())})
+		alerter.Start()
+		defer alerter.Close()
+		judged = alerter.Judge
+		log.Info("judging alert rules", "file", o.alerts, "rules", len(o.alertRules))
+	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
 	var watch *monitor.Watcher
-	if o.noUI || ls.http != nil {
-		watch = monitor.Watch(watchCtx, p.Snapshot, 100*time.Millisecond)
+	if o.noUI || ls.http != nil || alerter != nil {
+		watch = monitor.Watch(watchCtx, p.Snapshot, 100*time.Millisecond, judged)
 	}
-	srv, err := serve(o, ls, p, watch, stop, w.universe.MarketCap, log)
+	srv, err := serve(o, ls, p, watch, alerter, stop, w.universe.MarketCap, log)
 	defer srv.Close()
 	if err != nil {
 		return err
@@ -222,6 +236,20 @@ func execute(o options, ls listeners, log *slog.Logger, stdout io.Writer) error 
 		}
 	}
 	return err
+}
+
+// commandEnv is the environment alert commands run in: env without the
+// passwords and tokens tradetop reads from it.
+func commandEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if otherVariables[name] || name == finnhubKeyEnv {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // runHeadless runs p until ctx is done or its source ends, logging a status

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tradetop/tradetop/alert"
 	"github.com/tradetop/tradetop/api"
 	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/datadir"
@@ -147,8 +148,9 @@ type serving struct {
 
 // serve starts serving p on the listeners that are open. stop drains the
 // pipeline; the control API's stop and an ssh operator's call it.
-// marketCap is the universe's, for the ssh sessions' symbol tables.
-func serve(o options, ls listeners, p *pipeline.Pipeline, watch *monitor.Watcher, stop func(), marketCap func(string, float64) (float64, bool), log *slog.Logger) (*serving, error) {
+// alerter, unless nil, adds its counts to the metrics. marketCap is the
+// universe's, for the ssh sessions' symbol tables.
+func serve(o options, ls listeners, p *pipeline.Pipeline, watch *monitor.Watcher, alerter *alert.Alerter, stop func(), marketCap func(string, float64) (float64, bool), log *slog.Logger) (*serving, error) {
 	s := &serving{}
 	if ls.ssh != nil {
 		var err error
@@ -206,7 +208,11 @@ func serve(o options, ls listeners, p *pipeline.Pipeline, watch *monitor.Watcher
 	if s.ssh != nil {
 		viewers.SSH = s.ssh.Sessions
 	}
-	mux := metrics.Handler(watch, version(), viewers)
+	var alerts metrics.Alerts
+	if alerter != nil {
+		alerts = alerter
+	}
+	mux := metrics.Handler(watch, version(), viewers, alerts)
 	s.api.Register(mux)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	scheme := "http"

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/alert"
 	"github.com/tradetop/tradetop/auth"
 	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/pipeline"
@@ -172,6 +173,11 @@ func (o *options) validate(set map[string]bool) error {
 	for _, c := range checks {
 		if c.bad {
 			return fmt.Errorf("invalid value for flag -%s: %s", c.flag, c.want)
+		}
+	}
+	if o.alerts != "" {
+		if o.alertRules, err = alert.Load(o.alerts); err != nil {
+			return fmt.Errorf("invalid value for flag -alerts: %v", err)
 		}
 	}
 	return nil

@@ -7,9 +7,9 @@
 // show.
 //
 // Labels are bounded: a topic's partitions (verdicts as a state set of four
-// per partition), the four stages (health as a state set of six each) and
-// the two systems that can be down. Nothing is labelled per trade, per
-// window or per symbol.
+// per partition), the four stages (health as a state set of six each), the
+// two systems that can be down and the rules of the alerts file. Nothing is
+// labelled per trade, per window or per symbol.
 package metrics
 
 import (
@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tradetop/tradetop/alert"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/state"
@@ -37,14 +38,24 @@ type Viewers struct {
 	SSH func() int
 }
 
+// Alerts is what the alert rules did, read at each scrape; *alert.Alerter
+// is one. Its methods may be called from any goroutine.
+type Alerts interface {
+	Counts() []alert.RuleCount
+	ActionCounts() alert.ActionCounts
+}
+
 // Handler serves /metrics, /healthz and /readyz from the watcher, on a mux
 // that more routes may be added to. version is reported in
-// tradetop_build_info.
-func Handler(w *monitor.Watcher, version string, v Viewers) *http.ServeMux {
+// tradetop_build_info. alerts, unless nil, adds the alert rules' series.
+func Handler(w *monitor.Watcher, version string, v Viewers, alerts Alerts) *http.ServeMux {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newCollector(w, version), viewerCollector(v),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if alerts != nil {
+		reg.MustRegister(alertCollector{alerts})
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
@@ -116,6 +127,35 @@ func (v viewerCounts) Collect(ch chan<- prometheus.Metric) {
 	}
 	if v.SSH != nil {
 		ch <- prometheus.MustNewConstMetric(sshViewers, prometheus.GaugeValue, float64(v.SSH()))
+	}
+}
+
+// alertCollector reads what the alert rules did at each scrape.
+type alertCollector struct{ a Alerts }
+
+var (
+	alertsFired   = desc("alerts_fired_total", "Times the alert rule fired, for any of its subjects (symbols, partitions, stages).", "rule")
+	alertsFiring  = desc("alerts_firing", "Subjects the alert rule fires for now: fired and not yet re-armed.", "rule")
+	alertsActions = desc("alert_actions_total", "Actions of fired alerts: done, failed after their retries, or dropped because the queue was full.", "result")
+)
+
+func (c alertCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- alertsFired
+	ch <- alertsFiring
+	ch <- alertsActions
+}
+
+func (c alertCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, r := range c.a.Counts() {
+		ch <- prometheus.MustNewConstMetric(alertsFired, prometheus.CounterValue, float64(r.Fired), r.Rule)
+		ch <- prometheus.MustNewConstMetric(alertsFiring, prometheus.GaugeValue, float64(r.Firing), r.Rule)
+	}
+	n := c.a.ActionCounts()
+	for _, r := range []struct {
+		result string
+		n      int64
+	}{{"done", n.Done}, {"failed", n.Failed}, {"dropped", n.Dropped}} {
+		ch <- prometheus.MustNewConstMetric(alertsActions, prometheus.CounterValue, float64(r.n), r.result)
 	}
 }
 

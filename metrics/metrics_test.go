@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/tradetop/tradetop/alert"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/monitor"
 	"github.com/tradetop/tradetop/state"
@@ -57,7 +58,7 @@ func fixedWatcher(t *testing.T, snaps ...*state.Snapshot) *monitor.Watcher {
 		default:
 		}
 		return cur
-	}, time.Millisecond)
+	}, time.Millisecond, nil)
 	for _, s := range snaps {
 		next <- s
 	}
@@ -125,7 +126,7 @@ func TestMetricsSayWhatTheSnapshotSays(t *testing.T) {
 	}
 	w := fixedWatcher(t, snaps...)
 	s, r := w.Latest()
-	mf := scrape(t, Handler(w, "test", Viewers{API: func() (int, int64) { return 3, 2 }, SSH: func() int { return 4 }}))
+	mf := scrape(t, Handler(w, "test", Viewers{API: func() (int, int64) { return 3, 2 }, SSH: func() int { return 4 }}, nil))
 	want := map[string]float64{
 		"tradetop_api_viewers":                      3,
 		"tradetop_api_viewers_dropped_total":        2,
@@ -201,7 +202,7 @@ func TestMetricsSayWhatTheSnapshotSays(t *testing.T) {
 func TestMetricsFollowTheConventions(t *testing.T) {
 	w := fixedWatcher(t, snapshot(1), snapshot(2))
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(newCollector(w, "test"))
+	reg.MustRegister(newCollector(w, "test"), alertCollector{fixedAlerts{}})
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +245,7 @@ func TestProbes(t *testing.T) {
 		{"an ingest", role("ingest", false, true), 200, "ready"},
 		{"an ingest before any offsets", role("ingest", false, false), 503, "no offsets"},
 	} {
-		h := Handler(fixedWatcher(t, c.snap), "test", Viewers{})
+		h := Handler(fixedWatcher(t, c.snap), "test", Viewers{}, nil)
 		if code, body := get(h, "/healthz"); code != 200 || body != "ok" {
 			t.Errorf("%s: /healthz %d %q, want 200 ok", c.name, code, body)
 		}
@@ -262,7 +263,7 @@ func BenchmarkScrape(b *testing.B) {
 	for i := range 3 {
 		s.Lag = append(s.Lag, state.PartitionLag{Partition: 3 + i, End: 100, Committed: 90, Lag: 10})
 	}
-	h := Handler(fixedWatcher(t, snapshot(9), s), "bench", Viewers{})
+	h := Handler(fixedWatcher(t, snapshot(9), s), "bench", Viewers{}, nil)
 	req := httptest.NewRequest("GET", "/metrics", nil)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -270,6 +271,46 @@ func BenchmarkScrape(b *testing.B) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
 			b.Fatal(rec.Code)
+		}
+	}
+}
+
+// fixedAlerts is what two alert rules did.
+type fixedAlerts struct{}
+
+func (fixedAlerts) Counts() []alert.RuleCount {
+	return []alert.RuleCount{{Rule: "aapl-200", Fired: 3, Firing: 1}, {Rule: "store-down", Fired: 0, Firing: 0}}
+}
+
+func (fixedAlerts) ActionCounts() alert.ActionCounts {
+	return alert.ActionCounts{Done: 5, Failed: 1, Dropped: 2}
+}
+
+func TestMetricsCountAlerts(t *testing.T) {
+	w := fixedWatcher(t, snapshot(1))
+	mf := scrape(t, Handler(w, "test", Viewers{}, fixedAlerts{}))
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"tradetop_alerts_fired_total", []string{"rule", "aapl-200"}, 3},
+		{"tradetop_alerts_fired_total", []string{"rule", "store-down"}, 0},
+		{"tradetop_alerts_firing", []string{"rule", "aapl-200"}, 1},
+		{"tradetop_alerts_firing", []string{"rule", "store-down"}, 0},
+		{"tradetop_alert_actions_total", []string{"result", "done"}, 5},
+		{"tradetop_alert_actions_total", []string{"result", "failed"}, 1},
+		{"tradetop_alert_actions_total", []string{"result", "dropped"}, 2},
+	} {
+		if got, ok := value(mf, c.name, c.labels...); !ok || got != c.want {
+			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
+	}
+	// Without rules there are no alert series.
+	mf = scrape(t, Handler(w, "test", Viewers{}, nil))
+	for _, name := range []string{"tradetop_alerts_fired_total", "tradetop_alerts_firing", "tradetop_alert_actions_total"} {
+		if _, ok := mf[name]; ok {
+			t.Errorf("%s without alert rules", name)
 		}
 	}
 }

@@ -10,8 +10,8 @@ import (
 
 // Watcher runs one Monitor over a pipeline's snapshots as they are
 // published, so that every view of the process (the headless status line,
-// the metrics) reads the same judgement. Latest may be called from any
-// goroutine.
+// the metrics, the alerts) reads the same judgement. Latest may be called
+// from any goroutine.
 type Watcher struct {
 	mu   sync.Mutex
 	snap *state.Snapshot
@@ -20,8 +20,11 @@ type Watcher struct {
 
 // Watch judges each new snapshot that snapshot returns, looking every
 // interval, until ctx is done. The feed counts as stopped once a snapshot
-// says it is draining.
-func Watch(ctx context.Context, snapshot func() *state.Snapshot, every time.Duration) *Watcher {
+// says it is draining. judged, unless nil, is then given each snapshot
+// judged and its report, once, in order, on the watcher's goroutine (the
+// first maybe on the caller's, within Watch): it must not block, nor call
+// Latest.
+func Watch(ctx context.Context, snapshot func() *state.Snapshot, every time.Duration, judged func(*state.Snapshot, *Report)) *Watcher {
 	w := &Watcher{}
 	m := New()
 	look := func() {
@@ -30,9 +33,15 @@ func Watch(ctx context.Context, snapshot func() *state.Snapshot, every time.Dura
 			return
 		}
 		w.mu.Lock()
-		defer w.mu.Unlock()
-		if s != w.snap {
-			w.snap, w.rep = s, m.Observe(s, s.Draining)
+		if s == w.snap {
+			w.mu.Unlock()
+			return
+		}
+		r := m.Observe(s, s.Draining)
+		w.snap, w.rep = s, r
+		w.mu.Unlock()
+		if judged != nil {
+			judged(s, r)
 		}
 	}
 	look()

@@ -51,6 +51,8 @@ type Pipeline struct {
 	member atomic.Pointer[bus.Generation]
 	group  groupWatch
 	tape   tape
+	// alerts are the alert rules firing now, as ShowAlerts set them.
+	alerts atomic.Pointer[[]state.Alert]
 	// kafka and store say whether Kafka and the store are reachable.
 	kafka, store *outage
 	// feedWatch is used under feedMu: publish runs on the monitor

@@ -188,6 +188,7 @@ func (p *Pipeline) publish() {
 		Latency:         run,
 		RecentLatency:   recent,
 		Events:          p.errs.events(),
+		Alerts:          p.firing(),
 		Topic:           p.cfg.Kafka.Topic,
 		Group:           p.cfg.Kafka.Group,
 		Intervals:       p.intervals,

@@ -143,3 +143,39 @@ func TestSnapshotSplitsRecentLatencyFromTheRun(t *testing.T) {
 		t.Errorf("summary latency = %+v, want the whole run's %+v", sum.LatencyMS, s.Latency)
 	}
 }
+
+// Alerts judged outside the pipeline reach its next snapshots: the ones
+// firing replace those before, their events join the others as they are,
+// neither logged nor counted as errors.
+func TestSnapshotCarriesTheAlertsShown(t *testing.T) {
+	clk := &clock{now: pinned}
+	var logs bytes.Buffer
+	p := idle(t, Config{Now: clk.Now, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	p.publish()
+	if s := p.Snapshot(); len(s.Alerts) != 0 || len(s.Events) != 0 {
+		t.Fatalf("alerts %v, events %v before any were shown", s.Alerts, s.Events)
+	}
+	fired := state.Event{Time: pinned.Add(-time.Second), Level: slog.LevelWarn, Source: state.AlertSource, Message: "aapl-200: AAPL 201 above 200"}
+	firing := []state.Alert{{Rule: "aapl-200", Subject: "AAPL", Symbol: "AAPL", Since: fired.Time, Message: "AAPL 201 above 200"}}
+	p.ShowAlerts(firing, []state.Event{fired})
+	firing[0].Rule = "changed by the caller afterwards"
+	clk.advance(time.Second)
+	p.publish()
+	s := p.Snapshot()
+	if len(s.Alerts) != 1 || s.Alerts[0].Rule != "aapl-200" || s.Alerts[0].Symbol != "AAPL" {
+		t.Errorf("alerts %+v, want aapl-200 firing for AAPL", s.Alerts)
+	}
+	if len(s.Events) != 1 || s.Events[0] != fired {
+		t.Errorf("events %+v, want %+v", s.Events, fired)
+	}
+	if s.Errors != 0 || logs.Len() != 0 {
+		t.Errorf("errors %d, log %q: an alert is neither an error nor logged by the pipeline", s.Errors, logs.String())
+	}
+
+	rearmed := state.Event{Time: pinned, Level: slog.LevelInfo, Source: state.AlertSource, Message: "aapl-200: AAPL re-armed"}
+	p.ShowAlerts(nil, []state.Event{rearmed})
+	p.publish()
+	if s := p.Snapshot(); len(s.Alerts) != 0 || len(s.Events) != 2 || s.Events[1] != rearmed {
+		t.Errorf("alerts %+v, events %+v: want none firing and both events", s.Alerts, s.Events)
+	}
+}

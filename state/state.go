@@ -138,8 +138,13 @@ type Snapshot struct {
 	Sectors []agg.SectorDay
 	// OpenWindows is the number of windows not yet closed.
 	OpenWindows int
-	// Events are the latest warnings, errors and recoveries, oldest first.
+	// Events are the latest warnings, errors and recoveries, and alerts
+	// that fired or re-armed (Source AlertSource), oldest first.
 	Events []Event
+	// Alerts are the alert rules firing now, in the order of the rules
+	// file, then by subject; none without rules. They are judged from an
+	// earlier snapshot, so they trail it by up to a snapshot interval.
+	Alerts []Alert
 	// Tape is the latest trades acknowledged by Kafka, newest first.
 	Tape []trade.Trade
 	// Feed is the source's own report (bad input, dropped trades,
@@ -212,6 +217,25 @@ type Event struct {
 	// Repeats is how many more like it (same source and level) were held
 	// back before it.
 	Repeats int
+}
+
+// AlertSource is the Source of the events of alert rules: one when a rule
+// fires (slog.LevelWarn) and one when it re-arms (slog.LevelInfo).
+const AlertSource = "alert"
+
+// Alert is one alert rule firing for one subject.
+type Alert struct {
+	// Rule is the rule's name in the rules file.
+	Rule string
+	// Subject is what it fires for: a symbol, "partition 3", a stage
+	// ("store") or "feed".
+	Subject string
+	// Symbol is the symbol it fires for, "" for a rule about none.
+	Symbol string
+	// Since is when it fired: the time of the snapshot it was judged on.
+	Since time.Time
+	// Message says on one line what crossed which level.
+	Message string
 }
 
 // Latency summarizes the ingest-to-stored latencies of a set of trades:

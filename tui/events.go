@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tradetop/tradetop/state"
@@ -15,7 +16,8 @@ import (
 // eventsPane shows the pipeline's errors, warnings and recoveries, newest
 // first, each labelled with its level, as the pipeline rate-limits them (one
 // per source and level every few seconds, with a count of those held back),
-// and the UI's own notes, at level info: pause, resume, drain. Focused, it
+// the alerts that fired, highlighted and labelled ALERT, and re-armed, and
+// the UI's own notes, at level info: pause, resume, drain. Focused, it
 // has a cursor: an event can be shown whole, and the events searched.
 // The selection follows the event, not the row, as newer ones arrive.
 type eventsPane struct {
@@ -51,6 +53,32 @@ type eventKey struct {
 }
 
 func (r *eventRow) key() eventKey { return eventKey{r.Time, r.Source, r.Message} }
+
+// fired says the row is an alert that fired.
+func (r *eventRow) fired() bool {
+	return !r.note && r.Source == state.AlertSource && r.Level >= slog.LevelWarn
+}
+
+// label names the row's level in at most five cells: ALERT for an alert
+// that fired.
+func (r *eventRow) label() string {
+	if r.fired() {
+		return "ALERT"
+	}
+	return levelLabel(r.Level)
+}
+
+// style is the style of the row's label: the level's, Alert for an alert
+// that fired, Dim for the UI's own notes.
+func (r *eventRow) style(st *Styles) lipgloss.Style {
+	switch {
+	case r.note:
+		return st.Dim
+	case r.fired():
+		return st.Alert
+	}
+	return st.Level(r.Level)
+}
 
 // maxNotes bounds the UI's own notes.
 const maxNotes = 20
@@ -108,7 +136,7 @@ func (p *eventsPane) search(q string) {
 	p.shown = p.shown[:0]
 	for i := range p.rows {
 		r := &p.rows[i]
-		if q == "" || strings.Contains(strings.ToLower(levelLabel(r.Level)+" "+r.Source+" "+r.Message), q) {
+		if q == "" || strings.Contains(strings.ToLower(r.label()+" "+r.Source+" "+r.Message), q) {
 			p.shown = append(p.shown, i)
 		}
 	}
@@ -196,11 +224,7 @@ func (p *eventsPane) expandedLines() []string {
 		return nil
 	}
 	st := p.st
-	ls := st.Level(r.Level)
-	if r.note {
-		ls = st.Dim
-	}
-	head := st.Dim.Render(r.Time.Local().Format("2006-01-02 15:04:05.000 MST")+" ") + ls.Render(levelLabel(r.Level)+" "+r.Source)
+	head := st.Dim.Render(r.Time.Local().Format("2006-01-02 15:04:05.000 MST")+" ") + r.style(st).Render(r.label()+" "+r.Source)
 	lines := splitLines(st.r.NewStyle().Width(cw).Render(head))
 	if r.Repeats > 0 {
 		lines = append(lines, st.Dim.Render("+"+strconv.Itoa(r.Repeats)+" more like it held back"))
@@ -248,16 +272,16 @@ func (p *eventsPane) View(focused bool, searchLine string) string {
 	page := p.pageRows()
 	for i := p.offset; i < len(p.shown) && i < p.offset+page; i++ {
 		r := &p.rows[p.shown[i]]
-		ls := st.Level(r.Level)
-		if r.note {
-			ls = st.Dim
-		}
 		marker := "  "
 		if focused && r.key() == p.selected {
 			marker = st.selMarker + " "
 		}
-		label := ls.Render(fit(levelLabel(r.Level), 5) + " " + fit(r.Source, srcW))
-		line := marker + st.Dim.Render(clock(r.Time)+" ") + label + " " + oneLine(r.Message)
+		label := r.style(st).Render(fit(r.label(), 5) + " " + fit(r.Source, srcW))
+		msg := oneLine(r.Message)
+		if r.fired() {
+			msg = st.Bold.Render(msg)
+		}
+		line := marker + st.Dim.Render(clock(r.Time)+" ") + label + " " + msg
 		if r.Repeats > 0 {
 			line += st.Dim.Render(" (+" + strconv.Itoa(r.Repeats) + " held back)")
 		}

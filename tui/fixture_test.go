@@ -46,6 +46,10 @@ type fixture struct {
 	// paced says SetRate changes it.
 	pace  float64
 	paced bool
+	// alerts makes alert rules fire and re-arm, as the pipeline carries
+	// them: a store-down re-armed at 30s, lag-high firing for partition 2
+	// from 38s and aapl-below-20 for AAPL from 40s.
+	alerts bool
 }
 
 // timeSpan is [from, to).
@@ -180,7 +184,25 @@ func (f *fixture) snapshot(k int) *state.Snapshot {
 	if sec >= 35 {
 		s.Events = append(s.Events, state.Event{Time: t0.Add(35 * time.Second), Level: slog.LevelError, Source: "bad message", Message: "partition 2 offset 77: invalid trade: empty symbol"})
 	}
+	if f.alerts {
+		f.addAlerts(s, sec)
+	}
 	return s
+}
+
+// addAlerts puts into s, at sec, the alerts of the fixture's rules.
+func (f *fixture) addAlerts(s *state.Snapshot, sec float64) {
+	if sec >= 30 {
+		s.Events = append(s.Events, state.Event{Time: t0.Add(30 * time.Second), Level: slog.LevelInfo, Source: state.AlertSource, Message: "store-down: store ok again"})
+	}
+	if sec >= 38 {
+		s.Alerts = append(s.Alerts, state.Alert{Rule: "lag-high", Subject: "partition 2", Since: t0.Add(38 * time.Second), Message: "partition 2 lag 5400 above 5000"})
+		s.Events = append(s.Events, state.Event{Time: t0.Add(38 * time.Second), Level: slog.LevelWarn, Source: state.AlertSource, Message: "lag-high: partition 2 lag 5400 above 5000"})
+	}
+	if sec >= 40 {
+		s.Alerts = append(s.Alerts, state.Alert{Rule: "aapl-below-20", Subject: "AAPL", Symbol: "AAPL", Since: t0.Add(40 * time.Second), Message: "AAPL 19.97 below 20.00"})
+		s.Events = append(s.Events, state.Event{Time: t0.Add(40 * time.Second), Level: slog.LevelWarn, Source: state.AlertSource, Message: "aapl-below-20: AAPL 19.97 below 20.00"})
+	}
 }
 
 func sortSectors(ds []agg.SectorDay) {

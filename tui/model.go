@@ -391,7 +391,7 @@ func (m *Model) apply(s *state.Snapshot) {
 		m.symbols.empty = "aggregated by the group's processors: attach to one to see the symbols"
 		m.sectors.empty = "aggregated by the group's processors"
 	}
-	m.symbols.update(s.Symbols)
+	m.symbols.update(s.Symbols, s.Alerts)
 	m.sectors.update(s.Sectors)
 	m.tape.update(s.Tape)
 	m.events.update(s)

@@ -30,6 +30,7 @@ type Styles struct {
 	Bad      lipgloss.Style // failing: down, STALL, STOP
 	Idle     lipgloss.Style // deliberately inactive: paused, stopped
 	Selected lipgloss.Style // the selected symbol in a focused table
+	Alert    lipgloss.Style // an alert that fired: its event, its symbol's mark
 	Key      lipgloss.Style // a key in the help
 	Desc     lipgloss.Style // a key's description in the help
 	Axis     lipgloss.Style // chart axes and labels
@@ -86,6 +87,7 @@ func NewStyles(r *lipgloss.Renderer) *Styles {
 		Bad:         fg(cDown).Bold(true),
 		Idle:        fg(cDim),
 		Selected:    r.NewStyle().Reverse(true).Bold(true),
+		Alert:       fg(cWarn).Reverse(true).Bold(true),
 		Key:         fg(cTitle),
 		Desc:        fg(cDim),
 		Axis:        fg(cAxis),

@@ -12,6 +12,7 @@ import (
 	"github.com/NimbleMarkets/ntcharts/sparkline"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/state"
 )
 
 // sortKey is an order of the symbols table.
@@ -41,9 +42,10 @@ type symbolRow struct {
 }
 
 // symbolsPane is the table of symbols: price, change, one-minute volume,
-// trade rate and a price sparkline, sortable and filterable. Its rows are
-// rebuilt on each snapshot; selection follows the symbol, not the row, so
-// it stays put as the order changes.
+// trade rate and a price sparkline, sortable and filterable, a symbol for
+// which an alert fires marked "!". Its rows are rebuilt on each snapshot;
+// selection follows the symbol, not the row, so it stays put as the order
+// changes.
 type symbolsPane struct {
 	st *Styles
 	// empty says why no symbol is shown: "" while waiting for trades, or
@@ -60,6 +62,9 @@ type symbolsPane struct {
 	selected string
 	picked   bool // the user chose the selection; until then it is the top row
 	offset   int  // first shown row on screen
+
+	// alerting are the symbols an alert fires for now.
+	alerting map[string]bool
 
 	cols   symbolCols
 	step   int // seconds per sparkline column
@@ -142,8 +147,18 @@ func (p *symbolsPane) plan(cw int) symbolCols {
 	return c
 }
 
-// update rebuilds the rows from the snapshot's statistics and the history.
-func (p *symbolsPane) update(stats []agg.SymbolStats) {
+// update rebuilds the rows from the snapshot's statistics, its alerts
+// firing and the history.
+func (p *symbolsPane) update(stats []agg.SymbolStats, alerts []state.Alert) {
+	clear(p.alerting)
+	for _, a := range alerts {
+		if a.Symbol != "" {
+			if p.alerting == nil {
+				p.alerting = map[string]bool{}
+			}
+			p.alerting[a.Symbol] = true
+		}
+	}
 	h := p.hist
 	p.rows = p.rows[:0]
 	for _, s := range stats {
@@ -371,6 +386,9 @@ func (p *symbolsPane) View(focused bool, filterLine string) string {
 		n = strconv.Itoa(p.offset+1) + "–" + strconv.Itoa(min(p.offset+page, len(p.shown))) + " of " + n
 	}
 	info = n + " · sort " + info
+	if len(p.alerting) > 0 {
+		info += " · ! " + strconv.Itoa(len(p.alerting)) + " alerting"
+	}
 	if c.trend > 0 {
 		// The span the data covers, which is less than what the columns
 		// hold until the history fills them.
@@ -444,9 +462,13 @@ func (p *symbolsPane) row(r *symbolRow, highlight, selected bool) string {
 	b.Grow(p.w * 2)
 	if selected {
 		b.WriteString(st.selMarker)
-		b.WriteByte(' ')
 	} else {
-		b.WriteString("  ")
+		b.WriteByte(' ')
+	}
+	if p.alerting[r.Symbol] {
+		b.WriteString(st.Alert.Render("!"))
+	} else {
+		b.WriteByte(' ')
 	}
 	sym := fit(r.Symbol, c.symbol)
 	switch {
