@@ -438,7 +438,13 @@ func (w *worker) cut(ctx context.Context, final bool) error {
 // whole from the store and rewrites them when they close.
 func (w *worker) finish(ctx context.Context) error {
 	w.eng.AppendOpen(&w.cur.closed)
-	return w.cut(ctx, true)
+	if err := w.cut(ctx, true); err != nil {
+		return err
+	}
+	// The drained partition's last statistics, every trade read among
+	// them, for the snapshot taken after the drain.
+	w.shareView(w.p.cfg.Now())
+	return nil
 }
 
 // publishView shares the engine's live statistics with the snapshot, a few
@@ -448,6 +454,11 @@ func (w *worker) publishView() {
 	if now.Sub(w.lastView) < w.p.cfg.SnapshotInterval {
 		return
 	}
+	w.shareView(now)
+}
+
+// shareView shares the engine's statistics as they are now.
+func (w *worker) shareView(now time.Time) {
 	w.lastView = now
 	v := &partView{
 		next:    w.next,

@@ -2,15 +2,19 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tradetop/tradetop/agg"
+	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/state"
+	"github.com/tradetop/tradetop/store/sqlite"
 )
 
 // clock is a hand-moved clock for Config.Now.
@@ -177,5 +181,44 @@ func TestSnapshotCarriesTheAlertsShown(t *testing.T) {
 	p.publish()
 	if s := p.Snapshot(); len(s.Alerts) != 0 || len(s.Events) != 2 || s.Events[1] != rearmed {
 		t.Errorf("alerts %+v, events %+v: want none firing and both events", s.Alerts, s.Events)
+	}
+}
+
+// TestFinalSnapshotHoldsEveryTrade: the snapshot published after a drain
+// counts every trade read in its symbols and sectors, not only those read
+// before a worker's last periodic view (an hour apart here, so that the
+// drain's own view is the only one after the first).
+func TestFinalSnapshotHoldsEveryTrade(t *testing.T) {
+	const n = 4000
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "tradetop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Paced, so that the trades come over many beats and the first view
+	// holds few of them.
+	src, err := feed.NewSynthetic(feed.SyntheticConfig{Seed: 13, Start: pinned, Count: n, Rate: 20000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Source: src, Store: st, Sector: feed.DefaultUniverse().Sector, SnapshotInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := p.Snapshot()
+	var sectors, symbols int64
+	for _, sd := range s.Sectors {
+		sectors += sd.Count
+	}
+	for _, sym := range s.Symbols {
+		symbols += sym.Count
+	}
+	if sectors != n || symbols != n {
+		t.Errorf("the last snapshot counts %d trades in its sectors and %d in its symbols, want %d", sectors, symbols, n)
 	}
 }
