@@ -146,53 +146,39 @@ func TestOutageKafkaLiveFeed(t *testing.T) {
 // one line in the log when it starts and one when Cassandra is back, and
 // every trade is stored once, in the candles and sector volumes once.
 func TestOutageCassandra(t *testing.T) {
-	r, sum, log, o := syntheticOutage(t, "cassandra", 12, "outc_", "cassandra down 30s")
-	if sum.Produced != outageCount {
-		t.Errorf("produced %d, want %d", sum.Produced, outageCount)
-	}
-	during := statusLinesBetween(log, o.stopped.Add(time.Second), o.listening)
-	for _, s := range during {
-		if s.Int("stored") != during[0].Int("stored") {
-			t.Errorf("stored moved while Cassandra was down: %d at %s, %d at %s",
-				during[0].Int("stored"), during[0].Time.Format(time.TimeOnly), s.Int("stored"), s.Time.Format(time.TimeOnly))
-			break
-		}
-	}
-	if len(during) > 0 {
-		// The producer waits once MaxInFlight (20,000 with --cassandra)
-		// trades are produced and not stored.
-		last := during[len(during)-1]
-		if p := last.Int("produced") - last.Int("stored"); p > 20000+5000 {
-			t.Errorf("%d trades produced and not stored while Cassandra was down, want at most about 20,000", p)
-		}
-	}
-
-	r.checkRecovery(log, o, "store", 1000)
-	checkOutageLines(t, log, o, "store")
+	// The producer waits once MaxInFlight, 20,000 with --cassandra, trades
+	// are produced and not stored.
+	storeOutage(t, "cassandra", 12, "outc_", "cassandra down 30s", 20000)
 }
 
 // TestOutagePostgres is TestOutageCassandra with the PostgreSQL store: the
 // server stops with a fast shutdown, which ends the store's connections,
 // for 30 seconds.
 func TestOutagePostgres(t *testing.T) {
-	r, sum, log, o := syntheticOutage(t, "postgres", 13, "outp_", "postgres down 30s")
+	storeOutage(t, "postgres", 13, "outp_", "postgres down 30s", pipeline.DefaultMaxInFlight)
+}
+
+// storeOutage runs syntheticOutage with the store's server stopped, and
+// checks that nothing was stored while it was away, that the producer held
+// at most about inFlight trades not stored, and how the run recovered.
+func storeOutage(t *testing.T, server string, seed int64, prefix, fault string, inFlight int64) {
+	t.Helper()
+	r, sum, log, o := syntheticOutage(t, server, seed, prefix, fault)
 	if sum.Produced != outageCount {
 		t.Errorf("produced %d, want %d", sum.Produced, outageCount)
 	}
 	during := statusLinesBetween(log, o.stopped.Add(time.Second), o.listening)
 	for _, s := range during {
 		if s.Int("stored") != during[0].Int("stored") {
-			t.Errorf("stored moved while PostgreSQL was down: %d at %s, %d at %s",
+			t.Errorf("stored moved while %s was down: %d at %s, %d at %s", server,
 				during[0].Int("stored"), during[0].Time.Format(time.TimeOnly), s.Int("stored"), s.Time.Format(time.TimeOnly))
 			break
 		}
 	}
 	if len(during) > 0 {
-		// The producer waits once MaxInFlight trades are produced and
-		// not stored.
 		last := during[len(during)-1]
-		if p := last.Int("produced") - last.Int("stored"); p > pipeline.DefaultMaxInFlight+5000 {
-			t.Errorf("%d trades produced and not stored while PostgreSQL was down, want at most about %d", p, pipeline.DefaultMaxInFlight)
+		if p := last.Int("produced") - last.Int("stored"); p > inFlight+5000 {
+			t.Errorf("%d trades produced and not stored while %s was down, want at most about %d", p, server, inFlight)
 		}
 	}
 	r.checkRecovery(log, o, "store", 1000)

@@ -51,6 +51,18 @@ func generated(t *testing.T, src feed.Source) []trade.Trade {
 	return out
 }
 
+// tempSQLite opens a SQLite store in a temporary directory, closed when
+// the test ends.
+func tempSQLite(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "tradetop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // runOnce runs the whole pipeline, embedded broker and SQLite store, until
 // the source is exhausted and drained.
 func runOnce(t *testing.T, src feed.Source, dir string) (Summary, *sqlite.Store) {

@@ -3,14 +3,12 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/schema"
-	"github.com/tradetop/tradetop/store/sqlite"
 )
 
 // flakyRegistry fails its first fails lookups as a registry that cannot be
@@ -38,11 +36,7 @@ func TestRegistryOutageHoldsThePartition(t *testing.T) {
 	trades := generated(t, synthetic(t, 11, n))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "tradetop.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := tempSQLite(t)
 	reg := &flakyRegistry{fails: 3}
 	cfg := Config{Source: synthetic(t, 11, n), Store: st, Sector: feed.DefaultUniverse().Sector, Values: schema.NewDecoder(reg)}
 	cfg.Kafka.Values = schema.NewEncoder(schema.Avro, 5)

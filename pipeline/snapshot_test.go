@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"github.com/tradetop/tradetop/agg"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/state"
-	"github.com/tradetop/tradetop/store/sqlite"
 )
 
 // clock is a hand-moved clock for Config.Now.
@@ -192,11 +190,7 @@ func TestFinalSnapshotHoldsEveryTrade(t *testing.T) {
 	const n = 4000
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "tradetop.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := tempSQLite(t)
 	// Paced, so that the trades come over many beats and the first view
 	// holds few of them.
 	src, err := feed.NewSynthetic(feed.SyntheticConfig{Seed: 13, Start: pinned, Count: n, Rate: 20000})
