@@ -41,6 +41,7 @@ as underscores (TRADETOP_RATE=max); a flag on the command line wins.
 
 Usage: tradetop [flags]
        tradetop attach [flags] URL   (the UI of a tradetop that runs elsewhere; attach --help)
+       tradetop topic [flags]        (the topic's messages, and re-driving dead letters; topic --help)
 
 Flags:
 `

@@ -28,6 +28,9 @@ func run(args []string, env environment, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "attach" {
 		return runAttach(args[1:], env, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "topic" {
+		return runTopic(args[1:], env, stdout, stderr)
+	}
 	o, fs, warnings, err := parse(args, env)
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "tradetop: %s\n", w)
