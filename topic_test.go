@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/tradetop/tradetop/bus"
+	"github.com/tradetop/tradetop/schema"
 	"github.com/tradetop/tradetop/trade"
 )
 
@@ -155,5 +156,39 @@ func TestTopicRedrive(t *testing.T) {
 	out := stdout.String()
 	if !strings.HasPrefix(out, `trades/0@2 `) || !strings.Contains(out, `key "MSFT"`) || !strings.Contains(out, `headers: trace="x1"`) || strings.Contains(out, "source-topic") {
 		t.Errorf("the topic's newest message is\n%s\nwant the re-driven copy with its own header only", out)
+	}
+}
+
+// TestTopicBrowserDecodes reads the topic and its dead letters through the
+// terminal UI's browser, which waits for the pipeline's brokers.
+func TestTopicBrowserDecodes(t *testing.T) {
+	addr := topicBroker(t, 3)
+	var brokers []string
+	tb := newTopicBrowser(bus.Config{}, func() []string { return brokers }, schema.NewDecoder(nil))
+	defer tb.Close()
+	ctx := context.Background()
+	if _, err := tb.Partitions(ctx, false); err == nil {
+		t.Error("the browser read before the brokers were known")
+	}
+	brokers = []string{addr}
+	msgs, err := tb.Page(ctx, false, 0, -1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || msgs[0].Offset != 2 || msgs[0].Trade == nil || msgs[0].Trade.ID != "t2" || msgs[0].Form != "json" {
+		t.Errorf("newest page %+v, want offsets 2 and 1 decoded", msgs)
+	}
+	dead, err := tb.Page(ctx, true, 0, -1, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 || dead[0].DeadLetter == nil || dead[0].DeadLetter.Source != "trades/0@7" || dead[0].Trade != nil || dead[0].Err == "" {
+		t.Errorf("dead letters %+v, want the one from trades/0@7, not a trade", dead)
+	}
+	if err := tb.Redrive(ctx, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err = tb.Next(ctx, false, 0, 3, 5, time.Second); err != nil || len(msgs) != 1 || msgs[0].Key != "MSFT" {
+		t.Errorf("after the re-drive, from 3: %+v, %v; want the copy keyed MSFT", msgs, err)
 	}
 }
