@@ -1,7 +1,8 @@
 // Package tui is tradetop's terminal UI: a Bubble Tea program that shows the
 // running pipeline, like top. It reads the pipeline's immutable snapshots on
-// a tick and never touches Kafka or the store itself; the one read it asks
-// for, stored candles, goes through Source from a tea.Cmd.
+// a tick and never touches Kafka or the store itself; what it reads on
+// demand, stored candles and the topic's messages (Browser), it reads
+// from tea.Cmds.
 package tui
 
 import (
