@@ -41,6 +41,7 @@ as underscores (TRADETOP_RATE=max); a flag on the command line wins.
 
 Usage: tradetop [flags]
        tradetop attach [flags] URL   (the UI of a tradetop that runs elsewhere; attach --help)
+       tradetop topic [flags]        (the topic's messages, and re-driving dead letters; topic --help)
 
 Flags:
 `
@@ -165,8 +166,6 @@ func flags(o *options) *flag.FlagSet {
 	fs.Var(&o.start, "start", "pin the synthetic feed's clock to this RFC 3339 time (same seed, same trades); default: the wall clock")
 	fs.Int64Var(&o.count, "count", 0, "stop the feed after this many trades, then drain and exit (0: no limit)")
 	durationVar(fs, &o.duration, "duration", 0, "stop after this long, then drain and exit (0: run until interrupted)")
-	fs.Var(&o.brokers, "brokers", "Kafka bootstrap brokers, host:port,... (default: an embedded broker on loopback)")
-	fs.StringVar(&o.topic, "topic", busDefaults.Topic, "Kafka topic of the trades")
 	fs.StringVar(&o.group, "group", busDefaults.Group, "Kafka consumer group of the processing stage")
 	fs.IntVar(&o.partitions, "partitions", busDefaults.Partitions, "partitions of the topic when tradetop creates it")
 	fs.IntVar(&o.replicationFactor, "replication-factor", busDefaults.ReplicationFactor, "replication factor of the topic when tradetop creates it")
@@ -193,13 +192,9 @@ func flags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run to this file (for go tool pprof)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 
-	fs.StringVar(&o.kafkaSASL, "kafka-sasl", "none", "Kafka SASL mechanism: none, plain, scram-sha-256 or scram-sha-512")
-	fs.StringVar(&o.kafkaUser, "kafka-username", "", "Kafka SASL user; the password comes from "+kafkaPasswordEnv+" or --kafka-password-file")
-	fs.StringVar(&o.kafkaPasswordFile, "kafka-password-file", "", "file whose first line is the Kafka SASL password")
-	tlsFlags(fs, "kafka", &o.kafkaTLSFiles)
+	kafkaFlags(fs, o)
 
 	fs.StringVar(&o.format, "format", string(schema.JSON), "how trades are written to Kafka: json, or avro (schema/trade.avsc; in the registry's wire format with --schema-registry, else with the schema in an avro.schema header); every form is read whatever this says")
-	fs.StringVar(&o.schemaRegistry, "schema-registry", "", "URL of a schema registry with the Confluent API: --format avro registers trade.avsc under <topic>-value there, and the consumer looks up the schemas of registry-framed messages")
 	fs.Var(&o.cassandra, "cassandra", "Cassandra contact points, host[:port],... (default: the embedded SQLite store in --data-dir)")
 	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL to store in instead: a postgres:// URL or key=value DSN without a password, which comes from "+
 		postgresPasswordEnv+", --postgres-password-file or PGPASSWORD (default: the embedded SQLite store in --data-dir)")
@@ -213,6 +208,19 @@ func flags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.cassandraPasswordFile, "cassandra-password-file", "", "file whose first line is the Cassandra password")
 	tlsFlags(fs, "cassandra", &o.cassandraTLSFiles)
 	return fs
+}
+
+// kafkaFlags adds the flags that say how to reach Kafka and read its
+// messages: the brokers, the topic, SASL and TLS, the schema registry.
+// tradetop topic takes them too.
+func kafkaFlags(fs *flag.FlagSet, o *options) {
+	fs.Var(&o.brokers, "brokers", "Kafka bootstrap brokers, host:port,... (default: an embedded broker on loopback)")
+	fs.StringVar(&o.topic, "topic", bus.Defaults().Topic, "Kafka topic of the trades")
+	fs.StringVar(&o.kafkaSASL, "kafka-sasl", "none", "Kafka SASL mechanism: none, plain, scram-sha-256 or scram-sha-512")
+	fs.StringVar(&o.kafkaUser, "kafka-username", "", "Kafka SASL user; the password comes from "+kafkaPasswordEnv+" or --kafka-password-file")
+	fs.StringVar(&o.kafkaPasswordFile, "kafka-password-file", "", "file whose first line is the Kafka SASL password")
+	tlsFlags(fs, "kafka", &o.kafkaTLSFiles)
+	fs.StringVar(&o.schemaRegistry, "schema-registry", "", "URL of a schema registry with the Confluent API: --format avro registers trade.avsc under <topic>-value there, and the consumer looks up the schemas of registry-framed messages")
 }
 
 // durationVar adds a duration flag whose bad value says what is wanted.

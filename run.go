@@ -28,6 +28,9 @@ func run(args []string, env environment, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "attach" {
 		return runAttach(args[1:], env, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "topic" {
+		return runTopic(args[1:], env, stdout, stderr)
+	}
 	o, fs, warnings, err := parse(args, env)
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "tradetop: %s\n", w)
@@ -211,7 +214,17 @@ func execute(o options, ls listeners, log *slog.Logger, stdout io.Writer) error 
 	if o.noUI {
 		sum, err = runHeadless(soft, o, p, watch, log)
 	} else {
-		sum, err = runUI(soft, stop, o, p, w.universe, log)
+		dec := w.config.Values
+		if dec == nil {
+			// An ingest reads no trades, but shows them in the topic
+			// browser.
+			if dec, err = newDecoder(o); err != nil {
+				return err
+			}
+		}
+		browser := newTopicBrowser(w.config.Kafka, p.Brokers, dec)
+		defer browser.Close()
+		sum, err = runUI(soft, stop, o, p, w.universe, browser, log)
 	}
 	if _, notStarted := errors.AsType[*pipeline.StartError](err); notStarted {
 		return err // a run that never started has nothing to sum up

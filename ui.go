@@ -23,8 +23,9 @@ import (
 // run or the pipeline failed; a run that ended by itself (its source ran
 // out, --count or --duration reached) shows its summary until a key is
 // pressed. Without a terminal on standard output it runs nothing and says
-// to use --no-ui.
-func runUI(ctx context.Context, stop context.CancelFunc, o options, p *pipeline.Pipeline, u *feed.Universe, log *slog.Logger) (pipeline.Summary, error) {
+// to use --no-ui. browser looks inside the topic for the UI's topic
+// browser.
+func runUI(ctx context.Context, stop context.CancelFunc, o options, p *pipeline.Pipeline, u *feed.Universe, browser tui.Browser, log *slog.Logger) (pipeline.Summary, error) {
 	if !term.IsTerminal(os.Stdout.Fd()) {
 		return pipeline.Summary{}, errors.New("the terminal UI needs a terminal on standard output; run with --no-ui")
 	}
@@ -53,7 +54,7 @@ func runUI(ctx context.Context, stop context.CancelFunc, o options, p *pipeline.
 		close(done)
 	}()
 
-	m := tui.New(p, tui.Options{Stop: stop, Abort: p.Abort, Done: done, Stopping: ctx.Done(), Interrupted: interrupted, MarketCap: u.MarketCap})
+	m := tui.New(p, tui.Options{Stop: stop, Abort: p.Abort, Done: done, Stopping: ctx.Done(), Interrupted: interrupted, MarketCap: u.MarketCap, Browser: browser})
 	prog := tea.NewProgram(m,
 		tea.WithAltScreen(),
 		tea.WithMouseCellMotion(),

@@ -31,16 +31,10 @@ func (o *options) secure(getenv func(string) string) error {
 		}
 		o.finnhubKey = key
 	}
-	kafkaPassword, err := auth.Password(getenv, kafkaPasswordEnv, o.kafkaPasswordFile)
-	if err != nil {
-		return fmt.Errorf("invalid value for flag -kafka-password-file: %v", err)
+	if err := o.secureKafka(getenv); err != nil {
+		return err
 	}
-	if o.kafkaSASLMech, err = bus.SASLMechanism(o.kafkaSASL, o.kafkaUser, kafkaPassword); err != nil {
-		return fmt.Errorf("invalid value for flag -kafka-sasl: %v", err)
-	}
-	if o.kafkaTLS, err = o.kafkaTLSFiles.Config(); err != nil {
-		return fmt.Errorf("invalid kafka TLS flags: %v", err)
-	}
+	var err error
 	if o.cassandraPassword, err = auth.Password(getenv, cassandraPasswordEnv, o.cassandraPasswordFile); err != nil {
 		return fmt.Errorf("invalid value for flag -cassandra-password-file: %v", err)
 	}
@@ -63,6 +57,21 @@ func (o *options) secure(getenv func(string) string) error {
 		return errors.New("invalid value for flag -cassandra-username: Cassandra credentials and TLS need --cassandra")
 	}
 	return o.secureServing(getenv)
+}
+
+// secureKafka reads the Kafka password and TLS files the flags name.
+func (o *options) secureKafka(getenv func(string) string) error {
+	kafkaPassword, err := auth.Password(getenv, kafkaPasswordEnv, o.kafkaPasswordFile)
+	if err != nil {
+		return fmt.Errorf("invalid value for flag -kafka-password-file: %v", err)
+	}
+	if o.kafkaSASLMech, err = bus.SASLMechanism(o.kafkaSASL, o.kafkaUser, kafkaPassword); err != nil {
+		return fmt.Errorf("invalid value for flag -kafka-sasl: %v", err)
+	}
+	if o.kafkaTLS, err = o.kafkaTLSFiles.Config(); err != nil {
+		return fmt.Errorf("invalid kafka TLS flags: %v", err)
+	}
+	return nil
 }
 
 // validate checks o; set names the flags given on the command line or in

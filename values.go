@@ -88,6 +88,10 @@ func (t *timeValue) String() string {
 	return time.Time(*t).Format(time.RFC3339Nano)
 }
 
+func (t timeValue) isZero() bool { return time.Time(t).IsZero() }
+
+func (t timeValue) time() time.Time { return time.Time(t) }
+
 func (t *timeValue) Set(s string) error {
 	v, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {

@@ -82,18 +82,8 @@ func wire(ctx context.Context, o options, log *slog.Logger) (*wiring, error) {
 		Store:     st,
 		StoreName: storeName,
 		Sector:    universe.Sector,
-		Kafka: bus.Config{
-			Brokers:           o.brokers,
-			Topic:             o.topic,
-			Group:             o.group,
-			ClientID:          clientID(role),
-			Partitions:        o.partitions,
-			ReplicationFactor: o.replicationFactor,
-			TLS:               o.kafkaTLS,
-			SASL:              o.kafkaSASLMech,
-			Values:            encoder,
-		},
-		Values: decoder,
+		Kafka:     o.kafkaConfig(role.String(), encoder),
+		Values:    decoder,
 		Agg: agg.Config{
 			Intervals:       o.windows,
 			SectorInterval:  o.sectorWindow,
@@ -164,9 +154,39 @@ func values(ctx context.Context, o options, role pipeline.Role, log *slog.Logger
 	return enc, dec, nil
 }
 
+// kafkaConfig is how the options reach Kafka, for a process named after
+// its role (or command), writing trades with encoder (nil when it writes
+// none).
+func (o options) kafkaConfig(role string, encoder *schema.Encoder) bus.Config {
+	return bus.Config{
+		Brokers:           o.brokers,
+		Topic:             o.topic,
+		Group:             o.group,
+		ClientID:          clientID(role),
+		Partitions:        o.partitions,
+		ReplicationFactor: o.replicationFactor,
+		TLS:               o.kafkaTLS,
+		SASL:              o.kafkaSASLMech,
+		Values:            encoder,
+	}
+}
+
+// newDecoder returns a decoder of message values of every form, which
+// looks the schemas of registry-framed Avro up in --schema-registry.
+func newDecoder(o options) (*schema.Decoder, error) {
+	if o.schemaRegistry == "" {
+		return schema.NewDecoder(nil), nil
+	}
+	reg, err := schema.NewRegistry(o.schemaRegistry, registryTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return schema.NewDecoder(reg), nil
+}
+
 // clientID names this process to Kafka, so that every member of the group
 // sees which process each member is: tradetop-<role>-<host>-<pid>.
-func clientID(role pipeline.Role) string {
+func clientID(role string) string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "unknown"

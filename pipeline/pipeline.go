@@ -36,6 +36,7 @@ type Pipeline struct {
 	drain   chan struct{}
 	stored  chan struct{} // signalled after each store write
 	broker  atomic.Pointer[string]
+	brokers atomic.Pointer[[]string] // the addresses Run reaches Kafka at
 	gate    gate
 	flight  *inFlight
 	// holding says the producer waits on its bound now; shared that this
@@ -91,6 +92,16 @@ func New(cfg Config) (*Pipeline, error) {
 
 // Config returns the pipeline's configuration, after defaults.
 func (p *Pipeline) Config() Config { return p.cfg }
+
+// Brokers returns the Kafka addresses the run reaches: Config's, or the
+// embedded broker's, which is up from when Run has started it until Run
+// returns. It is nil before that. Any goroutine may call it.
+func (p *Pipeline) Brokers() []string {
+	if b := p.brokers.Load(); b != nil {
+		return *b
+	}
+	return nil
+}
 
 // Abort stops the pipeline at once, without draining. Run then returns what
 // it has counted so far.
@@ -153,6 +164,7 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	} else {
 		p.broker.Store(ptr(fmt.Sprint(kcfg.Brokers)))
 	}
+	p.brokers.Store(&kcfg.Brokers)
 	admin := bus.NewAdmin(kcfg)
 	defer admin.Close()
 	for _, topic := range []string{kcfg.Topic, kcfg.DLQTopic} {

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -194,6 +195,19 @@ func (d *Decoder) Decode(value, header []byte, t *trade.Trade) error {
 		return d.decodeAvro(r, value[5:], t)
 	}
 	return trade.UnmarshalJSON(value, t)
+}
+
+// Form names the form Decode reads value in, given its HeaderKey header
+// (nil for none): "json", "avro" (plain, with the writer's schema in the
+// header) or "avro registry id N" (the registry's wire format).
+func Form(value, header []byte) string {
+	switch {
+	case header != nil:
+		return "avro"
+	case len(value) >= 5 && value[0] == 0:
+		return "avro registry id " + strconv.FormatUint(uint64(binary.BigEndian.Uint32(value[1:5])), 10)
+	}
+	return "json"
 }
 
 // byRegistry returns how to read the writer schema of registry id id.

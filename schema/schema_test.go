@@ -307,3 +307,22 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+func TestForm(t *testing.T) {
+	tr := trade.Trade{ID: "x", Symbol: "AAPL", Price: 1, Volume: 1, Time: time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)}
+	tests := []struct {
+		name string
+		enc  *Encoder
+		want string
+	}{
+		{"json", NewEncoder(JSON, 0), "json"},
+		{"plain avro", NewEncoder(Avro, 0), "avro"},
+		{"registry avro", NewEncoder(Avro, 17), "avro registry id 17"},
+	}
+	for _, tc := range tests {
+		_, header := tc.enc.Header()
+		if got := Form(tc.enc.AppendValue(nil, &tr), header); got != tc.want {
+			t.Errorf("%s: form %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

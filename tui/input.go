@@ -21,6 +21,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.onBurst(msg)
 	case m.confirming:
 		return m.onConfirmKey(msg)
+	case m.redriving != nil:
+		return m.onRedriveKey(msg)
 	case msg.String() == "ctrl+c" || (key.Matches(msg, k.Quit) && !m.typing()):
 		return m.onQuit(msg)
 	case m.filtering:
@@ -44,6 +46,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.onRate(1)
 	case key.Matches(msg, k.Slower):
 		return m.onRate(-1)
+	case m.screen == browse:
+		return m.onBrowseKey(msg)
 	case m.screen == detail:
 		return m.onDetailKey(msg)
 	case m.focus == focusEvents:
@@ -276,6 +280,8 @@ func (m Model) onDashboardKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.filter.CursorEnd()
 		m.setFilter(m.symbols.filter)
 		return m, m.filter.Focus()
+	case key.Matches(msg, k.Browse):
+		return m.openBrowser()
 	case key.Matches(msg, k.Subscribe):
 		return m.openPrompt(subscribePrompt)
 	case key.Matches(msg, k.Unsubscribe):

@@ -15,6 +15,7 @@ type keyMap struct {
 	Sort, Reverse, Filter, Pause, Window    key.Binding
 	Earlier, Later, Live                    key.Binding
 	Subscribe, Unsubscribe                  key.Binding
+	Browse                                  key.Binding
 	Faster, Slower                          key.Binding
 	Help, Quit                              key.Binding
 	// A viewer's: stop the pipeline it watches.
@@ -41,6 +42,7 @@ func newKeyMap() keyMap {
 		Pause:       key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause feed")),
 		Subscribe:   key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "subscribe a symbol")),
 		Unsubscribe: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "unsubscribe a symbol")),
+		Browse:      key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "browse the topic")),
 		Faster:      key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "faster feed")),
 		Slower:      key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "slower feed")),
 		Window:      key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "candle window")),
@@ -90,11 +92,20 @@ func (k *keyMap) sections(s *state.Snapshot, o Options) []helpSection {
 		{"Events (tab to them)", []key.Binding{helpOnly("↑/↓", "select an event"), helpOnly("enter", "show it whole, or back"),
 			helpOnly("/", "search the events"), helpOnly("esc", "clear the search")}},
 		{"Detail", []key.Binding{helpOnly("↑/↓", "previous/next symbol"), k.Window, k.Earlier, k.Later, k.Live, k.Back}},
+		{"Topic browser", browseHelp(k)},
 		{"Feed", feed},
 		{"Anywhere", anywhere},
 	}
 	// A processor has no feed to steer.
 	return slices.DeleteFunc(all, func(h helpSection) bool { return len(h.keys) == 0 })
+}
+
+// browseHelp lists the keys of the topic browser. Where the UI has none
+// (a viewer elsewhere), b says so.
+func browseHelp(k *keyMap) []key.Binding {
+	return []key.Binding{k.Browse, helpOnly("←/→ t", "partition; dead letters"),
+		helpOnly("enter [ ]", "message; older/newer"), helpOnly("g G f", "go to; newest; follow"),
+		helpOnly("r R", "re-drive one/all (asks)")}
 }
 
 // footerKeys are the keys the footer names for what is shown, most useful
@@ -108,6 +119,14 @@ func (m *Model) footerKeys() []key.Binding {
 		return []key.Binding{helpOnly("enter", "keep search"), helpOnly("esc", "clear search"), helpOnly("↑/↓", "select")}
 	case m.showHelp:
 		return []key.Binding{helpOnly("↑/↓", "scroll"), helpOnly("pgup/pgdn", "page"), helpOnly("?/esc", "close")}
+	case m.screen == browse && m.browse.open:
+		return []key.Binding{helpOnly("esc", "back to the list")}
+	case m.screen == browse && m.browse.dlq:
+		return []key.Binding{helpOnly("r/R", "re-drive one/all"), helpOnly("enter", "message"), helpOnly("t", "the topic"),
+			helpOnly("←/→", "partition"), helpOnly("g", "go to"), helpOnly("f", "follow"), helpOnly("[/]", "older/newer"), helpOnly("esc", "back")}
+	case m.screen == browse:
+		return []key.Binding{helpOnly("enter", "message"), helpOnly("←/→", "partition"), helpOnly("t", "dead letters"),
+			helpOnly("f", "follow"), helpOnly("g", "go to"), helpOnly("[/]", "older/newer"), helpOnly("esc", "back")}
 	case m.screen == detail && !m.detail.live:
 		return []key.Binding{k.Back, k.Earlier, k.Later, k.Live, k.Window, helpOnly("↑/↓", "symbol")}
 	case m.screen == detail:

@@ -1,7 +1,8 @@
 // Package tui is tradetop's terminal UI: a Bubble Tea program that shows the
 // running pipeline, like top. It reads the pipeline's immutable snapshots on
-// a tick and never touches Kafka or the store itself; the one read it asks
-// for, stored candles, goes through Source from a tea.Cmd.
+// a tick and never touches Kafka or the store itself; what it reads on
+// demand, stored candles and the topic's messages (Browser), it reads
+// from tea.Cmds.
 package tui
 
 import (
@@ -76,6 +77,11 @@ type Options struct {
 	// StopService asks the pipeline a viewer watches to drain and stop: Q,
 	// after a confirmation. Default: no such key.
 	StopService func() error
+	// Browser looks inside the topic and its dead-letter topic for the
+	// topic browser (key b), and re-drives dead letters. Default nil: b
+	// says there is no browser here.
+	Browser Browser
+
 	// ReadOnly, when set, says why this viewer may watch but not steer:
 	// pause, rate, subscriptions and stopping are refused with that
 	// reason. A Linked source may say so as well.
@@ -118,6 +124,7 @@ type screen int
 const (
 	dashboard screen = iota
 	detail
+	browse
 )
 
 // focus is the dashboard pane that keys and the wheel scroll.
@@ -159,6 +166,7 @@ type Model struct {
 	tape    tapePane
 	events  eventsPane
 	detail  detailPane
+	browse  browsePane
 	manual  helpScreen
 
 	filtering bool
@@ -177,9 +185,10 @@ type Model struct {
 	aborting  bool
 	quit      bool // the user asked to quit in the UI
 
-	confirming bool   // stopping the service watched awaits a y
-	flash      string // said in the footer until the next key
-	linked     Link   // the source's connection at the latest snapshot
+	confirming bool        // stopping the service watched awaits a y
+	redriving  *redriveAsk // a re-drive of dead letters awaits a y
+	flash      string      // said in the footer until the next key
+	linked     Link        // the source's connection at the latest snapshot
 
 	ended   bool // the run ended by itself; its summary shows
 	summary summaryScreen
@@ -228,6 +237,7 @@ func New(src Source, o Options) Model {
 		tape:    newTapePane(st),
 		events:  eventsPane{st: st},
 		detail:  detailPane{st: st},
+		browse:  browsePane{st: st, before: -1},
 		summary: summaryScreen{st: st},
 		manual:  helpScreen{st: st},
 		filter:  ti,
@@ -302,6 +312,16 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onPaused(msg)
 	case stopServiceMsg:
 		return m.onServiceStopped(msg)
+	case browsePartsMsg:
+		return m.onBrowseParts(msg)
+	case browsePageMsg:
+		return m.onBrowsePage(msg)
+	case browseNextMsg:
+		return m.onBrowseNext(msg)
+	case browseOffsetMsg:
+		return m.onBrowseOffset(msg)
+	case browseRedriveMsg:
+		return m.onBrowseRedrive(msg)
 	case stoppingMsg:
 		return m.onStopping()
 	case doneMsg:
@@ -337,6 +357,7 @@ func (m *Model) relayout() {
 	m.tape.SetSize(m.lay.tape.w, m.lay.tape.h)
 	m.events.SetSize(m.lay.events.w, m.lay.events.h)
 	m.detail.SetSize(m.lay.body.w, m.lay.body.h)
+	m.browse.SetSize(m.lay.body.w, m.lay.body.h)
 	m.summary.SetSize(m.lay.body.w, m.lay.body.h)
 	m.manual.SetSize(m.lay.body.w, m.lay.body.h)
 	m.updateHelp()
@@ -379,6 +400,7 @@ func (m Model) onDone(msg doneMsg) (tea.Model, tea.Cmd) {
 // apply brings every pane up to the snapshot.
 func (m *Model) apply(s *state.Snapshot) {
 	m.snap = s
+	m.browse.now, m.browse.topic = s.Time, s.Topic
 	m.hist.record(s)
 	m.report = m.mon.Observe(s, m.draining || m.ended || (m.opts.Viewer && s.Draining))
 	m.lag.update(s, m.report)

@@ -13,6 +13,7 @@ const (
 	noPrompt promptKind = iota
 	subscribePrompt
 	unsubscribePrompt
+	gotoPrompt // an offset or a time to go to, in the topic browser
 )
 
 // subscribedMsg is the answer of the source to a subscription change.
@@ -26,6 +27,13 @@ type subscribedMsg struct {
 // selected one offered for the latter. A source whose symbols are fixed
 // gets a note instead.
 func (m Model) openPrompt(kind promptKind) (tea.Model, tea.Cmd) {
+	if kind == gotoPrompt {
+		m.prompting = kind
+		m.prompt.SetValue("")
+		m.prompt.Placeholder = "an offset, 15:04:05 or an RFC 3339 time"
+		m.prompt.Prompt = "go to: "
+		return m, m.prompt.Focus()
+	}
 	if m.draining || m.refuseControl("changing the subscriptions") {
 		return m, nil
 	}
@@ -65,6 +73,9 @@ func (m Model) onPromptKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.prompt.Blur()
 		if symbol == "" {
 			return m, nil
+		}
+		if kind == gotoPrompt {
+			return m.onGoto(symbol)
 		}
 		return m, changeSubscription(m.src, kind, symbol)
 	}

@@ -64,6 +64,8 @@ func (m *Model) bodyView() string {
 		return m.summary.View()
 	case m.showHelp:
 		return m.manual.View()
+	case m.screen == browse:
+		return m.browse.View()
 	case m.screen == detail:
 		return m.detail.View()
 	}
@@ -122,6 +124,10 @@ func (m *Model) footerView() string {
 	if m.confirming {
 		hm.Width = w
 		return fit(st.Warn.Render("stop the service? it drains what was produced and exits")+"  "+hm.ShortHelpView(confirmKeys), w)
+	}
+	if m.redriving != nil {
+		hm.Width = w
+		return fit(st.Warn.Render(m.redriving.question)+"  "+hm.ShortHelpView(redriveKeys), w)
 	}
 	if m.prompting != noPrompt {
 		hm.Width = w
