@@ -92,15 +92,8 @@ func (o attachOptions) tlsConfig() (*tls.Config, error) {
 // runAttach is `tradetop attach`: the terminal UI over a remote service.
 func runAttach(args []string, env environment, stdout, stderr io.Writer) int {
 	o, fs, err := parseAttach(args, env)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, attachUsage)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "tradetop: %v (see tradetop attach --help)\n", err)
-		return exitUsage
+	if code, done := parsed(err, fs, attachUsage, "tradetop attach", stdout, stderr); done {
+		return code
 	}
 	tlsConf, err := o.tlsConfig()
 	if err != nil {

@@ -24,6 +24,23 @@ import (
 	"github.com/tradetop/tradetop/state"
 )
 
+// parsed answers --help and a bad command line alike for every command:
+// the usage and the flags on stdout, exit 0; one line on stderr naming
+// cmd's help, exit 2. done says the command ends there.
+func parsed(err error, fs *flag.FlagSet, usage, cmd string, stdout, stderr io.Writer) (code int, done bool) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return exitOK, true
+	case err != nil:
+		fmt.Fprintf(stderr, "tradetop: %v (see %s --help)\n", err, cmd)
+		return exitUsage, true
+	}
+	return 0, false
+}
+
 func run(args []string, env environment, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "attach" {
 		return runAttach(args[1:], env, stdout, stderr)
@@ -35,15 +52,8 @@ func run(args []string, env environment, stdout, stderr io.Writer) int {
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "tradetop: %s\n", w)
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, usageHeading)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "tradetop: %v (see tradetop --help)\n", err)
-		return exitUsage
+	if code, done := parsed(err, fs, usageHeading, "tradetop", stdout, stderr); done {
+		return code
 	}
 	if o.version {
 		fmt.Fprintf(stdout, "tradetop %s\n", version())

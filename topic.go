@@ -197,15 +197,8 @@ func (o *topicOptions) validate(set map[string]bool) error {
 // re-drive of dead letters.
 func runTopic(args []string, env environment, stdout, stderr io.Writer) int {
 	o, fs, err := parseTopic(args, env)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, topicUsage)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "tradetop: %v (see tradetop topic --help)\n", err)
-		return exitUsage
+	if code, done := parsed(err, fs, topicUsage, "tradetop topic", stdout, stderr); done {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
