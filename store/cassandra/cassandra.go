@@ -291,12 +291,10 @@ func (c *Store) plan(ctx context.Context, b *store.Batch, present map[string]boo
 	flush()
 
 	// Candles, grouped by (symbol, interval, day), and the days they touch.
-	// Stable, so that of copies of one key the batch's last stays last:
-	// rows of one batch share a timestamp, and Cassandra would settle
-	// between them by value.
-	cs := slices.Clone(b.Candles)
-	slices.SortStableFunc(cs, func(a, b agg.Candle) int { return rowkey.CompareCandleKeys(&a, &b) })
-	cs = keepLast(cs, func(a, b *agg.Candle) bool { return rowkey.CompareCandleKeys(a, b) == 0 })
+	// Only the last copy of a key is written: rows of one batch share a
+	// timestamp, and Cassandra would settle between copies by value.
+	cs := rowkey.KeepLast(slices.Clone(b.Candles), rowkey.CandleKey)
+	slices.SortFunc(cs, func(a, b agg.Candle) int { return rowkey.CompareCandleKeys(&a, &b) })
 	insCandle := c.stmt(`INSERT INTO {ks}.candles (symbol, interval, day, bucket_start, open, high, low, close, volume, notional, vwap, trades)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	insDay := c.stmt(`INSERT INTO {ks}.candle_days (symbol, interval, day) VALUES (?, ?, ?)`)
@@ -322,12 +320,8 @@ func (c *Store) plan(ctx context.Context, b *store.Batch, present map[string]boo
 	flush()
 
 	// Sector volume, grouped by day.
-	ss := slices.Clone(b.Sectors)
-	compareSectors := func(a, b *agg.SectorVolume) int {
-		return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.Sector, b.Sector), cmp.Compare(a.Partition, b.Partition))
-	}
-	slices.SortStableFunc(ss, func(a, b agg.SectorVolume) int { return compareSectors(&a, &b) })
-	ss = keepLast(ss, func(a, b *agg.SectorVolume) bool { return compareSectors(a, b) == 0 })
+	ss := rowkey.KeepLast(slices.Clone(b.Sectors), rowkey.SectorKey)
+	slices.SortFunc(ss, func(a, b agg.SectorVolume) int { return a.Start.Compare(b.Start) })
 	insSector := c.stmt(`INSERT INTO {ks}.sector_volume (day, sector, bucket_start, kafka_partition, interval, volume, notional, trades)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	for k := range ss {
@@ -341,20 +335,6 @@ func (c *Store) plan(ctx context.Context, b *store.Batch, present map[string]boo
 	}
 	flush()
 	return jobs, days, index, ctx.Err()
-}
-
-// keepLast returns rows, sorted by key, without every row but the last of
-// each run of equal keys: of copies of one key in a batch, the last is the
-// one to store.
-func keepLast[T any](rows []T, same func(a, b *T) bool) []T {
-	out := rows[:0]
-	for i := range rows {
-		if i+1 < len(rows) && same(&rows[i], &rows[i+1]) {
-			continue
-		}
-		out = append(out, rows[i])
-	}
-	return out
 }
 
 // Reread calls each with every stored trade read from the Kafka partition

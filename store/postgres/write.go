@@ -109,25 +109,11 @@ type writeState struct {
 		volume, notional []float64
 		count            []int64
 	}
-	// last holds, for candles and sectors, the index in the batch of the
-	// last row of each key.
-	lastCandle map[candleKey]int
-	lastSector map[sectorKey]int
+	// order holds the indexes of the candle or sector rows to write.
+	order []int
 	// indexed are the trade_index rows known to be stored, and fresh those
 	// the current Write adds.
 	indexed, fresh map[rowkey.Index]struct{}
-}
-
-type candleKey struct {
-	symbol string
-	ivl    time.Duration
-	ns     int64
-}
-
-type sectorKey struct {
-	sector    string
-	ns        int64
-	partition int32
 }
 
 // maxIndexed bounds the trade_index rows a store remembers writing; past
@@ -139,7 +125,6 @@ const maxIndexed = 100_000
 func (w *writeState) fill(b *store.Batch) (*pgx.Batch, error) {
 	if w.indexed == nil {
 		w.indexed, w.fresh = map[rowkey.Index]struct{}{}, map[rowkey.Index]struct{}{}
-		w.lastCandle, w.lastSector = map[candleKey]int{}, map[sectorKey]int{}
 	}
 	batch := &pgx.Batch{}
 	if len(b.Trades) > 0 {
@@ -210,21 +195,18 @@ func (w *writeState) fillTrades(b *store.Batch) error {
 }
 
 func (w *writeState) fillCandles(cs []agg.Candle) error {
+	w.order = w.order[:0]
 	for i := range cs {
-		c := &cs[i]
-		ns, ok := rowkey.UnixNano(c.Start)
-		if !ok {
-			return fmt.Errorf("candle %s: start %s out of range", c.Symbol, c.Start)
+		if _, ok := rowkey.UnixNano(cs[i].Start); !ok {
+			return fmt.Errorf("candle %s: start %s out of range", cs[i].Symbol, cs[i].Start)
 		}
-		w.lastCandle[candleKey{c.Symbol, c.Interval, ns}] = i
+		w.order = append(w.order, i)
 	}
+	w.order = rowkey.KeepLast(w.order, func(i *int) rowkey.CandleID { return rowkey.CandleKey(&cs[*i]) })
 	r := &w.candles
-	for i := range cs {
+	for _, i := range w.order {
 		c := &cs[i]
 		ns := c.Start.UnixNano()
-		if w.lastCandle[candleKey{c.Symbol, c.Interval, ns}] != i {
-			continue // a later row of the batch has its key
-		}
 		ivl, err := rowkey.Interval(c.Interval)
 		if err != nil {
 			return fmt.Errorf("candle %s: %w", c.Symbol, err)
@@ -246,21 +228,18 @@ func (w *writeState) fillCandles(cs []agg.Candle) error {
 }
 
 func (w *writeState) fillSectors(ss []agg.SectorVolume) error {
+	w.order = w.order[:0]
 	for i := range ss {
-		s := &ss[i]
-		ns, ok := rowkey.UnixNano(s.Start)
-		if !ok {
-			return fmt.Errorf("sector %s: start %s out of range", s.Sector, s.Start)
+		if _, ok := rowkey.UnixNano(ss[i].Start); !ok {
+			return fmt.Errorf("sector %s: start %s out of range", ss[i].Sector, ss[i].Start)
 		}
-		w.lastSector[sectorKey{s.Sector, ns, s.Partition}] = i
+		w.order = append(w.order, i)
 	}
+	w.order = rowkey.KeepLast(w.order, func(i *int) rowkey.SectorID { return rowkey.SectorKey(&ss[*i]) })
 	r := &w.sectors
-	for i := range ss {
+	for _, i := range w.order {
 		s := &ss[i]
 		ns := s.Start.UnixNano()
-		if w.lastSector[sectorKey{s.Sector, ns, s.Partition}] != i {
-			continue // a later row of the batch has its key
-		}
 		ivl, err := rowkey.Interval(s.Interval)
 		if err != nil {
 			return fmt.Errorf("sector %s: %w", s.Sector, err)
@@ -307,7 +286,5 @@ func (w *writeState) reset() {
 	clear(s.sector)
 	s.day, s.sector, s.interval, s.ns, s.partition = s.day[:0], s.sector[:0], s.interval[:0], s.ns[:0], s.partition[:0]
 	s.volume, s.notional, s.count = s.volume[:0], s.notional[:0], s.count[:0]
-	clear(w.lastCandle)
-	clear(w.lastSector)
 	clear(w.fresh)
 }

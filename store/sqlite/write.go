@@ -342,6 +342,9 @@ func (w *writeState) appendCandles(args []any, cs []agg.Candle) ([]any, error) {
 		}
 		w.order = append(w.order, i)
 	}
+	// Of copies of one key, the last is written: the sort below is not
+	// stable, so the others go first.
+	w.order = rowkey.KeepLast(w.order, func(i *int) rowkey.CandleID { return rowkey.CandleKey(&cs[*i]) })
 	slices.SortFunc(w.order, func(i, j int) int { return rowkey.CompareCandleKeys(&cs[i], &cs[j]) })
 	for _, i := range w.order {
 		c := &cs[i]
@@ -366,6 +369,7 @@ func (w *writeState) appendSectors(args []any, ss []agg.SectorVolume) ([]any, er
 		}
 		w.order = append(w.order, i)
 	}
+	w.order = rowkey.KeepLast(w.order, func(i *int) rowkey.SectorID { return rowkey.SectorKey(&ss[*i]) })
 	slices.SortFunc(w.order, func(i, j int) int {
 		a, b := &ss[i], &ss[j]
 		if c := cmp.Compare(unixDay(a.Start.UnixNano()), unixDay(b.Start.UnixNano())); c != 0 {

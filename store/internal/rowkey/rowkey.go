@@ -67,3 +67,49 @@ func CompareCandleKeys(a, b *agg.Candle) int {
 	}
 	return a.Start.Compare(b.Start)
 }
+
+// CandleID is a candle row's primary key in every store (the day follows
+// from the start).
+type CandleID struct {
+	Symbol   string
+	Interval time.Duration
+	Start    int64 // Unix ns
+}
+
+// CandleKey is c's primary key.
+func CandleKey(c *agg.Candle) CandleID {
+	return CandleID{Symbol: c.Symbol, Interval: c.Interval, Start: c.Start.UnixNano()}
+}
+
+// SectorID is a sector volume row's primary key in every store (the day
+// follows from the start).
+type SectorID struct {
+	Sector    string
+	Start     int64 // Unix ns
+	Partition int32
+}
+
+// SectorKey is s's primary key.
+func SectorKey(s *agg.SectorVolume) SectorID {
+	return SectorID{Sector: s.Sector, Start: s.Start.UnixNano(), Partition: s.Partition}
+}
+
+// KeepLast returns rows without each row whose key a later row has: of
+// copies of one key in a batch, every store keeps the last written. The
+// rows kept stay in their order, in rows' array.
+func KeepLast[T any, K comparable](rows []T, key func(*T) K) []T {
+	last := make(map[K]int, len(rows))
+	for i := range rows {
+		last[key(&rows[i])] = i
+	}
+	if len(last) == len(rows) {
+		return rows
+	}
+	out := rows[:0]
+	for i := range rows {
+		if last[key(&rows[i])] == i {
+			out = append(out, rows[i])
+		}
+	}
+	return out
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -416,6 +417,44 @@ func TestWriteTwiceStoresOnce(t *testing.T, open func(testing.TB) store.Store) {
 	}
 }
 
+// TestLastCopyInABigBatchWins writes a batch of many candles and sector
+// rows, each key twice, the second copy with other values, as one write:
+// the store must keep every second copy, however it orders the rows.
+func TestLastCopyInABigBatchWins(t *testing.T, open func(testing.TB) store.Store) {
+	s := open(t)
+	const symbols = 60
+	var b store.Batch
+	for copyN := range 2 {
+		for i := range symbols {
+			b.Candles = append(b.Candles, Candle("S"+strconv.Itoa(i), time.Second, Day0, float64(10+i-copyN)))
+			b.Sectors = append(b.Sectors, Sector("Sector"+strconv.Itoa(i), Day0, 0, float64(100+i-copyN)))
+		}
+	}
+	MustWrite(t, s, &b)
+	for i := range symbols {
+		cs, err := s.RecentCandles(t.Context(), "S"+strconv.Itoa(i), time.Second, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := b.Candles[symbols+i]; len(cs) != 1 || cs[0] != want {
+			t.Errorf("S%d: candles %+v, want the last copy %+v", i, cs, want)
+		}
+	}
+	sv, err := s.SectorVolume(t.Context(), Day0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range sv {
+		i, _ := strconv.Atoi(strings.TrimPrefix(st.Sector, "Sector"))
+		if want := float64(99 + i); st.Volume != want {
+			t.Errorf("%s: volume %v, want the last copy's %v", st.Sector, st.Volume, want)
+		}
+	}
+	if len(sv) != symbols {
+		t.Errorf("%d sectors, want %d", len(sv), symbols)
+	}
+}
+
 // TestLastWriteWins writes a candle and a sector row, then new values of
 // both, and reads the new values back.
 func TestLastWriteWins(t *testing.T, open func(testing.TB) store.Store) {
@@ -516,6 +555,7 @@ func Suite(t *testing.T, open func(testing.TB) store.Store) {
 		{"Reread", TestReread},
 		{"WriteTwiceStoresOnce", TestWriteTwiceStoresOnce},
 		{"LastWriteWins", TestLastWriteWins},
+		{"LastCopyInABigBatchWins", TestLastCopyInABigBatchWins},
 		{"RefusesBadRows", TestRefusesBadRows},
 		{"Close", TestClose},
 	} {
