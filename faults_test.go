@@ -95,23 +95,11 @@ func TestCrashRestartEmbedded(t *testing.T) {
 // exactly what reached Kafka (crashReference).
 func TestCrashRestartRealClusters(t *testing.T) {
 	brokers, hosts := faultClusters(t)
-	// 15s of feed a run: a restarted member waits up to the group's
-	// session timeout (10s) for the killed one to leave before it reads,
-	// and must read for a while before it is killed again.
-	const seed, count, rate = 23, 30000, 2000
-	bin := proc.Build(t)
 	name := storetest.Keyspace(t, hosts, "crash_")
-	deleteFaultTopics(t, brokers, name, name+".dlq")
-	common := append(crashCommon(), "--brokers", strings.Join(brokers, ","), "--cassandra", strings.Join(hosts, ","),
-		"--keyspace", name, "--topic", name, "--group", name, "--data-dir", t.TempDir())
 	cassandraFaultStore(t, hosts, name) // the keyspace, made patiently
-	input := faultInput(t, seed, count)
-	final, marker := drainOnly(t, input)
-	sum := crashAndRestart(t, bin, append(crashSource(seed, count, rate), common...), append(final, common...), 3, 2500*time.Millisecond, nil)
-	t.Logf("draining run summary: %+v", sum)
-
-	got := storetest.ReadCassandra(t, hosts, name)
-	storetest.Check(t, "kill -9 and restart (Kafka + Cassandra)", got, storetest.Reference(crashReference(t, input, got, marker), faultWindows))
+	crashRestart(t, brokers, name, 23, "kill -9 and restart (Kafka + Cassandra)",
+		[]string{"--cassandra", strings.Join(hosts, ","), "--keyspace", name},
+		func() storetest.Contents { return storetest.ReadCassandra(t, hosts, name) })
 }
 
 // TestCrashRestartPostgres is TestCrashRestartRealClusters with the
@@ -120,20 +108,32 @@ func TestCrashRestartRealClusters(t *testing.T) {
 func TestCrashRestartPostgres(t *testing.T) {
 	brokers := strings.Split(e2e.Need(t, "a Kafka, e.g. from scripts/devstack up", "TRADETOP_E2E_KAFKA")[0], ",")
 	pg := storetest.NeedPostgres(t)
-	const seed, count, rate = 31, 30000, 2000
-	bin := proc.Build(t)
 	name := pg.Schema(t, "crash_")
+	crashRestart(t, brokers, name, 31, "kill -9 and restart (Kafka + PostgreSQL)",
+		[]string{"--postgres", pg.DSN, "--postgres-schema", name, "--postgres-password-file", pg.PasswordFile},
+		func() storetest.Contents { return storetest.ReadPostgres(t, pg, name) })
+}
+
+// crashRestart kills the command on topic and group name three times,
+// storing with storeArgs, then runs one that only drains, and checks what
+// read says the store holds against what reached Kafka.
+func crashRestart(t *testing.T, brokers []string, name string, seed int64, fault string, storeArgs []string, read func() storetest.Contents) {
+	t.Helper()
+	// 15s of feed a run: a restarted member waits up to the group's
+	// session timeout (10s) for the killed one to leave before it reads,
+	// and must read for a while before it is killed again.
+	const count, rate = 30000, 2000
+	bin := proc.Build(t)
 	deleteFaultTopics(t, brokers, name, name+".dlq")
-	common := append(crashCommon(), "--brokers", strings.Join(brokers, ","),
-		"--postgres", pg.DSN, "--postgres-schema", name, "--postgres-password-file", pg.PasswordFile,
-		"--topic", name, "--group", name, "--data-dir", t.TempDir())
+	common := append(append(crashCommon(), "--brokers", strings.Join(brokers, ",")), storeArgs...)
+	common = append(common, "--topic", name, "--group", name, "--data-dir", t.TempDir())
 	input := faultInput(t, seed, count)
 	final, marker := drainOnly(t, input)
 	sum := crashAndRestart(t, bin, append(crashSource(seed, count, rate), common...), append(final, common...), 3, 2500*time.Millisecond, nil)
 	t.Logf("draining run summary: %+v", sum)
 
-	got := storetest.ReadPostgres(t, pg, name)
-	storetest.Check(t, "kill -9 and restart (Kafka + PostgreSQL)", got, storetest.Reference(crashReference(t, input, got, marker), faultWindows))
+	got := read()
+	storetest.Check(t, fault, got, storetest.Reference(crashReference(t, input, got, marker), faultWindows))
 }
 
 // TestCrashAtFullRateRealClusters kills tradetop on real Kafka and
