@@ -26,11 +26,13 @@ import (
 )
 
 // envPrefix starts the variable of every flag; defaultRate is --rate's
-// default, and usageHeading opens --help.
+// default, defaultLatencyBudget --latency-budget's, and usageHeading opens
+// --help.
 const (
-	envPrefix    = "TRADETOP_"
-	defaultRate  = 1000
-	usageHeading = `tradetop: top for a market-data pipeline.
+	envPrefix            = "TRADETOP_"
+	defaultRate          = 1000
+	defaultLatencyBudget = time.Second
+	usageHeading         = `tradetop: top for a market-data pipeline.
 
 Runs trades from a feed through Kafka, windowed aggregation and a store, and
 shows the pipeline live. With no flags it runs everything embedded: a
@@ -68,6 +70,7 @@ type options struct {
 	dataDir           string
 	statusInterval    time.Duration
 	beat              time.Duration
+	latencyBudget     time.Duration
 	listen            string
 	listenInsecure    bool
 	listenTLSCert     string
@@ -174,7 +177,8 @@ func flags(o *options) *flag.FlagSet {
 	durationVar(fs, &o.lateness, "allowed-lateness", agg.DefaultAllowedLateness, "how late a trade may arrive and still count in its windows")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store and the log")
 	durationVar(fs, &o.statusInterval, "status-interval", 5*time.Second, "how often --no-ui logs a status line")
-	durationVar(fs, &o.beat, "beat", pipeline.DefaultBatchInterval, "the pipeline's beat: a quiet feed is sent to Kafka and stored once a beat (a busy one in full batches at once); longer costs less CPU when quiet, and adds up to a beat to each trade's latency")
+	durationVar(fs, &o.beat, "beat", pipeline.DefaultBatchInterval, "the pipeline's shortest beat: what was fed is sent to Kafka just before each beat and stored on it (a busy feed in full batches at once); longer costs less CPU and adds up to a beat to each trade's latency")
+	durationVar(fs, &o.latencyBudget, "latency-budget", defaultLatencyBudget, "the longest beat of a quiet feed: as the rate falls below 50 trades a beat, the beat doubles from --beat up to this, so a quiet market costs almost nothing and its trades wait up to this long (--latency-budget equal to --beat keeps the beat fixed)")
 	fs.StringVar(&o.listen, "listen", "", "serve Prometheus metrics (/metrics), probes (/healthz, /readyz) and the control API (/api/v1, for tradetop attach) on this address, e.g. 127.0.0.1:9464 (default: off)")
 	fs.StringVar(&o.controlTokenFile, "control-token-file", "", "file whose first line is the token the control API's controls need (or "+controlTokenEnv+"); without one, viewers are read-only")
 	fs.BoolVar(&o.listenInsecure, "listen-insecure", false, "allow --listen on an address other machines reach without a control token: they may read, never steer")

@@ -42,6 +42,7 @@ func TestBadInputIsOneLineAndExitTwo(t *testing.T) {
 		{"zero partitions", []string{"--partitions", "0"}, nil, "-partitions"},
 		{"beat too short", []string{"--beat", "100us"}, nil, "-beat"},
 		{"beat too long", []string{"--beat", "1m"}, nil, "-beat"},
+		{"latency budget too long", []string{"--latency-budget", "1m"}, nil, "-latency-budget"},
 		{"unknown summary", []string{"--summary", "xml"}, nil, "-summary"},
 		{"unknown flag", []string{"--frobnicate"}, nil, "frobnicate"},
 		{"stray argument", []string{"extra"}, nil, "extra"},
@@ -163,7 +164,7 @@ func TestOnlyTheFeedsProcessClosesWindowsByTheClock(t *testing.T) {
 }
 
 func TestDurationErrorsSayTheForm(t *testing.T) {
-	for _, name := range []string{"duration", "allowed-lateness", "sector-window", "status-interval", "drain-timeout", "stall-timeout", "beat"} {
+	for _, name := range []string{"duration", "allowed-lateness", "sector-window", "status-interval", "drain-timeout", "stall-timeout", "beat", "latency-budget"} {
 		var out, errOut bytes.Buffer
 		if code := run([]string{"--" + name, "soon"}, env(nil), &out, &errOut); code != exitUsage {
 			t.Errorf("--%s soon: exit %d, want 2", name, code)
@@ -281,19 +282,22 @@ func TestFlagLatenessReachesTheEngines(t *testing.T) {
 	}
 }
 
-// TestFlagBeatReachesThePipeline: --beat is the pipeline's batch interval,
-// and its default is the pipeline's.
+// TestFlagBeatReachesThePipeline: --beat is the pipeline's batch interval
+// and --latency-budget its longest, with their defaults.
 func TestFlagBeatReachesThePipeline(t *testing.T) {
 	for _, tt := range []struct {
-		args []string
-		want time.Duration
+		args          []string
+		beat, maxBeat time.Duration
 	}{
-		{nil, pipeline.DefaultBatchInterval},
-		{[]string{"--beat", "250ms"}, 250 * time.Millisecond},
+		{nil, pipeline.DefaultBatchInterval, time.Second},
+		{[]string{"--beat", "250ms"}, 250 * time.Millisecond, time.Second},
+		{[]string{"--latency-budget", "3s"}, pipeline.DefaultBatchInterval, 3 * time.Second},
+		{[]string{"--latency-budget", "0"}, pipeline.DefaultBatchInterval, 0},
 	} {
 		w := wired(t, append(tt.args, "--no-ui"), nil)
-		if w.config.BatchInterval != tt.want {
-			t.Errorf("%q: the pipeline's beat is %v, want %v", tt.args, w.config.BatchInterval, tt.want)
+		if w.config.BatchInterval != tt.beat || w.config.MaxBatchInterval != tt.maxBeat {
+			t.Errorf("%q: the pipeline's beat is %v to %v, want %v to %v", tt.args,
+				w.config.BatchInterval, w.config.MaxBatchInterval, tt.beat, tt.maxBeat)
 		}
 	}
 }

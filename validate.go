@@ -174,6 +174,7 @@ func (o *options) validate(set map[string]bool) error {
 		{o.lateness < 0, "allowed-lateness", "must not be negative"},
 		{o.statusInterval <= 0, "status-interval", "must be positive"},
 		{o.beat < time.Millisecond || o.beat > 10*time.Second, "beat", "must be between 1ms and 10s"},
+		{o.latencyBudget < 0 || o.latencyBudget > 10*time.Second, "latency-budget", "must be between 0 and 10s"},
 		{o.drainTimeout <= 0, "drain-timeout", "must be positive"},
 		{o.dataDir == "", "data-dir", "must not be empty"},
 		{o.summary != "text" && o.summary != "json" && o.summary != "none", "summary", "must be text, json or none"},

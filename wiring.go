@@ -89,13 +89,14 @@ func wire(ctx context.Context, o options, log *slog.Logger) (*wiring, error) {
 			SectorInterval:  o.sectorWindow,
 			AllowedLateness: new(o.lateness),
 		},
-		EmbeddedDir:   filepath.Join(o.dataDir, datadir.BrokerDir),
-		IdleAdvance:   idleAdvance(o),
-		DrainTimeout:  o.drainTimeout,
-		BatchInterval: o.beat,
-		MaxInFlight:   maxInFlight(o),
-		MaxLag:        o.maxLag,
-		Log:           log,
+		EmbeddedDir:      filepath.Join(o.dataDir, datadir.BrokerDir),
+		IdleAdvance:      idleAdvance(o),
+		DrainTimeout:     o.drainTimeout,
+		BatchInterval:    o.beat,
+		MaxBatchInterval: o.latencyBudget,
+		MaxInFlight:      maxInFlight(o),
+		MaxLag:           o.maxLag,
+		Log:              log,
 	}
 	return &wiring{config: cfg, universe: universe, closeSource: closeSource, log: log}, nil
 }

@@ -19,19 +19,22 @@ type Admin struct {
 	cfg    Config
 	client *kafka.Client
 
-	// starts caches Lag's first offsets for startsFor: they move only
-	// when retention deletes, and each is a request of its own.
+	// starts caches Lag's partitions and their first offsets for
+	// startsFor: they move only when partitions are added or retention
+	// deletes, and each is a request of its own.
 	mu     sync.Mutex
 	starts map[string]topicStarts
 	now    func() time.Time
 }
 
-// startsFor is how long Lag reuses the first offsets it read.
+// startsFor is how long Lag reuses the partitions and first offsets it
+// read.
 const startsFor = 10 * time.Second
 
-// topicStarts are a topic's first offsets by partition, read at at.
+// topicStarts are a topic's partitions and their first offsets, read at at.
 type topicStarts struct {
 	at      time.Time
+	parts   []int
 	offsets map[int]int64
 }
 
@@ -177,26 +180,22 @@ func listOffsets(ctx context.Context, client *kafka.Client, topic string, parts 
 	return out, nil
 }
 
-// firstOffsets returns the first retained offset of each of topic's parts,
-// read again when the cache is older than startsFor or lacks a partition.
-func (a *Admin) firstOffsets(ctx context.Context, topic string, parts []int) (map[int]int64, error) {
+// firstOffsets returns topic's partitions and the first retained offset of
+// each, read again when the cache is older than startsFor.
+func (a *Admin) firstOffsets(ctx context.Context, topic string) ([]int, map[int]int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
 	if c, ok := a.starts[topic]; ok && now.Sub(c.at) < startsFor {
-		out := make(map[int]int64, len(parts))
-		for _, p := range parts {
-			if out[p], ok = c.offsets[p]; !ok {
-				break
-			}
-		}
-		if ok {
-			return out, nil
-		}
+		return c.parts, maps.Clone(c.offsets), nil
+	}
+	parts, err := a.partitions(ctx, topic)
+	if err != nil {
+		return nil, nil, err
 	}
 	offs, err := listOffsets(ctx, a.client, topic, parts, kafka.FirstOffsetOf)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make(map[int]int64, len(parts))
 	for _, p := range parts {
@@ -205,8 +204,8 @@ func (a *Admin) firstOffsets(ctx context.Context, topic string, parts []int) (ma
 	if a.starts == nil {
 		a.starts = map[string]topicStarts{}
 	}
-	a.starts[topic] = topicStarts{at: now, offsets: out}
-	return maps.Clone(out), nil
+	a.starts[topic] = topicStarts{at: now, parts: parts, offsets: out}
+	return parts, maps.Clone(out), nil
 }
 
 // PartitionLag is one partition's position for a consumer group.
@@ -228,11 +227,7 @@ type PartitionLag struct {
 func (a *Admin) Lag(ctx context.Context, group, topic string) ([]PartitionLag, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
 	defer cancel()
-	parts, err := a.partitions(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	starts, err := a.firstOffsets(ctx, topic, parts)
+	parts, starts, err := a.firstOffsets(ctx, topic)
 	if err != nil {
 		return nil, err
 	}

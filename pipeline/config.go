@@ -93,6 +93,12 @@ type Config struct {
 	// store on it, full or not. Longer costs less at a quiet rate and adds
 	// to every trade's latency. Default 50ms.
 	BatchInterval time.Duration
+	// MaxBatchInterval is the latency budget of a quiet feed: as the rate
+	// falls below what fills a beat (50 trades), the beat doubles from
+	// BatchInterval up to at most this, so that a quiet feed still goes to
+	// Kafka and the store in batches, and a trade waits longer for its
+	// batch. Default (and anything shorter): BatchInterval, a fixed beat.
+	MaxBatchInterval time.Duration
 	// StoreQueue is how many batches may wait for the store before the
 	// partitions stop reading: the bound that makes a slow store visible as
 	// Kafka lag. Default 16.
@@ -197,7 +203,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pipeline: role %s needs brokers: the embedded broker lives in one process and cannot be shared", c.Role)
 	case c.BatchTrades < 1, c.StoreQueue < 1, c.IngestQueue < 1, c.MaxInFlight < 1, c.MaxLag < 1:
 		return errors.New("pipeline: batch and queue sizes must be positive")
-	case c.BatchInterval < 0, c.DrainTimeout < 0, c.SnapshotInterval < 0, c.LagInterval < 0:
+	case c.BatchInterval < 0, c.MaxBatchInterval < 0, c.DrainTimeout < 0, c.SnapshotInterval < 0, c.LagInterval < 0:
 		return errors.New("pipeline: intervals must not be negative")
 	}
 	if err := c.Kafka.Validate(); err != nil {

@@ -183,13 +183,15 @@ func (w *worker) newBatch() *batch {
 }
 
 func (w *worker) run(ctx context.Context) error {
-	// Every partition cuts on the same beat, so that the store writer
-	// merges their batches into one write a beat when the feed is quiet.
+	// Every partition cuts on the same beat (the pipeline's pace, which
+	// lengthens as the feed slows), so that the store writer merges their
+	// batches into one write a beat when the feed is quiet.
 	// A partition that had nothing to hand over looks again on the next
 	// second, not the next beat, and goes back to the beat when a message
 	// arrives: a quiet partition costs a wake-up a second.
-	every := w.p.cfg.BatchInterval
-	tick := time.NewTimer(untilBeat(time.Now(), every))
+	pace := w.p.pace
+	now := time.Now()
+	tick := time.NewTimer(untilBeat(now, pace.every(now)))
 	defer tick.Stop()
 	quiet := false
 	drain := w.p.drain
@@ -206,7 +208,8 @@ func (w *worker) run(ctx context.Context) error {
 			}
 			if quiet {
 				quiet = false
-				tick.Reset(untilBeat(time.Now(), every))
+				now := time.Now()
+				tick.Reset(untilBeat(now, pace.every(now)))
 			}
 			if err := w.handle(ctx, m); err != nil {
 				return err
@@ -221,10 +224,11 @@ func (w *worker) run(ctx context.Context) error {
 			}
 		case <-tick.C:
 			quiet = w.cur.read == 0
-			if quiet {
-				tick.Reset(untilBeat(time.Now(), max(every, quietBeat)))
+			now := time.Now()
+			if every := pace.every(now); quiet {
+				tick.Reset(untilBeat(now, max(every, quietBeat)))
 			} else {
-				tick.Reset(untilBeat(time.Now(), every))
+				tick.Reset(untilBeat(now, every))
 			}
 			w.idle(ctx)
 			if err := w.cut(ctx, false); err != nil {

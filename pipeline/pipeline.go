@@ -35,6 +35,7 @@ type Pipeline struct {
 	pool    sync.Pool // of *batch
 	drain   chan struct{}
 	stored  chan struct{} // signalled after each store write
+	pace    *pace
 	broker  atomic.Pointer[string]
 	brokers atomic.Pointer[[]string] // the addresses Run reaches Kafka at
 	gate    gate
@@ -82,6 +83,7 @@ func New(cfg Config) (*Pipeline, error) {
 	p.errs.log, p.errs.now = cfg.Log, cfg.Now
 	p.kafka, p.store = newOutage("kafka", &p.errs), newOutage("store", &p.errs)
 	p.pool.New = func() any { return new(batch) }
+	p.pace = newPace(cfg.BatchInterval, cfg.MaxBatchInterval, &p.m.produced, &p.m.consumed)
 	p.lagBound = newLagBound()
 	// One trade at the gate, the ingest queue and the producer's batch.
 	p.flight = newInFlight(1 + cfg.IngestQueue + cfg.Kafka.BatchSize)
@@ -332,7 +334,7 @@ func (p *Pipeline) produce(ctx context.Context, pr *bus.Producer, in <-chan trad
 		// sends one request a beat, not one a trade, and its trades reach
 		// the partitions just before they cut.
 		first := time.Now()
-		linger.Reset(untilSend(first, p.cfg.BatchInterval))
+		linger.Reset(untilSend(first, p.pace.every(first)))
 	fill:
 		for len(buf) < cap(buf) {
 			select {

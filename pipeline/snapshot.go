@@ -74,9 +74,15 @@ func (s *partStats) all() map[int]*partView {
 
 // monitor reads the group's lag and members and publishes snapshots until
 // ctx is done. A producer held by the group's lag gets its reads sooner,
-// at most every lagSoonest.
+// at most every lagSoonest. While nothing moves (no trade produced, read or
+// stored since the last read, which found no lag), or the feed is so quiet
+// that the beat is as long as LagInterval, the reads come every
+// quietLagEvery instead of every LagInterval.
 func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Config) {
-	snap := time.NewTicker(p.cfg.SnapshotInterval)
+	// Snapshots follow the beat when the feed is quiet: between two beats
+	// nothing but the clock moves.
+	snapEvery := func() time.Duration { return max(p.cfg.SnapshotInterval, p.pace.current()) }
+	snap := time.NewTimer(snapEvery())
 	defer snap.Stop()
 	tick := time.NewTicker(p.cfg.LagInterval)
 	defer tick.Stop()
@@ -88,9 +94,15 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 	// keeps failing; the lag reads say whether Kafka is down.
 	lagFails, groupFails := 0, 0
 	var last time.Time
+	// moved is what the counters were at the last lag read; still says
+	// that read found no lag.
+	var moved [3]int64
+	still := false
 	readLag := func() {
 		last = time.Now()
 		produced := p.m.produced.Load()
+		moved = [3]int64{produced, p.m.consumed.Load(), p.m.stored.Load()}
+		still = false
 		l, err := admin.Lag(ctx, kcfg.Group, kcfg.Topic)
 		if err != nil {
 			if lagFails++; lagFails >= 2 && ctx.Err() == nil {
@@ -111,8 +123,33 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 		p.lagTime.Store(ptr(now))
 		p.lagBound.set(total, produced)
 		p.group.commits(l, now)
+		still = total == 0
 	}
+	quiet := func() bool {
+		if time.Since(last)+p.cfg.LagInterval/2 >= quietLagEvery {
+			return false
+		}
+		// On a beat as long as the lag interval, offsets move once a
+		// beat at most.
+		if p.pace.current() >= p.cfg.LagInterval {
+			return true
+		}
+		return still && moved == [3]int64{p.m.produced.Load(), p.m.consumed.Load(), p.m.stored.Load()}
+	}
+	// A member of a stable group learns of every change to it through a
+	// rebalance, which gives it a new generation: until then the group
+	// is read every stableGroupEvery.
+	var (
+		groupAt  time.Time
+		groupGen *bus.Generation
+		stable   bool
+	)
 	readGroup := func() {
+		gen := p.member.Load()
+		if stable && gen != nil && gen == groupGen && time.Since(groupAt)+p.cfg.LagInterval/2 < stableGroupEvery {
+			return
+		}
+		groupAt, groupGen, stable = time.Now(), gen, false
 		g, err := admin.Group(ctx, kcfg.Group, kcfg.Topic)
 		if err != nil {
 			if groupFails++; groupFails == 3 && ctx.Err() == nil {
@@ -121,6 +158,7 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 			return
 		}
 		groupFails = 0
+		stable = g.State == "Stable"
 		for _, line := range p.group.observe(g, p.cfg.Now()) {
 			p.cfg.Log.Info("group", "change", line)
 			p.errs.event("group", line)
@@ -134,8 +172,12 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 		case <-ctx.Done():
 			return
 		case <-snap.C:
+			snap.Reset(snapEvery())
 			p.publish()
 		case <-tick.C:
+			if quiet() {
+				continue
+			}
 			readLag()
 			readGroup()
 		case <-p.lagBound.wanted:
@@ -153,6 +195,15 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 // lagSoonest is how soon after a lag read a producer held by the group's
 // lag may have the next.
 const lagSoonest = 200 * time.Millisecond
+
+// stableGroupEvery is how often a member reads its group while the group is
+// stable and its generation has not changed.
+const stableGroupEvery = 5 * time.Second
+
+// quietLagEvery is how often the lag and the group are read while nothing
+// moves: under the three seconds after which the monitor calls a lag read
+// late.
+const quietLagEvery = 2 * time.Second
 
 // sourceName names the feed, or says there is none.
 func (p *Pipeline) sourceName() string {

@@ -1,0 +1,146 @@
+package pipeline
+
+import (
+	"context"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tradetop/tradetop/feed"
+	"github.com/tradetop/tradetop/store"
+	"github.com/tradetop/tradetop/store/sqlite"
+	"github.com/tradetop/tradetop/store/storetest"
+)
+
+// TestPaceFitsTheRate: the beat is the longest of min, 2×min, 4×min... (and
+// at most max) in which the rate fills at most beatTrades.
+func TestPaceFitsTheRate(t *testing.T) {
+	ms := time.Millisecond
+	for _, tt := range []struct {
+		min, max time.Duration
+		rate     float64
+		want     time.Duration
+	}{
+		{50 * ms, time.Second, 1000, 50 * ms},
+		{50 * ms, time.Second, 100000, 50 * ms},
+		{50 * ms, time.Second, 999, 50 * ms}, // 100 ms would hold 99.9
+		{50 * ms, time.Second, 500, 100 * ms},
+		{50 * ms, time.Second, 120, 400 * ms},
+		{50 * ms, time.Second, 10, time.Second}, // 800 ms, then the budget itself
+		{50 * ms, time.Second, 0, time.Second},
+		{50 * ms, 700 * ms, 0, 700 * ms},
+		{50 * ms, 50 * ms, 0, 50 * ms}, // a fixed beat
+		{50 * ms, 20 * ms, 0, 50 * ms}, // a budget under the beat keeps it
+		{250 * ms, time.Second, 150, 250 * ms},
+	} {
+		var prod, read atomic.Int64
+		pc := newPace(tt.min, tt.max, &prod, &read)
+		if got := pc.fit(tt.rate); got != tt.want {
+			t.Errorf("min %v max %v at %v/s: beat %v, want %v", tt.min, tt.max, tt.rate, got, tt.want)
+		}
+	}
+}
+
+// TestPaceFollowsTheLoad: the beat lengthens only after a whole window of a
+// low rate, and shortens as soon as one beat shows a high one.
+func TestPaceFollowsTheLoad(t *testing.T) {
+	var prod, read atomic.Int64
+	pc := newPace(50*time.Millisecond, time.Second, &prod, &read)
+	t0 := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Duration { return pc.every(t0.Add(d)) }
+	if got := at(0); got != 50*time.Millisecond {
+		t.Fatalf("first beat %v, want the shortest", got)
+	}
+	prod.Add(5)
+	read.Add(5)
+	if got := at(500 * time.Millisecond); got != 50*time.Millisecond {
+		t.Errorf("half a window in: beat %v, want it unchanged until the window is over", got)
+	}
+	prod.Add(5)
+	read.Add(5)
+	if got := at(time.Second); got != time.Second {
+		t.Errorf("after a second at 10/s: beat %v, want the budget, 1s", got)
+	}
+	// A burst: the reads (counted when a partition hands a batch over)
+	// show it one beat later.
+	read.Add(2000)
+	if got := at(1500 * time.Millisecond); got != time.Second {
+		t.Errorf("half a beat into the burst: beat %v, want 1s until a beat has passed", got)
+	}
+	if got := at(2 * time.Second); got != 50*time.Millisecond {
+		t.Errorf("a beat into a burst of 2000/s: beat %v, want the shortest", got)
+	}
+	if got := pc.current(); got != 50*time.Millisecond {
+		t.Errorf("current %v, want what every said", got)
+	}
+	// A clock that steps back starts a new window.
+	if got := at(0); got != 50*time.Millisecond {
+		t.Errorf("after the clock stepped back: beat %v, want it kept", got)
+	}
+}
+
+// countingStore counts the store writes that carried trades.
+type countingStore struct {
+	store.Store
+	writes atomic.Int64
+}
+
+func (c *countingStore) Write(ctx context.Context, b *store.Batch) error {
+	if len(b.Trades) > 0 {
+		c.writes.Add(1)
+	}
+	return c.Store.Write(ctx, b)
+}
+
+// TestQuietFeedGoesInBatches runs a paced feed at 40 trades/s for 4 s on a
+// 10 ms beat: with a fixed beat nearly every trade is a store write of its
+// own; with a latency budget of 400 ms the beat stretches after the first
+// second, and the trades of each 400 ms go in one write. Both store every
+// trade once.
+func TestQuietFeedGoesInBatches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("paced: takes seconds")
+	}
+	const n = 160
+	run := func(budget time.Duration) int64 {
+		src, err := feed.NewSynthetic(feed.SyntheticConfig{Seed: 3, Rate: 40, Count: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "tradetop.db")
+		db, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := &countingStore{Store: db}
+		p, err := New(Config{Source: src, Store: st, Sector: feed.DefaultUniverse().Sector,
+			BatchInterval: 10 * time.Millisecond, MaxBatchInterval: budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		sum, err := p.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got := storetest.ReadSQLite(t, path)
+		if len(got.Trades) != n || got.Rows != n || sum.Produced != n {
+			t.Errorf("budget %v: %d produced, %d trades in %d rows stored; want %d each", budget, sum.Produced, len(got.Trades), got.Rows, n)
+		}
+		return st.writes.Load()
+	}
+	fixed, stretched := run(0), run(400*time.Millisecond)
+	t.Logf("store writes of %d trades at 40/s: fixed 10ms beat %d, 400ms budget %d", n, fixed, stretched)
+	if fixed < n*3/4 {
+		t.Errorf("a fixed 10 ms beat made %d store writes of %d trades at 40/s; want about one a trade", fixed, n)
+	}
+	// 40 in the first second, then one every 400 ms: about 48.
+	if stretched > n/2 {
+		t.Errorf("a 400 ms budget made %d store writes of %d trades at 40/s; want one a beat once it stretched (%d or fewer)", stretched, n, n/2)
+	}
+}
