@@ -470,7 +470,7 @@ func TestPoisonMessages(t *testing.T) {
 	var status e2e.Buffer
 	statusCtx, stopStatus := context.WithCancel(ctx)
 	defer stopStatus()
-	go monitor.LogStatus(statusCtx, monitor.Watch(statusCtx, p.Snapshot, 50*time.Millisecond, nil), slog.New(slog.NewTextHandler(&status, nil)), 100*time.Millisecond)
+	go monitor.LogStatus(statusCtx, monitor.Watch(statusCtx, p.Snapshot, p.Published(), nil), slog.New(slog.NewTextHandler(&status, nil)), 100*time.Millisecond)
 	sum, err := p.Run(ctx)
 	if err != nil {
 		t.Fatalf("run: %v (summary %+v); log:\n%s", err, sum, logs)

@@ -15,7 +15,6 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/tradetop/tradetop/alert"
 	"github.com/tradetop/tradetop/datadir"
@@ -189,7 +188,7 @@ func execute(o options, ls listeners, log *slog.Logger, stdout io.Writer) error 
 	defer stopWatch()
 	var watch *monitor.Watcher
 	if o.noUI || ls.http != nil || alerter != nil {
-		watch = monitor.Watch(watchCtx, p.Snapshot, 100*time.Millisecond, judged)
+		watch = monitor.Watch(watchCtx, p.Snapshot, p.Published(), judged)
 	}
 	srv, err := serve(o, ls, p, watch, alerter, stop, w.universe.MarketCap, log)
 	defer srv.Close()

@@ -182,7 +182,7 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation, han
 	}
 	cm := &committer{
 		client: c.client, group: c.cfg.Group, topic: c.cfg.Topic,
-		gen: gen.ID, member: gen.MemberID, pending: map[int]kafka.OffsetCommit{},
+		gen: gen.ID, member: gen.MemberID, pending: map[int]kafka.OffsetCommit{}, wake: make(chan struct{}, 1),
 		timeout: c.cfg.RequestTimeout, onCommitted: c.OnCommitted, onError: c.OnError,
 	}
 	drained := make(chan bool, 1)
@@ -377,26 +377,50 @@ type committer struct {
 	mu      sync.Mutex
 	pending map[int]kafka.OffsetCommit
 	flushMu sync.Mutex // one commit request at a time, in order
+	// wake is signalled (buffered, one pending stands for any number)
+	// when an offset is set, so a group with nothing to commit costs no
+	// wake-ups.
+	wake chan struct{}
 }
 
 func (c *committer) set(p int, off int64, meta string) {
 	c.mu.Lock()
 	c.pending[p] = kafka.OffsetCommit{Partition: p, Offset: off, Metadata: meta}
 	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
+// loop commits what was set, at most once every interval: it waits for an
+// offset, then for the rest of the interval, so that the offsets set
+// meanwhile go in the same request.
 func (c *committer) loop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
+	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-c.wake:
+		}
+		select {
+		case <-ctx.Done():
+			return
 		case <-t.C:
-			if err := c.flush(ctx); err != nil && ctx.Err() == nil && c.onError != nil {
+		}
+		if err := c.flush(ctx); err != nil && ctx.Err() == nil {
+			if c.onError != nil {
 				c.onError(err)
 			}
+			// What failed was put back: try again after the interval.
+			select {
+			case c.wake <- struct{}{}:
+			default:
+			}
 		}
+		t.Reset(every)
 	}
 }
 

@@ -51,6 +51,18 @@ func fixedWatcher(t *testing.T, snaps ...*state.Snapshot) *monitor.Watcher {
 	t.Cleanup(cancel)
 	next := make(chan *state.Snapshot)
 	var cur *state.Snapshot
+	// Woken every millisecond, it takes each snapshot sent on next.
+	wake := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case wake <- struct{}{}:
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
 	w := monitor.Watch(ctx, func() *state.Snapshot {
 		select {
 		case s := <-next:
@@ -58,7 +70,7 @@ func fixedWatcher(t *testing.T, snaps ...*state.Snapshot) *monitor.Watcher {
 		default:
 		}
 		return cur
-	}, time.Millisecond, nil)
+	}, wake, nil)
 	for _, s := range snaps {
 		next <- s
 	}

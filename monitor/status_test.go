@@ -47,7 +47,7 @@ func TestLogStatusLogsEachSnapshotOnce(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		LogStatus(ctx, Watch(ctx, get, time.Millisecond, nil), slog.New(slog.NewTextHandler(&out, nil)), time.Millisecond)
+		LogStatus(ctx, Watch(ctx, get, every(ctx, time.Millisecond), nil), slog.New(slog.NewTextHandler(&out, nil)), time.Millisecond)
 	}()
 	for i := 1; i <= 3; i++ {
 		snaps <- &state.Snapshot{Time: t0.Add(time.Duration(i) * time.Second), Produced: int64(i)}

@@ -3,7 +3,6 @@ package monitor
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/tradetop/tradetop/state"
 )
@@ -18,13 +17,14 @@ type Watcher struct {
 	rep  *Report
 }
 
-// Watch judges each new snapshot that snapshot returns, looking every
-// interval, until ctx is done. The feed counts as stopped once a snapshot
+// Watch judges each new snapshot that snapshot returns, looking each time
+// wake fires (the publisher's signal that there may be one), until ctx is
+// done. The feed counts as stopped once a snapshot
 // says it is draining. judged, unless nil, is then given each snapshot
 // judged and its report, once, in order, on the watcher's goroutine (the
 // first maybe on the caller's, within Watch): it must not block, nor call
 // Latest.
-func Watch(ctx context.Context, snapshot func() *state.Snapshot, every time.Duration, judged func(*state.Snapshot, *Report)) *Watcher {
+func Watch(ctx context.Context, snapshot func() *state.Snapshot, wake <-chan struct{}, judged func(*state.Snapshot, *Report)) *Watcher {
 	w := &Watcher{}
 	m := New()
 	look := func() {
@@ -46,13 +46,11 @@ func Watch(ctx context.Context, snapshot func() *state.Snapshot, every time.Dura
 	}
 	look()
 	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-wake:
 				look()
 			}
 		}

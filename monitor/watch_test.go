@@ -21,7 +21,7 @@ func TestWatchHandsOnEachSnapshotOnce(t *testing.T) {
 	judged := make(chan judgedAt, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := Watch(ctx, cur.Load, time.Millisecond, func(s *state.Snapshot, r *Report) { judged <- judgedAt{s, r} })
+	w := Watch(ctx, cur.Load, every(ctx, time.Millisecond), func(s *state.Snapshot, r *Report) { judged <- judgedAt{s, r} })
 	next := func() judgedAt {
 		t.Helper()
 		select {
@@ -45,4 +45,27 @@ func TestWatchHandsOnEachSnapshotOnce(t *testing.T) {
 			t.Errorf("Latest %v, %p: want the snapshot and report handed on", ls.Time, lr)
 		}
 	}
+}
+
+// every wakes a watcher every d until ctx is done, as a publisher of a
+// snapshot every d would.
+func every(ctx context.Context, d time.Duration) <-chan struct{} {
+	wake := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				select {
+				case wake <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return wake
 }

@@ -35,11 +35,13 @@ type Pipeline struct {
 	pool    sync.Pool // of *batch
 	drain   chan struct{}
 	stored  chan struct{} // signalled after each store write
-	pace    *pace
-	broker  atomic.Pointer[string]
-	brokers atomic.Pointer[[]string] // the addresses Run reaches Kafka at
-	gate    gate
-	flight  *inFlight
+	// published is signalled after each snapshot.
+	published chan struct{}
+	pace      *pace
+	broker    atomic.Pointer[string]
+	brokers   atomic.Pointer[[]string] // the addresses Run reaches Kafka at
+	gate      gate
+	flight    *inFlight
 	// holding says the producer waits on its bound now; shared that this
 	// process's generation gave it only some of the topic's partitions,
 	// of which the topic had topicParts at the start.
@@ -79,7 +81,7 @@ func New(cfg Config) (*Pipeline, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	p := &Pipeline{cfg: cfg, drain: make(chan struct{}), stored: make(chan struct{}, 1)}
+	p := &Pipeline{cfg: cfg, drain: make(chan struct{}), stored: make(chan struct{}, 1), published: make(chan struct{}, 1)}
 	p.errs.log, p.errs.now = cfg.Log, cfg.Now
 	p.kafka, p.store = newOutage("kafka", &p.errs), newOutage("store", &p.errs)
 	p.pool.New = func() any { return new(batch) }

@@ -17,6 +17,10 @@ import (
 // Snapshot returns the latest published snapshot, or nil before the first.
 func (p *Pipeline) Snapshot() *state.Snapshot { return p.snap.Load() }
 
+// Published receives after each new snapshot (several may have been
+// published by then); it is for one reader.
+func (p *Pipeline) Published() <-chan struct{} { return p.published }
+
 // partView is what one partition worker shares with the snapshot.
 type partView struct {
 	next    int64
@@ -326,6 +330,10 @@ func (p *Pipeline) publish() {
 		return cmp.Or(cmp.Compare(b.Volume, a.Volume), cmp.Compare(a.Sector, b.Sector))
 	})
 	p.snap.Store(s)
+	select {
+	case p.published <- struct{}{}:
+	default: // one is pending already
+	}
 }
 
 // Summary is what a run did, as printed by --summary json.
