@@ -27,8 +27,11 @@ import (
 
 // envPrefix starts the variable of every flag; defaultRate is --rate's
 // default, defaultLatencyBudget --latency-budget's, and usageHeading opens
-// --help.
+// --help. embeddedPartitions is --partitions' default on the embedded
+// broker: its one process has no group to spread partitions over, and each
+// partition costs a produce request, a fetch and a wake-up a beat.
 const (
+	embeddedPartitions   = 2
 	envPrefix            = "TRADETOP_"
 	defaultRate          = 1000
 	defaultLatencyBudget = time.Second
@@ -170,7 +173,7 @@ func flags(o *options) *flag.FlagSet {
 	fs.Int64Var(&o.count, "count", 0, "stop the feed after this many trades, then drain and exit (0: no limit)")
 	durationVar(fs, &o.duration, "duration", 0, "stop after this long, then drain and exit (0: run until interrupted)")
 	fs.StringVar(&o.group, "group", busDefaults.Group, "Kafka consumer group of the processing stage")
-	fs.IntVar(&o.partitions, "partitions", busDefaults.Partitions, "partitions of the topic when tradetop creates it")
+	fs.IntVar(&o.partitions, "partitions", busDefaults.Partitions, "partitions of the topic when tradetop creates it (on the embedded broker the default is 2)")
 	fs.IntVar(&o.replicationFactor, "replication-factor", busDefaults.ReplicationFactor, "replication factor of the topic when tradetop creates it")
 	fs.Var(&o.windows, "windows", "candle windows, comma separated: whole seconds dividing a day")
 	durationVar(fs, &o.sectorWindow, "sector-window", aggDefaults.SectorInterval, "window of the per-sector volume")
@@ -282,6 +285,9 @@ func parse(args []string, env environment) (o options, fs *flag.FlagSet, warning
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if err := o.validate(set); err != nil {
 		return o, fs, warnings, err
+	}
+	if len(o.brokers) == 0 && !set["partitions"] {
+		o.partitions = embeddedPartitions
 	}
 	ignored, err := o.validateRole(onCommandLine, set)
 	warnings = append(warnings, ignored...)

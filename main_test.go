@@ -251,9 +251,33 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.rate != defaultRate || o.partitions != 6 || o.topic != "trades" || len(o.windows) != 2 ||
+	if o.rate != defaultRate || o.partitions != embeddedPartitions || o.topic != "trades" || len(o.windows) != 2 ||
 		o.windows[0] != time.Second || o.windows[1] != time.Minute || o.lateness != 2*time.Second {
 		t.Errorf("unexpected defaults %+v", o)
+	}
+}
+
+// TestPartitionsDefault: the embedded broker's topic has 2 partitions and a
+// real cluster's 6, unless --partitions (or its variable) says.
+func TestPartitionsDefault(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		vars map[string]string
+		want int
+	}{
+		{nil, nil, 2},
+		{[]string{"--partitions", "6"}, nil, 6},
+		{nil, map[string]string{"TRADETOP_PARTITIONS": "4"}, 4},
+		{[]string{"--brokers", "127.0.0.1:9092"}, nil, 6},
+		{[]string{"--brokers", "127.0.0.1:9092", "--partitions", "12"}, nil, 12},
+	} {
+		o, _, _, err := parse(tt.args, env(tt.vars))
+		if err != nil {
+			t.Fatalf("%q %v: %v", tt.args, tt.vars, err)
+		}
+		if o.partitions != tt.want {
+			t.Errorf("%q %v: %d partitions, want %d", tt.args, tt.vars, o.partitions, tt.want)
+		}
 	}
 }
 

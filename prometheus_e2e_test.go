@@ -81,9 +81,9 @@ scrape_configs:
 	if !waitFor(e2e.Bound(t, 2*time.Minute), func() bool {
 		stored := q("tradetop_trades_stored_total")
 		lag = q(`tradetop_partition_lag_messages{job="tradetop"}`)
-		return len(stored) == 1 && stored[0].value > 0 && len(lag) == 6
+		return len(stored) == 1 && stored[0].value > 0 && len(lag) == embeddedPartitions
 	}) {
-		t.Fatalf("Prometheus never had stored trades and six partitions' lag; its log:\n%s\ntradetop's:\n%s", promLog.String(), p.Tail(40))
+		t.Fatalf("Prometheus never had stored trades and every partition's lag; its log:\n%s\ntradetop's:\n%s", promLog.String(), p.Tail(40))
 	}
 	parts := map[string]bool{}
 	for _, s := range lag {
@@ -92,7 +92,7 @@ scrape_configs:
 			t.Errorf("partition %s lag %v", s.labels["partition"], s.value)
 		}
 	}
-	for i := range 6 {
+	for i := range embeddedPartitions {
 		if !parts[strconv.Itoa(i)] {
 			t.Errorf("no lag series for partition %d: %v", i, lag)
 		}
