@@ -255,14 +255,19 @@ func (w *worker) run(ctx context.Context) error {
 const quietBeat = time.Second
 
 // sendLead is how long before a beat the producer sends a partial batch:
-// time for the trades to reach Kafka and come back to the partitions.
-const sendLead = 10 * time.Millisecond
+// time for the trades to reach Kafka and come back to the partitions. A
+// trade that misses its beat waits for the next, so a long beat, whose
+// trades wait long anyway, gives them a tenth of itself, up to maxSendLead.
+const (
+	sendLead    = 10 * time.Millisecond
+	maxSendLead = 100 * time.Millisecond
+)
 
 // untilSend is how long after now the producer sends a partial batch: at
-// sendLead before the next beat of every, or a quarter of every before it
-// when that is shorter.
+// the lead before the next beat of every, and never more than a quarter of
+// every before it.
 func untilSend(now time.Time, every time.Duration) time.Duration {
-	lead := min(sendLead, every/4)
+	lead := min(max(sendLead, min(every/10, maxSendLead)), every/4)
 	return untilBeat(now.Add(lead), every)
 }
 
