@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradetop/tradetop/bus"
 	"github.com/tradetop/tradetop/feed"
 	"github.com/tradetop/tradetop/store"
 	"github.com/tradetop/tradetop/store/sqlite"
@@ -142,5 +143,81 @@ func TestQuietFeedGoesInBatches(t *testing.T) {
 	// 40 in the first second, then one every 400 ms: about 48.
 	if stretched > n/2 {
 		t.Errorf("a 400 ms budget made %d store writes of %d trades at 40/s; want one a beat once it stretched (%d or fewer)", stretched, n, n/2)
+	}
+}
+
+// TestLagReadsSlowDownWhenNothingMoves: the lag is read every LagInterval
+// while trades move or lag is left, and every quietLagEvery once nothing
+// moved since a read that found none, or once a quiet feed stretched the
+// beat to the lag interval.
+func TestLagReadsSlowDownWhenNothingMoves(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+	beat := 50 * time.Millisecond
+	c := readCadence{lagEvery: time.Second, beat: beat}
+	busy := [3]int64{100, 90, 80}
+	c.lagRead(t0, busy, 20)
+	if !c.lagDue(t0.Add(time.Second), [3]int64{200, 190, 180}, beat) {
+		t.Error("a second after a read that found lag, with trades moving: not due, want a read")
+	}
+	idle := [3]int64{200, 200, 200}
+	c.lagRead(t0.Add(time.Second), idle, 0)
+	if c.lagDue(t0.Add(2*time.Second), idle, beat) {
+		t.Error("a second after a read that found no lag, nothing moved: due, want the next at 2 s")
+	}
+	if !c.lagDue(t0.Add(3*time.Second), idle, beat) {
+		t.Error("two seconds after the last read: not due, want a read")
+	}
+	if !c.lagDue(t0.Add(2*time.Second), [3]int64{201, 200, 200}, beat) {
+		t.Error("a trade produced since a read that found no lag: not due, want a read")
+	}
+	c.lagRead(t0.Add(3*time.Second), idle, 3)
+	if !c.lagDue(t0.Add(4*time.Second), idle, beat) {
+		t.Error("lag left at the last read: not due, want a read")
+	}
+	// A stretched beat: offsets move once a beat.
+	if c.lagDue(t0.Add(4*time.Second), [3]int64{210, 210, 210}, time.Second) {
+		t.Error("a second after the last read on a stretched 1 s beat: due, want the next at 2 s")
+	}
+	if !c.lagDue(t0.Add(5*time.Second), [3]int64{220, 220, 220}, time.Second) {
+		t.Error("two seconds after the last read on a stretched beat: not due, want a read")
+	}
+	// A beat fixed at a second (--beat 1s) is not a quiet feed.
+	fixed := readCadence{lagEvery: time.Second, beat: time.Second}
+	fixed.lagRead(t0, busy, 0)
+	if !fixed.lagDue(t0.Add(time.Second), [3]int64{110, 100, 90}, time.Second) {
+		t.Error("a fixed 1 s beat with trades moving: not due, want a read every second")
+	}
+}
+
+// TestStableGroupReadsSlowDown: a member of a stable group reads it every
+// stableGroupEvery until its generation changes; others, and unstable
+// groups, every time.
+func TestStableGroupReadsSlowDown(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+	c := readCadence{lagEvery: time.Second}
+	gen := &bus.Generation{ID: 1}
+	if !c.groupDue(t0, gen) {
+		t.Fatal("never read: not due")
+	}
+	c.groupRead(t0, gen, "Stable")
+	if c.groupDue(t0.Add(time.Second), gen) {
+		t.Error("a second after the group was stable, same generation: due, want the next at 5 s")
+	}
+	if !c.groupDue(t0.Add(5*time.Second), gen) {
+		t.Error("5 s after: not due")
+	}
+	if !c.groupDue(t0.Add(time.Second), &bus.Generation{ID: 2}) {
+		t.Error("a new generation: not due")
+	}
+	if !c.groupDue(t0.Add(time.Second), nil) {
+		t.Error("not a member (an ingest): not due, want every read")
+	}
+	c.groupRead(t0, gen, "PreparingRebalance")
+	if !c.groupDue(t0.Add(time.Second), gen) {
+		t.Error("rebalancing: not due")
+	}
+	c.groupRead(t0, gen, "")
+	if !c.groupDue(t0.Add(time.Second), gen) {
+		t.Error("after a failed read: not due")
 	}
 }

@@ -80,7 +80,7 @@ func (s *partStats) all() map[int]*partView {
 // ctx is done. A producer held by the group's lag gets its reads sooner,
 // at most every lagSoonest. While nothing moves (no trade produced, read or
 // stored since the last read, which found no lag), or the feed is so quiet
-// that the beat is as long as LagInterval, the reads come every
+// that the beat stretched to LagInterval, the reads come every
 // quietLagEvery instead of every LagInterval.
 func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Config) {
 	// Snapshots follow the beat when the feed is quiet: between two beats
@@ -98,17 +98,15 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 	// keeps failing; the lag reads say whether Kafka is down.
 	lagFails, groupFails := 0, 0
 	var last time.Time
-	// moved is what the counters were at the last lag read; still says
-	// that read found no lag.
-	var moved [3]int64
-	still := false
+	cad := readCadence{lagEvery: p.cfg.LagInterval, beat: p.cfg.BatchInterval}
+	counts := func() [3]int64 { return [3]int64{p.m.produced.Load(), p.m.consumed.Load(), p.m.stored.Load()} }
 	readLag := func() {
 		last = time.Now()
-		produced := p.m.produced.Load()
-		moved = [3]int64{produced, p.m.consumed.Load(), p.m.stored.Load()}
-		still = false
+		before := counts()
+		produced := before[0]
 		l, err := admin.Lag(ctx, kcfg.Group, kcfg.Topic)
 		if err != nil {
+			cad.lagRead(last, before, -1)
 			if lagFails++; lagFails >= 2 && ctx.Err() == nil {
 				p.kafka.fail("lag", fmt.Errorf("reading the group's lag: %w", err))
 			}
@@ -127,42 +125,23 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 		p.lagTime.Store(ptr(now))
 		p.lagBound.set(total, produced)
 		p.group.commits(l, now)
-		still = total == 0
+		cad.lagRead(last, before, total)
 	}
-	quiet := func() bool {
-		if time.Since(last)+p.cfg.LagInterval/2 >= quietLagEvery {
-			return false
-		}
-		// On a beat as long as the lag interval, offsets move once a
-		// beat at most.
-		if p.pace.current() >= p.cfg.LagInterval {
-			return true
-		}
-		return still && moved == [3]int64{p.m.produced.Load(), p.m.consumed.Load(), p.m.stored.Load()}
-	}
-	// A member of a stable group learns of every change to it through a
-	// rebalance, which gives it a new generation: until then the group
-	// is read every stableGroupEvery.
-	var (
-		groupAt  time.Time
-		groupGen *bus.Generation
-		stable   bool
-	)
 	readGroup := func() {
 		gen := p.member.Load()
-		if stable && gen != nil && gen == groupGen && time.Since(groupAt)+p.cfg.LagInterval/2 < stableGroupEvery {
+		if !cad.groupDue(time.Now(), gen) {
 			return
 		}
-		groupAt, groupGen, stable = time.Now(), gen, false
 		g, err := admin.Group(ctx, kcfg.Group, kcfg.Topic)
 		if err != nil {
+			cad.groupRead(time.Now(), gen, "")
 			if groupFails++; groupFails == 3 && ctx.Err() == nil {
 				p.errs.warn("kafka", err)
 			}
 			return
 		}
 		groupFails = 0
-		stable = g.State == "Stable"
+		cad.groupRead(time.Now(), gen, g.State)
 		for _, line := range p.group.observe(g, p.cfg.Now()) {
 			p.cfg.Log.Info("group", "change", line)
 			p.errs.event("group", line)
@@ -179,7 +158,7 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 			snap.Reset(snapEvery())
 			p.publish()
 		case <-tick.C:
-			if quiet() {
+			if !cad.lagDue(time.Now(), counts(), p.pace.current()) {
 				continue
 			}
 			readLag()
@@ -208,6 +187,58 @@ const stableGroupEvery = 5 * time.Second
 // moves: under the three seconds after which the monitor calls a lag read
 // late.
 const quietLagEvery = 2 * time.Second
+
+// readCadence says when the monitor's next lag and group reads are due. Its
+// times are the wall clock's: the reads are requests to Kafka.
+type readCadence struct {
+	lagEvery time.Duration // LagInterval
+	beat     time.Duration // the shortest beat, BatchInterval
+
+	lagAt time.Time
+	// moved are the pipeline's counters (produced, read, stored) at the
+	// last lag read; still says it found no lag.
+	moved [3]int64
+	still bool
+
+	groupAt  time.Time
+	groupGen *bus.Generation
+	stable   bool
+}
+
+// lagRead records a lag read that started at at with the counters at
+// counts and found total lag (negative: it failed).
+func (c *readCadence) lagRead(at time.Time, counts [3]int64, total int64) {
+	c.lagAt, c.moved, c.still = at, counts, total == 0
+}
+
+// lagDue says whether the lag is to be read at now, with the pipeline's
+// counters at counts and its beat at beat. It is every lagEvery, and every
+// quietLagEvery while nothing moved since a read that found no lag, or
+// while a quiet feed stretched the beat to lagEvery or longer: offsets then
+// move once a beat at most.
+func (c *readCadence) lagDue(now time.Time, counts [3]int64, beat time.Duration) bool {
+	if now.Sub(c.lagAt)+c.lagEvery/2 >= quietLagEvery {
+		return true
+	}
+	if beat > c.beat && beat >= c.lagEvery {
+		return false
+	}
+	return !c.still || counts != c.moved
+}
+
+// groupDue says whether the group is to be read at now by a process whose
+// generation is gen (nil: not a member). A member of a stable group learns
+// of every change to it through a rebalance, which gives it a new
+// generation: until then the group is read every stableGroupEvery.
+func (c *readCadence) groupDue(now time.Time, gen *bus.Generation) bool {
+	return !c.stable || gen == nil || gen != c.groupGen || now.Sub(c.groupAt)+c.lagEvery/2 >= stableGroupEvery
+}
+
+// groupRead records a group read at now by a process whose generation was
+// gen, which found the group in state ("" when it failed).
+func (c *readCadence) groupRead(now time.Time, gen *bus.Generation, state string) {
+	c.groupAt, c.groupGen, c.stable = now, gen, state == "Stable"
+}
 
 // sourceName names the feed, or says there is none.
 func (p *Pipeline) sourceName() string {
