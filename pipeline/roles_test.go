@@ -117,8 +117,11 @@ func TestRolesShareTheGroup(t *testing.T) {
 	}
 	defer st.Close()
 	u := feed.DefaultUniverse()
+	// Stopped together, a processor whose drain meets the rebalance of
+	// another's leaving may wait out a member's session (10 s), as the
+	// command's roles test allows for too: the drain gets a minute.
 	processor := func(id string) *roleRun {
-		return startRole(t, Config{Role: RoleProcess, Store: st, Sector: u.Sector, Kafka: withClient(k, id), BatchTrades: 500})
+		return startRole(t, Config{Role: RoleProcess, Store: st, Sector: u.Sector, Kafka: withClient(k, id), BatchTrades: 500, DrainTimeout: time.Minute})
 	}
 	stored := func() int64 {
 		c, err := st.Counts(context.Background())
