@@ -50,6 +50,11 @@ type candleDay struct {
 // forgets them all and writes them again, which is harmless.
 const maxKnownDays = 100_000
 
+// sharedRows is the most rows of a batch that holds several partitions:
+// with rows of up to 200 bytes, under the 5 KiB past which Cassandra warns
+// of a batch across partitions (batch_size_warn_threshold).
+const sharedRows = 25
+
 // Open connects to the cluster cfg names, creates the keyspace and
 // tables when missing and migrates them to this program's schema version.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
@@ -144,8 +149,9 @@ func (c *Store) Close() error {
 }
 
 // Write upserts every row of b. Rows are grouped by partition into unlogged
-// batches of at most BatchRows, so each batch is one mutation of one
-// partition; Concurrency batches are in flight at once. Write returns nil
+// batches of at most BatchRows; partitions with fewer than sharedRows rows
+// share batches, BatchPartitions at most, so that a quiet beat is a few
+// requests, not one a symbol. Concurrency batches are in flight at once. Write returns nil
 // only when every batch was acknowledged at the configured consistency.
 func (c *Store) Write(ctx context.Context, b *store.Batch) error {
 	if c.closed.Load() {
@@ -228,27 +234,38 @@ func (c *Store) present(ctx context.Context, b *store.Batch) (map[string]bool, e
 	return present, nil
 }
 
-// plan turns b into per-partition batches, leaving out the trades marked
-// IfAbsent that present says are stored, and lists the candle_days and
-// trade_index rows it writes.
+// plan turns b into batches of rows grouped by partition, leaving out the
+// trades marked IfAbsent that present says are stored, and lists the
+// candle_days and trade_index rows it writes.
 func (c *Store) plan(ctx context.Context, b *store.Batch, present map[string]bool) ([]*gocql.Batch, []candleDay, []rowkey.Index, error) {
 	var jobs []*gocql.Batch
 	var cur *gocql.Batch
+	parts := 0 // the partitions cur holds rows of
 	flush := func() {
 		if cur != nil && cur.Size() > 0 {
 			jobs = append(jobs, cur)
 		}
-		cur = nil
+		cur, parts = nil, 0
 	}
-	// add puts a row in the batch of its partition; same says whether the
-	// row shares the partition of the one added before.
+	// add puts a row in a batch; same says whether the row shares the
+	// partition of the one added before. A partition's rows go in batches
+	// of up to BatchRows; the rows of partitions with few share one, up to
+	// BatchPartitions partitions and sharedRows rows.
 	add := func(same bool, stmt string, args ...any) {
-		if !same || (cur != nil && cur.Size() >= c.cfg.BatchRows) {
-			flush()
+		if cur != nil {
+			switch {
+			case same && cur.Size() >= c.cfg.BatchRows,
+				!same && (parts >= c.cfg.BatchPartitions || cur.Size() >= sharedRows),
+				same && parts > 1 && cur.Size() >= sharedRows:
+				flush()
+			}
 		}
 		if cur == nil {
 			cur = c.session.NewBatch(gocql.UnloggedBatch)
 			cur.SetConsistency(gocql.Consistency(c.cfg.Consistency))
+		}
+		if !same || parts == 0 {
+			parts++
 		}
 		cur.Query(stmt, args...)
 	}
@@ -282,13 +299,11 @@ func (c *Store) plan(ctx context.Context, b *store.Batch, present map[string]boo
 		}
 		add(same, insTrade, t.Symbol, dayOf(t.Time), t.Time, t.ID, t.Time.Nanosecond()%int(time.Millisecond), t.Price, t.Volume, part, off)
 	}
-	flush()
 	insIndex := c.stmt(`INSERT INTO {ks}.trade_index (kafka_partition, day, symbol) VALUES (?, ?, ?)`)
 	slices.SortFunc(index, func(a, b rowkey.Index) int { return cmp.Compare(a.Partition, b.Partition) })
 	for k, ik := range index {
 		add(k > 0 && index[k-1].Partition == ik.Partition, insIndex, int(ik.Partition), time.Unix(ik.Day*86400, 0).UTC(), ik.Symbol)
 	}
-	flush()
 
 	// Candles, grouped by (symbol, interval, day), and the days they touch.
 	// Only the last copy of a key is written: rows of one batch share a
@@ -313,11 +328,9 @@ func (c *Store) plan(ctx context.Context, b *store.Batch, present map[string]boo
 			days = append(days, d)
 		}
 	}
-	flush()
 	for _, d := range days {
 		add(false, insDay, d.symbol, d.interval, time.Unix(d.day*86400, 0).UTC())
 	}
-	flush()
 
 	// Sector volume, grouped by day.
 	ss := rowkey.KeepLast(slices.Clone(b.Sectors), rowkey.SectorKey)
