@@ -55,12 +55,12 @@ type Config struct {
 	// nor checks against its batch size thresholds. Default 100.
 	BatchRows int
 	// BatchPartitions is the most partitions whose rows share one unlogged
-	// batch, 25 rows at most, when each has few: a quiet beat writes a row
+	// batch, 5 rows at most, when each has few: a quiet beat writes a row
 	// or two to each of many symbols' partitions, and one request per
 	// partition would cost Cassandra and tradetop far more than the rows.
-	// The default, 10, is the most that Cassandra does not warn of
-	// (unlogged_batch_across_partitions_warn_threshold); 1 gives every
-	// partition batches of its own.
+	// Default 5, under Cassandra's warnings of batches across partitions
+	// (more than 10 partitions, or 5 KiB); 1 gives every partition batches
+	// of its own.
 	BatchPartitions int
 	// Concurrency is how many batches one Write keeps in flight.
 	// Default 32.
@@ -99,7 +99,7 @@ func Defaults() Config {
 		Timeout:           5 * time.Second,
 		ConnectTimeout:    5 * time.Second,
 		BatchRows:         100,
-		BatchPartitions:   10,
+		BatchPartitions:   5,
 		Concurrency:       32,
 		Retries:           3,
 		RetryMin:          100 * time.Millisecond,

@@ -77,14 +77,16 @@ func TestPlanSharesBatchesAmongSmallPartitions(t *testing.T) {
 		trades      []trade.Trade
 		parts, rows []int
 	}{
-		{"a quiet beat: one trade of each of 25 symbols", Config{}, symbolTrades(1, symbols(25)...),
-			[]int{10, 10, 5}, []int{10, 10, 5}},
-		{"two trades each of 20 symbols", Config{}, symbolTrades(2, symbols(20)...),
-			[]int{10, 10}, []int{20, 20}},
+		{"a quiet beat: one trade of each of 12 symbols", Config{}, symbolTrades(1, symbols(12)...),
+			[]int{5, 5, 2}, []int{5, 5, 2}},
+		{"two trades each of 5 symbols", Config{}, symbolTrades(2, symbols(5)...),
+			[]int{3, 3}, []int{5, 5}},
+		{"a quiet beat, up to 3 partitions a batch", Config{BatchPartitions: 3}, symbolTrades(1, symbols(7)...),
+			[]int{3, 3, 1}, []int{3, 3, 1}},
 		{"one busy symbol", Config{}, symbolTrades(250, "AAPL"),
 			[]int{1, 1, 1}, []int{100, 100, 50}},
 		{"quiet symbols, then a busy one", Config{}, append(symbolTrades(1, "A", "B", "C"), symbolTrades(120, "D")...),
-			[]int{4, 1}, []int{25, 98}},
+			[]int{4, 1, 1}, []int{5, 100, 18}},
 		{"a busy symbol, then quiet ones", Config{}, append(symbolTrades(30, "A"), symbolTrades(1, "B", "C")...),
 			[]int{1, 2}, []int{30, 2}},
 		{"a partition of its own each", Config{BatchPartitions: 1}, symbolTrades(1, symbols(4)...),
@@ -101,7 +103,7 @@ func TestPlanSharesBatchesAmongSmallPartitions(t *testing.T) {
 }
 
 // TestPlanSharesBatchesAcrossTables: a quiet beat's trades, candles and
-// sector rows go in one batch when they fit.
+// sector rows share batches when they fit.
 func TestPlanSharesBatchesAcrossTables(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
 	b := &store.Batch{
