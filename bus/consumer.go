@@ -387,9 +387,14 @@ func (c *committer) set(p int, off int64, meta string) {
 	c.mu.Lock()
 	c.pending[p] = kafka.OffsetCommit{Partition: p, Offset: off, Metadata: meta}
 	c.mu.Unlock()
+	c.kick()
+}
+
+// kick tells loop there is something to commit.
+func (c *committer) kick() {
 	select {
 	case c.wake <- struct{}{}:
-	default:
+	default: // one is pending already
 	}
 }
 
@@ -415,10 +420,7 @@ func (c *committer) loop(ctx context.Context, every time.Duration) {
 				c.onError(err)
 			}
 			// What failed was put back: try again after the interval.
-			select {
-			case c.wake <- struct{}{}:
-			default:
-			}
+			c.kick()
 		}
 		t.Reset(every)
 	}

@@ -189,9 +189,13 @@ func (w *worker) run(ctx context.Context) error {
 	// A partition that had nothing to hand over looks again on the next
 	// second, not the next beat, and goes back to the beat when a message
 	// arrives: a quiet partition costs a wake-up a second.
-	pace := w.p.pace
-	now := time.Now()
-	tick := time.NewTimer(untilBeat(now, pace.every(now)))
+	// untilNext is how long until the next beat, of the pace's beat or of
+	// atLeast when that is longer.
+	untilNext := func(atLeast time.Duration) time.Duration {
+		now := time.Now()
+		return untilBeat(now, max(w.p.pace.every(now), atLeast))
+	}
+	tick := time.NewTimer(untilNext(0))
 	defer tick.Stop()
 	quiet := false
 	drain := w.p.drain
@@ -208,8 +212,7 @@ func (w *worker) run(ctx context.Context) error {
 			}
 			if quiet {
 				quiet = false
-				now := time.Now()
-				tick.Reset(untilBeat(now, pace.every(now)))
+				tick.Reset(untilNext(0))
 			}
 			if err := w.handle(ctx, m); err != nil {
 				return err
@@ -224,11 +227,10 @@ func (w *worker) run(ctx context.Context) error {
 			}
 		case <-tick.C:
 			quiet = w.cur.read == 0
-			now := time.Now()
-			if every := pace.every(now); quiet {
-				tick.Reset(untilBeat(now, max(every, quietBeat)))
+			if quiet {
+				tick.Reset(untilNext(quietBeat))
 			} else {
-				tick.Reset(untilBeat(now, every))
+				tick.Reset(untilNext(0))
 			}
 			w.idle(ctx)
 			if err := w.cut(ctx, false); err != nil {

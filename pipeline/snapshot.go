@@ -97,16 +97,15 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 	// are. A group that cannot be described is worth a warning when it
 	// keeps failing; the lag reads say whether Kafka is down.
 	lagFails, groupFails := 0, 0
-	var last time.Time
 	cad := readCadence{lagEvery: p.cfg.LagInterval, beat: p.cfg.BatchInterval}
 	counts := func() [3]int64 { return [3]int64{p.m.produced.Load(), p.m.consumed.Load(), p.m.stored.Load()} }
 	readLag := func() {
-		last = time.Now()
+		start := time.Now()
 		before := counts()
 		produced := before[0]
 		l, err := admin.Lag(ctx, kcfg.Group, kcfg.Topic)
 		if err != nil {
-			cad.lagRead(last, before, -1)
+			cad.lagRead(start, before, -1)
 			if lagFails++; lagFails >= 2 && ctx.Err() == nil {
 				p.kafka.fail("lag", fmt.Errorf("reading the group's lag: %w", err))
 			}
@@ -125,7 +124,7 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 		p.lagTime.Store(ptr(now))
 		p.lagBound.set(total, produced)
 		p.group.commits(l, now)
-		cad.lagRead(last, before, total)
+		cad.lagRead(start, before, total)
 	}
 	readGroup := func() {
 		gen := p.member.Load()
@@ -164,7 +163,7 @@ func (p *Pipeline) monitor(ctx context.Context, admin *bus.Admin, kcfg bus.Confi
 			readLag()
 			readGroup()
 		case <-p.lagBound.wanted:
-			if wait := lagSoonest - time.Since(last); wait > 0 {
+			if wait := lagSoonest - time.Since(cad.lagAt); wait > 0 {
 				soon.Reset(wait)
 			} else {
 				readLag()
