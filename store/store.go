@@ -71,8 +71,9 @@ type Store interface {
 	TradeCount(ctx context.Context, symbol string, day time.Time) (int64, error)
 	// Reread calls each with every stored trade read from the Kafka
 	// partition before the offset before, with an event time at or after
-	// since: one symbol after another, each symbol's in the order they were
-	// read. A partition's new owner rebuilds its open windows from them.
+	// since, each symbol's in the order they were read (symbols one after
+	// another, or all in the order they were read). A partition's new owner
+	// rebuilds its open windows from them.
 	// Trades stored without an origin are not among them. An error from
 	// each stops it and is returned.
 	Reread(ctx context.Context, partition int32, since time.Time, before int64, each func(trade.Trade) error) error

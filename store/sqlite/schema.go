@@ -11,7 +11,8 @@ import (
 // migrations; never edit one that has shipped.
 //
 // The tables mirror the Cassandra schema: each primary key starts with the
-// Cassandra partition key and continues with its clustering columns. Times
+// Cassandra partition key and continues with its clustering columns, except
+// that trades are kept in time order (version 3). Times
 // are Unix nanoseconds (ts_ns, bucket_start_ns), days UTC 'YYYY-MM-DD' and
 // intervals as store.IntervalName writes them. The _v views show the same
 // rows with ISO 8601 UTC times, for people reading the file with the sqlite3
@@ -96,6 +97,42 @@ CREATE TABLE trade_index (
 	symbol          TEXT    NOT NULL,
 	PRIMARY KEY (kafka_partition, day, symbol)
 ) WITHOUT ROWID;
+`,
+	// Trades in time order: a transaction's trades go to the last pages
+	// of the table instead of to a page for each symbol, and the trades a
+	// partition's open windows are rebuilt from are one range. The key
+	// holds the same columns, so the same rows are unique; the day column
+	// stays, for readers of the file. trade_index, which only led the
+	// rebuild to the symbols' ranges, goes.
+	3: `
+DROP VIEW trades_v;
+
+CREATE TABLE trades_by_time (
+	ts_ns           INTEGER NOT NULL,
+	symbol          TEXT    NOT NULL,
+	trade_id        TEXT    NOT NULL,
+	day             TEXT    NOT NULL,
+	price           REAL    NOT NULL,
+	volume          REAL    NOT NULL,
+	kafka_partition INTEGER,
+	kafka_offset    INTEGER,
+	PRIMARY KEY (ts_ns, symbol, trade_id)
+) WITHOUT ROWID;
+
+INSERT INTO trades_by_time (ts_ns, symbol, trade_id, day, price, volume, kafka_partition, kafka_offset)
+SELECT ts_ns, symbol, trade_id, day, price, volume, kafka_partition, kafka_offset FROM trades;
+
+DROP TABLE trades;
+ALTER TABLE trades_by_time RENAME TO trades;
+DROP TABLE trade_index;
+
+CREATE VIEW trades_v AS
+SELECT
+	symbol,
+	strftime('%Y-%m-%dT%H:%M:%S', ts_ns / 1000000000, 'unixepoch')
+		|| printf('.%09dZ', ts_ns % 1000000000) AS ts,
+	trade_id, price, volume
+FROM trades;
 `,
 }
 

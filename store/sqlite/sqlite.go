@@ -133,6 +133,7 @@ type Store struct {
 	candlesRecent *sql.Stmt
 	sectorDay     *sql.Stmt
 	tradeCount    *sql.Stmt
+	reread        *sql.Stmt
 	counts        *sql.Stmt
 }
 
@@ -268,7 +269,12 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 			WHERE day = ?
 			GROUP BY sector
 			ORDER BY 2 DESC, sector`},
-		{&s.tradeCount, `SELECT COUNT(*) FROM trades WHERE symbol = ? AND day = ?`},
+		// Trades are in time order: the day is a range of ts_ns.
+		{&s.tradeCount, `SELECT COUNT(*) FROM trades
+			WHERE ts_ns >= ? AND ts_ns <= ? AND day = ? AND symbol = ?`},
+		{&s.reread, `SELECT symbol, trade_id, ts_ns, price, volume FROM trades
+			WHERE ts_ns >= ? AND kafka_partition = ? AND kafka_offset < ?
+			ORDER BY kafka_offset`},
 		{&s.counts, `SELECT (SELECT COUNT(*) FROM trades), (SELECT COUNT(*) FROM candles),
 			(SELECT COUNT(*) FROM sector_volume)`},
 	} {
@@ -300,7 +306,7 @@ func (s *Store) Close() error {
 // writer is the last connection and checkpoints the WAL into the file.
 func (s *Store) closeAll() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.candlesRange, s.candlesRecent, s.sectorDay, s.tradeCount, s.counts} {
+	for _, st := range []*sql.Stmt{s.candlesRange, s.candlesRecent, s.sectorDay, s.tradeCount, s.reread, s.counts} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -348,7 +354,6 @@ func (s *Store) Write(ctx context.Context, b *store.Batch) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("writing batch: committing: %w", err)
 	}
-	s.w.committed()
 	s.ckpt.wrote(b.Len())
 	return nil
 }
@@ -455,72 +460,43 @@ func (s *Store) TradeCount(ctx context.Context, symbol string, day time.Time) (i
 	if s.closed.Load() {
 		return 0, fmt.Errorf("counting trades: %w", store.ErrClosed)
 	}
+	d := day.UTC()
+	start := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
+	// From the day's first nanosecond to the next day's, both clamped to
+	// the times a row can hold; the day column drops the next day's.
+	from, to := rowkey.ClampTime(start).UnixNano(), rowkey.ClampTime(start.AddDate(0, 0, 1)).UnixNano()
 	var n int64
-	if err := s.tradeCount.QueryRowContext(ctx, symbol, trade.Day(day)).Scan(&n); err != nil {
+	if err := s.tradeCount.QueryRowContext(ctx, from, to, trade.Day(day), symbol).Scan(&n); err != nil {
 		return 0, fmt.Errorf("counting trades: %w", err)
 	}
 	return n, nil
 }
 
 // Reread calls each with every stored trade read from the Kafka partition
-// before the offset before, with an event time at or after since: one symbol
-// after another, each symbol's in the order they were read.
+// before the offset before, with an event time at or after since, in the
+// order they were read.
 func (s *Store) Reread(ctx context.Context, partition int32, since time.Time, before int64, each func(trade.Trade) error) error {
 	if s.closed.Load() {
 		return fmt.Errorf("reading back partition %d: %w", partition, store.ErrClosed)
 	}
-	since = rowkey.ClampTime(since)
 	err := func() error {
-		// One read transaction: the index and the trades agree.
-		tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		rows, err := s.reread.QueryContext(ctx, rowkey.ClampTime(since).UnixNano(), int64(partition), before)
 		if err != nil {
 			return err
 		}
-		defer tx.Rollback() //nolint:errcheck // read only
-		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT symbol FROM trade_index WHERE kafka_partition = ? AND day >= ?`,
-			int64(partition), trade.Day(since))
-		if err != nil {
-			return err
-		}
-		var symbols []string
+		defer rows.Close()
 		for rows.Next() {
-			var sym string
-			if err := rows.Scan(&sym); err != nil {
-				rows.Close()
+			var t trade.Trade
+			var ns int64
+			if err := rows.Scan(&t.Symbol, &t.ID, &ns, &t.Price, &t.Volume); err != nil {
 				return err
 			}
-			symbols = append(symbols, sym)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		for _, sym := range symbols {
-			// The days of the primary key from since's on, in read order.
-			rows, err := tx.QueryContext(ctx, `SELECT trade_id, ts_ns, price, volume FROM trades
-				WHERE symbol = ? AND day >= ? AND ts_ns >= ? AND kafka_partition = ? AND kafka_offset < ?
-				ORDER BY kafka_offset`,
-				sym, trade.Day(since), since.UnixNano(), int64(partition), before)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				t := trade.Trade{Symbol: sym}
-				var ns int64
-				if err := rows.Scan(&t.ID, &ns, &t.Price, &t.Volume); err != nil {
-					rows.Close()
-					return err
-				}
-				t.Time = time.Unix(0, ns).UTC()
-				if err := each(t); err != nil {
-					rows.Close()
-					return err
-				}
-			}
-			if err := rows.Close(); err != nil {
+			t.Time = time.Unix(0, ns).UTC()
+			if err := each(t); err != nil {
 				return err
 			}
 		}
-		return nil
+		return rows.Err()
 	}()
 	if err != nil {
 		return fmt.Errorf("reading back partition %d: %w", partition, err)

@@ -227,8 +227,9 @@ func TestSQLiteReopen(t *testing.T) {
 			Scan(&objects, &schema); err != nil {
 			t.Fatal(err)
 		}
-		if version != sqliteSchemaVersion || objects != 8 {
-			t.Errorf("open %d: user_version %d with %d schema objects, want %d with 8",
+		// Three tables and four views.
+		if version != sqliteSchemaVersion || objects != 7 {
+			t.Errorf("open %d: user_version %d with %d schema objects, want %d with 7",
 				i, version, objects, sqliteSchemaVersion)
 		}
 		if i == 0 {
@@ -368,27 +369,23 @@ func TestSortTrades(t *testing.T) {
 		trades []trade.Trade
 	}{"mixed", mixed})
 
-	var w writeState
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var keys []tradeKey
 			for i, tr := range tt.trades {
 				keys = append(keys, tradeKey{symbol: tr.Symbol, ns: tr.Time.UnixNano(), id: tr.ID, i: i})
 			}
-			want := slices.Clone(keys)
-			slices.SortStableFunc(want, func(a, b tradeKey) int {
-				if c := strings.Compare(a.symbol, b.symbol); c != 0 {
-					return c
-				}
-				return compareTimeID(a, b)
-			})
-			got := w.sortTrades(keys)
-			if len(got) != len(want) {
-				t.Fatalf("got %d keys, want %d", len(got), len(want))
+			got := sortTrades(slices.Clone(keys))
+			if len(got) != len(keys) {
+				t.Fatalf("got %d keys, want %d", len(got), len(keys))
 			}
-			for k := range want {
-				if got[k].symbol != want[k].symbol || got[k].ns != want[k].ns || got[k].id != want[k].id {
-					t.Fatalf("key %d = %+v, want %+v\ngot  %+v\nwant %+v", k, got[k], want[k], got, want)
+			for k := 1; k < len(got); k++ {
+				a, b := got[k-1], got[k]
+				if a.ns > b.ns || a.ns == b.ns && (a.symbol > b.symbol || a.symbol == b.symbol && a.id > b.id) {
+					t.Fatalf("key %d %+v after %+v: not in time, symbol, id order\n%+v", k, b, a, got)
+				}
+				if a.ns == b.ns && a.symbol == b.symbol && a.id == b.id && a.i > b.i {
+					t.Errorf("copies of a key out of batch order: %+v then %+v", a, b)
 				}
 			}
 			seen := make(map[int]bool)
@@ -602,8 +599,10 @@ func TestSQLiteQueryPlans(t *testing.T) {
 			ORDER BY day, bucket_start_ns`, []any{"AAPL", "1s", "2026-01-01", "2026-01-02", 0, 1}},
 		{"recent candles", `SELECT bucket_start_ns FROM candles WHERE symbol = ? AND interval = ?
 			ORDER BY day DESC, bucket_start_ns DESC LIMIT ?`, []any{"AAPL", "1s", 10}},
-		{"trade count", `SELECT COUNT(*) FROM trades WHERE symbol = ? AND day = ?`, []any{"AAPL", "2026-01-01"}},
+		{"trade count", `SELECT COUNT(*) FROM trades WHERE ts_ns >= ? AND ts_ns <= ? AND day = ? AND symbol = ?`, []any{0, 1, "2026-01-01", "AAPL"}},
 		{"sector volume", `SELECT sector, SUM(volume) FROM sector_volume WHERE day = ? GROUP BY sector`, []any{"2026-01-01"}},
+		// Sorted by offset, but only the trades since the open windows.
+		{"reread", `SELECT symbol FROM trades WHERE ts_ns >= ? AND kafka_partition = ? AND kafka_offset < ? ORDER BY kafka_offset`, []any{0, 1, 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -625,8 +624,9 @@ func TestSQLiteQueryPlans(t *testing.T) {
 				t.Fatal(err)
 			}
 			joined := strings.Join(plan, "; ")
-			if strings.Contains(joined, "TEMP B-TREE") || !strings.Contains(joined, "SEARCH") {
-				t.Errorf("plan %q: want a primary key search without a sort", joined)
+			sorts := tt.name == "reread"
+			if strings.Contains(joined, "TEMP B-TREE") != sorts || !strings.Contains(joined, "SEARCH") {
+				t.Errorf("plan %q: want a primary key search, sorted only for the reread", joined)
 			}
 		})
 	}
@@ -794,5 +794,67 @@ func TestSQLiteMigratesAVersion1File(t *testing.T) {
 	err = s.Reread(t.Context(), 0, day0, 100, func(tr trade.Trade) error { got = append(got, tr.ID); return nil })
 	if err != nil || !slices.Equal(got, []string{"new"}) {
 		t.Errorf("Reread = %q, %v; want the new trade only", got, err)
+	}
+}
+
+// TestSQLiteMigratesAVersion2File opens a file whose trades are keyed by
+// symbol, with a trade_index: its trades are kept, with their origins, in
+// the table keyed by time, and stay unique.
+func TestSQLiteMigratesAVersion2File(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(symbol, id string, d time.Duration, partition, offset int) string {
+		ts := day0.Add(d)
+		return fmt.Sprintf(`INSERT INTO trades (symbol, day, ts_ns, trade_id, price, volume, kafka_partition, kafka_offset)
+			VALUES ('%s', '%s', %d, '%s', %d, 1, %d, %d)`, symbol, trade.Day(ts), ts.UnixNano(), id, offset, partition, offset)
+	}
+	for _, q := range []string{sqliteMigrations[1], sqliteMigrations[2], "PRAGMA user_version = 2",
+		row("MSFT", "m1", 2*time.Second, 0, 3),
+		row("AAPL", "a1", 3*time.Second, 0, 4),
+		row("AAPL", "a0", time.Second, 0, 5), // read after m1 and a1
+		row("XOM", "x1", time.Second, 1, 1),
+		`INSERT INTO trade_index VALUES (0, '` + trade.Day(day0) + `', 'AAPL'), (0, '` + trade.Day(day0) + `', 'MSFT'), (1, '` + trade.Day(day0) + `', 'XOM')`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got []string
+	err = s.Reread(t.Context(), 0, day0, 100, func(tr trade.Trade) error {
+		got = append(got, fmt.Sprintf("%s %s %s %g", tr.Symbol, tr.ID, tr.Time.Sub(day0), tr.Price))
+		return nil
+	})
+	if want := []string{"MSFT m1 2s 3", "AAPL a1 3s 4", "AAPL a0 1s 5"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("Reread after the migration = %q, %v; want %q, in the order they were read", got, err, want)
+	}
+	// The same trade again, from elsewhere, is not stored twice; a new one is.
+	mustWrite(t, s, &store.Batch{
+		Trades: []trade.Trade{
+			{ID: "a1", Symbol: "AAPL", Price: 9, Volume: 1, Time: day0.Add(3 * time.Second)},
+			{ID: "a2", Symbol: "AAPL", Price: 9, Volume: 1, Time: day0.Add(4 * time.Second)},
+		},
+		Origins: []store.Origin{{Partition: 1, Offset: 50}, {Partition: 1, Offset: 51}},
+	})
+	if c := mustCounts(t, s); c.Trades != 5 {
+		t.Errorf("%d trades, want the 4 of version 2 and one new", c.Trades)
+	}
+	if n, err := s.TradeCount(t.Context(), "AAPL", day0); err != nil || n != 3 {
+		t.Errorf("TradeCount(AAPL) = %d, %v; want 3", n, err)
+	}
+	var price float64
+	if err := s.reader.QueryRowContext(t.Context(), `SELECT price FROM trades WHERE trade_id = 'a1'`).Scan(&price); err != nil || price != 4 {
+		t.Errorf("a1's price = %g, %v; want the first stored, 4", price, err)
+	}
+	var tables int
+	if err := s.reader.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM sqlite_master WHERE name IN ('trade_index', 'trades_by_time')`).Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("%d of trade_index and trades_by_time left, %v; want none", tables, err)
 	}
 }

@@ -84,25 +84,22 @@ func (ins *insert) close() error {
 // the goroutine holding Store.wmu.
 type writeState struct {
 	trades, candles, sectors insert
-	// index inserts a trade_index row; indexed are the rows known to be
-	// stored, and fresh those the current Write adds.
-	index          *sql.Stmt
-	indexed, fresh map[rowkey.Index]struct{}
 
 	// args holds the statement arguments of one table at a time.
 	args []any
-	// tradeKeys, sorted and order hold the rows of one table in primary
-	// key order; groups, names, next and group are sortTrades' buffers.
-	tradeKeys, sorted []tradeKey
-	order             []int
-	groups            map[string]int
-	names             []string
-	next, group       []int
+	// tradeKeys and order hold the rows of one table in primary key order.
+	tradeKeys []tradeKey
+	order     []int
 	// day and ivl hold the last encodings made: the rows of a batch
-	// mostly share their day and their interval.
-	day dayCache
-	ivl intervalCache
+	// mostly share their day and their interval. symbols holds each
+	// symbol boxed once.
+	day     dayCache
+	ivl     intervalCache
+	symbols map[string]any
 }
+
+// maxSymbols bounds writeState.symbols; past it, it starts over.
+const maxSymbols = 10_000
 
 func (w *writeState) prepare(ctx context.Context, db *sql.DB) error {
 	w.trades = insert{table: "trades", cols: 8}
@@ -136,36 +133,11 @@ func (w *writeState) prepare(ctx context.Context, db *sql.DB) error {
 			notional = excluded.notional, trades = excluded.trades`); err != nil {
 		return err
 	}
-	var err error
-	w.index, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO trade_index (kafka_partition, day, symbol) VALUES (?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("preparing trade_index insert: %w", err)
-	}
-	w.indexed, w.fresh = map[rowkey.Index]struct{}{}, map[rowkey.Index]struct{}{}
 	return nil
 }
 
-// maxIndexed bounds the trade_index rows a store remembers writing; past
-// it, it forgets them and writes them again, which changes nothing.
-const maxIndexed = 100_000
-
-// committed records that the Write that added w.fresh is durable.
-func (w *writeState) committed() {
-	if len(w.indexed)+len(w.fresh) > maxIndexed {
-		clear(w.indexed)
-	}
-	for k := range w.fresh {
-		w.indexed[k] = struct{}{}
-	}
-	clear(w.fresh)
-}
-
 func (w *writeState) close() error {
-	errs := []error{w.trades.close(), w.candles.close(), w.sectors.close()}
-	if w.index != nil {
-		errs = append(errs, w.index.Close())
-	}
-	return errors.Join(errs...)
+	return errors.Join(w.trades.close(), w.candles.close(), w.sectors.close())
 }
 
 // write upserts the rows of b inside tx.
@@ -174,11 +146,8 @@ func (w *writeState) write(ctx context.Context, tx *sql.Tx, b *store.Batch) erro
 		// Drop the references to b's strings.
 		clear(w.args)
 		clear(w.tradeKeys)
-		clear(w.sorted)
-		clear(w.groups)
-		w.args, w.tradeKeys, w.sorted = w.args[:0], w.tradeKeys[:0], w.sorted[:0]
+		w.args, w.tradeKeys = w.args[:0], w.tradeKeys[:0]
 	}()
-	clear(w.fresh)
 	var err error
 	if len(b.Trades) > 0 {
 		if len(b.Origins) != 0 && len(b.Origins) != len(b.Trades) {
@@ -188,9 +157,6 @@ func (w *writeState) write(ctx context.Context, tx *sql.Tx, b *store.Batch) erro
 			return fmt.Errorf("writing trades: %w", err)
 		}
 		if err := w.trades.exec(ctx, tx, w.args); err != nil {
-			return err
-		}
-		if err := w.writeIndex(ctx, tx); err != nil {
 			return err
 		}
 	}
@@ -213,24 +179,9 @@ func (w *writeState) write(ctx context.Context, tx *sql.Tx, b *store.Batch) erro
 	return nil
 }
 
-// writeIndex inserts the trade_index rows of the batch not known to be
-// stored.
-func (w *writeState) writeIndex(ctx context.Context, tx *sql.Tx) error {
-	if len(w.fresh) == 0 {
-		return nil
-	}
-	st := tx.StmtContext(ctx, w.index)
-	for k := range w.fresh {
-		if _, err := st.ExecContext(ctx, int64(k.Partition), trade.Day(time.Unix(0, k.Day*nsPerDay)), k.Symbol); err != nil {
-			return fmt.Errorf("writing trade_index: %w", err)
-		}
-	}
-	return nil
-}
-
 // appendTrades appends the columns of ts, and of their origins if any, to
-// args in primary key order, which makes consecutive inserts land on the
-// same B-tree pages. It notes the trade_index rows they need in w.fresh.
+// args in primary key order: by time, the table's order, so that a
+// transaction's trades go to the table's last pages.
 func (w *writeState) appendTrades(args []any, ts []trade.Trade, origins []store.Origin) ([]any, error) {
 	keys := w.tradeKeys[:0]
 	for i := range ts {
@@ -241,92 +192,58 @@ func (w *writeState) appendTrades(args []any, ts []trade.Trade, origins []store.
 		}
 		keys = append(keys, tradeKey{symbol: t.Symbol, ns: ns, id: t.ID, i: i})
 	}
-	w.tradeKeys = keys
-	keys = w.sortTrades(keys)
-	var symbol any // keys[k].symbol boxed, shared by the rows of one symbol
-	for k := range keys {
-		key := &keys[k]
-		if k == 0 || key.symbol != keys[k-1].symbol {
-			symbol = key.symbol
-		}
+	w.tradeKeys = sortTrades(keys)
+	for _, key := range keys {
 		t := &ts[key.i]
-		args = append(args, symbol, w.day.get(key.ns), key.ns, t.ID, t.Price, t.Volume)
+		args = append(args, w.symbol(key.symbol), w.day.get(key.ns), key.ns, key.id, t.Price, t.Volume)
 		if origins == nil {
 			args = append(args, nil, nil)
 			continue
 		}
 		o := origins[key.i]
 		args = append(args, int64(o.Partition), o.Offset)
-		ik := rowkey.Index{Partition: o.Partition, Day: unixDay(key.ns), Symbol: key.symbol}
-		if _, ok := w.indexed[ik]; !ok {
-			w.fresh[ik] = struct{}{}
-		}
 	}
 	return args, nil
 }
 
+// symbol returns name boxed, once for each symbol.
+func (w *writeState) symbol(name string) any {
+	if v, ok := w.symbols[name]; ok {
+		return v
+	}
+	if w.symbols == nil || len(w.symbols) >= maxSymbols {
+		w.symbols = make(map[string]any)
+	}
+	// A copy: name may share the memory of a larger buffer.
+	name = strings.Clone(name)
+	v := any(name)
+	w.symbols[name] = v
+	return v
+}
+
 // tradeKey is a trade's primary key and its index in the batch.
 type tradeKey struct {
-	symbol string
 	ns     int64 // the day is that of ns
+	symbol string
 	id     string
 	i      int
 }
 
-// sortTrades returns keys sorted by symbol, time and id. It groups the keys
-// by symbol with a counting sort, which keeps each symbol's keys in their
-// order in the batch, usually time order already, and then sorts only the
-// groups that are not.
-func (w *writeState) sortTrades(keys []tradeKey) []tradeKey {
-	if w.groups == nil {
-		w.groups = make(map[string]int)
+// sortTrades sorts keys by time, symbol and id, in place, and returns them.
+// Copies of a key keep their order in the batch, so the first is the one
+// stored. A batch is often in time order already.
+func sortTrades(keys []tradeKey) []tradeKey {
+	if !slices.IsSortedFunc(keys, compareTradeKeys) {
+		slices.SortStableFunc(keys, compareTradeKeys)
 	}
-	clear(w.groups)
-	names, next, group := w.names[:0], w.next[:0], w.group[:0]
-	for k := range keys {
-		g, ok := w.groups[keys[k].symbol]
-		if !ok {
-			g = len(names)
-			w.groups[keys[k].symbol] = g
-			names = append(names, keys[k].symbol)
-			next = append(next, 0)
-		}
-		next[g]++ // for now, the group's size
-		group = append(group, g)
-	}
-	// Lay the groups out in symbol order: next[g] becomes the position of
-	// group g's first key.
-	order := w.order[:0]
-	for g := range names {
-		order = append(order, g)
-	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
-	pos := 0
-	for _, g := range order {
-		pos, next[g] = pos+next[g], pos
-	}
-	sorted := slices.Grow(w.sorted[:0], len(keys))[:len(keys)]
-	for k := range keys {
-		g := group[k]
-		sorted[next[g]] = keys[k]
-		next[g]++
-	}
-	// next[g] is now the end of group g.
-	start := 0
-	for _, g := range order {
-		run := sorted[start:next[g]]
-		if !slices.IsSortedFunc(run, compareTimeID) {
-			slices.SortFunc(run, compareTimeID)
-		}
-		start = next[g]
-	}
-	clear(names) // drop the references to the batch's strings
-	w.names, w.next, w.group, w.order, w.sorted = names[:0], next, group, order, sorted
-	return sorted
+	return keys
 }
 
-func compareTimeID(a, b tradeKey) int {
+func compareTradeKeys(a, b tradeKey) int {
 	if c := cmp.Compare(a.ns, b.ns); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.symbol, b.symbol); c != 0 {
 		return c
 	}
 	return strings.Compare(a.id, b.id)
