@@ -15,39 +15,47 @@ import (
 )
 
 // TestPaceFitsTheRate: the beat is the longest of min, 2×min, 4×min... (and
-// at most max) in which the rate fills at most beatTrades.
+// at most max) in which the rate fills at most partitionBeatTrades for each
+// partition.
 func TestPaceFitsTheRate(t *testing.T) {
 	ms := time.Millisecond
 	for _, tt := range []struct {
-		min, max time.Duration
-		rate     float64
-		want     time.Duration
+		min, max   time.Duration
+		partitions int64
+		rate       float64
+		want       time.Duration
 	}{
-		{50 * ms, time.Second, 1000, 50 * ms},
-		{50 * ms, time.Second, 100000, 50 * ms},
-		{50 * ms, time.Second, 999, 50 * ms}, // 100 ms would hold 99.9
-		{50 * ms, time.Second, 500, 100 * ms},
-		{50 * ms, time.Second, 120, 400 * ms},
-		{50 * ms, time.Second, 10, time.Second}, // 800 ms, then the budget itself
-		{50 * ms, time.Second, 0, time.Second},
-		{50 * ms, 700 * ms, 0, 700 * ms},
-		{50 * ms, 50 * ms, 0, 50 * ms}, // a fixed beat
-		{50 * ms, 20 * ms, 0, 50 * ms}, // a budget under the beat keeps it
-		{250 * ms, time.Second, 150, 250 * ms},
+		{50 * ms, time.Second, 2, 1000, 50 * ms}, // 100 ms would hold 100, over 80
+		{50 * ms, time.Second, 2, 100000, 50 * ms},
+		{50 * ms, time.Second, 2, 801, 50 * ms},
+		{50 * ms, time.Second, 2, 800, 100 * ms},
+		{50 * ms, time.Second, 2, 500, 100 * ms},
+		{50 * ms, time.Second, 2, 120, 400 * ms},
+		{50 * ms, time.Second, 2, 10, time.Second}, // 800 ms, then the budget itself
+		{50 * ms, time.Second, 2, 0, time.Second},
+		{50 * ms, time.Second, 6, 1000, 200 * ms}, // 200 trades over 6 partitions
+		{50 * ms, time.Second, 6, 5000, 50 * ms},
+		{50 * ms, time.Second, 1, 1000, 50 * ms},
+		{50 * ms, time.Second, 1, 400, 100 * ms},
+		{50 * ms, time.Second, 0, 400, 100 * ms}, // not known yet: one
+		{50 * ms, 700 * ms, 2, 0, 700 * ms},
+		{50 * ms, 50 * ms, 2, 0, 50 * ms}, // a fixed beat
+		{50 * ms, 20 * ms, 2, 0, 50 * ms}, // a budget under the beat keeps it
+		{250 * ms, time.Second, 2, 200, 250 * ms},
 	} {
 		var prod, read atomic.Int64
-		pc := newPace(tt.min, tt.max, &prod, &read)
+		pc := newPace(tt.min, tt.max, &prod, &read, func() int64 { return tt.partitions })
 		if got := pc.fit(tt.rate); got != tt.want {
-			t.Errorf("min %v max %v at %v/s: beat %v, want %v", tt.min, tt.max, tt.rate, got, tt.want)
+			t.Errorf("min %v max %v, %d partitions at %v/s: beat %v, want %v", tt.min, tt.max, tt.partitions, tt.rate, got, tt.want)
 		}
 	}
 }
 
 // TestPaceFollowsTheLoad: the beat lengthens only after a whole window of a
-// low rate, and shortens as soon as one beat shows a high one.
+// low rate, and shortens as soon as one beat shows a burst.
 func TestPaceFollowsTheLoad(t *testing.T) {
 	var prod, read atomic.Int64
-	pc := newPace(50*time.Millisecond, time.Second, &prod, &read)
+	pc := newPace(50*time.Millisecond, time.Second, &prod, &read, func() int64 { return 2 })
 	t0 := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
 	at := func(d time.Duration) time.Duration { return pc.every(t0.Add(d)) }
 	if got := at(0); got != 50*time.Millisecond {
@@ -78,6 +86,22 @@ func TestPaceFollowsTheLoad(t *testing.T) {
 	// A clock that steps back starts a new window.
 	if got := at(0); got != 50*time.Millisecond {
 		t.Errorf("after the clock stepped back: beat %v, want it kept", got)
+	}
+	// 300/s for a second: 60 trades a 200 ms beat on 2 partitions.
+	prod.Add(300)
+	if got := at(time.Second); got != 200*time.Millisecond {
+		t.Fatalf("after a second at 300/s: beat %v, want 200ms", got)
+	}
+	// A beat at 450/s holds 90, over the 80 of 2 partitions but no burst:
+	// the window decides.
+	prod.Add(90)
+	if got := at(1200 * time.Millisecond); got != 200*time.Millisecond {
+		t.Errorf("a beat at 450/s: beat %v, want 200ms until the window is over", got)
+	}
+	// One at 1,000/s more than doubles it: at once.
+	prod.Add(400)
+	if got := at(1400 * time.Millisecond); got != 50*time.Millisecond {
+		t.Errorf("a beat at 1,000/s more: beat %v, want the shortest at once", got)
 	}
 }
 
@@ -219,5 +243,29 @@ func TestStableGroupReadsSlowDown(t *testing.T) {
 	c.groupRead(t0, gen, "")
 	if !c.groupDue(t0.Add(time.Second), gen) {
 		t.Error("after a failed read: not due")
+	}
+}
+
+// TestPacedPartitions: a process that produces spreads its trades over
+// the topic; a processor reads those of the partitions it was given.
+func TestPacedPartitions(t *testing.T) {
+	for _, tt := range []struct {
+		role Role
+		gen  *bus.Generation
+		want int64
+	}{
+		{RoleAll, nil, 6},
+		{RoleAll, &bus.Generation{Partitions: []int{0, 1}}, 6},
+		{RoleIngest, nil, 6},
+		{RoleProcess, nil, 6},
+		{RoleProcess, &bus.Generation{}, 6},
+		{RoleProcess, &bus.Generation{Partitions: []int{0, 4}}, 2},
+	} {
+		p := &Pipeline{cfg: Config{Role: tt.role}}
+		p.topicParts.Store(6)
+		p.member.Store(tt.gen)
+		if got := p.pacedPartitions(); got != tt.want {
+			t.Errorf("role %v, generation %+v: %d partitions, want %d", tt.role, tt.gen, got, tt.want)
+		}
 	}
 }

@@ -85,7 +85,7 @@ func New(cfg Config) (*Pipeline, error) {
 	p.errs.log, p.errs.now = cfg.Log, cfg.Now
 	p.kafka, p.store = newOutage("kafka", &p.errs), newOutage("store", &p.errs)
 	p.pool.New = func() any { return new(batch) }
-	p.pace = newPace(cfg.BatchInterval, cfg.MaxBatchInterval, &p.m.produced, &p.m.consumed)
+	p.pace = newPace(cfg.BatchInterval, cfg.MaxBatchInterval, &p.m.produced, &p.m.consumed, p.pacedPartitions)
 	p.lagBound = newLagBound()
 	// One trade at the gate, the ingest queue and the producer's batch.
 	p.flight = newInFlight(1 + cfg.IngestQueue + cfg.Kafka.BatchSize)
