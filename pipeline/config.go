@@ -94,8 +94,8 @@ type Config struct {
 	// to every trade's latency. Default 50ms.
 	BatchInterval time.Duration
 	// MaxBatchInterval is the latency budget of a quiet feed: as the rate
-	// falls below what fills a beat (50 trades), the beat doubles from
-	// BatchInterval up to at most this, so that a quiet feed still goes to
+	// falls below what fills a beat (40 trades a partition), the beat
+	// doubles from BatchInterval up to at most this, so that a quiet feed still goes to
 	// Kafka and the store in batches, and a trade waits longer for its
 	// batch. Default (and anything shorter): BatchInterval, a fixed beat.
 	MaxBatchInterval time.Duration
