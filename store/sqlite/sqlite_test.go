@@ -765,24 +765,9 @@ func benchmarkWrite(b *testing.B, sync Synchronous, n int, replay bool) {
 // trade in it: the trade stays, without an origin, so it is never read back
 // for a rebuild, and new trades are stored with theirs.
 func TestSQLiteMigratesAVersion1File(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v1.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{sqliteMigrations[1], "PRAGMA user_version = 1",
-		`INSERT INTO trades (symbol, day, ts_ns, trade_id, price, volume) VALUES ('AAPL', '` + trade.Day(day0) + `', ` +
-			strconv.FormatInt(day0.UnixNano(), 10) + `, 'old', 1, 1)`} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-	s, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openOldFile(t, sqliteMigrations[1], "PRAGMA user_version = 1",
+		`INSERT INTO trades (symbol, day, ts_ns, trade_id, price, volume) VALUES ('AAPL', '`+trade.Day(day0)+`', `+
+			strconv.FormatInt(day0.UnixNano(), 10)+`, 'old', 1, 1)`)
 	mustWrite(t, s, &store.Batch{
 		Trades:  []trade.Trade{{ID: "new", Symbol: "AAPL", Price: 2, Volume: 1, Time: day0.Add(time.Second)}},
 		Origins: []store.Origin{{Partition: 0, Offset: 7}},
@@ -791,7 +776,7 @@ func TestSQLiteMigratesAVersion1File(t *testing.T) {
 		t.Errorf("%d trades after the migration, want the old one and the new one", c.Trades)
 	}
 	var got []string
-	err = s.Reread(t.Context(), 0, day0, 100, func(tr trade.Trade) error { got = append(got, tr.ID); return nil })
+	err := s.Reread(t.Context(), 0, day0, 100, func(tr trade.Trade) error { got = append(got, tr.ID); return nil })
 	if err != nil || !slices.Equal(got, []string{"new"}) {
 		t.Errorf("Reread = %q, %v; want the new trade only", got, err)
 	}
@@ -801,34 +786,19 @@ func TestSQLiteMigratesAVersion1File(t *testing.T) {
 // symbol, with a trade_index: its trades are kept, with their origins, in
 // the table keyed by time, and stay unique.
 func TestSQLiteMigratesAVersion2File(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v2.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	row := func(symbol, id string, d time.Duration, partition, offset int) string {
 		ts := day0.Add(d)
 		return fmt.Sprintf(`INSERT INTO trades (symbol, day, ts_ns, trade_id, price, volume, kafka_partition, kafka_offset)
 			VALUES ('%s', '%s', %d, '%s', %d, 1, %d, %d)`, symbol, trade.Day(ts), ts.UnixNano(), id, offset, partition, offset)
 	}
-	for _, q := range []string{sqliteMigrations[1], sqliteMigrations[2], "PRAGMA user_version = 2",
+	s := openOldFile(t, sqliteMigrations[1], sqliteMigrations[2], "PRAGMA user_version = 2",
 		row("MSFT", "m1", 2*time.Second, 0, 3),
 		row("AAPL", "a1", 3*time.Second, 0, 4),
 		row("AAPL", "a0", time.Second, 0, 5), // read after m1 and a1
 		row("XOM", "x1", time.Second, 1, 1),
-		`INSERT INTO trade_index VALUES (0, '` + trade.Day(day0) + `', 'AAPL'), (0, '` + trade.Day(day0) + `', 'MSFT'), (1, '` + trade.Day(day0) + `', 'XOM')`} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-	s, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+		`INSERT INTO trade_index VALUES (0, '`+trade.Day(day0)+`', 'AAPL'), (0, '`+trade.Day(day0)+`', 'MSFT'), (1, '`+trade.Day(day0)+`', 'XOM')`)
 	var got []string
-	err = s.Reread(t.Context(), 0, day0, 100, func(tr trade.Trade) error {
+	err := s.Reread(t.Context(), 0, day0, 100, func(tr trade.Trade) error {
 		got = append(got, fmt.Sprintf("%s %s %s %g", tr.Symbol, tr.ID, tr.Time.Sub(day0), tr.Price))
 		return nil
 	})
@@ -857,4 +827,29 @@ func TestSQLiteMigratesAVersion2File(t *testing.T) {
 	if err := s.reader.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM sqlite_master WHERE name IN ('trade_index', 'trades_by_time')`).Scan(&tables); err != nil || tables != 0 {
 		t.Errorf("%d of trade_index and trades_by_time left, %v; want none", tables, err)
 	}
+}
+
+// openOldFile makes a file with queries, as an earlier version wrote it,
+// and opens it; the store is closed when the test ends.
+func openOldFile(t *testing.T, queries ...string) *Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range queries {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
