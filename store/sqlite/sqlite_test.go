@@ -853,3 +853,42 @@ func openOldFile(t *testing.T, queries ...string) *Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// BenchmarkSQLiteReread measures the rebuild read of one of 6 partitions:
+// the last 2 minutes of a 5-minute store of 2,000 trades/s. trades/s is
+// the rate at which the partition's trades are read back; the range read
+// holds those of every partition.
+func BenchmarkSQLiteReread(b *testing.B) {
+	const partitions, perSecond, seconds, window = 6, 2000, 300, 120
+	s, err := OpenWith(b.Context(), filepath.Join(b.TempDir(), "bench.db"), Options{Synchronous: SynchronousNormal})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var offsets [partitions]int64
+	var batch store.Batch
+	for i := range seconds / 10 {
+		storetesting.BenchBatch(&batch, i, 10*perSecond)
+		batch.Origins = batch.Origins[:0]
+		for _, t := range batch.Trades {
+			p, _ := strconv.Atoi(strings.TrimPrefix(t.Symbol, "SYM"))
+			p %= partitions
+			batch.Origins = append(batch.Origins, store.Origin{Partition: int32(p), Offset: offsets[p]})
+			offsets[p]++
+		}
+		mustWrite(b, s, &batch)
+	}
+	since := storetesting.Day0.Add((seconds - window) * time.Second)
+	var n int
+	for b.Loop() {
+		n = 0
+		err := s.Reread(b.Context(), 0, since, offsets[0], func(trade.Trade) error { n++; return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if want := window * perSecond * 9 / 50; n != want { // symbols 0, 6, ..., 48 of 50
+		b.Fatalf("reread %d trades, want %d", n, want)
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "trades/s")
+}
