@@ -1,7 +1,8 @@
-// Package rowkey is how both stores, SQLite and Cassandra, key their rows:
-// the interval and day columns, the times a row can hold, the order of
-// candle keys and the trade_index row. The two schemas mirror each other,
-// and one definition here keeps them in step.
+// Package rowkey is how the stores key their rows: the interval and day
+// columns, the times a row can hold, the order of candle keys and the
+// trade_index row of Cassandra and PostgreSQL. The schemas mirror each
+// other (SQLite keeps its trades in time order), and one definition here
+// keeps them in step.
 package rowkey
 
 import (
